@@ -1,0 +1,163 @@
+//! `openzero doctor`: checks the configuration and every configured
+//! component, and says what to do about each problem.
+
+use serde::Serialize;
+
+use openzero_config::Loaded;
+
+use crate::{ensure_data_dir, open_store};
+
+/// Outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Ok,
+    Warn,
+    Fail,
+    /// Not configured or not part of this version: not a problem.
+    Skip,
+}
+
+impl Outcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Warn => "warn",
+            Outcome::Fail => "FAIL",
+            Outcome::Skip => "-",
+        }
+    }
+}
+
+/// One row of the doctor's table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub outcome: Outcome,
+    pub detail: String,
+}
+
+fn check(name: &'static str, outcome: Outcome, detail: impl Into<String>) -> Check {
+    Check {
+        name,
+        outcome,
+        detail: detail.into(),
+    }
+}
+
+/// Runs every check. Never fails itself: a broken part is a `Fail` row.
+pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Check> {
+    let s = &loaded.settings;
+    let mut out = Vec::new();
+
+    let source = if loaded.config_file_found {
+        format!("{}", loaded.config_file.display())
+    } else {
+        format!(
+            "built-in defaults ({} not found; `openzero init` writes one)",
+            loaded.config_file.display()
+        )
+    };
+    out.push(match loaded.warnings.as_slice() {
+        [] => check("config", Outcome::Ok, source),
+        [w] => check("config", Outcome::Warn, format!("{source}; {w}")),
+        [w, rest @ ..] => check(
+            "config",
+            Outcome::Warn,
+            format!("{source}; {w} (and {} more warnings)", rest.len()),
+        ),
+    });
+
+    out.push(match ensure_data_dir(&loaded.data_dir) {
+        Ok(()) => check(
+            "data dir",
+            Outcome::Ok,
+            format!("{} (writable)", loaded.data_dir.display()),
+        ),
+        Err(e) => check("data dir", Outcome::Fail, e.to_string()),
+    });
+
+    let tz = s.general.timezone.0;
+    let local = now.with_timezone(&tz);
+    out.push(check(
+        "timezone",
+        Outcome::Ok,
+        format!(
+            "{} (local time {})",
+            tz.name(),
+            local.format("%Y-%m-%d %H:%M %Z")
+        ),
+    ));
+
+    out.push(match open_store(loaded).await {
+        Ok(store) => {
+            let c = crate::health::storage(&*store).await;
+            let version = store.schema_version().await.unwrap_or(0);
+            store.close().await;
+            match c.status {
+                openzero_core::health::ComponentStatus::Ok => check(
+                    "storage",
+                    Outcome::Ok,
+                    format!("{} (schema v{version})", c.detail),
+                ),
+                _ => check("storage", Outcome::Fail, c.detail),
+            }
+        }
+        Err(e) => check("storage", Outcome::Fail, e.to_string()),
+    });
+
+    let bind = s.server.bind.0;
+    out.push(if bind.ip().is_loopback() {
+        check("http", Outcome::Ok, format!("will listen on {bind} (this machine only)"))
+    } else {
+        check(
+            "http",
+            Outcome::Warn,
+            format!("will listen on {bind}, reachable from the network: put it behind a TLS proxy and keep the dashboard login on"),
+        )
+    });
+
+    out.push(
+        match (
+            &s.telegram.bot_token,
+            s.telegram.allowed_user_ids.is_empty(),
+        ) {
+            (None, _) => check(
+                "telegram",
+                Outcome::Skip,
+                "not configured (set TELEGRAM_BOT_TOKEN)",
+            ),
+            (Some(_), true) => check(
+                "telegram",
+                Outcome::Warn,
+                "a bot token is set but no TELEGRAM_ALLOWED_USER_ID: the bot would answer nobody",
+            ),
+            (Some(_), false) => check(
+                "telegram",
+                Outcome::Skip,
+                "configured; this version does not connect to Telegram yet",
+            ),
+        },
+    );
+
+    out.push(check(
+        "llm",
+        Outcome::Skip,
+        format!(
+            "provider {:?} configured; this version has no language model yet",
+            s.llm.provider
+        )
+        .to_lowercase(),
+    ));
+    out.push(check(
+        "memory",
+        Outcome::Skip,
+        "semantic memory is not part of this version yet",
+    ));
+    out
+}
+
+/// True when any check failed.
+pub fn failed(checks: &[Check]) -> bool {
+    checks.iter().any(|c| c.outcome == Outcome::Fail)
+}

@@ -1,0 +1,14 @@
+//! The application layer: builds the adapters the settings ask for and runs
+//! the use cases shared by every channel (CLI now; Telegram, the agent's
+//! tools and the dashboard later), so each rule is written once.
+//!
+//! **Invariants:** domain rules live in `openzero-core`; this crate only
+//! sequences them around storage calls. The only I/O done here directly is
+//! preparing the data directory.
+
+pub mod doctor;
+pub mod health;
+pub mod projects;
+pub mod wiring;
+
+pub use wiring::{AppError, ensure_data_dir, open_store};

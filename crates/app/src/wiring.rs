@@ -1,0 +1,116 @@
+//! Picking and opening adapters from the settings.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use openzero_config::{DbKind, Loaded};
+use openzero_core::ProjectError;
+use openzero_store::{Store, StoreError};
+
+/// An application-level failure.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    #[error("data directory {path}: {detail}; {hint}")]
+    DataDir {
+        path: PathBuf,
+        detail: String,
+        hint: &'static str,
+    },
+    #[error("nothing to change: give at least one of the options (see --help)")]
+    EmptyUpdate,
+}
+
+/// Creates the data directory (owner-only) if needed and checks that it is
+/// writable, without touching anything already in it.
+pub fn ensure_data_dir(path: &Path) -> Result<(), AppError> {
+    let fail = |e: std::io::Error| {
+        let (detail, hint) = match (e.raw_os_error(), e.kind()) {
+            (Some(30), _) => (
+                "the file system is read-only".to_owned(),
+                "choose a writable place with --data-dir or OPENZERO_DATA_DIR",
+            ),
+            (Some(28), _) => (
+                "the disk is full".to_owned(),
+                "free some space and retry (nothing was written)",
+            ),
+            (_, ErrorKind::PermissionDenied) => (
+                "permission denied".to_owned(),
+                "fix its permissions or choose another with --data-dir or OPENZERO_DATA_DIR",
+            ),
+            (Some(20), _) | (_, ErrorKind::AlreadyExists) => (
+                "a file is in the way (not a directory)".to_owned(),
+                "move it aside or choose another with --data-dir",
+            ),
+            _ => (
+                e.to_string(),
+                "check the path, or choose another with --data-dir or OPENZERO_DATA_DIR",
+            ),
+        };
+        AppError::DataDir {
+            path: path.to_owned(),
+            detail,
+            hint,
+        }
+    };
+    if !path.is_dir() {
+        create_private_dir(path).map_err(fail)?;
+    }
+    // Prove we can write here before anything depends on it.
+    let probe = path.join(".openzero-write-probe");
+    std::fs::write(&probe, b"ok").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(path)
+}
+
+/// Where the SQLite database lives for these settings, if SQLite is used.
+pub fn sqlite_path(loaded: &Loaded) -> Option<PathBuf> {
+    match &loaded.settings.database.url {
+        None => Some(
+            loaded
+                .data_dir
+                .join(openzero_store_sqlite::DEFAULT_FILE_NAME),
+        ),
+        Some(u) if u.kind() == DbKind::Sqlite => u.sqlite_path().map(PathBuf::from),
+        Some(_) => None,
+    }
+}
+
+/// Opens the configured store (SQLite in the data directory by default) and
+/// runs its migrations.
+pub async fn open_store(loaded: &Loaded) -> Result<Arc<dyn Store>, AppError> {
+    if let Some(path) = sqlite_path(loaded) {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            ensure_data_dir(dir)?;
+        }
+        let store = openzero_store_sqlite::SqliteStore::open(&path).await?;
+        return Ok(Arc::new(store));
+    }
+    let url = loaded
+        .settings
+        .database
+        .url
+        .as_ref()
+        .map(|u| u.expose().to_owned())
+        .unwrap_or_default();
+    let store = openzero_store_postgres::PgStore::connect(&url).await?;
+    Ok(Arc::new(store))
+}

@@ -1,0 +1,292 @@
+//! The one list of configuration keys. It drives environment parsing, the
+//! commented `openzero.toml` written by `openzero init`, `.env.example`, and
+//! `openzero config show`. A test keeps it in step with [`crate::Settings`].
+
+/// How a value given as an environment string is typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    /// A string that is never shown; may also come from `KEY_FILE`.
+    Secret,
+    Int,
+    Bool,
+    /// Comma-separated whole numbers.
+    IntList,
+}
+
+/// One configuration key.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDef {
+    /// `section.key`, as in `openzero.toml`.
+    pub path: &'static str,
+    pub kind: Kind,
+    /// Names used by the original deployment's `.env`, accepted as-is.
+    pub legacy_env: &'static [&'static str],
+    /// Default as TOML, or `None` when unset by default.
+    pub default: Option<&'static str>,
+    /// An example value (TOML) for the documentation.
+    pub example: &'static str,
+    pub doc: &'static str,
+}
+
+impl KeyDef {
+    pub fn section(&self) -> &'static str {
+        self.path
+            .split_once('.')
+            .map(|(s, _)| s)
+            .unwrap_or(self.path)
+    }
+
+    pub fn key(&self) -> &'static str {
+        self.path
+            .split_once('.')
+            .map(|(_, k)| k)
+            .unwrap_or(self.path)
+    }
+
+    /// `OPENZERO__SECTION__KEY`.
+    pub fn env_name(&self) -> String {
+        format!(
+            "OPENZERO__{}__{}",
+            self.section().to_ascii_uppercase(),
+            self.key().to_ascii_uppercase()
+        )
+    }
+}
+
+const fn k(
+    path: &'static str,
+    kind: Kind,
+    legacy_env: &'static [&'static str],
+    default: Option<&'static str>,
+    example: &'static str,
+    doc: &'static str,
+) -> KeyDef {
+    KeyDef {
+        path,
+        kind,
+        legacy_env,
+        default,
+        example,
+        doc,
+    }
+}
+
+use Kind::*;
+
+/// Every key, in the order they are documented.
+pub const KEYS: &[KeyDef] = &[
+    k(
+        "general.timezone",
+        Str,
+        &["USER_TIMEZONE"],
+        Some("\"UTC\""),
+        "\"Europe/Berlin\"",
+        "The owner's time zone (IANA name). Every schedule and every \"today\" uses it.",
+    ),
+    k(
+        "general.log_level",
+        Str,
+        &[],
+        Some("\"info\""),
+        "\"debug\"",
+        "Log verbosity: trace, debug, info, warn or error. RUST_LOG, when set, wins.",
+    ),
+    k(
+        "general.log_format",
+        Str,
+        &[],
+        Some("\"text\""),
+        "\"json\"",
+        "Log format: text (for people) or json (for log collectors).",
+    ),
+    k(
+        "server.bind",
+        Str,
+        &[],
+        Some("\"127.0.0.1:8000\""),
+        "\"0.0.0.0:8000\"",
+        "Address of the HTTP server (health, dashboard). Loopback only unless you change it.",
+    ),
+    k(
+        "database.url",
+        Secret,
+        &["DATABASE_URL"],
+        None,
+        "\"postgres://openzero:PASSWORD@127.0.0.1:5432/openzero\"",
+        "Unset: the SQLite file openzero.db in the data directory. postgres://... selects PostgreSQL; sqlite:///path a SQLite file elsewhere.",
+    ),
+    k(
+        "telegram.bot_token",
+        Secret,
+        &["TELEGRAM_BOT_TOKEN"],
+        None,
+        "\"123456:ABC-DEF...\"",
+        "Bot token from @BotFather. Unset: no Telegram.",
+    ),
+    k(
+        "telegram.allowed_user_ids",
+        IntList,
+        &["TELEGRAM_ALLOWED_USER_ID", "TELEGRAM_ALLOWED_USER_IDS"],
+        Some("[]"),
+        "[123456789]",
+        "Telegram user ids of the owner; everyone else is ignored. In the environment: comma-separated.",
+    ),
+    k(
+        "telegram.mode",
+        Str,
+        &[],
+        Some("\"polling\""),
+        "\"webhook\"",
+        "polling (default, works behind NAT) or webhook.",
+    ),
+    k(
+        "telegram.webhook_url",
+        Str,
+        &[],
+        None,
+        "\"https://z.example.org/telegram\"",
+        "Public HTTPS URL Telegram posts updates to, in webhook mode.",
+    ),
+    k(
+        "telegram.webhook_secret",
+        Secret,
+        &[],
+        None,
+        "\"a-long-random-string\"",
+        "Secret token Telegram sends with each webhook call; others are rejected.",
+    ),
+    k(
+        "telegram.api_base_url",
+        Str,
+        &[],
+        Some("\"https://api.telegram.org\""),
+        "\"http://127.0.0.1:8081\"",
+        "Bot API server (a local Bot API server or a test fake).",
+    ),
+    k(
+        "llm.provider",
+        Str,
+        &["LLM_PROVIDER"],
+        Some("\"embedded\""),
+        "\"ollama\"",
+        "Chat model provider: embedded (in-process GGUF), ollama, openai, groq, openrouter, llamacpp or gemini.",
+    ),
+    k(
+        "llm.model",
+        Str,
+        &[],
+        None,
+        "\"llama3.1:8b\"",
+        "Model name for the provider (a GGUF path for embedded).",
+    ),
+    k(
+        "llm.ollama_base_url",
+        Str,
+        &["OLLAMA_BASE_URL"],
+        Some("\"http://127.0.0.1:11434\""),
+        "\"http://192.168.1.10:11434\"",
+        "Ollama server.",
+    ),
+    k(
+        "llm.openai_base_url",
+        Str,
+        &["OPENAI_BASE_URL"],
+        None,
+        "\"http://127.0.0.1:8080/v1\"",
+        "OpenAI-compatible endpoint (llama.cpp, vLLM, OpenRouter...).",
+    ),
+    k(
+        "llm.openai_api_key",
+        Secret,
+        &["OPENAI_API_KEY"],
+        None,
+        "\"sk-...\"",
+        "OpenAI API key (a cloud provider: used only with your consent).",
+    ),
+    k(
+        "llm.groq_api_key",
+        Secret,
+        &["GROQ_API_KEY"],
+        None,
+        "\"gsk_...\"",
+        "Groq API key (a cloud provider: used only with your consent).",
+    ),
+    k(
+        "llm.gemini_api_key",
+        Secret,
+        &["GEMINI_API_KEY"],
+        None,
+        "\"AIza...\"",
+        "Gemini API key (a cloud provider: used only with your consent).",
+    ),
+    k(
+        "llm.deep_think_provider",
+        Str,
+        &["DEEP_THINK_PROVIDER"],
+        None,
+        "\"openai\"",
+        "Provider for /think (deep thinking with consent).",
+    ),
+    k(
+        "llm.deep_think_model",
+        Str,
+        &["DEEP_THINK_MODEL"],
+        None,
+        "\"gpt-4o\"",
+        "Model for /think.",
+    ),
+    k(
+        "qdrant.host",
+        Str,
+        &["QDRANT_HOST"],
+        None,
+        "\"127.0.0.1\"",
+        "Qdrant server for vector memory (optional; the embedded index is the default).",
+    ),
+    k(
+        "qdrant.port",
+        Int,
+        &["QDRANT_PORT"],
+        Some("6333"),
+        "6333",
+        "Qdrant REST port.",
+    ),
+    k(
+        "qdrant.api_key",
+        Secret,
+        &["QDRANT_API_KEY"],
+        None,
+        "\"...\"",
+        "Qdrant API key.",
+    ),
+    k(
+        "planka.base_url",
+        Str,
+        &["PLANKA_BASE_URL"],
+        None,
+        "\"http://127.0.0.1:3000\"",
+        "Planka server to sync the task board with (optional).",
+    ),
+    k(
+        "planka.admin_email",
+        Str,
+        &["PLANKA_ADMIN_EMAIL"],
+        None,
+        "\"me@example.org\"",
+        "Planka login.",
+    ),
+    k(
+        "planka.admin_password",
+        Secret,
+        &["PLANKA_ADMIN_PASSWORD"],
+        None,
+        "\"...\"",
+        "Planka password.",
+    ),
+];
+
+/// Looks a key up by its `section.key` path.
+pub fn find(path: &str) -> Option<&'static KeyDef> {
+    KEYS.iter().find(|k| k.path == path)
+}

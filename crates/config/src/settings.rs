@@ -1,0 +1,362 @@
+//! The typed settings. Every field has a default; values are validated once,
+//! here, so the rest of the program never re-checks them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The effective configuration.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Settings {
+    pub general: General,
+    pub server: Server,
+    pub database: Database,
+    pub telegram: Telegram,
+    pub llm: Llm,
+    pub qdrant: Qdrant,
+    pub planka: Planka,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct General {
+    /// The owner's time zone: every schedule and every "today" uses it.
+    pub timezone: TimeZone,
+    pub log_level: LogLevel,
+    pub log_format: LogFormat,
+}
+
+impl Default for General {
+    fn default() -> Self {
+        Self {
+            timezone: TimeZone(chrono_tz::Tz::UTC),
+            log_level: LogLevel::Info,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Server {
+    pub bind: Bind,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            bind: Bind(SocketAddr::from(([127, 0, 0, 1], 8000))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Database {
+    /// `None`: the SQLite file `openzero.db` in the data directory.
+    pub url: Option<DatabaseUrl>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Telegram {
+    pub bot_token: Option<Secret>,
+    pub allowed_user_ids: Vec<i64>,
+    pub mode: TelegramMode,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<Secret>,
+    pub api_base_url: String,
+}
+
+impl Default for Telegram {
+    fn default() -> Self {
+        Self {
+            bot_token: None,
+            allowed_user_ids: Vec::new(),
+            mode: TelegramMode::Polling,
+            webhook_url: None,
+            webhook_secret: None,
+            api_base_url: "https://api.telegram.org".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TelegramMode {
+    Polling,
+    Webhook,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Llm {
+    pub provider: LlmProvider,
+    pub model: Option<String>,
+    pub ollama_base_url: String,
+    pub openai_base_url: Option<String>,
+    pub openai_api_key: Option<Secret>,
+    pub groq_api_key: Option<Secret>,
+    pub gemini_api_key: Option<Secret>,
+    pub deep_think_provider: Option<LlmProvider>,
+    pub deep_think_model: Option<String>,
+}
+
+impl Default for Llm {
+    fn default() -> Self {
+        Self {
+            provider: LlmProvider::Embedded,
+            model: None,
+            ollama_base_url: "http://127.0.0.1:11434".into(),
+            openai_base_url: None,
+            openai_api_key: None,
+            groq_api_key: None,
+            gemini_api_key: None,
+            deep_think_provider: None,
+            deep_think_model: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmProvider {
+    Embedded,
+    Ollama,
+    Openai,
+    Groq,
+    Openrouter,
+    Llamacpp,
+    Gemini,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Qdrant {
+    pub host: Option<String>,
+    pub port: u16,
+    pub api_key: Option<Secret>,
+}
+
+impl Default for Qdrant {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: 6333,
+            api_key: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Planka {
+    pub base_url: Option<String>,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A secret (token, password, API key). `Debug`, `Display` and `Serialize`
+/// never show it; only [`Secret::expose`] does.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+/// What a set secret looks like wherever it is shown.
+pub const MASK: &str = "********";
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({MASK})")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(MASK)
+    }
+}
+
+/// An IANA time zone such as `Europe/Berlin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeZone(pub chrono_tz::Tz);
+
+impl FromStr for TimeZone {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.trim().parse::<chrono_tz::Tz>().map(TimeZone).map_err(|_| {
+            format!("unknown time zone '{s}': expected an IANA name such as Europe/Berlin, America/New_York or UTC")
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeZone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for TimeZone {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.name())
+    }
+}
+
+/// The address the HTTP server listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bind(pub SocketAddr);
+
+impl FromStr for Bind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.trim().parse::<SocketAddr>().map(Bind).map_err(|_| {
+            format!("'{s}' is not an address to listen on: expected IP:PORT such as 127.0.0.1:8000")
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Bind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Bind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// A database URL: `postgres://…` for PostgreSQL or `sqlite://PATH` for a
+/// SQLite file elsewhere than the data directory. Shown with the password
+/// masked everywhere except [`DatabaseUrl::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+/// Which backend a database URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DatabaseUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn kind(&self) -> DbKind {
+        if self.0.starts_with("sqlite:") {
+            DbKind::Sqlite
+        } else {
+            DbKind::Postgres
+        }
+    }
+
+    /// For `sqlite://PATH` (or `sqlite:PATH`), the path.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        let rest = self.0.strip_prefix("sqlite:")?;
+        Some(rest.strip_prefix("//").unwrap_or(rest))
+    }
+
+    /// The URL with any password replaced by the mask.
+    pub fn masked(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some(MASK));
+                u.to_string()
+            }
+            _ => self.0.clone(),
+        }
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            url::Url::parse(s).map_err(|e| {
+                format!("not a valid PostgreSQL URL ({e}): expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+            })?;
+            Ok(Self(s.to_owned()))
+        } else if let Some(path) = s.strip_prefix("sqlite:") {
+            if path.trim_start_matches('/').is_empty() {
+                return Err(
+                    "sqlite URL names no file: expected sqlite:///path/to/openzero.db".into(),
+                );
+            }
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("unsupported database URL: expected postgres://USER:PASSWORD@HOST:PORT/DATABASE or sqlite:///path/to/file.db (leave unset for the SQLite file in the data directory)".into())
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.masked())
+    }
+}
+
+impl<'de> Deserialize<'de> for DatabaseUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.masked())
+    }
+}

@@ -1,0 +1,15 @@
+//! OpenZero's domain model.
+//!
+//! **Invariant:** this crate does no I/O: no files, no network, no clock reads
+//! except where a caller passes the time in. Everything here is tested with
+//! plain synchronous unit tests.
+
+pub mod health;
+pub mod project;
+pub mod tree;
+
+pub use project::{
+    Domain, NewProject, Priority, Progress, Project, ProjectError, ProjectId, ProjectPatch, Status,
+    check_parent, check_unique, path_of, resolve, validate_name,
+};
+pub use tree::{EMPTY_TREE, ordered, render_tree};

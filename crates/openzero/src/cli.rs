@@ -1,0 +1,215 @@
+//! Command-line definitions. Every command has examples in its `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use openzero_core::{Domain, Priority, Progress, Status};
+
+const EXAMPLES: &str = "\
+Examples:
+  openzero init                         create the data directory and openzero.toml
+  openzero serve                        run Z (HTTP on 127.0.0.1:8000)
+  openzero project add Career --priority 1 --domain career
+  openzero project add \"Job Applications\" --parent Career --status paused
+  openzero tree                         show the project tree
+  openzero doctor                       check configuration and components
+  openzero --data-dir /srv/openzero config show
+
+Environment:
+  OPENZERO_DATA_DIR, OPENZERO_CONFIG, OPENZERO__SECTION__KEY, and the original
+  deployment's names (DATABASE_URL, USER_TIMEZONE, TELEGRAM_BOT_TOKEN, ...).
+  A .env file in the working directory is read too; see .env.example.";
+
+/// Z, your private assistant: one binary, your data on your machine.
+#[derive(Debug, Parser)]
+#[command(name = "openzero", version, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    /// Data directory [default: ~/.local/share/openzero; env: OPENZERO_DATA_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Configuration file [default: DATA_DIR/openzero.toml; env: OPENZERO_CONFIG]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log level: trace, debug, info, warn, error [default: info for serve, warn otherwise]
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the data directory, a commented openzero.toml and the database
+    #[command(after_help = "\
+Examples:
+  openzero init
+  openzero init --data-dir /srv/openzero
+
+An existing openzero.toml is never overwritten.")]
+    Init,
+
+    /// Run the service: HTTP server (GET /health) until Ctrl-C or SIGTERM
+    #[command(after_help = "\
+Examples:
+  openzero serve
+  openzero serve --bind 127.0.0.1:9000
+  DATABASE_URL=postgres://oz:PASSWORD@127.0.0.1/openzero openzero serve")]
+    Serve {
+        /// Address to listen on, IP:PORT [default: 127.0.0.1:8000; port 0 picks a free one]
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+    },
+
+    /// Check the configuration and every configured component
+    #[command(after_help = "\
+Examples:
+  openzero doctor
+  openzero doctor --json
+
+Exits with status 1 when something configured is broken.")]
+    Doctor {
+        /// Print the checks as JSON
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Show the effective configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
+
+    /// Manage projects
+    #[command(subcommand)]
+    Project(ProjectCommand),
+
+    /// Print the project tree
+    #[command(after_help = "\
+Examples:
+  openzero tree
+
+Output:
+  [ACTIVE] Career [40%]
+    [PAUSED] Job Applications [20%]")]
+    Tree,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration with secrets masked, and where each value came from
+    #[command(after_help = "\
+Examples:
+  openzero config show
+  openzero config show --json
+  USER_TIMEZONE=Europe/Berlin openzero config show")]
+    Show {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the paths in use (data directory, config file, database)
+    #[command(after_help = "Examples:\n  openzero config paths")]
+    Paths,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Add a project
+    #[command(after_help = "\
+Examples:
+  openzero project add Career --priority 1 --domain career --progress 40
+  openzero project add \"Job Applications\" --parent Career --status paused
+  openzero project add Marathon --parent 3 --description \"sub-4 in April\"")]
+    Add(AddArgs),
+
+    /// Change a project (by id or name)
+    #[command(after_help = "\
+Examples:
+  openzero project update \"Job Applications\" --progress 60
+  openzero project update 4 --status completed
+  openzero project update Marathon --parent Health
+  openzero project update Marathon --top-level")]
+    Update(UpdateArgs),
+
+    /// Remove a project; its children move up to its parent
+    #[command(after_help = "\
+Examples:
+  openzero project remove \"Old idea\"
+  openzero project remove 7")]
+    Remove {
+        /// Project id or name
+        project: String,
+    },
+
+    /// List projects, in tree order
+    #[command(after_help = "\
+Examples:
+  openzero project list
+  openzero project list --json | jq '.[] | select(.status == \"active\") | .name'")]
+    List {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Name of the project
+    pub name: String,
+    /// Parent project (id or name)
+    #[arg(long, value_name = "NAME|ID")]
+    pub parent: Option<String>,
+    /// active, paused, completed (or done), archived [default: active]
+    #[arg(long)]
+    pub status: Option<Status>,
+    /// 1 (highest) to 5 [default: 3]
+    #[arg(long)]
+    pub priority: Option<Priority>,
+    /// career, health, family, finance, creative, general [default: the parent's, else general]
+    #[arg(long)]
+    pub domain: Option<Domain>,
+    /// 0 to 100 [default: 0]
+    #[arg(long)]
+    pub progress: Option<Progress>,
+    /// A line about what it is
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Print the created project as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Project id or name
+    pub project: String,
+    /// New name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New parent project (id or name)
+    #[arg(long, value_name = "NAME|ID", conflicts_with = "top_level")]
+    pub parent: Option<String>,
+    /// Move to the top level
+    #[arg(long)]
+    pub top_level: bool,
+    /// active, paused, completed (or done), archived
+    #[arg(long)]
+    pub status: Option<Status>,
+    /// 1 (highest) to 5
+    #[arg(long)]
+    pub priority: Option<Priority>,
+    /// career, health, family, finance, creative, general
+    #[arg(long)]
+    pub domain: Option<Domain>,
+    /// 0 to 100
+    #[arg(long)]
+    pub progress: Option<Progress>,
+    /// New description ("" clears it)
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Print the updated project as JSON
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,118 @@
+//! `openzero`: the one binary. Thin by design: parse the command line, load
+//! the configuration, pick adapters, call into `openzero-app` and
+//! `openzero-server`, print results.
+
+mod cli;
+mod commands;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use openzero_config::{Inputs, Loaded, Override};
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line: the cause chain, joined.
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let serving = matches!(cli.command, Command::Serve { .. });
+    let mut overrides = Vec::new();
+    if let Command::Serve {
+        bind: Some(bind), ..
+    } = &cli.command
+    {
+        overrides.push(Override {
+            path: "server.bind".into(),
+            value: toml::Value::String(bind.clone()),
+            origin: "--bind".into(),
+        });
+    }
+    if let Some(level) = &cli.log_level {
+        overrides.push(Override {
+            path: "general.log_level".into(),
+            value: toml::Value::String(level.clone()),
+            origin: "--log-level".into(),
+        });
+    }
+    let inputs = Inputs {
+        data_dir: cli.data_dir.clone(),
+        config_file: cli.config.clone(),
+        env: environment()?,
+        overrides,
+    };
+    let loaded = openzero_config::load(&inputs)?;
+    init_logging(&loaded, serving, cli.log_level.is_some());
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    commands::dispatch(cli.command, loaded).await
+}
+
+/// The process environment over the `.env` file in the working directory
+/// (the process environment wins, as with docker compose).
+fn environment() -> Result<BTreeMap<String, String>> {
+    let mut env = BTreeMap::new();
+    let dotenv = Path::new(".env");
+    if dotenv.is_file() {
+        let iter = dotenvy::from_path_iter(dotenv).context("cannot read .env")?;
+        for item in iter {
+            let (k, v) = item.context("the .env file in the working directory is malformed")?;
+            env.insert(k, v);
+        }
+    }
+    for (k, v) in std::env::vars_os() {
+        if let (Some(k), Some(v)) = (k.to_str(), v.to_str()) {
+            env.insert(k.to_owned(), v.to_owned());
+        }
+    }
+    Ok(env)
+}
+
+fn init_logging(loaded: &Loaded, serving: bool, level_given: bool) {
+    use tracing_subscriber::EnvFilter;
+    let level = if serving || level_given {
+        loaded.settings.general.log_level.as_str()
+    } else {
+        "warn"
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=warn,hyper=warn")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match (loaded.settings.general.log_format, serving) {
+        (openzero_config::LogFormat::Json, _) => builder.json().try_init(),
+        (openzero_config::LogFormat::Text, true) => builder.try_init(),
+        (openzero_config::LogFormat::Text, false) => builder
+            .without_time()
+            .with_target(false)
+            .compact()
+            .try_init(),
+    };
+    if let Err(e) = result {
+        eprintln!("warning: logging not initialised: {e}");
+    }
+}

@@ -1,0 +1,77 @@
+//! The real server on port 0: health, and a clean stop on the shutdown signal.
+
+use std::collections::BTreeMap;
+
+use openzero_config::{Inputs, load};
+use tokio::sync::oneshot;
+
+#[tokio::test]
+async fn health_reports_storage_ok_and_server_stops_on_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = load(&Inputs {
+        data_dir: Some(dir.path().to_owned()),
+        env: BTreeMap::new(),
+        ..Default::default()
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(openzero_server::run(loaded, listener, async {
+        let _ = rx.await;
+    }));
+
+    let resp = reqwest::get(format!("http://{addr}/health")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "ok", "{body}");
+    assert_eq!(body["components"]["storage"]["status"], "ok", "{body}");
+    let detail = body["components"]["storage"]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("sqlite at "), "{detail}");
+    assert!(
+        dir.path().join("openzero.db").exists(),
+        "created on first run"
+    );
+
+    let missing = reqwest::get(format!("http://{addr}/nope")).await.unwrap();
+    assert_eq!(missing.status(), 404);
+
+    tx.send(()).unwrap();
+    let result = tokio::time::timeout(std::time::Duration::from_secs(10), server)
+        .await
+        .expect("server stops within 10 s")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    assert!(reqwest::get(format!("http://{addr}/health")).await.is_err());
+}
+
+#[tokio::test]
+async fn health_is_down_when_storage_breaks_under_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = load(&Inputs {
+        data_dir: Some(dir.path().to_owned()),
+        ..Default::default()
+    })
+    .unwrap();
+    let store = openzero_app::open_store(&loaded).await.unwrap();
+    let app = openzero_server::router(openzero_server::AppState {
+        store: store.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum_serve(listener, app).await });
+    // Closing the pool is what a lost database looks like to the handler.
+    store.close().await;
+    let body: serde_json::Value = reqwest::get(format!("http://{addr}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "down", "{body}");
+    assert_eq!(body["components"]["storage"]["status"], "down", "{body}");
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
+    let _ = axum::serve(listener, app).await;
+}

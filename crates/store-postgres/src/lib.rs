@@ -1,0 +1,380 @@
+//! PostgreSQL storage adapter: the server option, selected by a
+//! `postgres://` database URL. Same schema and behaviour as SQLite, held
+//! equal by the shared conformance suite.
+//!
+//! **Invariants:** the password in the URL never appears in errors, logs or
+//! `Debug`; only this crate knows PostgreSQL's SQLSTATE codes.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
+use openzero_store::{Backend, ProjectRow, Removed, Store, StoreError, now};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+/// How long to wait for the server before giving up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A store in a PostgreSQL database.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    target: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+const PROJECT_COLUMNS: &str = "id, name, parent_id, status, priority::BIGINT AS priority, domain, progress::BIGINT AS progress, description, created_at, updated_at, last_reviewed_at";
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:pass@host:port/db`) and brings the
+    /// schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let opts = PgConnectOptions::from_str(url).map_err(|e| StoreError::Unreachable {
+            target: "DATABASE_URL".into(),
+            detail: strip_url(&e.to_string()),
+            hint: "expected postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+        })?;
+        let target = format!(
+            "postgres://{}@{}:{}/{}",
+            opts.get_username(),
+            opts.get_host(),
+            opts.get_port(),
+            opts.get_database().unwrap_or(opts.get_username())
+        );
+        let opts = opts.application_name("openzero");
+        // One direct connection first: the pool retries refused connections
+        // until its timeout, which would hide the real cause behind a delay.
+        let probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&opts))
+            .await
+            .map_err(|_| StoreError::Unreachable {
+                target: target.clone(),
+                detail: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+                hint: "is PostgreSQL running and reachable? check the host and port in DATABASE_URL",
+            })?
+            .map_err(|e| map_err(&target, e))?;
+        probe.close().await.ok();
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(opts)
+            .await
+            .map_err(|e| map_err(&target, e))?;
+        let store = Self { pool, target };
+        store.migrate().await?;
+        tracing::debug!(target = %store.target, "postgres store open");
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::VersionMissing(found) => StoreError::TooNew {
+                target: self.target.clone(),
+                found,
+                known: MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0),
+            },
+            sqlx::migrate::MigrateError::Execute(inner) => self.err(inner),
+            other => StoreError::Migration {
+                target: self.target.clone(),
+                detail: other.to_string(),
+            },
+        })
+    }
+
+    fn err(&self, e: sqlx::Error) -> StoreError {
+        map_err(&self.target, e)
+    }
+
+    async fn fetch_in(
+        tx: &mut Transaction<'_, Postgres>,
+        id: ProjectId,
+        lock: bool,
+    ) -> Result<Option<ProjectRow>, sqlx::Error> {
+        let lock = if lock { " FOR UPDATE" } else { "" };
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1{lock}"
+        ))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        row.map(|r| to_row(&r)).transpose()
+    }
+}
+
+/// Error texts from URL parsing may echo the URL; never let a password through.
+fn strip_url(s: &str) -> String {
+    match (s.find("://"), s.rfind('@')) {
+        (Some(a), Some(b)) if b > a => format!("{}://…{}", &s[..a], &s[b..]),
+        _ => s.to_owned(),
+    }
+}
+
+fn to_row(r: &PgRow) -> Result<ProjectRow, sqlx::Error> {
+    Ok(ProjectRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        parent_id: r.try_get("parent_id")?,
+        status: r.try_get("status")?,
+        priority: r.try_get("priority")?,
+        domain: r.try_get("domain")?,
+        progress: r.try_get("progress")?,
+        description: r.try_get("description")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        last_reviewed_at: r.try_get("last_reviewed_at")?,
+    })
+}
+
+/// Turns a PostgreSQL error into one the owner can act on.
+fn map_err(target: &str, e: sqlx::Error) -> StoreError {
+    let target = target.to_owned();
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let detail = db.message().to_owned();
+            match code.as_str() {
+                "28P01" | "28000" => StoreError::Auth { target, detail },
+                "3D000" => StoreError::Unreachable {
+                    target,
+                    detail,
+                    hint: "create the database first (createdb) or fix its name in DATABASE_URL",
+                },
+                "53100" => StoreError::DiskFull { target },
+                "25006" => StoreError::ReadOnly { target, detail },
+                "57P03" | "57P01" | "53300" => StoreError::Unreachable {
+                    target,
+                    detail,
+                    hint: "the server is starting, stopping or full; retry shortly",
+                },
+                _ => StoreError::Other(format!("{detail} (SQLSTATE {code})")),
+            }
+        }
+        sqlx::Error::Io(io) => StoreError::Unreachable {
+            target,
+            detail: io.to_string(),
+            hint: "is PostgreSQL running? check the host and port in DATABASE_URL",
+        },
+        sqlx::Error::Tls(t) => StoreError::Unreachable {
+            target,
+            detail: format!("TLS: {t}"),
+            hint: "check sslmode in DATABASE_URL",
+        },
+        sqlx::Error::PoolTimedOut => StoreError::Unreachable {
+            target,
+            detail: "timed out after 10 s".into(),
+            hint: "is PostgreSQL running and reachable? check the host and port in DATABASE_URL",
+        },
+        sqlx::Error::Migrate(m) => match *m {
+            sqlx::migrate::MigrateError::Execute(inner) => map_err(&target, inner),
+            other => StoreError::Migration {
+                target,
+                detail: other.to_string(),
+            },
+        },
+        other => StoreError::Other(strip_url(&other.to_string())),
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    fn target(&self) -> String {
+        self.target.clone()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT count(*) FROM projects")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| to_row(r).map_err(|e| self.err(e))?.try_into())
+            .collect()
+    }
+
+    async fn get_project(&self, id: ProjectId) -> Result<Option<Project>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        row.map(|r| to_row(&r).map_err(|e| self.err(e))?.try_into())
+            .transpose()
+    }
+
+    async fn create_project(&self, p: &NewProject) -> Result<Project, StoreError> {
+        let t = now();
+        let row = sqlx::query(&format!(
+            "INSERT INTO projects (name, parent_id, status, priority, domain, progress, description, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {PROJECT_COLUMNS}"
+        ))
+        .bind(&p.name)
+        .bind(p.parent_id)
+        .bind(p.status.as_str())
+        .bind(i16::from(p.priority.get()))
+        .bind(p.domain.as_str())
+        .bind(i16::from(p.progress.get()))
+        .bind(&p.description)
+        .bind(t)
+        .bind(t)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        to_row(&row).map_err(|e| self.err(e))?.try_into()
+    }
+
+    async fn update_project(
+        &self,
+        id: ProjectId,
+        patch: &ProjectPatch,
+    ) -> Result<Project, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let current: Project = Self::fetch_in(&mut tx, id, true)
+            .await
+            .map_err(|e| self.err(e))?
+            .ok_or(StoreError::ProjectNotFound(id))?
+            .try_into()?;
+        let next = patch.apply(&current);
+        let row = sqlx::query(&format!(
+            "UPDATE projects SET name = $1, parent_id = $2, status = $3, priority = $4, domain = $5, progress = $6, \
+             description = $7, updated_at = $8 WHERE id = $9 RETURNING {PROJECT_COLUMNS}"
+        ))
+        .bind(&next.name)
+        .bind(next.parent_id)
+        .bind(next.status.as_str())
+        .bind(i16::from(next.priority.get()))
+        .bind(next.domain.as_str())
+        .bind(i16::from(next.progress.get()))
+        .bind(&next.description)
+        .bind(now())
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        to_row(&row).map_err(|e| self.err(e))?.try_into()
+    }
+
+    async fn remove_project(&self, id: ProjectId) -> Result<Removed, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let project: Project = Self::fetch_in(&mut tx, id, true)
+            .await
+            .map_err(|e| self.err(e))?
+            .ok_or(StoreError::ProjectNotFound(id))?
+            .try_into()?;
+        let moved =
+            sqlx::query("UPDATE projects SET parent_id = $1, updated_at = $2 WHERE parent_id = $3")
+                .bind(project.parent_id)
+                .bind(now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?
+                .rows_affected();
+        sqlx::query("DELETE FROM projects WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(Removed {
+            project,
+            children_moved: moved,
+        })
+    }
+
+    async fn mark_reviewed(&self, id: ProjectId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let n = sqlx::query("UPDATE projects SET last_reviewed_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::ProjectNotFound(id));
+        }
+        Ok(())
+    }
+
+    async fn get_preference(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM preferences WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    async fn set_preference(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO preferences (key, value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(|e| self.err(e))
+    }
+
+    async fn list_preferences(&self) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query_as("SELECT key, value FROM preferences ORDER BY key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_errors_never_echo_a_password() {
+        let s = strip_url("invalid port in postgres://me:hunter2@db:x/oz");
+        assert!(!s.contains("hunter2"), "{s}");
+        assert!(s.contains("@db:x/oz"));
+    }
+}

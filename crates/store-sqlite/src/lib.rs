@@ -1,0 +1,351 @@
+//! SQLite storage adapter: the embedded default. One file in the data
+//! directory, WAL journal, foreign keys on, migrations embedded and run at open.
+//!
+//! **Invariants:** an existing file is never recreated or overwritten (a
+//! corrupt file is reported, not replaced); only this crate knows SQLite's
+//! error codes.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
+use openzero_store::{Backend, ProjectRow, Removed, Store, StoreError, now};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// File name of the database inside the data directory.
+pub const DEFAULT_FILE_NAME: &str = "openzero.db";
+
+/// A store backed by one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+const PROJECT_COLUMNS: &str = "id, name, parent_id, status, priority, domain, progress, description, created_at, updated_at, last_reviewed_at";
+
+impl SqliteStore {
+    /// Opens (creating if absent) the database at `path` and brings its
+    /// schema up to date.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let exists = path.exists();
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(!exists)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(|e| map_err(path, e))?;
+        let store = Self {
+            pool,
+            path: path.to_owned(),
+        };
+        store.migrate().await?;
+        tracing::debug!(path = %path.display(), created = !exists, "sqlite store open");
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| {
+            let target = self.path.display().to_string();
+            match e {
+                sqlx::migrate::MigrateError::VersionMissing(found) => StoreError::TooNew {
+                    target,
+                    found,
+                    known: MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0),
+                },
+                sqlx::migrate::MigrateError::Execute(inner) => map_err(&self.path, inner),
+                other => StoreError::Migration {
+                    target,
+                    detail: other.to_string(),
+                },
+            }
+        })
+    }
+
+    fn err(&self, e: sqlx::Error) -> StoreError {
+        map_err(&self.path, e)
+    }
+
+    async fn fetch_in(
+        tx: &mut Transaction<'_, Sqlite>,
+        id: ProjectId,
+    ) -> Result<Option<ProjectRow>, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        row.map(|r| to_row(&r)).transpose()
+    }
+}
+
+fn to_row(r: &sqlx::sqlite::SqliteRow) -> Result<ProjectRow, sqlx::Error> {
+    Ok(ProjectRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        parent_id: r.try_get("parent_id")?,
+        status: r.try_get("status")?,
+        priority: r.try_get("priority")?,
+        domain: r.try_get("domain")?,
+        progress: r.try_get("progress")?,
+        description: r.try_get("description")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        last_reviewed_at: r.try_get("last_reviewed_at")?,
+    })
+}
+
+/// Turns a SQLite error into one the owner can act on.
+fn map_err(path: &Path, e: sqlx::Error) -> StoreError {
+    let target = path.display().to_string();
+    match e {
+        sqlx::Error::Database(db) => {
+            let code: i64 = db.code().and_then(|c| c.parse().ok()).unwrap_or(-1);
+            let detail = db.message().to_owned();
+            // Primary result code is the low byte of the extended code.
+            match code & 0xff {
+                26 => StoreError::Corrupt {
+                    path: target,
+                    detail,
+                },
+                11 => StoreError::Corrupt {
+                    path: target,
+                    detail,
+                },
+                13 => StoreError::DiskFull { target },
+                8 => StoreError::ReadOnly { target, detail },
+                14 => StoreError::Unreachable {
+                    target,
+                    detail,
+                    hint: "check that the data directory exists and is writable",
+                },
+                10 if detail.contains("disk") || detail.contains("full") => {
+                    StoreError::DiskFull { target }
+                }
+                _ => StoreError::Other(detail),
+            }
+        }
+        sqlx::Error::Io(io) => {
+            if io.raw_os_error() == Some(28) {
+                StoreError::DiskFull { target }
+            } else if io.raw_os_error() == Some(30) {
+                StoreError::ReadOnly {
+                    target,
+                    detail: io.to_string(),
+                }
+            } else {
+                StoreError::Unreachable {
+                    target,
+                    detail: io.to_string(),
+                    hint: "check that the data directory exists and is writable",
+                }
+            }
+        }
+        sqlx::Error::PoolTimedOut => StoreError::Unreachable {
+            target,
+            detail: "timed out waiting for the database".into(),
+            hint: "another process may hold a lock on it; retry",
+        },
+        sqlx::Error::Migrate(m) => match *m {
+            sqlx::migrate::MigrateError::Execute(inner) => map_err(path, inner),
+            other => StoreError::Migration {
+                target,
+                detail: other.to_string(),
+            },
+        },
+        other => StoreError::Other(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn target(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT count(*) FROM projects")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| to_row(r).map_err(|e| self.err(e))?.try_into())
+            .collect()
+    }
+
+    async fn get_project(&self, id: ProjectId) -> Result<Option<Project>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        row.map(|r| to_row(&r).map_err(|e| self.err(e))?.try_into())
+            .transpose()
+    }
+
+    async fn create_project(&self, p: &NewProject) -> Result<Project, StoreError> {
+        let t = now();
+        let row = sqlx::query(&format!(
+            "INSERT INTO projects (name, parent_id, status, priority, domain, progress, description, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {PROJECT_COLUMNS}"
+        ))
+        .bind(&p.name)
+        .bind(p.parent_id)
+        .bind(p.status.as_str())
+        .bind(i64::from(p.priority))
+        .bind(p.domain.as_str())
+        .bind(i64::from(p.progress))
+        .bind(&p.description)
+        .bind(t)
+        .bind(t)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        to_row(&row).map_err(|e| self.err(e))?.try_into()
+    }
+
+    async fn update_project(
+        &self,
+        id: ProjectId,
+        patch: &ProjectPatch,
+    ) -> Result<Project, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let current: Project = Self::fetch_in(&mut tx, id)
+            .await
+            .map_err(|e| self.err(e))?
+            .ok_or(StoreError::ProjectNotFound(id))?
+            .try_into()?;
+        let next = patch.apply(&current);
+        let row = sqlx::query(&format!(
+            "UPDATE projects SET name = ?, parent_id = ?, status = ?, priority = ?, domain = ?, progress = ?, \
+             description = ?, updated_at = ? WHERE id = ? RETURNING {PROJECT_COLUMNS}"
+        ))
+        .bind(&next.name)
+        .bind(next.parent_id)
+        .bind(next.status.as_str())
+        .bind(i64::from(next.priority))
+        .bind(next.domain.as_str())
+        .bind(i64::from(next.progress))
+        .bind(&next.description)
+        .bind(now())
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        to_row(&row).map_err(|e| self.err(e))?.try_into()
+    }
+
+    async fn remove_project(&self, id: ProjectId) -> Result<Removed, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let project: Project = Self::fetch_in(&mut tx, id)
+            .await
+            .map_err(|e| self.err(e))?
+            .ok_or(StoreError::ProjectNotFound(id))?
+            .try_into()?;
+        let moved =
+            sqlx::query("UPDATE projects SET parent_id = ?, updated_at = ? WHERE parent_id = ?")
+                .bind(project.parent_id)
+                .bind(now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?
+                .rows_affected();
+        sqlx::query("DELETE FROM projects WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(Removed {
+            project,
+            children_moved: moved,
+        })
+    }
+
+    async fn mark_reviewed(&self, id: ProjectId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let n = sqlx::query("UPDATE projects SET last_reviewed_at = ? WHERE id = ?")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::ProjectNotFound(id));
+        }
+        Ok(())
+    }
+
+    async fn get_preference(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM preferences WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    async fn set_preference(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO preferences (key, value, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(|e| self.err(e))
+    }
+
+    async fn list_preferences(&self) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query_as("SELECT key, value FROM preferences ORDER BY key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

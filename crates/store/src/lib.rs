@@ -1,0 +1,165 @@
+//! The storage port: one trait every backend implements.
+//!
+//! **Invariants:** this crate does no I/O; adapters (`openzero-store-sqlite`,
+//! `openzero-store-postgres`) do. Every adapter passes the same conformance
+//! suite ([`store_suite!`], feature `testsuite`). Errors are phrased for the
+//! owner: what failed and what to do.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
+
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
+
+/// Which backend a store is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A storage failure, phrased as cause plus what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot reach the database at {target}: {detail}; {hint}")]
+    Unreachable {
+        target: String,
+        detail: String,
+        hint: &'static str,
+    },
+    #[error(
+        "the database at {target} refused the login: {detail}; check the user and password in DATABASE_URL"
+    )]
+    Auth { target: String, detail: String },
+    #[error(
+        "{path} is not a valid SQLite database ({detail}); it was left untouched: move it aside or restore it from a backup"
+    )]
+    Corrupt { path: String, detail: String },
+    #[error("the disk holding {target} is full; free some space and retry (nothing was written)")]
+    DiskFull { target: String },
+    #[error(
+        "{target} is read-only ({detail}); make the data directory writable or choose another with --data-dir"
+    )]
+    ReadOnly { target: String, detail: String },
+    #[error(
+        "the database schema at {target} could not be brought up to date: {detail}; nothing was changed"
+    )]
+    Migration { target: String, detail: String },
+    #[error(
+        "the database at {target} was written by a newer OpenZero (schema version {found}, this build knows up to {known}); upgrade openzero"
+    )]
+    TooNew {
+        target: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("project #{0} does not exist")]
+    ProjectNotFound(ProjectId),
+    #[error("stored data is invalid: {0}")]
+    InvalidData(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+/// What `remove_project` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub project: Project,
+    /// Children moved up to the removed project's parent.
+    pub children_moved: u64,
+}
+
+/// The storage interface. Methods are small and do one thing; validation of
+/// the domain rules (cycles, duplicate names) happens in the application
+/// layer before a write.
+#[async_trait]
+pub trait Store: Send + Sync + Debug {
+    fn backend(&self) -> Backend;
+    /// Where the data lives, safe to show (no password).
+    fn target(&self) -> String;
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Applied schema version (the highest migration run).
+    async fn schema_version(&self) -> Result<i64, StoreError>;
+
+    async fn list_projects(&self) -> Result<Vec<Project>, StoreError>;
+    async fn get_project(&self, id: ProjectId) -> Result<Option<Project>, StoreError>;
+    async fn create_project(&self, p: &NewProject) -> Result<Project, StoreError>;
+    async fn update_project(
+        &self,
+        id: ProjectId,
+        patch: &ProjectPatch,
+    ) -> Result<Project, StoreError>;
+    /// Deletes a project and, in the same transaction, moves its children up
+    /// to its own parent.
+    async fn remove_project(&self, id: ProjectId) -> Result<Removed, StoreError>;
+    /// Records that the owner reviewed the project now.
+    async fn mark_reviewed(
+        &self,
+        id: ProjectId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError>;
+
+    async fn get_preference(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn set_preference(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    async fn list_preferences(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Waits for in-flight work and closes connections.
+    async fn close(&self);
+}
+
+/// The current time at the precision every backend stores (microseconds),
+/// so what is written compares equal to what is read back.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}
+
+/// Raw column values of a `projects` row, as both SQL adapters read them.
+#[derive(Debug)]
+pub struct ProjectRow {
+    pub id: i64,
+    pub name: String,
+    pub parent_id: Option<i64>,
+    pub status: String,
+    pub priority: i64,
+    pub domain: String,
+    pub progress: i64,
+    pub description: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub last_reviewed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl TryFrom<ProjectRow> for Project {
+    type Error = StoreError;
+    fn try_from(r: ProjectRow) -> Result<Self, StoreError> {
+        let bad = |e: openzero_core::ProjectError| {
+            StoreError::InvalidData(format!("project #{}: {e}", r.id))
+        };
+        Ok(Project {
+            id: r.id,
+            status: r.status.parse().map_err(bad)?,
+            priority: openzero_core::Priority::try_from(r.priority).map_err(bad)?,
+            domain: r.domain.parse().map_err(bad)?,
+            progress: openzero_core::Progress::try_from(r.progress).map_err(bad)?,
+            name: r.name,
+            parent_id: r.parent_id,
+            description: r.description,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            last_reviewed_at: r.last_reviewed_at,
+        })
+    }
+}

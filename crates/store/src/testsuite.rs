@@ -1,0 +1,243 @@
+//! The conformance suite every storage adapter runs, so SQLite and
+//! PostgreSQL behave the same. Adapters call [`store_suite!`](crate::store_suite)
+//! from their tests with an async factory returning a fresh, empty store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use chrono::{Duration, TimeZone, Utc};
+use openzero_core::{Domain, NewProject, Priority, Progress, ProjectPatch, Status};
+
+use crate::{Store, StoreError};
+
+/// Generates one `#[tokio::test]` per conformance case. `$make` is an
+/// expression of type `impl Future<Output = Option<Box<dyn Store>>>`;
+/// `None` means the backend is not available on this machine (the factory
+/// itself decides whether that is allowed, e.g. never in CI).
+#[macro_export]
+macro_rules! store_suite {
+    ($make:expr) => {
+        $crate::store_suite!(@cases $make;
+            empty_store_has_no_projects,
+            create_and_get_round_trip,
+            unicode_and_long_names_round_trip,
+            update_changes_only_given_fields,
+            update_missing_project_is_not_found,
+            remove_moves_children_to_grandparent,
+            remove_root_makes_children_roots,
+            remove_missing_project_is_not_found,
+            mark_reviewed_is_stored,
+            preferences_set_get_overwrite_list,
+            schema_is_migrated,
+            ids_are_never_reused_after_remove
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let Some(store) = $make.await else { return };
+                $crate::testsuite::$case(&*store).await;
+                store.close().await;
+            }
+        )*
+    };
+}
+
+fn named(name: &str) -> NewProject {
+    NewProject::new(name).unwrap()
+}
+
+pub async fn empty_store_has_no_projects(s: &dyn Store) {
+    assert!(s.list_projects().await.unwrap().is_empty());
+    assert!(s.get_project(1).await.unwrap().is_none());
+    s.ping().await.unwrap();
+}
+
+pub async fn create_and_get_round_trip(s: &dyn Store) {
+    let before = Utc::now() - Duration::seconds(1);
+    let parent = s.create_project(&named("Career")).await.unwrap();
+    let mut child = named("Job Applications");
+    child.parent_id = Some(parent.id);
+    child.status = Status::Paused;
+    child.priority = Priority::try_from(1).unwrap();
+    child.domain = Domain::Career;
+    child.progress = Progress::try_from(20).unwrap();
+    child.description = Some("three a week".into());
+    let c = s.create_project(&child).await.unwrap();
+
+    assert_ne!(parent.id, c.id);
+    assert_eq!(c.name, "Job Applications");
+    assert_eq!(c.parent_id, Some(parent.id));
+    assert_eq!(c.status, Status::Paused);
+    assert_eq!(c.priority.get(), 1);
+    assert_eq!(c.domain, Domain::Career);
+    assert_eq!(c.progress.get(), 20);
+    assert_eq!(c.description.as_deref(), Some("three a week"));
+    assert!(c.created_at >= before && c.created_at <= Utc::now() + Duration::seconds(1));
+    assert_eq!(c.last_reviewed_at, None);
+
+    let got = s.get_project(c.id).await.unwrap().unwrap();
+    assert_eq!(got, c, "what was stored is what comes back");
+    let all = s.list_projects().await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.contains(&c) && all.contains(&parent));
+}
+
+pub async fn unicode_and_long_names_round_trip(s: &dyn Store) {
+    let names = [
+        "Umzug nach München 🏠",
+        "家族",
+        "O'Brien \"quotes\"; DROP TABLE projects; --",
+    ];
+    for n in names {
+        s.create_project(&named(n)).await.unwrap();
+    }
+    let long = "ü".repeat(200);
+    s.create_project(&named(&long)).await.unwrap();
+    let got: Vec<String> = s
+        .list_projects()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    for n in names {
+        assert!(got.iter().any(|g| g == n), "{n} missing from {got:?}");
+    }
+    assert!(got.contains(&long));
+}
+
+pub async fn update_changes_only_given_fields(s: &dyn Store) {
+    let a = s.create_project(&named("A")).await.unwrap();
+    let mut bn = named("B");
+    bn.parent_id = Some(a.id);
+    bn.description = Some("desc".into());
+    let b = s.create_project(&bn).await.unwrap();
+
+    let patch = ProjectPatch {
+        progress: Some(Progress::try_from(75).unwrap()),
+        status: Some(Status::Completed),
+        ..Default::default()
+    };
+    let b2 = s.update_project(b.id, &patch).await.unwrap();
+    assert_eq!(b2.progress.get(), 75);
+    assert_eq!(b2.status, Status::Completed);
+    assert_eq!(b2.name, "B");
+    assert_eq!(b2.parent_id, Some(a.id));
+    assert_eq!(b2.description.as_deref(), Some("desc"));
+    assert!(b2.updated_at >= b.updated_at);
+    assert_eq!(b2.created_at, b.created_at);
+
+    let patch = ProjectPatch {
+        name: Some("B renamed".into()),
+        parent_id: Some(None),
+        description: Some(None),
+        domain: Some(Domain::Finance),
+        priority: Some(Priority::try_from(5).unwrap()),
+        ..Default::default()
+    };
+    let b3 = s.update_project(b.id, &patch).await.unwrap();
+    assert_eq!(b3.name, "B renamed");
+    assert_eq!(b3.parent_id, None);
+    assert_eq!(b3.description, None);
+    assert_eq!(b3.domain, Domain::Finance);
+    assert_eq!(b3.priority.get(), 5);
+    assert_eq!(s.get_project(b.id).await.unwrap().unwrap(), b3);
+}
+
+pub async fn update_missing_project_is_not_found(s: &dyn Store) {
+    let patch = ProjectPatch {
+        name: Some("x".into()),
+        ..Default::default()
+    };
+    let err = s.update_project(4242, &patch).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::ProjectNotFound(4242)),
+        "got {err:?}"
+    );
+}
+
+pub async fn remove_moves_children_to_grandparent(s: &dyn Store) {
+    let root = s.create_project(&named("Root")).await.unwrap();
+    let mut mid = named("Mid");
+    mid.parent_id = Some(root.id);
+    let mid = s.create_project(&mid).await.unwrap();
+    let mut leaves = Vec::new();
+    for n in ["Leaf 1", "Leaf 2"] {
+        let mut l = named(n);
+        l.parent_id = Some(mid.id);
+        leaves.push(s.create_project(&l).await.unwrap());
+    }
+    let removed = s.remove_project(mid.id).await.unwrap();
+    assert_eq!(removed.project.id, mid.id);
+    assert_eq!(removed.children_moved, 2);
+    assert!(s.get_project(mid.id).await.unwrap().is_none());
+    for l in leaves {
+        let l = s.get_project(l.id).await.unwrap().unwrap();
+        assert_eq!(l.parent_id, Some(root.id), "{} moved up", l.name);
+    }
+    assert_eq!(s.list_projects().await.unwrap().len(), 3);
+}
+
+pub async fn remove_root_makes_children_roots(s: &dyn Store) {
+    let root = s.create_project(&named("Root")).await.unwrap();
+    let mut c = named("Child");
+    c.parent_id = Some(root.id);
+    let c = s.create_project(&c).await.unwrap();
+    let removed = s.remove_project(root.id).await.unwrap();
+    assert_eq!(removed.children_moved, 1);
+    assert_eq!(s.get_project(c.id).await.unwrap().unwrap().parent_id, None);
+}
+
+pub async fn remove_missing_project_is_not_found(s: &dyn Store) {
+    let err = s.remove_project(999).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::ProjectNotFound(999)),
+        "got {err:?}"
+    );
+}
+
+pub async fn mark_reviewed_is_stored(s: &dyn Store) {
+    let p = s.create_project(&named("P")).await.unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap();
+    s.mark_reviewed(p.id, at).await.unwrap();
+    let got = s.get_project(p.id).await.unwrap().unwrap();
+    assert_eq!(got.last_reviewed_at, Some(at));
+    assert!(matches!(
+        s.mark_reviewed(777, at).await,
+        Err(StoreError::ProjectNotFound(777))
+    ));
+}
+
+pub async fn preferences_set_get_overwrite_list(s: &dyn Store) {
+    assert_eq!(s.get_preference("tone").await.unwrap(), None);
+    s.set_preference("tone", "direct").await.unwrap();
+    s.set_preference("language", "de").await.unwrap();
+    assert_eq!(
+        s.get_preference("tone").await.unwrap().as_deref(),
+        Some("direct")
+    );
+    s.set_preference("tone", "gentle").await.unwrap();
+    assert_eq!(
+        s.get_preference("tone").await.unwrap().as_deref(),
+        Some("gentle")
+    );
+    assert_eq!(
+        s.list_preferences().await.unwrap(),
+        vec![
+            ("language".to_owned(), "de".to_owned()),
+            ("tone".to_owned(), "gentle".to_owned())
+        ]
+    );
+}
+
+pub async fn schema_is_migrated(s: &dyn Store) {
+    assert!(s.schema_version().await.unwrap() >= 1);
+}
+
+pub async fn ids_are_never_reused_after_remove(s: &dyn Store) {
+    let a = s.create_project(&named("A")).await.unwrap();
+    s.remove_project(a.id).await.unwrap();
+    let b = s.create_project(&named("B")).await.unwrap();
+    assert!(b.id > a.id, "an old id must not point at a new project");
+}
