@@ -62,8 +62,10 @@ pub fn ensure_data_dir(path: &Path) -> Result<(), AppError> {
     }
     // Prove we can write here before anything depends on it.
     let probe = path.join(".openzero-write-probe");
-    std::fs::write(&probe, b"ok").map_err(fail)?;
-    std::fs::remove_file(&probe).map_err(fail)?;
+    let written = std::fs::write(&probe, b"ok");
+    let removed = std::fs::remove_file(&probe);
+    written.map_err(fail)?;
+    removed.map_err(fail)?;
     Ok(())
 }
 

@@ -30,11 +30,15 @@ pub const CONFIG_ENV: &str = "OPENZERO_CONFIG";
 /// A configuration problem, phrased as what is wrong and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
+    #[error(
+        "data directory {path} is a file, not a directory; move it aside or choose another with --data-dir or {DATA_DIR_ENV}"
+    )]
+    DataDirIsFile { path: PathBuf },
     #[error("config file {path} does not exist; create it with `openzero init` or fix the path")]
     Missing { path: PathBuf },
     #[error("config file {location} is not valid TOML: {message}")]
@@ -45,11 +49,11 @@ pub enum ConfigError {
         origin: String,
         message: String,
     },
-    #[error("cannot read the secret file {path} given by {origin}: {source}")]
+    #[error("cannot read the secret file {path} given by {origin}: {cause}")]
     SecretFile {
         origin: String,
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(
         "cannot find a home directory for the default data directory; set {DATA_DIR_ENV} or pass --data-dir"
@@ -115,6 +119,9 @@ pub fn load(inputs: &Inputs) -> Result<Loaded, ConfigError> {
         (None, Some(d)) if !d.is_empty() => PathBuf::from(d),
         _ => default_data_dir(env)?,
     };
+    if data_dir.exists() && !data_dir.is_dir() {
+        return Err(ConfigError::DataDirIsFile { path: data_dir });
+    }
     let (config_file, explicit) = match (&inputs.config_file, env.get(CONFIG_ENV)) {
         (Some(f), _) => (f.clone(), true),
         (None, Some(f)) if !f.is_empty() => (PathBuf::from(f), true),
@@ -144,10 +151,10 @@ pub fn load(inputs: &Inputs) -> Result<Loaded, ConfigError> {
             }
             false
         }
-        Err(source) => {
+        Err(cause) => {
             return Err(ConfigError::Read {
                 path: config_file,
-                source,
+                cause,
             });
         }
     };
@@ -213,7 +220,7 @@ pub fn load(inputs: &Inputs) -> Result<Loaded, ConfigError> {
         ConfigError::Invalid {
             key,
             origin,
-            message: e.into_inner().to_string(),
+            message: e.into_inner().message().trim().to_owned(),
         }
     })?;
     for key in unknown {
@@ -255,10 +262,10 @@ fn parse_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
 fn read_secret(path: &Path, origin: &str) -> Result<String, ConfigError> {
     std::fs::read_to_string(path)
         .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
-        .map_err(|source| ConfigError::SecretFile {
+        .map_err(|cause| ConfigError::SecretFile {
             origin: origin.to_owned(),
             path: path.to_owned(),
-            source,
+            cause,
         })
 }
 

@@ -22,7 +22,7 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
             let store = openzero_app::open_store(&loaded).await?;
             let tree = projects::tree(&*store).await;
             store.close().await;
-            println!("{}", tree?);
+            outln!("{}", tree?);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -33,24 +33,24 @@ async fn init(loaded: &Loaded) -> Result<ExitCode> {
     let existed = dir.is_dir();
     openzero_app::ensure_data_dir(dir)?;
     if existed {
-        println!("Data directory {} already exists.", dir.display());
+        outln!("Data directory {} already exists.", dir.display());
     } else {
-        println!("Created data directory {}", dir.display());
+        outln!("Created data directory {}", dir.display());
     }
     let file = &loaded.config_file;
     if file.exists() {
-        println!("Config {} already exists; left unchanged.", file.display());
+        outln!("Config {} already exists; left unchanged.", file.display());
     } else {
         let env = std::env::vars().collect();
         let tz = openzero_config::system_timezone(&env);
         let text = openzero_config::template(tz.as_deref());
         write_new(file, &text).with_context(|| format!("cannot write {}", file.display()))?;
         match tz {
-            Some(tz) => println!(
+            Some(tz) => outln!(
                 "Wrote {} (time zone {tz}, from this machine)",
                 file.display()
             ),
-            None => println!(
+            None => outln!(
                 "Wrote {} (time zone UTC: set general.timezone or USER_TIMEZONE to yours)",
                 file.display()
             ),
@@ -58,14 +58,14 @@ async fn init(loaded: &Loaded) -> Result<ExitCode> {
     }
     let store = openzero_app::open_store(loaded).await?;
     let version = store.schema_version().await;
-    println!(
+    outln!(
         "Database ready: {} at {} (schema v{})",
         store.backend().as_str(),
         store.target(),
         version.unwrap_or(0)
     );
     store.close().await;
-    println!("\nNext: `openzero serve`, or add a project: `openzero project add Career`");
+    outln!("\nNext: `openzero serve`, or add a project: `openzero project add Career`");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -88,7 +88,7 @@ async fn serve(loaded: Loaded) -> Result<ExitCode> {
         )
     })?;
     let local = listener.local_addr()?;
-    println!("OpenZero is listening on http://{local} (GET /health). Press Ctrl-C to stop.");
+    outln!("OpenZero is listening on http://{local} (GET /health). Press Ctrl-C to stop.");
     openzero_server::run(loaded, listener, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -124,17 +124,17 @@ async fn shutdown_signal() {
 async fn doctor(loaded: &Loaded, json: bool) -> Result<ExitCode> {
     let checks = doctor::run(loaded, chrono::Utc::now()).await;
     if json {
-        println!("{}", serde_json::to_string_pretty(&checks)?);
+        outln!("{}", serde_json::to_string_pretty(&checks)?);
     } else {
         let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
-        println!("{:<width$}  {:<6}  DETAIL", "CHECK", "STATUS");
+        outln!("{:<width$}  {:<6}  DETAIL", "CHECK", "STATUS");
         for c in &checks {
-            println!("{:<width$}  {:<6}  {}", c.name, c.outcome.label(), c.detail);
+            outln!("{:<width$}  {:<6}  {}", c.name, c.outcome.label(), c.detail);
         }
     }
     if doctor::failed(&checks) {
         if !json {
-            println!("\nSomething configured is broken: see the FAIL rows above.");
+            outln!("\nSomething configured is broken: see the FAIL rows above.");
         }
         return Ok(ExitCode::FAILURE);
     }
@@ -150,11 +150,11 @@ fn config_show(loaded: &Loaded, json: bool) -> Result<ExitCode> {
             "settings": loaded.settings,
             "origins": loaded.origins,
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("# data directory: {}", loaded.data_dir.display());
-    println!(
+    outln!("# data directory: {}", loaded.data_dir.display());
+    outln!(
         "# config file:    {}{}",
         loaded.config_file.display(),
         if loaded.config_file_found {
@@ -163,13 +163,13 @@ fn config_show(loaded: &Loaded, json: bool) -> Result<ExitCode> {
             " (not found: defaults)"
         }
     );
-    println!("# secrets are shown as ********\n");
+    outln!("# secrets are shown as ********\n");
     let value = toml::Value::try_from(&loaded.settings)?;
     let mut section = "";
     for def in openzero_config::KEYS {
         if def.section() != section {
             section = def.section();
-            println!(
+            outln!(
                 "{}[{section}]",
                 if section == "general" { "" } else { "\n" }
             );
@@ -181,19 +181,19 @@ fn config_show(loaded: &Loaded, json: bool) -> Result<ExitCode> {
             .map(|o| format!("  # from {o}"))
             .unwrap_or_default();
         match v {
-            Some(v) => println!("{} = {v}{origin}", def.key()),
-            None => println!("# {} is not set", def.key()),
+            Some(v) => outln!("{} = {v}{origin}", def.key()),
+            None => outln!("# {} is not set", def.key()),
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn config_paths(loaded: &Loaded) -> Result<ExitCode> {
-    println!("data directory: {}", loaded.data_dir.display());
-    println!("config file:    {}", loaded.config_file.display());
+    outln!("data directory: {}", loaded.data_dir.display());
+    outln!("config file:    {}", loaded.config_file.display());
     match openzero_app::wiring::sqlite_path(loaded) {
-        Some(p) => println!("database:       sqlite at {}", p.display()),
-        None => println!(
+        Some(p) => outln!("database:       sqlite at {}", p.display()),
+        None => outln!(
             "database:       {}",
             loaded
                 .settings
@@ -269,21 +269,25 @@ async fn project_with(store: &dyn openzero_store::Store, cmd: ProjectCommand) ->
                 1 => format!("; its 1 child moved up to {to}"),
                 n => format!("; its {n} children moved up to {to}"),
             };
-            println!("Removed #{} {}{moved}", r.project.id, r.project.name);
+            outln!("Removed #{} {}{moved}", r.project.id, r.project.name);
         }
         ProjectCommand::List { json } => {
             let all = projects::list(store).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&all)?);
+                outln!("{}", serde_json::to_string_pretty(&all)?);
             } else if all.is_empty() {
-                println!("{}", openzero_core::EMPTY_TREE);
+                outln!("{}", openzero_core::EMPTY_TREE);
             } else {
-                println!(
+                outln!(
                     "{:>4}  {:<10}  {:>3}  {:>4}  {:<8}  NAME",
-                    "ID", "STATUS", "PRI", "DONE", "DOMAIN"
+                    "ID",
+                    "STATUS",
+                    "PRI",
+                    "DONE",
+                    "DOMAIN"
                 );
                 for (p, depth) in openzero_core::ordered(&all) {
-                    println!(
+                    outln!(
                         "{:>4}  {:<10}  {:>3}  {:>3}%  {:<8}  {}{}",
                         p.id,
                         p.status.as_str(),
@@ -307,11 +311,11 @@ async fn report(
     json: bool,
 ) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(p)?);
+        outln!("{}", serde_json::to_string_pretty(p)?);
         return Ok(());
     }
     let all = store.list_projects().await?;
-    println!(
+    outln!(
         "{verb} #{} {} {} [{}%] priority {}, {}",
         p.id,
         path_of(&all, p.id),

@@ -2,6 +2,13 @@
 //! the configuration, pick adapters, call into `openzero-app` and
 //! `openzero-server`, print results.
 
+/// `println!` that ends the program quietly when stdout is closed
+/// (`openzero project list | head`) instead of panicking.
+macro_rules! outln {
+    () => { $crate::write_out(format_args!("")) };
+    ($($t:tt)*) => { $crate::write_out(format_args!($($t)*)) };
+}
+
 mod cli;
 mod commands;
 
@@ -14,6 +21,18 @@ use clap::Parser;
 use openzero_config::{Inputs, Loaded, Override};
 
 use cli::{Cli, Command};
+
+fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -240,6 +240,10 @@ impl Store for PgStore {
 
     async fn create_project(&self, p: &NewProject) -> Result<Project, StoreError> {
         let t = now();
+        // An explicit transaction: with a bare INSERT ... RETURNING, the
+        // implicit commit happens after the row is read, and a failure there
+        // (disk full) would be lost, reporting success for unsaved data.
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
         let row = sqlx::query(&format!(
             "INSERT INTO projects (name, parent_id, status, priority, domain, progress, description, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {PROJECT_COLUMNS}"
@@ -253,9 +257,10 @@ impl Store for PgStore {
         .bind(&p.description)
         .bind(t)
         .bind(t)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
         to_row(&row).map_err(|e| self.err(e))?.try_into()
     }
 
