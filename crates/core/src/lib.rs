@@ -5,9 +5,11 @@
 //! plain synchronous unit tests.
 
 pub mod health;
+pub mod memory;
 pub mod project;
 pub mod tree;
 
+pub use memory::{Filters, Memory, MemoryError, MemoryId, Source};
 pub use project::{
     Domain, NewProject, Priority, Progress, Project, ProjectError, ProjectId, ProjectPatch, Status,
     check_parent, check_unique, path_of, resolve, validate_name,

@@ -10,8 +10,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use openzero_core::memory::{Filters, Memory, MemoryId, Source};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
-use openzero_store::{Backend, ProjectRow, Removed, Store, StoreError, now};
+use openzero_store::{
+    Backend, Embedding, MemoryRecord, MemoryStats, ProjectRow, Removed, Store, StoreError,
+    decode_vector, encode_vector, now,
+};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
 
@@ -121,6 +125,43 @@ fn strip_url(s: &str) -> String {
         (Some(a), Some(b)) if b > a => format!("{}://…{}", &s[..a], &s[b..]),
         _ => s.to_owned(),
     }
+}
+
+const MEMORY_COLUMNS: &str = "id, text, created_at, source, external_id, metadata, model";
+
+fn to_memory(r: &PgRow) -> Result<Memory, StoreError> {
+    let get = |e: sqlx::Error| StoreError::InvalidData(format!("memory row: {e}"));
+    let id: i64 = r.try_get("id").map_err(get)?;
+    let source: String = r.try_get("source").map_err(get)?;
+    Ok(Memory {
+        id,
+        text: r.try_get("text").map_err(get)?,
+        created_at: r.try_get("created_at").map_err(get)?,
+        source: Source::new(&source)
+            .map_err(|e| StoreError::InvalidData(format!("memory #{id}: {e}")))?,
+        external_id: r.try_get("external_id").map_err(get)?,
+        metadata: r.try_get("metadata").map_err(get)?,
+        model: r.try_get("model").map_err(get)?,
+    })
+}
+
+/// Filter clauses using parameters `$n`, `$n+1`, `$n+2` (since, until, source).
+fn filter_sql(n: usize) -> String {
+    format!(
+        " AND (${a}::timestamptz IS NULL OR created_at >= ${a}) AND (${b}::timestamptz IS NULL OR created_at <= ${b}) AND (${c}::text IS NULL OR source = ${c})",
+        a = n,
+        b = n + 1,
+        c = n + 2
+    )
+}
+
+fn bind_filters<'q>(
+    q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    f: &Filters,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    q.bind(f.since)
+        .bind(f.until)
+        .bind(f.source.as_ref().map(|s| s.as_str().to_owned()))
 }
 
 fn to_row(r: &PgRow) -> Result<ProjectRow, sqlx::Error> {
@@ -365,6 +406,181 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.err(e))
+    }
+
+    async fn add_memory(&self, m: &MemoryRecord) -> Result<(Memory, bool), StoreError> {
+        let hash = m.content_hash();
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let inserted = sqlx::query(
+            "INSERT INTO memories (text, created_at, source, external_id, metadata, content_hash, model, embedding, inserted_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (source, content_hash) DO NOTHING",
+        )
+        .bind(&m.text)
+        .bind(m.created_at)
+        .bind(m.source.as_str())
+        .bind(&m.external_id)
+        .bind(&m.metadata)
+        .bind(&hash)
+        .bind(m.embedding.as_ref().map(|e| e.model.clone()))
+        .bind(m.embedding.as_ref().map(|e| encode_vector(&e.vector)))
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?
+        .rows_affected()
+            == 1;
+        let row = sqlx::query(&format!(
+            "SELECT {MEMORY_COLUMNS} FROM memories WHERE source = $1 AND content_hash = $2"
+        ))
+        .bind(m.source.as_str())
+        .bind(&hash)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok((to_memory(&row)?, inserted))
+    }
+
+    async fn set_embedding(&self, id: MemoryId, e: &Embedding) -> Result<(), StoreError> {
+        let n = sqlx::query("UPDATE memories SET model = $1, embedding = $2 WHERE id = $3")
+            .bind(&e.model)
+            .bind(encode_vector(&e.vector))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::Other(format!("memory #{id} does not exist")));
+        }
+        Ok(())
+    }
+
+    async fn memories_needing_embedding(
+        &self,
+        model: &str,
+        limit: i64,
+    ) -> Result<Vec<(MemoryId, String)>, StoreError> {
+        sqlx::query_as(
+            "SELECT id, text FROM memories WHERE model IS NULL OR model <> $1 OR embedding IS NULL ORDER BY id LIMIT $2",
+        )
+        .bind(model)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))
+    }
+
+    async fn get_memories(&self, ids: &[MemoryId]) -> Result<Vec<Memory>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ANY($1)"
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter().map(to_memory).collect()
+    }
+
+    async fn memory_vectors(
+        &self,
+        model: &str,
+        filters: &Filters,
+    ) -> Result<Vec<(MemoryId, Vec<f32>)>, StoreError> {
+        let sql = format!(
+            "SELECT id, embedding FROM memories WHERE model = $1 AND embedding IS NOT NULL{}",
+            filter_sql(2)
+        );
+        let rows = bind_filters(sqlx::query(&sql).bind(model), filters)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get(0).map_err(|e| self.err(e))?;
+                let bytes: Vec<u8> = r.try_get(1).map_err(|e| self.err(e))?;
+                let v = decode_vector(&bytes).ok_or_else(|| {
+                    StoreError::InvalidData(format!(
+                        "memory #{id}: vector of {} bytes",
+                        bytes.len()
+                    ))
+                })?;
+                Ok((id, v))
+            })
+            .collect()
+    }
+
+    async fn text_search(
+        &self,
+        terms: &[String],
+        filters: &Filters,
+        limit: i64,
+    ) -> Result<Vec<MemoryId>, StoreError> {
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Terms are letters and digits only; each is quoted as a lexeme.
+        let query = terms
+            .iter()
+            .map(|t| format!("'{}'", t.replace(['\'', '\\'], "")))
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let sql = format!(
+            "SELECT id FROM memories WHERE tsv @@ to_tsquery('simple', $1){} \
+             ORDER BY ts_rank(tsv, to_tsquery('simple', $1)) DESC, id LIMIT $5",
+            filter_sql(2)
+        );
+        let rows = bind_filters(sqlx::query(&sql).bind(query), filters)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>(0).map_err(|e| self.err(e)))
+            .collect()
+    }
+
+    async fn forget_memory(&self, id: MemoryId) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM memories WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn list_memories(&self, after: MemoryId, limit: i64) -> Result<Vec<Memory>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MEMORY_COLUMNS} FROM memories WHERE id > $1 ORDER BY id LIMIT $2"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter().map(to_memory).collect()
+    }
+
+    async fn memory_stats(&self, model: &str) -> Result<MemoryStats, StoreError> {
+        let (total, embedded): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE model = $1 AND embedding IS NOT NULL) FROM memories",
+        )
+        .bind(model)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        let by_source =
+            sqlx::query_as("SELECT source, count(*) FROM memories GROUP BY source ORDER BY source")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.err(e))?;
+        Ok(MemoryStats {
+            total,
+            embedded,
+            backlog: total - embedded,
+            by_source,
+        })
     }
 
     async fn close(&self) {

@@ -10,8 +10,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use openzero_core::memory::{Filters, Memory, MemoryId, Source};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
-use openzero_store::{Backend, ProjectRow, Removed, Store, StoreError, now};
+use openzero_store::{
+    Backend, Embedding, MemoryRecord, MemoryStats, ProjectRow, Removed, Store, StoreError,
+    decode_vector, encode_vector, now,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -42,7 +46,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Deleted content (a forgotten memory) is overwritten, not left in free pages.
+            .pragma("secure_delete", "on");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(10))
@@ -92,6 +98,48 @@ impl SqliteStore {
         .await?;
         row.map(|r| to_row(&r)).transpose()
     }
+}
+
+const MEMORY_COLUMNS: &str = "id, text, created_at, source, external_id, metadata, model";
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn to_memory(r: &sqlx::sqlite::SqliteRow) -> Result<Memory, StoreError> {
+    let get = |e: sqlx::Error| StoreError::InvalidData(format!("memory row: {e}"));
+    let id: i64 = r.try_get("id").map_err(get)?;
+    let created: i64 = r.try_get("created_at").map_err(get)?;
+    let source: String = r.try_get("source").map_err(get)?;
+    Ok(Memory {
+        id,
+        text: r.try_get("text").map_err(get)?,
+        created_at: DateTime::from_timestamp_micros(created)
+            .ok_or_else(|| StoreError::InvalidData(format!("memory #{id}: bad time {created}")))?,
+        source: Source::new(&source)
+            .map_err(|e| StoreError::InvalidData(format!("memory #{id}: {e}")))?,
+        external_id: r.try_get("external_id").map_err(get)?,
+        metadata: r.try_get("metadata").map_err(get)?,
+        model: r.try_get("model").map_err(get)?,
+    })
+}
+
+/// `AND …` clauses for the filters; binds come from [`bind_filters`].
+const FILTER_SQL: &str = " AND (? IS NULL OR m.created_at >= ?) AND (? IS NULL OR m.created_at <= ?) AND (? IS NULL OR m.source = ?)";
+
+fn bind_filters<'q>(
+    q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    f: &Filters,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    let since = f.since.map(micros);
+    let until = f.until.map(micros);
+    let source = f.source.as_ref().map(|s| s.as_str().to_owned());
+    q.bind(since)
+        .bind(since)
+        .bind(until)
+        .bind(until)
+        .bind(source.clone())
+        .bind(source)
 }
 
 fn to_row(r: &sqlx::sqlite::SqliteRow) -> Result<ProjectRow, sqlx::Error> {
@@ -348,6 +396,199 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.err(e))
+    }
+
+    async fn add_memory(&self, m: &MemoryRecord) -> Result<(Memory, bool), StoreError> {
+        let hash = m.content_hash();
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let inserted = sqlx::query(
+            "INSERT INTO memories (text, created_at, source, external_id, metadata, content_hash, model, embedding, inserted_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, content_hash) DO NOTHING",
+        )
+        .bind(&m.text)
+        .bind(micros(m.created_at))
+        .bind(m.source.as_str())
+        .bind(&m.external_id)
+        .bind(&m.metadata)
+        .bind(&hash)
+        .bind(m.embedding.as_ref().map(|e| e.model.clone()))
+        .bind(m.embedding.as_ref().map(|e| encode_vector(&e.vector)))
+        .bind(micros(now()))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?
+        .rows_affected()
+            == 1;
+        let row = sqlx::query(&format!(
+            "SELECT {MEMORY_COLUMNS} FROM memories WHERE source = ? AND content_hash = ?"
+        ))
+        .bind(m.source.as_str())
+        .bind(&hash)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok((to_memory(&row)?, inserted))
+    }
+
+    async fn set_embedding(&self, id: MemoryId, e: &Embedding) -> Result<(), StoreError> {
+        let n = sqlx::query("UPDATE memories SET model = ?, embedding = ? WHERE id = ?")
+            .bind(&e.model)
+            .bind(encode_vector(&e.vector))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::Other(format!("memory #{id} does not exist")));
+        }
+        Ok(())
+    }
+
+    async fn memories_needing_embedding(
+        &self,
+        model: &str,
+        limit: i64,
+    ) -> Result<Vec<(MemoryId, String)>, StoreError> {
+        sqlx::query_as(
+            "SELECT id, text FROM memories WHERE model IS NULL OR model <> ? OR embedding IS NULL ORDER BY id LIMIT ?",
+        )
+        .bind(model)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))
+    }
+
+    async fn get_memories(&self, ids: &[MemoryId]) -> Result<Vec<Memory>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!("SELECT {MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})");
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&self.pool).await.map_err(|e| self.err(e))? {
+                out.push(to_memory(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn memory_vectors(
+        &self,
+        model: &str,
+        filters: &Filters,
+    ) -> Result<Vec<(MemoryId, Vec<f32>)>, StoreError> {
+        let sql = format!(
+            "SELECT m.id, m.embedding FROM memories m WHERE m.model = ? AND m.embedding IS NOT NULL{FILTER_SQL}"
+        );
+        let rows = bind_filters(sqlx::query(&sql).bind(model), filters)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get(0).map_err(|e| self.err(e))?;
+                let bytes: Vec<u8> = r.try_get(1).map_err(|e| self.err(e))?;
+                let v = decode_vector(&bytes).ok_or_else(|| {
+                    StoreError::InvalidData(format!(
+                        "memory #{id}: vector of {} bytes",
+                        bytes.len()
+                    ))
+                })?;
+                Ok((id, v))
+            })
+            .collect()
+    }
+
+    async fn text_search(
+        &self,
+        terms: &[String],
+        filters: &Filters,
+        limit: i64,
+    ) -> Result<Vec<MemoryId>, StoreError> {
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Each term quoted: FTS5 reads nothing in it as syntax.
+        let expr = terms
+            .iter()
+            .map(|t| format!("\"{}\"", t.replace('"', "")))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let sql = format!(
+            "SELECT m.id FROM memories_fts f JOIN memories m ON m.id = f.rowid \
+             WHERE memories_fts MATCH ?{FILTER_SQL} ORDER BY bm25(memories_fts), m.id LIMIT ?"
+        );
+        let rows = bind_filters(sqlx::query(&sql).bind(expr), filters)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>(0).map_err(|e| self.err(e)))
+            .collect()
+    }
+
+    async fn forget_memory(&self, id: MemoryId) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM memories WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?
+            .rows_affected();
+        if n == 1 {
+            // secure_delete zeroes the row in the new page version; the old
+            // version still sits in the database file until a checkpoint
+            // writes the new one over it. Forget means gone from disk now.
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| self.err(e))?;
+            if busy != 0 {
+                tracing::warn!(
+                    id,
+                    "checkpoint after forget was blocked by a reader; it completes at the next checkpoint"
+                );
+            }
+        }
+        Ok(n == 1)
+    }
+
+    async fn list_memories(&self, after: MemoryId, limit: i64) -> Result<Vec<Memory>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MEMORY_COLUMNS} FROM memories WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter().map(to_memory).collect()
+    }
+
+    async fn memory_stats(&self, model: &str) -> Result<MemoryStats, StoreError> {
+        let (total, embedded): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), coalesce(sum(CASE WHEN model = ? AND embedding IS NOT NULL THEN 1 ELSE 0 END), 0) FROM memories",
+        )
+        .bind(model)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        let by_source =
+            sqlx::query_as("SELECT source, count(*) FROM memories GROUP BY source ORDER BY source")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.err(e))?;
+        Ok(MemoryStats {
+            total,
+            embedded,
+            backlog: total - embedded,
+            by_source,
+        })
     }
 
     async fn close(&self) {

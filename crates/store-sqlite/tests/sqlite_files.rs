@@ -43,3 +43,41 @@ async fn corrupt_file_is_reported_and_left_untouched() {
     assert!(err.to_string().contains("not a valid SQLite database"));
     assert_eq!(std::fs::read(&path).unwrap(), garbage, "file unchanged");
 }
+
+#[tokio::test]
+async fn a_forgotten_memory_leaves_no_trace_in_the_files() {
+    use openzero_core::memory::Source;
+    use openzero_store::{Embedding, MemoryRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("openzero.db");
+    let s = SqliteStore::open(&path).await.unwrap();
+    let secret = "zebra-unicorn-7731 is the alarm code";
+    let (m, _) = s
+        .add_memory(&MemoryRecord {
+            text: secret.into(),
+            created_at: chrono::Utc::now(),
+            source: Source::new("chat").unwrap(),
+            external_id: None,
+            metadata: None,
+            embedding: Some(Embedding {
+                model: "m".into(),
+                vector: vec![0.5; 8],
+            }),
+        })
+        .await
+        .unwrap();
+    s.close().await;
+    let s = SqliteStore::open(&path).await.unwrap();
+    assert!(s.forget_memory(m.id).await.unwrap());
+    s.close().await;
+
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let p = entry.unwrap().path();
+        // A WAL file may vanish as the last connection finishes closing.
+        let Ok(bytes) = std::fs::read(&p) else {
+            continue;
+        };
+        let found = bytes.windows(7).any(|w| w == b"zebra-u" || w == b"unicorn");
+        assert!(!found, "forgotten text still readable in {}", p.display());
+    }
+}

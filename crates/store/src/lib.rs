@@ -8,6 +8,7 @@
 use std::fmt::Debug;
 
 use async_trait::async_trait;
+use openzero_core::memory::{Filters, Memory, MemoryId, Source};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
 
 #[cfg(feature = "testsuite")]
@@ -115,8 +116,103 @@ pub trait Store: Send + Sync + Debug {
     async fn set_preference(&self, key: &str, value: &str) -> Result<(), StoreError>;
     async fn list_preferences(&self) -> Result<Vec<(String, String)>, StoreError>;
 
+    /// Stores a memory unless the same text from the same source exists;
+    /// returns the stored memory and whether it was new.
+    async fn add_memory(&self, m: &MemoryRecord) -> Result<(Memory, bool), StoreError>;
+    /// Stores (or replaces) a memory's vector.
+    async fn set_embedding(&self, id: MemoryId, e: &Embedding) -> Result<(), StoreError>;
+    /// Memories without a vector of `model` (never embedded, or by another model), oldest first.
+    async fn memories_needing_embedding(
+        &self,
+        model: &str,
+        limit: i64,
+    ) -> Result<Vec<(MemoryId, String)>, StoreError>;
+    /// The memories with these ids (missing ids are skipped), in no particular order.
+    async fn get_memories(&self, ids: &[MemoryId]) -> Result<Vec<Memory>, StoreError>;
+    /// Every vector of `model` that passes the filters.
+    async fn memory_vectors(
+        &self,
+        model: &str,
+        filters: &Filters,
+    ) -> Result<Vec<(MemoryId, Vec<f32>)>, StoreError>;
+    /// Full-text search: ids of memories containing any of the (plain,
+    /// alphanumeric) terms, best match first.
+    async fn text_search(
+        &self,
+        terms: &[String],
+        filters: &Filters,
+        limit: i64,
+    ) -> Result<Vec<MemoryId>, StoreError>;
+    /// Deletes a memory with its vector and full-text entry; false if absent.
+    async fn forget_memory(&self, id: MemoryId) -> Result<bool, StoreError>;
+    /// Memories with id greater than `after`, in id order (for export).
+    async fn list_memories(&self, after: MemoryId, limit: i64) -> Result<Vec<Memory>, StoreError>;
+    /// Counts for `memory stats` and `/health`.
+    async fn memory_stats(&self, model: &str) -> Result<MemoryStats, StoreError>;
+
     /// Waits for in-flight work and closes connections.
     async fn close(&self);
+}
+
+/// A memory about to be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryRecord {
+    pub text: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub source: Source,
+    pub external_id: Option<String>,
+    /// JSON text.
+    pub metadata: Option<String>,
+    pub embedding: Option<Embedding>,
+}
+
+impl MemoryRecord {
+    /// Identity for de-duplication: the same text from the same source is one memory.
+    pub fn content_hash(&self) -> String {
+        content_hash(&self.text)
+    }
+}
+
+/// SHA-256 of the text, hex.
+pub fn content_hash(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A vector and the model that made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedding {
+    pub model: String,
+    pub vector: Vec<f32>,
+}
+
+/// Memory counts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemoryStats {
+    pub total: i64,
+    /// With a vector of the current model.
+    pub embedded: i64,
+    /// Waiting for (re-)embedding with the current model.
+    pub backlog: i64,
+    pub by_source: Vec<(String, i64)>,
+}
+
+/// Vector as stored: little-endian f32 bytes.
+pub fn encode_vector(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Inverse of [`encode_vector`]; `None` for a length that is not whole floats.
+pub fn decode_vector(b: &[u8]) -> Option<Vec<f32>> {
+    if !b.len().is_multiple_of(4) {
+        return None;
+    }
+    Some(
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    )
 }
 
 /// The current time at the precision every backend stores (microseconds),

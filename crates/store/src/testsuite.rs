@@ -7,7 +7,8 @@
 use chrono::{Duration, TimeZone, Utc};
 use openzero_core::{Domain, NewProject, Priority, Progress, ProjectPatch, Status};
 
-use crate::{Store, StoreError};
+use crate::{Embedding, MemoryRecord, Store, StoreError};
+use openzero_core::memory::{Filters, Source};
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an
 /// expression of type `impl Future<Output = Option<Box<dyn Store>>>`;
@@ -28,7 +29,12 @@ macro_rules! store_suite {
             mark_reviewed_is_stored,
             preferences_set_get_overwrite_list,
             schema_is_migrated,
-            ids_are_never_reused_after_remove
+            ids_are_never_reused_after_remove,
+            memory_round_trip_and_dedupe,
+            memory_text_search_ranks_and_filters,
+            memory_vectors_never_mix_models,
+            memory_forget_removes_everywhere,
+            memory_stats_and_listing
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -240,4 +246,255 @@ pub async fn ids_are_never_reused_after_remove(s: &dyn Store) {
     s.remove_project(a.id).await.unwrap();
     let b = s.create_project(&named("B")).await.unwrap();
     assert!(b.id > a.id, "an old id must not point at a new project");
+}
+
+fn mem(text: &str, source: &str, at: (i32, u32, u32)) -> MemoryRecord {
+    MemoryRecord {
+        text: text.to_owned(),
+        created_at: Utc.with_ymd_and_hms(at.0, at.1, at.2, 12, 0, 0).unwrap(),
+        source: Source::new(source).unwrap(),
+        external_id: None,
+        metadata: None,
+        embedding: None,
+    }
+}
+
+fn emb(model: &str, v: &[f32]) -> Option<Embedding> {
+    Some(Embedding {
+        model: model.to_owned(),
+        vector: v.to_vec(),
+    })
+}
+
+pub async fn memory_round_trip_and_dedupe(s: &dyn Store) {
+    let mut r = mem("Dentist on Tuesday at 9:30 🦷", "chat", (2026, 3, 29));
+    r.external_id = Some("ext-1".into());
+    r.metadata = Some(r#"{"k":1}"#.into());
+    let (m, new) = s.add_memory(&r).await.unwrap();
+    assert!(new);
+    assert_eq!(m.text, r.text);
+    assert_eq!(m.created_at, r.created_at);
+    assert_eq!(m.source.as_str(), "chat");
+    assert_eq!(m.external_id.as_deref(), Some("ext-1"));
+    assert_eq!(m.metadata.as_deref(), Some(r#"{"k":1}"#));
+    assert_eq!(m.model, None, "stored before it is embedded");
+
+    let (again, new) = s.add_memory(&r).await.unwrap();
+    assert!(!new, "same text, same source: one memory");
+    assert_eq!(again.id, m.id);
+    let (other, new) = s
+        .add_memory(&mem(&r.text, "telegram", (2026, 3, 29)))
+        .await
+        .unwrap();
+    assert!(new, "another source is another memory");
+    assert_ne!(other.id, m.id);
+    let got = s.get_memories(&[m.id, other.id, 99_999]).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert!(got.contains(&m));
+}
+
+pub async fn memory_text_search_ranks_and_filters(s: &dyn Store) {
+    let a = s
+        .add_memory(&mem(
+            "Dentist appointment on Tuesday",
+            "chat",
+            (2026, 1, 10),
+        ))
+        .await
+        .unwrap()
+        .0;
+    let b = s
+        .add_memory(&mem(
+            "Call the dentist about the dentist bill",
+            "email",
+            (2026, 2, 10),
+        ))
+        .await
+        .unwrap()
+        .0;
+    let c = s
+        .add_memory(&mem("Marathon training on Tuesday", "chat", (2026, 3, 10)))
+        .await
+        .unwrap()
+        .0;
+    s.add_memory(&mem(
+        "Die Steuererklärung ist fällig",
+        "chat",
+        (2026, 3, 11),
+    ))
+    .await
+    .unwrap();
+    let all = Filters::default();
+    let terms = |q: &str| openzero_core::memory::query_terms(q);
+
+    let hits = s.text_search(&terms("dentist"), &all, 10).await.unwrap();
+    assert_eq!(hits.len(), 2);
+    assert!(hits.contains(&a.id) && hits.contains(&b.id));
+    let hits = s.text_search(&terms("tuesday"), &all, 10).await.unwrap();
+    assert_eq!(hits.len(), 2);
+    assert!(hits.contains(&a.id) && hits.contains(&c.id));
+    let hits = s
+        .text_search(&terms("dentist tuesday"), &all, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        hits[0], a.id,
+        "the memory with both words ranks first: {hits:?}"
+    );
+    assert_eq!(
+        s.text_search(&terms("steuererklärung"), &all, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Search syntax in user text is just words.
+    assert!(
+        s.text_search(&terms("\"dentist* OR (x"), &all, 10)
+            .await
+            .is_ok()
+    );
+    assert!(s.text_search(&[], &all, 10).await.unwrap().is_empty());
+
+    let since_feb = Filters {
+        since: Some(Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.text_search(&terms("dentist"), &since_feb, 10)
+            .await
+            .unwrap(),
+        [b.id]
+    );
+    let until_feb = Filters {
+        until: Some(Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.text_search(&terms("dentist"), &until_feb, 10)
+            .await
+            .unwrap(),
+        [a.id]
+    );
+    let email = Filters {
+        source: Some(Source::new("email").unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.text_search(&terms("dentist"), &email, 10).await.unwrap(),
+        [b.id]
+    );
+    assert_eq!(
+        s.text_search(&terms("dentist"), &all, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub async fn memory_vectors_never_mix_models(s: &dyn Store) {
+    let mut r = mem("one", "chat", (2026, 1, 1));
+    r.embedding = emb("model-a", &[1.0, 0.0, 0.5]);
+    let one = s.add_memory(&r).await.unwrap().0;
+    assert_eq!(one.model.as_deref(), Some("model-a"));
+    let mut r = mem("two", "chat", (2026, 1, 2));
+    r.embedding = emb("model-b", &[0.0, 1.0]);
+    let two = s.add_memory(&r).await.unwrap().0;
+    let three = s
+        .add_memory(&mem("three", "chat", (2026, 1, 3)))
+        .await
+        .unwrap()
+        .0;
+
+    let a = s
+        .memory_vectors("model-a", &Filters::default())
+        .await
+        .unwrap();
+    assert_eq!(a, vec![(one.id, vec![1.0, 0.0, 0.5])]);
+    let todo: Vec<i64> = s
+        .memories_needing_embedding("model-a", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(todo, [two.id, three.id]);
+
+    s.set_embedding(
+        three.id,
+        &Embedding {
+            model: "model-a".into(),
+            vector: vec![0.25, -1.5, 3.0],
+        },
+    )
+    .await
+    .unwrap();
+    let a = s
+        .memory_vectors("model-a", &Filters::default())
+        .await
+        .unwrap();
+    assert_eq!(a.len(), 2);
+    assert!(
+        a.contains(&(three.id, vec![0.25, -1.5, 3.0])),
+        "vectors round-trip exactly"
+    );
+    let later = Filters {
+        since: Some(Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(s.memory_vectors("model-a", &later).await.unwrap().len(), 1);
+}
+
+pub async fn memory_forget_removes_everywhere(s: &dyn Store) {
+    let mut r = mem("secret plan for the surprise party", "chat", (2026, 1, 1));
+    r.embedding = emb("m", &[1.0, 0.0]);
+    let m = s.add_memory(&r).await.unwrap().0;
+    let keep = s
+        .add_memory(&mem("party supplies list", "chat", (2026, 1, 2)))
+        .await
+        .unwrap()
+        .0;
+    assert!(s.forget_memory(m.id).await.unwrap());
+    assert!(!s.forget_memory(m.id).await.unwrap(), "already gone");
+    let terms = openzero_core::memory::query_terms("secret surprise party");
+    assert_eq!(
+        s.text_search(&terms, &Filters::default(), 10)
+            .await
+            .unwrap(),
+        [keep.id]
+    );
+    assert!(
+        s.memory_vectors("m", &Filters::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(s.get_memories(&[m.id]).await.unwrap().is_empty());
+    // Adding it again is a new memory, not a resurrection.
+    let (back, new) = s.add_memory(&r).await.unwrap();
+    assert!(new && back.id != m.id);
+}
+
+pub async fn memory_stats_and_listing(s: &dyn Store) {
+    assert_eq!(s.memory_stats("m").await.unwrap().total, 0);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut r = mem(
+            &format!("memory {i}"),
+            if i < 3 { "chat" } else { "email" },
+            (2026, 1, 1),
+        );
+        if i % 2 == 0 {
+            r.embedding = emb("m", &[1.0]);
+        }
+        ids.push(s.add_memory(&r).await.unwrap().0.id);
+    }
+    let st = s.memory_stats("m").await.unwrap();
+    assert_eq!((st.total, st.embedded, st.backlog), (5, 3, 2));
+    assert_eq!(st.by_source, vec![("chat".into(), 3), ("email".into(), 2)]);
+    let first = s.list_memories(0, 2).await.unwrap();
+    assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..2]);
+    let rest = s.list_memories(ids[1], 10).await.unwrap();
+    assert_eq!(rest.iter().map(|m| m.id).collect::<Vec<_>>(), ids[2..]);
 }
