@@ -8,6 +8,7 @@
 
 pub mod doctor;
 pub mod health;
+pub mod memory;
 pub mod projects;
 pub mod wiring;
 

@@ -23,6 +23,10 @@ pub enum AppError {
     },
     #[error("nothing to change: give at least one of the options (see --help)")]
     EmptyUpdate,
+    #[error(transparent)]
+    Memory(#[from] openzero_core::MemoryError),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Creates the data directory (owner-only) if needed and checks that it is

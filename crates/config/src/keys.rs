@@ -237,6 +237,14 @@ pub const KEYS: &[KeyDef] = &[
         "Model for /think.",
     ),
     k(
+        "memory.model_dir",
+        Str,
+        &[],
+        None,
+        "\"/srv/models/all-MiniLM-L6-v2\"",
+        "Embedding model directory (config.json, tokenizer.json, model.safetensors). Default: DATA_DIR/models/all-MiniLM-L6-v2, filled by scripts/fetch-models.",
+    ),
+    k(
         "qdrant.host",
         Str,
         &["QDRANT_HOST"],

@@ -16,6 +16,7 @@ pub struct Settings {
     pub database: Database,
     pub telegram: Telegram,
     pub llm: Llm,
+    pub memory: MemorySettings,
     pub qdrant: Qdrant,
     pub planka: Planka,
 }
@@ -131,6 +132,13 @@ pub enum LlmProvider {
     Openrouter,
     Llamacpp,
     Gemini,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct MemorySettings {
+    /// Directory of the embedding model; `None`: `DATA_DIR/models/all-MiniLM-L6-v2`.
+    pub model_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -131,17 +131,24 @@ pub fn fuse(lists: &[&[MemoryId]], k: usize) -> Vec<(MemoryId, f32)> {
     out.into_iter().take(k).map(|(id, s, _)| (id, s)).collect()
 }
 
-/// Exact top-`k` by dot product (cosine for unit vectors), best first.
-/// Vectors of the wrong length are skipped, never compared.
+/// Cosine below which a memory is not considered related at all. For
+/// MiniLM, unrelated sentences score about -0.1 to 0.15; related ones 0.3 and up.
+pub const MIN_SIMILARITY: f32 = 0.2;
+
+/// Exact top-`k` by dot product (cosine for unit vectors), best first,
+/// keeping only scores of at least `min_score`. Vectors of the wrong length
+/// are skipped, never compared.
 pub fn top_k_dense(
     query: &[f32],
     vectors: &[(MemoryId, Vec<f32>)],
     k: usize,
+    min_score: f32,
 ) -> Vec<(MemoryId, f32)> {
     let mut scored: Vec<(MemoryId, f32)> = vectors
         .iter()
         .filter(|(_, v)| v.len() == query.len())
         .map(|(id, v)| (*id, dot(query, v)))
+        .filter(|(_, s)| *s >= min_score)
         .collect();
     scored.sort_by(|a, b| {
         b.1.partial_cmp(&a.1)
@@ -156,15 +163,31 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// Common English words that match almost everything and say nothing.
+const STOPWORDS: &[&str] = &[
+    "a", "about", "am", "an", "and", "are", "as", "at", "be", "but", "by", "can", "did", "do",
+    "does", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its",
+    "me", "my", "no", "not", "of", "on", "or", "our", "so", "than", "that", "the", "their", "them",
+    "then", "there", "these", "they", "this", "to", "was", "we", "were", "what", "when", "where",
+    "which", "who", "why", "will", "with", "you", "your",
+];
+
 /// Words of a query for full-text search: letters and digits only, so no
-/// user text can be read as search syntax.
+/// user text can be read as search syntax, without stop words (unless the
+/// query is nothing but stop words).
 pub fn query_terms(query: &str) -> Vec<String> {
-    query
+    let all: Vec<String> = query
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
         .take(32)
-        .collect()
+        .collect();
+    let content: Vec<String> = all
+        .iter()
+        .filter(|w| !STOPWORDS.contains(&w.as_str()))
+        .cloned()
+        .collect();
+    if content.is_empty() { all } else { content }
 }
 
 #[cfg(test)]
@@ -208,16 +231,28 @@ mod tests {
             (3, vec![0.0, 1.0]),
             (4, vec![1.0, 0.0, 0.0]),
         ];
-        let top = top_k_dense(&[0.0, 1.0], &v, 2);
+        let top = top_k_dense(&[0.0, 1.0], &v, 2, -1.0);
         assert_eq!(top.iter().map(|t| t.0).collect::<Vec<_>>(), [3, 2]);
-        assert!(top_k_dense(&[1.0, 0.0], &v, 10).iter().all(|t| t.0 != 4));
+        assert!(
+            top_k_dense(&[1.0, 0.0], &v, 10, -1.0)
+                .iter()
+                .all(|t| t.0 != 4)
+        );
+        let related = top_k_dense(&[0.0, 1.0], &v, 10, 0.7);
+        assert_eq!(related.iter().map(|t| t.0).collect::<Vec<_>>(), [3, 2]);
     }
 
     #[test]
     fn query_terms_strip_search_syntax() {
         assert_eq!(
             query_terms("dentist\" OR NEAR(x) -tuesday* ü"),
-            ["dentist", "or", "near", "x", "tuesday", "ü"]
+            ["dentist", "near", "x", "tuesday", "ü"]
+        );
+        assert_eq!(query_terms("when is the dentist"), ["dentist"]);
+        assert_eq!(
+            query_terms("the who"),
+            ["the", "who"],
+            "all stop words: keep them"
         );
         assert!(query_terms("\"\"*()").is_empty());
     }

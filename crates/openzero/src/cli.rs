@@ -84,6 +84,10 @@ Exits with status 1 when something configured is broken.")]
     #[command(subcommand)]
     Project(ProjectCommand),
 
+    /// Remember, search and forget (local semantic memory)
+    #[command(subcommand)]
+    Memory(MemoryCommand),
+
     /// Print the project tree
     #[command(after_help = "\
 Examples:
@@ -212,4 +216,100 @@ pub struct UpdateArgs {
     /// Print the updated project as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemoryCommand {
+    /// Remember a text (embedded locally; stored even if the model is missing)
+    #[command(after_help = "\
+Examples:
+  openzero memory add \"Dentist on Tuesday at 9:30\"
+  openzero memory add \"Anna's birthday is 12 May\" --source family --id anna-bday
+  openzero memory add \"Ran 10k in 52:10\" --at 2026-03-29T08:00:00+02:00")]
+    Add {
+        /// The text to remember
+        text: String,
+        /// When it happened: RFC 3339 or YYYY-MM-DD (your time zone) [default: now]
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// Where it came from: chat, telegram, email, import, ... [default: cli]
+        #[arg(long)]
+        source: Option<String>,
+        /// Your own id for it, returned by search
+        #[arg(long = "id", value_name = "EXTERNAL_ID")]
+        external_id: Option<String>,
+        /// JSON object kept with it
+        #[arg(long, value_name = "JSON")]
+        metadata: Option<String>,
+        /// Print the stored memory as JSON
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Find memories by meaning and by words
+    #[command(after_help = "\
+Examples:
+  openzero memory search \"when is the dentist\"
+  openzero memory search taxes -k 10 --since 2026-01-01 --source email
+  openzero memory search \"running goals\" --json")]
+    Search {
+        /// What to look for
+        query: String,
+        /// How many results
+        #[arg(short, default_value_t = 5)]
+        k: usize,
+        /// Only memories from this time on: RFC 3339 or YYYY-MM-DD (your time zone)
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only memories up to this time: RFC 3339 or YYYY-MM-DD (that whole day)
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// Only memories from this source
+        #[arg(long)]
+        source: Option<String>,
+        /// Print results as JSON
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Forget a memory: its text, vector and index entry are deleted
+    #[command(after_help = "Examples:\n  openzero memory forget 42")]
+    Forget {
+        /// Memory id (as shown by search)
+        id: i64,
+    },
+
+    /// Counts: total, embedded, waiting to be embedded, by source
+    #[command(after_help = "Examples:\n  openzero memory stats\n  openzero memory stats --json")]
+    Stats {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Import memories from JSONL: {"text", "created_at"?, "source"?, "id"?, "metadata"?} per line
+    #[command(after_help = "\
+Examples:
+  openzero memory import notes.jsonl
+  openzero memory export | openzero --data-dir /srv/other memory import -
+
+Malformed lines are reported with their number and skipped; importing the
+same file again adds nothing.")]
+    Import {
+        /// JSONL file, or - for standard input
+        file: PathBuf,
+    },
+
+    /// Export every memory as JSONL (re-importable)
+    #[command(
+        after_help = "Examples:\n  openzero memory export > memories.jsonl\n  openzero memory export backup.jsonl"
+    )]
+    Export {
+        /// Output file [default: standard output]
+        file: Option<PathBuf>,
+    },
+
+    /// Embed memories stored without a vector, or with another model's
+    #[command(after_help = "Examples:\n  openzero memory reindex")]
+    Reindex,
 }

@@ -11,6 +11,7 @@ macro_rules! outln {
 
 mod cli;
 mod commands;
+mod memory_cmd;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,0 +1,386 @@
+//! Memory use cases: remember, search by meaning and words, forget, import
+//! and export. Embedding runs on blocking threads; storage through the port.
+//!
+//! Memory never fails silently: when the model is missing, text is stored
+//! anyway (embedded later, the backlog shows in `memory stats`), and search
+//! says it fell back to words only.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use openzero_config::Loaded;
+use openzero_core::memory::{
+    Filters, MIN_SIMILARITY, Memory, MemoryError, MemoryId, Source, fuse, query_terms, top_k_dense,
+    validate_text,
+};
+use openzero_embed::{EmbedError, Embedder, MODEL_ID};
+use openzero_store::{Embedding, MemoryRecord, MemoryStats, Store};
+use serde::{Deserialize, Serialize};
+
+use crate::AppError;
+
+/// Candidates taken from each ranking before fusion, at least.
+const CANDIDATES: usize = 50;
+/// Texts embedded per call during import and reindex.
+const BATCH: usize = 64;
+
+/// Where the embedding model lives for these settings.
+pub fn model_dir(loaded: &Loaded) -> PathBuf {
+    loaded
+        .settings
+        .memory
+        .model_dir
+        .clone()
+        .unwrap_or_else(|| loaded.data_dir.join("models").join("all-MiniLM-L6-v2"))
+}
+
+/// Loads the embedding model on a blocking thread.
+pub async fn load_embedder(loaded: &Loaded) -> Result<Arc<Embedder>, EmbedError> {
+    let dir = model_dir(loaded);
+    tokio::task::spawn_blocking(move || Embedder::load(&dir).map(Arc::new))
+        .await
+        .map_err(|e| EmbedError::Inference(format!("embedding task failed: {e}")))?
+}
+
+/// A memory to remember, as the owner gave it.
+#[derive(Debug, Clone, Default)]
+pub struct AddMemory {
+    pub text: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub source: Option<String>,
+    pub external_id: Option<String>,
+    /// JSON text.
+    pub metadata: Option<String>,
+}
+
+/// What `add` did.
+#[derive(Debug, Clone)]
+pub struct Added {
+    pub memory: Memory,
+    /// False when the same text from the same source was already stored.
+    pub new: bool,
+    /// Set when the text was stored without a vector (it will be embedded later).
+    pub warning: Option<String>,
+}
+
+/// One search result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    pub id: MemoryId,
+    pub external_id: Option<String>,
+    pub score: f32,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+    pub source: Source,
+}
+
+/// Search results and how they were found.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub hits: Vec<Hit>,
+    /// Set when search could not use meaning (no model) and used words only.
+    pub warning: Option<String>,
+}
+
+/// Result of an import.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub added: usize,
+    pub already_present: usize,
+    /// Line number (1-based) and what was wrong with it.
+    pub rejected: Vec<(usize, String)>,
+    /// Stored without a vector because the model is unavailable.
+    pub not_embedded: usize,
+}
+
+/// One line of the import/export format.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Line {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Memory operations over a store and, when available, the embedding model.
+#[derive(Debug)]
+pub struct MemoryService<'a> {
+    store: &'a dyn Store,
+    embedder: Result<Arc<Embedder>, String>,
+}
+
+impl<'a> MemoryService<'a> {
+    pub fn new(store: &'a dyn Store, embedder: Result<Arc<Embedder>, EmbedError>) -> Self {
+        Self {
+            store,
+            embedder: embedder.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Why semantic search is off, if it is.
+    pub fn unavailable(&self) -> Option<&str> {
+        self.embedder.as_ref().err().map(String::as_str)
+    }
+
+    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, String> {
+        let embedder = self.embedder.clone()?;
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            embedder.embed(&refs)
+        })
+        .await
+        .map_err(|e| format!("embedding task failed: {e}"))?
+        .map_err(|e| e.to_string())
+    }
+
+    fn record(req: &AddMemory) -> Result<MemoryRecord, AppError> {
+        validate_text(&req.text)?;
+        let source = Source::new(req.source.as_deref().unwrap_or("cli"))?;
+        if let Some(m) = &req.metadata {
+            serde_json::from_str::<serde_json::Value>(m)
+                .map_err(|e| AppError::Invalid(format!("metadata is not valid JSON: {e}")))?;
+        }
+        Ok(MemoryRecord {
+            text: req.text.clone(),
+            created_at: req.created_at.unwrap_or_else(Utc::now).trunc_subsecs(6),
+            source,
+            external_id: req.external_id.clone().filter(|s| !s.is_empty()),
+            metadata: req.metadata.clone(),
+            embedding: None,
+        })
+    }
+
+    /// Remembers one text. The text is stored even when embedding fails.
+    pub async fn add(&self, req: AddMemory) -> Result<Added, AppError> {
+        let mut record = Self::record(&req)?;
+        let warning = match self.embed(vec![record.text.clone()]).await {
+            Ok(mut v) => {
+                record.embedding = v.pop().map(|vector| Embedding {
+                    model: MODEL_ID.to_owned(),
+                    vector,
+                });
+                None
+            }
+            Err(e) => Some(format!(
+                "stored without a vector ({e}); it will be embedded by `openzero memory reindex` once the model is available"
+            )),
+        };
+        let (memory, new) = self.store.add_memory(&record).await?;
+        Ok(Added {
+            memory,
+            new,
+            warning,
+        })
+    }
+
+    /// Hybrid search: meaning (exact cosine over this model's vectors) and
+    /// words (full-text), fused by reciprocal rank.
+    pub async fn search(
+        &self,
+        query: &str,
+        k: usize,
+        filters: &Filters,
+    ) -> Result<Found, AppError> {
+        let k = k.clamp(1, 1000);
+        let n = (k * 5).max(CANDIDATES);
+        let words = self
+            .store
+            .text_search(&query_terms(query), filters, n as i64)
+            .await?;
+        let (dense, warning) = match self.embed(vec![query.to_owned()]).await {
+            Ok(v) => {
+                let q = v.into_iter().next().unwrap_or_default();
+                let vectors = self.store.memory_vectors(MODEL_ID, filters).await?;
+                let top: Vec<MemoryId> = top_k_dense(&q, &vectors, n, MIN_SIMILARITY)
+                    .into_iter()
+                    .map(|t| t.0)
+                    .collect();
+                (top, None)
+            }
+            Err(e) => (Vec::new(), Some(format!("searched by words only: {e}"))),
+        };
+        let fused = fuse(&[&dense, &words], k);
+        let ids: Vec<MemoryId> = fused.iter().map(|f| f.0).collect();
+        let by_id: HashMap<MemoryId, Memory> = self
+            .store
+            .get_memories(&ids)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        let hits = fused
+            .into_iter()
+            .filter_map(|(id, score)| {
+                by_id.get(&id).map(|m| Hit {
+                    id,
+                    external_id: m.external_id.clone(),
+                    score,
+                    text: m.text.clone(),
+                    created_at: m.created_at,
+                    source: m.source.clone(),
+                })
+            })
+            .collect();
+        Ok(Found { hits, warning })
+    }
+
+    /// Forgets a memory everywhere.
+    pub async fn forget(&self, id: MemoryId) -> Result<(), AppError> {
+        if self.store.forget_memory(id).await? {
+            Ok(())
+        } else {
+            Err(MemoryError::NotFound(id).into())
+        }
+    }
+
+    pub async fn stats(&self) -> Result<MemoryStats, AppError> {
+        Ok(self.store.memory_stats(MODEL_ID).await?)
+    }
+
+    /// Embeds everything without a vector of the current model (new texts
+    /// stored while the model was missing, or vectors of another model).
+    /// Calls `progress(done, total)` after each batch.
+    pub async fn reindex(&self, progress: &dyn Fn(usize, usize)) -> Result<usize, AppError> {
+        if let Err(e) = &self.embedder {
+            return Err(AppError::Invalid(e.clone()));
+        }
+        let total = self.stats().await?.backlog.max(0) as usize;
+        let mut done = 0;
+        loop {
+            let batch = self
+                .store
+                .memories_needing_embedding(MODEL_ID, BATCH as i64)
+                .await?;
+            if batch.is_empty() {
+                break;
+            }
+            let texts = batch.iter().map(|(_, t)| t.clone()).collect();
+            let vectors = self.embed(texts).await.map_err(AppError::Invalid)?;
+            for ((id, _), vector) in batch.iter().zip(vectors) {
+                self.store
+                    .set_embedding(
+                        *id,
+                        &Embedding {
+                            model: MODEL_ID.to_owned(),
+                            vector,
+                        },
+                    )
+                    .await?;
+            }
+            done += batch.len();
+            progress(done, total.max(done));
+        }
+        Ok(done)
+    }
+
+    /// Imports JSONL. A malformed line is reported with its number and
+    /// skipped; everything else is stored. `progress(lines_done)` after each batch.
+    pub async fn import(
+        &self,
+        input: impl BufRead,
+        progress: &dyn Fn(usize),
+    ) -> Result<ImportReport, AppError> {
+        let mut report = ImportReport::default();
+        let mut pending: Vec<MemoryRecord> = Vec::with_capacity(BATCH);
+        let mut lines_done = 0;
+        for (i, line) in input.lines().enumerate() {
+            let n = i + 1;
+            let line = line.map_err(|e| AppError::Invalid(format!("cannot read line {n}: {e}")))?;
+            lines_done = n;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match parse_line(&line) {
+                Ok(r) => pending.push(r),
+                Err(msg) => report.rejected.push((n, msg)),
+            }
+            if pending.len() == BATCH {
+                self.store_batch(&mut pending, &mut report).await?;
+                progress(lines_done);
+            }
+        }
+        self.store_batch(&mut pending, &mut report).await?;
+        progress(lines_done);
+        Ok(report)
+    }
+
+    async fn store_batch(
+        &self,
+        pending: &mut Vec<MemoryRecord>,
+        report: &mut ImportReport,
+    ) -> Result<(), AppError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let texts = pending.iter().map(|r| r.text.clone()).collect();
+        match self.embed(texts).await {
+            Ok(vectors) => {
+                for (r, vector) in pending.iter_mut().zip(vectors) {
+                    r.embedding = Some(Embedding {
+                        model: MODEL_ID.to_owned(),
+                        vector,
+                    });
+                }
+            }
+            Err(_) => report.not_embedded += pending.len(),
+        }
+        for r in pending.drain(..) {
+            let (_, new) = self.store.add_memory(&r).await?;
+            if new {
+                report.added += 1;
+            } else {
+                report.already_present += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every memory as JSONL that [`MemoryService::import`] reads back.
+    pub async fn export(&self, out: &mut dyn Write) -> Result<usize, AppError> {
+        let mut after = 0;
+        let mut count = 0;
+        loop {
+            let page = self.store.list_memories(after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for m in &page {
+                let line = Line {
+                    id: m.external_id.clone(),
+                    text: m.text.clone(),
+                    created_at: Some(m.created_at),
+                    source: Some(m.source.to_string()),
+                    metadata: m
+                        .metadata
+                        .as_deref()
+                        .and_then(|t| serde_json::from_str(t).ok()),
+                };
+                let json = serde_json::to_string(&line)
+                    .map_err(|e| AppError::Invalid(format!("export: {e}")))?;
+                writeln!(out, "{json}").map_err(|e| AppError::Invalid(format!("export: {e}")))?;
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+}
+
+fn parse_line(line: &str) -> Result<MemoryRecord, String> {
+    let l: Line = serde_json::from_str(line).map_err(|e| format!("not a memory: {e}"))?;
+    let req = AddMemory {
+        text: l.text,
+        created_at: l.created_at,
+        source: Some(l.source.unwrap_or_else(|| "import".into())),
+        external_id: l.id,
+        metadata: l.metadata.map(|m| m.to_string()),
+    };
+    MemoryService::record(&req).map_err(|e| e.to_string())
+}
