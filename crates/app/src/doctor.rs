@@ -5,6 +5,8 @@ use serde::Serialize;
 
 use openzero_config::Loaded;
 
+use openzero_core::health::ComponentStatus;
+
 use crate::{ensure_data_dir, open_store};
 
 /// Outcome of one check.
@@ -89,22 +91,31 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
         ),
     ));
 
-    out.push(match open_store(loaded).await {
+    let model_dir = crate::memory::model_dir(loaded);
+    match open_store(loaded).await {
         Ok(store) => {
             let c = crate::health::storage(&*store).await;
             let version = store.schema_version().await.unwrap_or(0);
-            store.close().await;
-            match c.status {
-                openzero_core::health::ComponentStatus::Ok => check(
+            out.push(match c.status {
+                ComponentStatus::Ok => check(
                     "storage",
                     Outcome::Ok,
                     format!("{} (schema v{version})", c.detail),
                 ),
                 _ => check("storage", Outcome::Fail, c.detail),
-            }
+            });
+            let m = crate::health::memory(&*store, &model_dir).await;
+            out.push(match m.status {
+                ComponentStatus::Ok => check("memory", Outcome::Ok, m.detail),
+                _ => check("memory", Outcome::Warn, m.detail),
+            });
+            store.close().await;
         }
-        Err(e) => check("storage", Outcome::Fail, e.to_string()),
-    });
+        Err(e) => {
+            out.push(check("storage", Outcome::Fail, e.to_string()));
+            out.push(check("memory", Outcome::Skip, "needs storage"));
+        }
+    }
 
     let bind = s.server.bind.0;
     out.push(if bind.ip().is_loopback() {
@@ -148,11 +159,6 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
             s.llm.provider
         )
         .to_lowercase(),
-    ));
-    out.push(check(
-        "memory",
-        Outcome::Skip,
-        "semantic memory is not part of this version yet",
     ));
     out
 }

@@ -23,9 +23,50 @@ pub async fn storage(store: &dyn Store) -> Component {
     }
 }
 
+/// Checks semantic memory: is the model there, and how much waits to be embedded.
+pub async fn memory(store: &dyn Store, model_dir: &std::path::Path) -> Component {
+    let missing: Vec<&str> = openzero_embed::MODEL_FILES
+        .iter()
+        .copied()
+        .filter(|f| !model_dir.join(f).is_file())
+        .collect();
+    let stats =
+        tokio::time::timeout(CHECK_TIMEOUT, store.memory_stats(openzero_embed::MODEL_ID)).await;
+    let counts = match &stats {
+        Ok(Ok(s)) => format!("{} memories, {} waiting to be embedded", s.total, s.backlog),
+        Ok(Err(e)) => format!("cannot count memories: {e}"),
+        Err(_) => "cannot count memories: no answer".to_owned(),
+    };
+    if !missing.is_empty() {
+        return Component::new(
+            ComponentStatus::Down,
+            format!(
+                "embedding model missing from {} (no {}): text is stored but search is by words only; {}; {counts}",
+                model_dir.display(),
+                missing.join(", "),
+                openzero_embed::HOW_TO_GET
+            ),
+            false,
+        );
+    }
+    match stats {
+        Ok(Ok(s)) if s.backlog > 0 => Component::new(
+            ComponentStatus::Degraded,
+            format!("{counts}; run `openzero memory reindex`"),
+            false,
+        ),
+        Ok(Ok(_)) => Component::new(ComponentStatus::Ok, counts, false),
+        _ => Component::new(ComponentStatus::Down, counts, false),
+    }
+}
+
 /// Every component of the running service, by name.
-pub async fn components(store: &dyn Store) -> BTreeMap<String, Component> {
+pub async fn components(
+    store: &dyn Store,
+    model_dir: &std::path::Path,
+) -> BTreeMap<String, Component> {
     let mut out = BTreeMap::new();
     out.insert("storage".to_owned(), storage(store).await);
+    out.insert("memory".to_owned(), memory(store, model_dir).await);
     out
 }

@@ -122,6 +122,7 @@ fn init_logging(loaded: &Loaded, serving: bool, level_given: bool) {
         .unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=warn,hyper=warn")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let result = match (loaded.settings.general.log_format, serving) {
         (openzero_config::LogFormat::Json, _) => builder.json().try_init(),

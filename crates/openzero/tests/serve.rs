@@ -13,6 +13,12 @@ use common::Oz;
 #[tokio::test]
 async fn serve_answers_health_and_stops_on_sigterm() {
     let oz = Oz::new();
+    // The model's files where health looks for them (contents are the embedder tests' job).
+    let model = oz.data.join("models").join("all-MiniLM-L6-v2");
+    std::fs::create_dir_all(&model).unwrap();
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::write(model.join(f), b"").unwrap();
+    }
     let mut child = Command::new(env!("CARGO_BIN_EXE_openzero"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env_clear()
@@ -44,6 +50,7 @@ async fn serve_answers_health_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(body["status"], "ok", "{body}");
     assert_eq!(body["components"]["storage"]["status"], "ok");
+    assert_eq!(body["components"]["memory"]["status"], "ok");
 
     let pid = child.id().to_string();
     assert!(

@@ -31,6 +31,8 @@ pub enum ServerError {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Where the embedding model is expected (for the memory component).
+    pub model_dir: std::path::PathBuf,
 }
 
 /// Body of `GET /health`.
@@ -49,7 +51,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
-    let components = openzero_app::health::components(&*state.store).await;
+    let components = openzero_app::health::components(&*state.store, &state.model_dir).await;
     Json(Health {
         status: overall(components.values()),
         version: env!("CARGO_PKG_VERSION"),
@@ -74,6 +76,7 @@ pub async fn run(
     );
     let app = router(AppState {
         store: store.clone(),
+        model_dir: openzero_app::memory::model_dir(&loaded),
     });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

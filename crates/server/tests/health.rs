@@ -1,19 +1,40 @@
 //! The real server on port 0: health, and a clean stop on the shutdown signal.
 
-use std::collections::BTreeMap;
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use openzero_config::{Inputs, load};
+use openzero_config::{Inputs, Override, load};
 use tokio::sync::oneshot;
+
+/// A data directory whose model directory holds the model's files (health
+/// checks that they are there; the embedder tests check their contents).
+fn settings_with_model(dir: &std::path::Path, with_model: bool) -> openzero_config::Loaded {
+    let model = dir.join("model");
+    if with_model {
+        std::fs::create_dir_all(&model).unwrap();
+        for f in openzero_embed_files() {
+            std::fs::write(model.join(f), b"").unwrap();
+        }
+    }
+    load(&Inputs {
+        data_dir: Some(dir.to_owned()),
+        overrides: vec![Override {
+            path: "memory.model_dir".into(),
+            value: toml::Value::String(model.to_string_lossy().into_owned()),
+            origin: "test".into(),
+        }],
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn openzero_embed_files() -> [&'static str; 3] {
+    ["config.json", "tokenizer.json", "model.safetensors"]
+}
 
 #[tokio::test]
 async fn health_reports_storage_ok_and_server_stops_on_signal() {
     let dir = tempfile::tempdir().unwrap();
-    let loaded = load(&Inputs {
-        data_dir: Some(dir.path().to_owned()),
-        env: BTreeMap::new(),
-        ..Default::default()
-    })
-    .unwrap();
+    let loaded = settings_with_model(dir.path(), true);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -26,6 +47,14 @@ async fn health_reports_storage_ok_and_server_stops_on_signal() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["status"], "ok", "{body}");
     assert_eq!(body["components"]["storage"]["status"], "ok", "{body}");
+    assert_eq!(body["components"]["memory"]["status"], "ok", "{body}");
+    assert!(
+        body["components"]["memory"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("0 memories, 0 waiting"),
+        "{body}"
+    );
     let detail = body["components"]["storage"]["detail"].as_str().unwrap();
     assert!(detail.starts_with("sqlite at "), "{detail}");
     assert!(
@@ -56,6 +85,7 @@ async fn health_is_down_when_storage_breaks_under_a_running_server() {
     let store = openzero_app::open_store(&loaded).await.unwrap();
     let app = openzero_server::router(openzero_server::AppState {
         store: store.clone(),
+        model_dir: dir.path().join("no-model"),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -74,4 +104,30 @@ async fn health_is_down_when_storage_breaks_under_a_running_server() {
 
 async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
     let _ = axum::serve(listener, app).await;
+}
+
+#[tokio::test]
+async fn health_is_degraded_without_the_embedding_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = settings_with_model(dir.path(), false);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(openzero_server::run(loaded, listener, async {
+        let _ = rx.await;
+    }));
+    let body: serde_json::Value = reqwest::get(format!("http://{addr}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["components"]["storage"]["status"], "ok", "{body}");
+    assert_eq!(body["components"]["memory"]["status"], "down", "{body}");
+    let detail = body["components"]["memory"]["detail"].as_str().unwrap();
+    assert!(detail.contains("scripts/fetch-models"), "{detail}");
+    assert!(detail.contains("search is by words only"), "{detail}");
+    tx.send(()).unwrap();
+    server.await.unwrap().unwrap();
 }
