@@ -20,6 +20,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
 
 #[cfg(feature = "testing")]
+#[path = "tests/testing.rs"]
 pub mod testing;
 
 /// How long to wait for the server before giving up.

@@ -12,6 +12,7 @@ use openzero_core::memory::{Filters, Memory, MemoryId, Source};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
 
 #[cfg(feature = "testsuite")]
+#[path = "tests/suite.rs"]
 pub mod testsuite;
 
 /// Which backend a store is.
