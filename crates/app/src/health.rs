@@ -33,7 +33,12 @@ pub async fn memory(store: &dyn Store, model_dir: &std::path::Path) -> Component
     let stats =
         tokio::time::timeout(CHECK_TIMEOUT, store.memory_stats(openzero_embed::MODEL_ID)).await;
     let counts = match &stats {
-        Ok(Ok(s)) => format!("{} memories, {} waiting to be embedded", s.total, s.backlog),
+        Ok(Ok(s)) => format!(
+            "{} {}, {} waiting to be embedded",
+            s.total,
+            if s.total == 1 { "memory" } else { "memories" },
+            s.backlog
+        ),
         Ok(Err(e)) => format!("cannot count memories: {e}"),
         Err(_) => "cannot count memories: no answer".to_owned(),
     };
