@@ -95,13 +95,13 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
     match open_store(loaded).await {
         Ok(store) => {
             let c = crate::health::storage(&*store).await;
-            let version = store.schema_version().await.unwrap_or(0);
-            out.push(match c.status {
-                ComponentStatus::Ok => check(
+            out.push(match (c.status, store.schema_version().await) {
+                (ComponentStatus::Ok, Ok(version)) => check(
                     "storage",
                     Outcome::Ok,
                     format!("{} (schema v{version})", c.detail),
                 ),
+                (ComponentStatus::Ok, Err(e)) => check("storage", Outcome::Fail, e.to_string()),
                 _ => check("storage", Outcome::Fail, c.detail),
             });
             let m = crate::health::memory(&*store, &model_dir).await;

@@ -16,7 +16,7 @@ async fn serve_answers_health_and_stops_on_sigterm() {
     // The model's files where health looks for them (contents are the embedder tests' job).
     let model = oz.data.join("models").join("all-MiniLM-L6-v2");
     std::fs::create_dir_all(&model).unwrap();
-    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+    for f in openzero_embed::MODEL_FILES {
         std::fs::write(model.join(f), b"").unwrap();
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_openzero"))

@@ -11,7 +11,7 @@ fn settings_with_model(dir: &std::path::Path, with_model: bool) -> openzero_conf
     let model = dir.join("model");
     if with_model {
         std::fs::create_dir_all(&model).unwrap();
-        for f in openzero_embed_files() {
+        for f in openzero_embed::MODEL_FILES {
             std::fs::write(model.join(f), b"").unwrap();
         }
     }
@@ -27,20 +27,26 @@ fn settings_with_model(dir: &std::path::Path, with_model: bool) -> openzero_conf
     .unwrap()
 }
 
-fn openzero_embed_files() -> [&'static str; 3] {
-    ["config.json", "tokenizer.json", "model.safetensors"]
-}
+type Server = tokio::task::JoinHandle<Result<(), openzero_server::ServerError>>;
 
-#[tokio::test]
-async fn health_reports_storage_ok_and_server_stops_on_signal() {
-    let dir = tempfile::tempdir().unwrap();
-    let loaded = settings_with_model(dir.path(), true);
+/// Runs the real service on a free port; send on the channel to stop it.
+async fn start(
+    loaded: openzero_config::Loaded,
+) -> (std::net::SocketAddr, oneshot::Sender<()>, Server) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(openzero_server::run(loaded, listener, async {
         let _ = rx.await;
     }));
+    (addr, tx, server)
+}
+
+#[tokio::test]
+async fn health_reports_storage_ok_and_server_stops_on_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = settings_with_model(dir.path(), true);
+    let (addr, tx, server) = start(loaded).await;
 
     let resp = reqwest::get(format!("http://{addr}/health")).await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -110,12 +116,7 @@ async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
 async fn health_is_degraded_without_the_embedding_model() {
     let dir = tempfile::tempdir().unwrap();
     let loaded = settings_with_model(dir.path(), false);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(openzero_server::run(loaded, listener, async {
-        let _ = rx.await;
-    }));
+    let (addr, tx, server) = start(loaded).await;
     let body: serde_json::Value = reqwest::get(format!("http://{addr}/health"))
         .await
         .unwrap()

@@ -493,13 +493,7 @@ impl Store for SqliteStore {
             .map(|r| {
                 let id: i64 = r.try_get(0).map_err(|e| self.err(e))?;
                 let bytes: Vec<u8> = r.try_get(1).map_err(|e| self.err(e))?;
-                let v = decode_vector(&bytes).ok_or_else(|| {
-                    StoreError::InvalidData(format!(
-                        "memory #{id}: vector of {} bytes",
-                        bytes.len()
-                    ))
-                })?;
-                Ok((id, v))
+                Ok((id, decode_vector(id, &bytes)?))
             })
             .collect()
     }

@@ -204,16 +204,18 @@ pub fn encode_vector(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// Inverse of [`encode_vector`]; `None` for a length that is not whole floats.
-pub fn decode_vector(b: &[u8]) -> Option<Vec<f32>> {
+/// Inverse of [`encode_vector`] for memory `id`; a length that is not whole
+/// floats is invalid stored data.
+pub fn decode_vector(id: openzero_core::MemoryId, b: &[u8]) -> Result<Vec<f32>, StoreError> {
     if !b.len().is_multiple_of(4) {
-        return None;
+        return Err(StoreError::InvalidData(format!(
+            "memory #{id}: vector of {} bytes",
+            b.len()
+        )));
     }
-    Some(
-        b.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-    )
+    Ok(b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
 /// The current time at the precision every backend stores (microseconds),
