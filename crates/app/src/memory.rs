@@ -190,47 +190,73 @@ impl<'a> MemoryService<'a> {
         k: usize,
         filters: &Filters,
     ) -> Result<Found, AppError> {
+        let mut all = self.search_many(&[query.to_owned()], k, filters).await?;
+        all.pop()
+            .ok_or_else(|| AppError::Invalid("search returned nothing".into()))
+    }
+
+    /// Searches several queries with the same filters: the queries are
+    /// embedded in one batch and the vectors are read once, not per query.
+    pub async fn search_many(
+        &self,
+        queries: &[String],
+        k: usize,
+        filters: &Filters,
+    ) -> Result<Vec<Found>, AppError> {
         let k = k.clamp(1, 1000);
         let n = (k * 5).max(CANDIDATES);
-        let words = self
-            .store
-            .text_search(&query_terms(query), filters, n as i64)
-            .await?;
-        let (dense, warning) = match self.embed(vec![query.to_owned()]).await {
-            Ok(v) => {
-                let q = v.into_iter().next().unwrap_or_default();
-                let vectors = self.store.memory_vectors(MODEL_ID, filters).await?;
-                let top: Vec<MemoryId> = top_k_dense(&q, &vectors, n, MIN_SIMILARITY)
-                    .into_iter()
-                    .map(|t| t.0)
-                    .collect();
-                (top, None)
-            }
-            Err(e) => (Vec::new(), Some(format!("searched by words only: {e}"))),
+        let (query_vectors, warning) = match self.embed(queries.to_vec()).await {
+            Ok(v) => (Some(v), None),
+            Err(e) => (None, Some(format!("searched by words only: {e}"))),
         };
-        let fused = fuse(&[&dense, &words], k);
-        let ids: Vec<MemoryId> = fused.iter().map(|f| f.0).collect();
-        let by_id: HashMap<MemoryId, Memory> = self
-            .store
-            .get_memories(&ids)
-            .await?
-            .into_iter()
-            .map(|m| (m.id, m))
-            .collect();
-        let hits = fused
-            .into_iter()
-            .filter_map(|(id, score)| {
-                by_id.get(&id).map(|m| Hit {
-                    id,
-                    external_id: m.external_id.clone(),
-                    score,
-                    text: m.text.clone(),
-                    created_at: m.created_at,
-                    source: m.source.clone(),
+        let vectors = match &query_vectors {
+            Some(_) => self.store.memory_vectors(MODEL_ID, filters).await?,
+            None => Vec::new(),
+        };
+        let mut out = Vec::with_capacity(queries.len());
+        for (i, query) in queries.iter().enumerate() {
+            let words = self
+                .store
+                .text_search(&query_terms(query), filters, n as i64)
+                .await?;
+            let dense: Vec<MemoryId> = query_vectors
+                .as_ref()
+                .and_then(|qv| qv.get(i))
+                .map(|q| {
+                    top_k_dense(q, &vectors, n, MIN_SIMILARITY)
+                        .into_iter()
+                        .map(|t| t.0)
+                        .collect()
                 })
-            })
-            .collect();
-        Ok(Found { hits, warning })
+                .unwrap_or_default();
+            let fused = fuse(&[&dense, &words], k);
+            let ids: Vec<MemoryId> = fused.iter().map(|f| f.0).collect();
+            let by_id: HashMap<MemoryId, Memory> = self
+                .store
+                .get_memories(&ids)
+                .await?
+                .into_iter()
+                .map(|m| (m.id, m))
+                .collect();
+            let hits = fused
+                .into_iter()
+                .filter_map(|(id, score)| {
+                    by_id.get(&id).map(|m| Hit {
+                        id,
+                        external_id: m.external_id.clone(),
+                        score,
+                        text: m.text.clone(),
+                        created_at: m.created_at,
+                        source: m.source.clone(),
+                    })
+                })
+                .collect();
+            out.push(Found {
+                hits,
+                warning: warning.clone(),
+            });
+        }
+        Ok(out)
     }
 
     /// Forgets a memory everywhere.

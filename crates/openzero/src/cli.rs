@@ -251,10 +251,20 @@ Examples:
 Examples:
   openzero memory search \"when is the dentist\"
   openzero memory search taxes -k 10 --since 2026-01-01 --source email
-  openzero memory search \"running goals\" --json")]
+  openzero memory search \"running goals\" --json
+  openzero memory search --queries eval.jsonl -k 10 --json
+
+With --queries, each input line is {\"id\": ..., \"query\": \"...\"} and each output
+line is {\"id\": ..., \"results\": [{\"id\", \"external_id\", \"score\", \"text\",
+\"created_at\", \"source\"}, ...]} in rank order. Malformed lines are reported
+on stderr with their number and skipped.")]
     Search {
         /// What to look for
-        query: String,
+        #[arg(required_unless_present = "queries")]
+        query: Option<String>,
+        /// Batch mode: a JSONL file of queries (- for standard input)
+        #[arg(long, value_name = "FILE", conflicts_with = "query")]
+        queries: Option<PathBuf>,
         /// How many results
         #[arg(short, default_value_t = 5)]
         k: usize,

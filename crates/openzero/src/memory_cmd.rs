@@ -49,6 +49,58 @@ fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
     b
 }
 
+/// One input line of `memory search --queries`.
+#[derive(serde::Deserialize)]
+struct QueryLine {
+    id: serde_json::Value,
+    query: String,
+}
+
+/// `memory search --queries FILE`: one JSON line out per query line in.
+async fn batch_search(
+    svc: &MemoryService<'_>,
+    file: &std::path::Path,
+    k: usize,
+    filters: &Filters,
+) -> Result<ExitCode> {
+    use std::io::BufRead;
+    const CHUNK: usize = 256;
+    let reader: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
+        Box::new(BufReader::new(std::io::stdin()))
+    } else {
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        Box::new(BufReader::new(f))
+    };
+    let mut pending: Vec<QueryLine> = Vec::with_capacity(CHUNK);
+    let mut warned = false;
+    let mut lines = reader.lines().enumerate().peekable();
+    while let Some((i, line)) = lines.next() {
+        let line = line.with_context(|| format!("cannot read line {}", i + 1))?;
+        if !line.trim().is_empty() {
+            match serde_json::from_str::<QueryLine>(&line) {
+                Ok(q) => pending.push(q),
+                Err(e) => eprintln!("line {}: skipped: {e}", i + 1),
+            }
+        }
+        if pending.len() == CHUNK || (lines.peek().is_none() && !pending.is_empty()) {
+            let texts: Vec<String> = pending.iter().map(|q| q.query.clone()).collect();
+            let results = svc.search_many(&texts, k, filters).await?;
+            for (q, found) in pending.drain(..).zip(results) {
+                if let (Some(w), false) = (&found.warning, warned) {
+                    tracing::warn!("{w}");
+                    warned = true;
+                }
+                outln!(
+                    "{}",
+                    serde_json::to_string(&serde_json::json!({"id": q.id, "results": found.hits}))?
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn run(loaded: &Loaded, cmd: MemoryCommand) -> Result<ExitCode> {
     let tz = loaded.settings.general.timezone.0;
     let store = openzero_app::open_store(loaded).await?;
@@ -112,6 +164,7 @@ async fn run_with(
         }
         MemoryCommand::Search {
             query,
+            queries,
             k,
             since,
             until,
@@ -127,7 +180,10 @@ async fn run_with(
                     .transpose()?,
                 source: source.map(|s| Source::new(&s)).transpose()?,
             };
-            let found = svc.search(&query, k, &filters).await?;
+            if let Some(file) = queries {
+                return batch_search(svc, &file, k, &filters).await;
+            }
+            let found = svc.search(&query.unwrap_or_default(), k, &filters).await?;
             if let Some(w) = &found.warning {
                 tracing::warn!("{w}");
             }

@@ -239,3 +239,77 @@ fn import_reports_bad_lines_is_idempotent_and_export_round_trips() {
     let hits = search_json(&other, &model, None, &["sneakers"]);
     assert_eq!(hits[0]["external_id"], "s-1", "{hits:?}");
 }
+
+#[test]
+fn batch_search_answers_one_json_line_per_query_in_order() {
+    let Some(model) = model() else { return };
+    let oz = Oz::new();
+    let mems = oz.work.join("m.jsonl");
+    std::fs::write(
+        &mems,
+        concat!(
+            "{\"text\": \"Dentist appointment on Tuesday at 9:30\", \"id\": \"dent\"}\n",
+            "{\"text\": \"Ran 10k in 52:10, legs felt heavy\", \"id\": \"run\"}\n",
+            "{\"text\": \"The tax return for the freelance work is due next week\", \"id\": \"tax\"}\n",
+        ),
+    )
+    .unwrap();
+    with_model(
+        &oz,
+        &model,
+        None,
+        &["memory", "import", mems.to_str().unwrap()],
+    )
+    .success();
+    let queries = oz.work.join("q.jsonl");
+    std::fs::write(
+        &queries,
+        concat!(
+            "{\"id\": \"q1\", \"query\": \"when do I see the doctor for my teeth\"}\n",
+            "not json\n",
+            "{\"id\": 2, \"query\": \"how was my jog\"}\n",
+            "\n",
+            "{\"id\": \"q3\", \"query\": \"paying taxes\"}\n",
+        ),
+    )
+    .unwrap();
+    let out = with_model(
+        &oz,
+        &model,
+        None,
+        &[
+            "memory",
+            "search",
+            "--queries",
+            queries.to_str().unwrap(),
+            "-k",
+            "2",
+            "--json",
+        ],
+    )
+    .success()
+    .stderr(predicate::str::contains("line 2: skipped"))
+    .get_output()
+    .stdout
+    .clone();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let expect = [("q1", "dent"), ("2", "run"), ("q3", "tax")];
+    for (line, (qid, top)) in lines.iter().zip(expect) {
+        let id = match &line["id"] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        assert_eq!(id, qid);
+        let results = line["results"].as_array().unwrap();
+        assert!(!results.is_empty() && results.len() <= 2, "{line}");
+        assert_eq!(results[0]["external_id"], top, "{line}");
+        for f in ["id", "score", "text", "created_at"] {
+            assert!(!results[0][f].is_null(), "{f} missing in {line}");
+        }
+    }
+}
