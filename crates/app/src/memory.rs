@@ -309,7 +309,7 @@ impl<'a> MemoryService<'a> {
     }
 
     /// Imports JSONL. A malformed line is reported with its number and
-    /// skipped; everything else is stored. `progress(lines_done)` after each batch.
+    /// skipped; everything else is stored. `progress(bytes_read)` after each batch.
     pub async fn import(
         &self,
         input: impl BufRead,
@@ -317,11 +317,11 @@ impl<'a> MemoryService<'a> {
     ) -> Result<ImportReport, AppError> {
         let mut report = ImportReport::default();
         let mut pending: Vec<MemoryRecord> = Vec::with_capacity(BATCH);
-        let mut lines_done = 0;
+        let mut bytes_read = 0;
         for (i, line) in input.lines().enumerate() {
             let n = i + 1;
             let line = line.map_err(|e| AppError::Invalid(format!("cannot read line {n}: {e}")))?;
-            lines_done = n;
+            bytes_read += line.len() + 1;
             if line.trim().is_empty() {
                 continue;
             }
@@ -331,11 +331,11 @@ impl<'a> MemoryService<'a> {
             }
             if pending.len() == BATCH {
                 self.store_batch(&mut pending, &mut report).await?;
-                progress(lines_done);
+                progress(bytes_read);
             }
         }
         self.store_batch(&mut pending, &mut report).await?;
-        progress(lines_done);
+        progress(bytes_read);
         Ok(report)
     }
 

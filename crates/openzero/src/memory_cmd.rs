@@ -41,7 +41,7 @@ fn parse_time(s: &str, tz: chrono_tz::Tz, end_of_day: bool, flag: &str) -> Resul
 fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
     let b = indicatif::ProgressBar::new(len);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} {msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)",
+        "{spinner} {msg} [{bar:30}] {percent}% ({eta} left)",
     ) {
         b.set_style(style.progress_chars("=> "));
     }
@@ -251,10 +251,11 @@ async fn run_with(
                     .with_context(|| format!("cannot open {}", file.display()))?;
                 Box::new(BufReader::new(f))
             };
+            // Progress in bytes of the file: known up front without a second read.
             let total = if file.as_os_str() == "-" {
                 0
             } else {
-                std::fs::read(&file).map(|b| b.iter().filter(|c| **c == b'\n').count() as u64)?
+                std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0)
             };
             let pb = bar(total, "importing");
             let report = svc.import(reader, &|n| pb.set_position(n as u64)).await?;
