@@ -9,6 +9,7 @@
 pub mod doctor;
 pub mod health;
 pub mod memory;
+pub mod memory_index;
 pub mod projects;
 pub mod wiring;
 

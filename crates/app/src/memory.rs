@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, Utc};
 use openzero_config::Loaded;
 use openzero_core::memory::{
-    Filters, MIN_SIMILARITY, Memory, MemoryError, MemoryId, Source, fuse, query_terms, top_k_dense,
+    Filters, MIN_SIMILARITY, Memory, MemoryError, MemoryId, Source, fuse, query_terms,
     validate_text,
 };
 use openzero_embed::{EmbedError, Embedder, MODEL_ID};
@@ -21,6 +21,7 @@ use openzero_store::{Embedding, MemoryRecord, MemoryStats, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::AppError;
+use crate::memory_index::{KEEP_CHANGES, MemoryIndex};
 
 /// Candidates taken from each ranking before fusion, at least.
 const CANDIDATES: usize = 50;
@@ -116,13 +117,26 @@ pub struct Line {
 pub struct MemoryService<'a> {
     store: &'a dyn Store,
     embedder: Result<Arc<Embedder>, String>,
+    index: Arc<MemoryIndex>,
 }
 
 impl<'a> MemoryService<'a> {
+    /// A service with its own vector index, built at the first search (for
+    /// one-shot commands).
     pub fn new(store: &'a dyn Store, embedder: Result<Arc<Embedder>, EmbedError>) -> Self {
+        Self::with_index(store, embedder, Arc::default())
+    }
+
+    /// A service sharing a long-lived index (the server's).
+    pub fn with_index(
+        store: &'a dyn Store,
+        embedder: Result<Arc<Embedder>, EmbedError>,
+        index: Arc<MemoryIndex>,
+    ) -> Self {
         Self {
             store,
             embedder: embedder.map_err(|e| e.to_string()),
+            index,
         }
     }
 
@@ -209,27 +223,37 @@ impl<'a> MemoryService<'a> {
             Ok(v) => (Some(v), None),
             Err(e) => (None, Some(format!("searched by words only: {e}"))),
         };
-        let vectors = match &query_vectors {
-            Some(_) => self.store.memory_vectors(MODEL_ID, filters).await?,
-            None => Vec::new(),
-        };
+        let mut dense_lists: Vec<Vec<MemoryId>> = Vec::with_capacity(queries.len());
+        if let Some(qv) = &query_vectors {
+            let mut local = None;
+            for q in qv {
+                let hits = match self
+                    .store
+                    .dense_search(MODEL_ID, q, n as i64, MIN_SIMILARITY, filters)
+                    .await?
+                {
+                    Some(hits) => hits,
+                    None => {
+                        if local.is_none() {
+                            local = Some(self.index.synced(self.store).await?);
+                        }
+                        local
+                            .as_ref()
+                            .map(|ix| ix.search(q, n, MIN_SIMILARITY, filters))
+                            .unwrap_or_default()
+                    }
+                };
+                dense_lists.push(hits.into_iter().map(|t| t.0).collect());
+            }
+        }
         let mut out = Vec::with_capacity(queries.len());
         for (i, query) in queries.iter().enumerate() {
             let words = self
                 .store
                 .text_search(&query_terms(query), filters, n as i64)
                 .await?;
-            let dense: Vec<MemoryId> = query_vectors
-                .as_ref()
-                .and_then(|qv| qv.get(i))
-                .map(|q| {
-                    top_k_dense(q, &vectors, n, MIN_SIMILARITY)
-                        .into_iter()
-                        .map(|t| t.0)
-                        .collect()
-                })
-                .unwrap_or_default();
-            let fused = fuse(&[&dense, &words], k);
+            let dense: &[MemoryId] = dense_lists.get(i).map(Vec::as_slice).unwrap_or_default();
+            let fused = fuse(&[dense, &words], k);
             let ids: Vec<MemoryId> = fused.iter().map(|f| f.0).collect();
             let by_id: HashMap<MemoryId, Memory> = self
                 .store
@@ -305,6 +329,7 @@ impl<'a> MemoryService<'a> {
             done += batch.len();
             progress(done, total.max(done));
         }
+        self.store.prune_memory_changes(KEEP_CHANGES).await?;
         Ok(done)
     }
 
@@ -336,6 +361,7 @@ impl<'a> MemoryService<'a> {
         }
         self.store_batch(&mut pending, &mut report).await?;
         progress(bytes_read);
+        self.store.prune_memory_changes(KEEP_CHANGES).await?;
         Ok(report)
     }
 

@@ -8,6 +8,7 @@ pub mod health;
 pub mod memory;
 pub mod project;
 pub mod tree;
+pub mod vector_index;
 
 pub use memory::{Filters, Memory, MemoryError, MemoryId, Source};
 pub use project::{

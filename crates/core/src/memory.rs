@@ -135,34 +135,6 @@ pub fn fuse(lists: &[&[MemoryId]], k: usize) -> Vec<(MemoryId, f32)> {
 /// MiniLM, unrelated sentences score about -0.1 to 0.15; related ones 0.3 and up.
 pub const MIN_SIMILARITY: f32 = 0.2;
 
-/// Exact top-`k` by dot product (cosine for unit vectors), best first,
-/// keeping only scores of at least `min_score`. Vectors of the wrong length
-/// are skipped, never compared.
-pub fn top_k_dense(
-    query: &[f32],
-    vectors: &[(MemoryId, Vec<f32>)],
-    k: usize,
-    min_score: f32,
-) -> Vec<(MemoryId, f32)> {
-    let mut scored: Vec<(MemoryId, f32)> = vectors
-        .iter()
-        .filter(|(_, v)| v.len() == query.len())
-        .map(|(id, v)| (*id, dot(query, v)))
-        .filter(|(_, s)| *s >= min_score)
-        .collect();
-    scored.sort_by(|a, b| {
-        b.1.partial_cmp(&a.1)
-            .unwrap_or(Ordering::Equal)
-            .then(a.0.cmp(&b.0))
-    });
-    scored.truncate(k);
-    scored
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 /// Common English words that match almost everything and say nothing.
 const STOPWORDS: &[&str] = &[
     "a", "about", "am", "an", "and", "are", "as", "at", "be", "but", "by", "can", "did", "do",
@@ -221,25 +193,6 @@ mod tests {
         assert_eq!(fused[0].0, 3);
         assert_eq!(fused.len(), 3);
         assert_eq!(fused[1].0, 1, "ties keep the dense list's order");
-    }
-
-    #[test]
-    fn dense_top_k_is_exact_and_skips_wrong_dimensions() {
-        let v = vec![
-            (1, vec![1.0, 0.0]),
-            (2, vec![0.6, 0.8]),
-            (3, vec![0.0, 1.0]),
-            (4, vec![1.0, 0.0, 0.0]),
-        ];
-        let top = top_k_dense(&[0.0, 1.0], &v, 2, -1.0);
-        assert_eq!(top.iter().map(|t| t.0).collect::<Vec<_>>(), [3, 2]);
-        assert!(
-            top_k_dense(&[1.0, 0.0], &v, 10, -1.0)
-                .iter()
-                .all(|t| t.0 != 4)
-        );
-        let related = top_k_dense(&[0.0, 1.0], &v, 10, 0.7);
-        assert_eq!(related.iter().map(|t| t.0).collect::<Vec<_>>(), [3, 2]);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use openzero_app::AppError;
+use openzero_app::memory_index::MemoryIndex;
 use openzero_config::Loaded;
 use openzero_core::health::{Component, OverallStatus, overall};
 use openzero_store::Store;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Where the embedding model is expected (for the memory component).
     pub model_dir: std::path::PathBuf,
+    /// The vector index, built once and kept in step with the store.
+    pub memory_index: Arc<MemoryIndex>,
 }
 
 /// Body of `GET /health`.
@@ -74,9 +77,20 @@ pub async fn run(
         timezone = loaded.settings.general.timezone.0.name(),
         "openzero is serving"
     );
+    let memory_index = Arc::new(MemoryIndex::default());
+    if !store.searches_vectors() {
+        // Build the index now, not at the owner's first question.
+        let (index, store) = (memory_index.clone(), store.clone());
+        tokio::spawn(async move {
+            if let Err(e) = index.synced(&*store).await {
+                tracing::warn!(error = %e, "memory index not built yet; retried at the first search");
+            }
+        });
+    }
     let app = router(AppState {
         store: store.clone(),
         model_dir: openzero_app::memory::model_dir(&loaded),
+        memory_index,
     });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

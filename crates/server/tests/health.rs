@@ -92,6 +92,7 @@ async fn health_is_down_when_storage_breaks_under_a_running_server() {
     let app = openzero_server::router(openzero_server::AppState {
         store: store.clone(),
         model_dir: dir.path().join("no-model"),
+        memory_index: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

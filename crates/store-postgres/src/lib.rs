@@ -13,9 +13,10 @@ use chrono::{DateTime, Utc};
 use openzero_core::memory::{Filters, Memory, MemoryId, Source};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
 use openzero_store::{
-    Backend, Embedding, MemoryRecord, MemoryStats, ProjectRow, Removed, Store, StoreError,
-    decode_vector, encode_vector, now,
+    Backend, Embedding, MemoryChanges, MemoryRecord, MemoryStats, ProjectRow, Removed, Store,
+    StoreError, VectorRow, changes, now,
 };
+use pgvector::Vector;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
 
@@ -95,7 +96,7 @@ impl PgStore {
             sqlx::migrate::MigrateError::Execute(inner) => self.err(inner),
             other => StoreError::Migration {
                 target: self.target.clone(),
-                detail: other.to_string(),
+                detail: with_pgvector_hint(other.to_string()),
             },
         })
     }
@@ -129,6 +130,20 @@ fn strip_url(s: &str) -> String {
 }
 
 const MEMORY_COLUMNS: &str = "id, text, created_at, source, external_id, metadata, model";
+
+fn to_vector_row(r: &PgRow) -> Result<VectorRow, StoreError> {
+    let get = |e: sqlx::Error| StoreError::InvalidData(format!("vector row: {e}"));
+    let id: i64 = r.try_get("id").map_err(get)?;
+    let source: String = r.try_get("source").map_err(get)?;
+    let vector: Vector = r.try_get("embedding").map_err(get)?;
+    Ok(VectorRow {
+        id,
+        created_at: r.try_get("created_at").map_err(get)?,
+        source: Source::new(&source)
+            .map_err(|e| StoreError::InvalidData(format!("memory #{id}: {e}")))?,
+        vector: vector.to_vec(),
+    })
+}
 
 fn to_memory(r: &PgRow) -> Result<Memory, StoreError> {
     let get = |e: sqlx::Error| StoreError::InvalidData(format!("memory row: {e}"));
@@ -181,6 +196,19 @@ fn to_row(r: &PgRow) -> Result<ProjectRow, sqlx::Error> {
     })
 }
 
+/// Adds what to do when the error is about the pgvector extension.
+fn with_pgvector_hint(detail: String) -> String {
+    if detail.contains("extension \"vector\"") {
+        format!(
+            "{detail}. Memory search on PostgreSQL needs the pgvector extension: install it \
+             (Debian: apt install postgresql-<version>-pgvector) and have a superuser run \
+             `CREATE EXTENSION vector;` in this database, or use the embedded SQLite store"
+        )
+    } else {
+        detail
+    }
+}
+
 /// Turns a PostgreSQL error into one the owner can act on.
 fn map_err(target: &str, e: sqlx::Error) -> StoreError {
     let target = target.to_owned();
@@ -188,6 +216,12 @@ fn map_err(target: &str, e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             let detail = db.message().to_owned();
+            if detail.contains("extension \"vector\"") {
+                return StoreError::Migration {
+                    target,
+                    detail: with_pgvector_hint(detail),
+                };
+            }
             match code.as_str() {
                 "28P01" | "28000" => StoreError::Auth { target, detail },
                 "3D000" => StoreError::Unreachable {
@@ -423,7 +457,7 @@ impl Store for PgStore {
         .bind(&m.metadata)
         .bind(&hash)
         .bind(m.embedding.as_ref().map(|e| e.model.clone()))
-        .bind(m.embedding.as_ref().map(|e| encode_vector(&e.vector)))
+        .bind(m.embedding.as_ref().map(|e| Vector::from(e.vector.clone())))
         .bind(now())
         .execute(&mut *tx)
         .await
@@ -445,7 +479,7 @@ impl Store for PgStore {
     async fn set_embedding(&self, id: MemoryId, e: &Embedding) -> Result<(), StoreError> {
         let n = sqlx::query("UPDATE memories SET model = $1, embedding = $2 WHERE id = $3")
             .bind(&e.model)
-            .bind(encode_vector(&e.vector))
+            .bind(Vector::from(e.vector.clone()))
             .bind(id)
             .execute(&self.pool)
             .await
@@ -486,23 +520,123 @@ impl Store for PgStore {
     async fn memory_vectors(
         &self,
         model: &str,
+        after: MemoryId,
+        limit: i64,
+    ) -> Result<Vec<VectorRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, source, embedding FROM memories \
+             WHERE model = $1 AND embedding IS NOT NULL AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(model)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter().map(to_vector_row).collect()
+    }
+
+    async fn memory_vectors_of(
+        &self,
+        model: &str,
+        ids: &[MemoryId],
+    ) -> Result<Vec<VectorRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, source, embedding FROM memories \
+             WHERE model = $1 AND embedding IS NOT NULL AND id = ANY($2)",
+        )
+        .bind(model)
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter().map(to_vector_row).collect()
+    }
+
+    async fn memory_changes(&self, after: i64) -> Result<MemoryChanges, StoreError> {
+        // One snapshot for the log and the prune mark.
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        let (pruned,): (i64,) =
+            sqlx::query_as("SELECT coalesce(max(upto), 0) FROM memory_changes_pruned")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT seq, memory_id FROM memory_changes WHERE seq > $1 ORDER BY seq")
+                .bind(after)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(changes(after, pruned, rows))
+    }
+
+    async fn prune_memory_changes(&self, keep: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let (last,): (i64,) = sqlx::query_as("SELECT coalesce(max(seq), 0) FROM memory_changes")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        let upto = last - keep.max(0);
+        if upto > 0 {
+            sqlx::query("DELETE FROM memory_changes WHERE seq <= $1")
+                .bind(upto)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+            sqlx::query("UPDATE memory_changes_pruned SET upto = greatest(upto, $1)")
+                .bind(upto)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    fn searches_vectors(&self) -> bool {
+        true
+    }
+
+    async fn dense_search(
+        &self,
+        model: &str,
+        query: &[f32],
+        limit: i64,
+        min_score: f32,
         filters: &Filters,
-    ) -> Result<Vec<(MemoryId, Vec<f32>)>, StoreError> {
+    ) -> Result<Option<Vec<(MemoryId, f32)>>, StoreError> {
+        // Exact: no vector index is created, so `ORDER BY <=>` scans every
+        // vector of the model (an HNSW index would trade recall for speed).
         let sql = format!(
-            "SELECT id, embedding FROM memories WHERE model = $1 AND embedding IS NOT NULL{}",
-            filter_sql(2)
+            "SELECT id, (1 - (embedding <=> $1))::real AS score FROM memories m \
+             WHERE m.model = $2 AND m.embedding IS NOT NULL AND vector_dims(m.embedding) = $3 \
+             AND 1 - (m.embedding <=> $1) >= $4{} \
+             ORDER BY m.embedding <=> $1, m.id LIMIT $5",
+            filter_sql(6)
         );
-        let rows = bind_filters(sqlx::query(&sql).bind(model), filters)
+        let q = sqlx::query(&sql)
+            .bind(Vector::from(query.to_vec()))
+            .bind(model)
+            .bind(query.len() as i32)
+            .bind(f64::from(min_score))
+            .bind(limit);
+        let rows = bind_filters(q, filters)
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.err(e))?;
         rows.iter()
             .map(|r| {
-                let id: i64 = r.try_get(0).map_err(|e| self.err(e))?;
-                let bytes: Vec<u8> = r.try_get(1).map_err(|e| self.err(e))?;
-                Ok((id, decode_vector(id, &bytes)?))
+                Ok((
+                    r.try_get(0).map_err(|e| self.err(e))?,
+                    r.try_get(1).map_err(|e| self.err(e))?,
+                ))
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()
+            .map(Some)
     }
 
     async fn text_search(

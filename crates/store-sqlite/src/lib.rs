@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use openzero_core::memory::{Filters, Memory, MemoryId, Source};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
 use openzero_store::{
-    Backend, Embedding, MemoryRecord, MemoryStats, ProjectRow, Removed, Store, StoreError,
-    decode_vector, encode_vector, now,
+    Backend, Embedding, MemoryChanges, MemoryRecord, MemoryStats, ProjectRow, Removed, Store,
+    StoreError, VectorRow, changes, decode_vector, encode_vector, now,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -104,6 +104,22 @@ const MEMORY_COLUMNS: &str = "id, text, created_at, source, external_id, metadat
 
 fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
+}
+
+fn to_vector_row(r: &sqlx::sqlite::SqliteRow) -> Result<VectorRow, StoreError> {
+    let get = |e: sqlx::Error| StoreError::InvalidData(format!("vector row: {e}"));
+    let id: i64 = r.try_get("id").map_err(get)?;
+    let created: i64 = r.try_get("created_at").map_err(get)?;
+    let source: String = r.try_get("source").map_err(get)?;
+    let bytes: Vec<u8> = r.try_get("embedding").map_err(get)?;
+    Ok(VectorRow {
+        id,
+        created_at: DateTime::from_timestamp_micros(created)
+            .ok_or_else(|| StoreError::InvalidData(format!("memory #{id}: bad time {created}")))?,
+        source: Source::new(&source)
+            .map_err(|e| StoreError::InvalidData(format!("memory #{id}: {e}")))?,
+        vector: decode_vector(id, &bytes)?,
+    })
 }
 
 fn to_memory(r: &sqlx::sqlite::SqliteRow) -> Result<Memory, StoreError> {
@@ -480,22 +496,83 @@ impl Store for SqliteStore {
     async fn memory_vectors(
         &self,
         model: &str,
-        filters: &Filters,
-    ) -> Result<Vec<(MemoryId, Vec<f32>)>, StoreError> {
-        let sql = format!(
-            "SELECT m.id, m.embedding FROM memories m WHERE m.model = ? AND m.embedding IS NOT NULL{FILTER_SQL}"
-        );
-        let rows = bind_filters(sqlx::query(&sql).bind(model), filters)
-            .fetch_all(&self.pool)
+        after: MemoryId,
+        limit: i64,
+    ) -> Result<Vec<VectorRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, source, embedding FROM memories \
+             WHERE model = ? AND embedding IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(model)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter().map(to_vector_row).collect()
+    }
+
+    async fn memory_vectors_of(
+        &self,
+        model: &str,
+        ids: &[MemoryId],
+    ) -> Result<Vec<VectorRow>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT id, created_at, source, embedding FROM memories \
+                 WHERE model = ? AND embedding IS NOT NULL AND id IN ({marks})"
+            );
+            let mut q = sqlx::query(&sql).bind(model);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&self.pool).await.map_err(|e| self.err(e))? {
+                out.push(to_vector_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn memory_changes(&self, after: i64) -> Result<MemoryChanges, StoreError> {
+        // One read transaction: the log and the prune mark from one snapshot.
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let (pruned,): (i64,) =
+            sqlx::query_as("SELECT coalesce(max(upto), 0) FROM memory_changes_pruned")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT seq, memory_id FROM memory_changes WHERE seq > ? ORDER BY seq")
+                .bind(after)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(changes(after, pruned, rows))
+    }
+
+    async fn prune_memory_changes(&self, keep: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let (last,): (i64,) = sqlx::query_as("SELECT coalesce(max(seq), 0) FROM memory_changes")
+            .fetch_one(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
-        rows.iter()
-            .map(|r| {
-                let id: i64 = r.try_get(0).map_err(|e| self.err(e))?;
-                let bytes: Vec<u8> = r.try_get(1).map_err(|e| self.err(e))?;
-                Ok((id, decode_vector(id, &bytes)?))
-            })
-            .collect()
+        let upto = last - keep.max(0);
+        if upto > 0 {
+            sqlx::query("DELETE FROM memory_changes WHERE seq <= ?")
+                .bind(upto)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+            sqlx::query("UPDATE memory_changes_pruned SET upto = max(upto, ?)")
+                .bind(upto)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        tx.commit().await.map_err(|e| self.err(e))
     }
 
     async fn text_search(

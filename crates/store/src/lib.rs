@@ -130,12 +130,47 @@ pub trait Store: Send + Sync + Debug {
     ) -> Result<Vec<(MemoryId, String)>, StoreError>;
     /// The memories with these ids (missing ids are skipped), in no particular order.
     async fn get_memories(&self, ids: &[MemoryId]) -> Result<Vec<Memory>, StoreError>;
-    /// Every vector of `model` that passes the filters.
+    /// Vectors of `model` for memories with id greater than `after`, in id
+    /// order, at most `limit` (to build the in-process index page by page).
     async fn memory_vectors(
         &self,
         model: &str,
-        filters: &Filters,
-    ) -> Result<Vec<(MemoryId, Vec<f32>)>, StoreError>;
+        after: MemoryId,
+        limit: i64,
+    ) -> Result<Vec<VectorRow>, StoreError>;
+    /// Vectors of `model` for these memories (missing ids and memories
+    /// without such a vector are skipped).
+    async fn memory_vectors_of(
+        &self,
+        model: &str,
+        ids: &[MemoryId],
+    ) -> Result<Vec<VectorRow>, StoreError>;
+    /// Memories added, re-embedded or forgotten after change `after` of the
+    /// change log (0: from the start), so an in-process index can catch up
+    /// with writes made by other processes.
+    async fn memory_changes(&self, after: i64) -> Result<MemoryChanges, StoreError>;
+    /// Drops all but the newest `keep` entries of the change log. Readers
+    /// further behind are told to rebuild (`MemoryChanges::truncated`).
+    async fn prune_memory_changes(&self, keep: i64) -> Result<(), StoreError>;
+    /// True when [`Store::dense_search`] is answered by the database, so no
+    /// in-process index is needed.
+    fn searches_vectors(&self) -> bool {
+        false
+    }
+    /// Exact dense search run by the database itself (pgvector): the
+    /// `limit` memories whose `model` vectors are most similar to `query`,
+    /// with at least `min_score`, best first. `None` when this backend has
+    /// no vector search of its own and the caller must search in process.
+    async fn dense_search(
+        &self,
+        _model: &str,
+        _query: &[f32],
+        _limit: i64,
+        _min_score: f32,
+        _filters: &Filters,
+    ) -> Result<Option<Vec<(MemoryId, f32)>>, StoreError> {
+        Ok(None)
+    }
     /// Full-text search: ids of memories containing any of the (plain,
     /// alphanumeric) terms, best match first.
     async fn text_search(
@@ -153,6 +188,26 @@ pub trait Store: Send + Sync + Debug {
 
     /// Waits for in-flight work and closes connections.
     async fn close(&self);
+}
+
+/// One memory's vector with the columns search filters on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorRow {
+    pub id: MemoryId,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub source: Source,
+    pub vector: Vec<f32>,
+}
+
+/// What changed in memory since a point of the change log.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemoryChanges {
+    /// The newest change seen; pass it next time.
+    pub last: i64,
+    /// Memories added, re-embedded or forgotten since, each once.
+    pub ids: Vec<MemoryId>,
+    /// The log was pruned past the point asked for: rebuild from scratch.
+    pub truncated: bool,
 }
 
 /// A memory about to be stored.
@@ -216,6 +271,24 @@ pub fn decode_vector(id: openzero_core::MemoryId, b: &[u8]) -> Result<Vec<f32>, 
     Ok(b.chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect())
+}
+
+/// Builds [`MemoryChanges`] from change-log rows `(seq, memory_id)` after
+/// `after`, given the highest pruned seq: shared by the adapters so every
+/// backend reports gaps and duplicates the same way.
+pub fn changes(after: i64, pruned: i64, rows: Vec<(i64, MemoryId)>) -> MemoryChanges {
+    let last = rows.last().map_or(after.max(pruned), |r| r.0);
+    let mut seen = std::collections::HashSet::new();
+    let ids = rows
+        .into_iter()
+        .map(|r| r.1)
+        .filter(|id| seen.insert(*id))
+        .collect();
+    MemoryChanges {
+        last,
+        ids,
+        truncated: after < pruned,
+    }
 }
 
 /// The current time at the precision every backend stores (microseconds),

@@ -33,6 +33,10 @@ macro_rules! store_suite {
             memory_round_trip_and_dedupe,
             memory_text_search_ranks_and_filters,
             memory_vectors_never_mix_models,
+            memory_vectors_page_in_id_order,
+            memory_changes_track_every_write,
+            memory_changes_report_pruned_gaps,
+            memory_dense_search_is_exact_when_offered,
             memory_forget_removes_everywhere,
             memory_stats_and_listing
         );
@@ -407,10 +411,7 @@ pub async fn memory_vectors_never_mix_models(s: &dyn Store) {
         .unwrap()
         .0;
 
-    let a = s
-        .memory_vectors("model-a", &Filters::default())
-        .await
-        .unwrap();
+    let a = vectors(s, "model-a").await;
     assert_eq!(a, vec![(one.id, vec![1.0, 0.0, 0.5])]);
     let todo: Vec<i64> = s
         .memories_needing_embedding("model-a", 10)
@@ -430,20 +431,183 @@ pub async fn memory_vectors_never_mix_models(s: &dyn Store) {
     )
     .await
     .unwrap();
-    let a = s
-        .memory_vectors("model-a", &Filters::default())
-        .await
-        .unwrap();
+    let a = vectors(s, "model-a").await;
     assert_eq!(a.len(), 2);
     assert!(
         a.contains(&(three.id, vec![0.25, -1.5, 3.0])),
         "vectors round-trip exactly"
     );
-    let later = Filters {
-        since: Some(Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap()),
+    let of = s
+        .memory_vectors_of("model-a", &[three.id, two.id, 999_999])
+        .await
+        .unwrap();
+    assert_eq!(
+        of.len(),
+        1,
+        "two has no model-a vector, 999999 does not exist"
+    );
+    assert_eq!(of[0].id, three.id);
+    assert_eq!(of[0].source.as_str(), "chat");
+    assert_eq!(
+        of[0].created_at,
+        Utc.with_ymd_and_hms(2026, 1, 3, 12, 0, 0).unwrap()
+    );
+}
+
+/// All vectors of `model` as (id, vector), read page by page.
+async fn vectors(s: &dyn Store, model: &str) -> Vec<(i64, Vec<f32>)> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = s.memory_vectors(model, after, 2).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        out.extend(page.into_iter().map(|r| (r.id, r.vector)));
+    }
+    out
+}
+
+pub async fn memory_vectors_page_in_id_order(s: &dyn Store) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut r = mem(&format!("note {i}"), "chat", (2026, 1, 1));
+        r.embedding = emb("m", &[i as f32, 1.0]);
+        ids.push(s.add_memory(&r).await.unwrap().0.id);
+    }
+    let page = s.memory_vectors("m", 0, 3).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.id).collect::<Vec<_>>(), ids[..3]);
+    let rest = s.memory_vectors("m", ids[2], 3).await.unwrap();
+    assert_eq!(rest.iter().map(|r| r.id).collect::<Vec<_>>(), ids[3..]);
+    assert_eq!(rest[1].vector, vec![4.0, 1.0]);
+}
+
+pub async fn memory_changes_track_every_write(s: &dyn Store) {
+    let start = s.memory_changes(0).await.unwrap();
+    assert!(start.ids.is_empty() && !start.truncated);
+    let a = s
+        .add_memory(&mem("alpha", "chat", (2026, 1, 1)))
+        .await
+        .unwrap()
+        .0;
+    let b = s
+        .add_memory(&mem("beta", "chat", (2026, 1, 1)))
+        .await
+        .unwrap()
+        .0;
+    let c1 = s.memory_changes(start.last).await.unwrap();
+    assert_eq!(c1.ids, [a.id, b.id]);
+    assert!(c1.last > start.last);
+    // A duplicate add changes nothing.
+    s.add_memory(&mem("alpha", "chat", (2026, 1, 1)))
+        .await
+        .unwrap();
+    assert!(s.memory_changes(c1.last).await.unwrap().ids.is_empty());
+    s.set_embedding(
+        a.id,
+        &Embedding {
+            model: "m".into(),
+            vector: vec![1.0, 0.0],
+        },
+    )
+    .await
+    .unwrap();
+    assert!(s.forget_memory(b.id).await.unwrap());
+    let c2 = s.memory_changes(c1.last).await.unwrap();
+    assert_eq!(c2.ids, [a.id, b.id], "re-embedded and forgotten");
+    // Each id once, however often it changed.
+    let all = s.memory_changes(0).await.unwrap();
+    assert_eq!(all.ids, [a.id, b.id]);
+    assert_eq!(all.last, c2.last);
+}
+
+pub async fn memory_changes_report_pruned_gaps(s: &dyn Store) {
+    let mut last = 0;
+    for i in 0..4 {
+        s.add_memory(&mem(&format!("m{i}"), "chat", (2026, 1, 1)))
+            .await
+            .unwrap();
+        if i == 1 {
+            last = s.memory_changes(0).await.unwrap().last;
+        }
+    }
+    s.prune_memory_changes(2).await.unwrap();
+    let behind = s.memory_changes(0).await.unwrap();
+    assert!(behind.truncated, "a reader from the start lost entries");
+    let caught_up = s.memory_changes(last).await.unwrap();
+    assert!(
+        !caught_up.truncated,
+        "a reader at the kept window lost nothing"
+    );
+    assert_eq!(caught_up.ids.len(), 2);
+    assert_eq!(caught_up.last, behind.last);
+}
+
+pub async fn memory_dense_search_is_exact_when_offered(s: &dyn Store) {
+    let unit = |x: f32, y: f32| {
+        let n = (x * x + y * y).sqrt();
+        vec![x / n, y / n]
+    };
+    let points = [(1.0, 0.0), (0.8, 0.6), (0.0, 1.0), (-1.0, 0.1), (0.6, 0.8)];
+    let mut ids = Vec::new();
+    for (i, (x, y)) in points.iter().enumerate() {
+        let mut r = mem(
+            &format!("p{i}"),
+            if i == 4 { "email" } else { "chat" },
+            (2026, 1, 1 + i as u32),
+        );
+        r.embedding = emb("m", &unit(*x, *y));
+        ids.push(s.add_memory(&r).await.unwrap().0.id);
+    }
+    let other = {
+        let mut r = mem("other model", "chat", (2026, 1, 1));
+        r.embedding = emb("n", &[1.0, 0.0]);
+        s.add_memory(&r).await.unwrap().0.id
+    };
+    let q = unit(1.0, 0.0);
+    let Some(top) = s
+        .dense_search("m", &q, 3, -1.0, &Filters::default())
+        .await
+        .unwrap()
+    else {
+        return; // this backend searches in process
+    };
+    let order: Vec<i64> = top.iter().map(|t| t.0).collect();
+    assert_eq!(order, [ids[0], ids[1], ids[4]]);
+    assert!(
+        !order.contains(&other),
+        "another model's vector was compared"
+    );
+    assert!((top[0].1 - 1.0).abs() < 1e-5 && (top[1].1 - 0.8).abs() < 1e-5);
+    let related = s
+        .dense_search("m", &q, 10, 0.5, &Filters::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(related.len(), 3, "scores below the floor are dropped");
+    let email = Filters {
+        source: Some(Source::new("email").unwrap()),
         ..Default::default()
     };
-    assert_eq!(s.memory_vectors("model-a", &later).await.unwrap().len(), 1);
+    let only = s
+        .dense_search("m", &q, 10, -1.0, &email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(only.iter().map(|t| t.0).collect::<Vec<_>>(), [ids[4]]);
+    let window = Filters {
+        since: Some(Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap()),
+        until: Some(Utc.with_ymd_and_hms(2026, 1, 4, 0, 0, 0).unwrap()),
+        ..Default::default()
+    };
+    let mid = s
+        .dense_search("m", &q, 10, -1.0, &window)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        mid.iter().map(|t| t.0).collect::<Vec<_>>(),
+        [ids[1], ids[2]]
+    );
 }
 
 pub async fn memory_forget_removes_everywhere(s: &dyn Store) {
@@ -464,12 +628,7 @@ pub async fn memory_forget_removes_everywhere(s: &dyn Store) {
             .unwrap(),
         [keep.id]
     );
-    assert!(
-        s.memory_vectors("m", &Filters::default())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(vectors(s, "m").await.is_empty());
     assert!(s.get_memories(&[m.id]).await.unwrap().is_empty());
     // Adding it again is a new memory, not a resurrection.
     let (back, new) = s.add_memory(&r).await.unwrap();

@@ -1,0 +1,137 @@
+//! The in-process vector index of the current embedding model, kept in step
+//! with the store.
+//!
+//! The vectors are persisted in the database with the rest of the data; this
+//! is their in-memory copy for fast exact search. It is built once (page by
+//! page from the store) and then caught up before every search from the
+//! store's change log, so memories added or forgotten by another process (a
+//! CLI command while `serve` runs) are seen at the next search, and a
+//! forgotten memory can never be found again. Backends that search vectors
+//! themselves (pgvector) never build it.
+
+use openzero_core::memory::{Filters, MemoryId};
+use openzero_core::vector_index::VectorIndex;
+use openzero_embed::MODEL_ID;
+use openzero_store::{Store, StoreError, VectorRow};
+use tokio::sync::{Mutex, MutexGuard};
+
+/// Rows read per page while building.
+const PAGE: i64 = 2_000;
+/// Dimension of the default model, used until the first vector says otherwise.
+const DEFAULT_DIM: usize = 384;
+/// Change-log entries kept after a large write (import, reindex). A reader
+/// further behind rebuilds, which after that much change is cheaper anyway.
+pub const KEEP_CHANGES: i64 = 10_000;
+
+/// The index and how far into the change log it has read.
+#[derive(Debug)]
+pub struct Synced {
+    index: VectorIndex,
+    last_change: i64,
+    built: bool,
+}
+
+impl Synced {
+    /// Exact top-`k` of the current model, best first.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        min_score: f32,
+        filters: &Filters,
+    ) -> Vec<(MemoryId, f32)> {
+        self.index.search(query, k, min_score, filters)
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.index.heap_bytes()
+    }
+
+    fn put(&mut self, row: &VectorRow) {
+        if self.index.is_empty() && row.vector.len() != self.index.dim() {
+            self.index = VectorIndex::new(row.vector.len());
+        }
+        if let Err(e) = self.index.upsert(
+            row.id,
+            row.created_at.timestamp_micros(),
+            &row.source,
+            &row.vector,
+        ) {
+            // Left out of meaning search (words still find it); reindex repairs it.
+            tracing::warn!(error = %e, "vector skipped: run `openzero memory reindex`");
+        }
+    }
+}
+
+/// Shared, lazily built index (one per process).
+#[derive(Debug)]
+pub struct MemoryIndex {
+    inner: Mutex<Synced>,
+}
+
+impl Default for MemoryIndex {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new(Synced {
+                index: VectorIndex::new(DEFAULT_DIM),
+                last_change: 0,
+                built: false,
+            }),
+        }
+    }
+}
+
+impl MemoryIndex {
+    /// The index, built or caught up with every change the store has
+    /// committed. Holds the lock until the guard is dropped.
+    pub async fn synced(&self, store: &dyn Store) -> Result<MutexGuard<'_, Synced>, StoreError> {
+        let mut s = self.inner.lock().await;
+        let changes = store.memory_changes(s.last_change).await?;
+        if !s.built || changes.truncated {
+            // Changes made while building are in the log after `changes.last`
+            // and are applied (again, harmlessly) at the next search.
+            let started = std::time::Instant::now();
+            s.index = VectorIndex::new(DEFAULT_DIM);
+            let mut after = 0;
+            loop {
+                let page = store.memory_vectors(MODEL_ID, after, PAGE).await?;
+                let Some(last) = page.last() else { break };
+                after = last.id;
+                for row in &page {
+                    s.put(row);
+                }
+            }
+            s.last_change = changes.last;
+            s.built = true;
+            tracing::info!(
+                vectors = s.index.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "memory index built"
+            );
+            return Ok(s);
+        }
+        if !changes.ids.is_empty() {
+            let rows = store.memory_vectors_of(MODEL_ID, &changes.ids).await?;
+            let present: std::collections::HashSet<MemoryId> = rows.iter().map(|r| r.id).collect();
+            for id in &changes.ids {
+                if !present.contains(id) {
+                    s.index.remove(*id);
+                }
+            }
+            for row in &rows {
+                s.put(row);
+            }
+            tracing::debug!(changed = changes.ids.len(), "memory index caught up");
+        }
+        s.last_change = changes.last;
+        Ok(s)
+    }
+}

@@ -1,0 +1,421 @@
+//! The in-process vector index: every vector of one model in one flat
+//! `f32` array, searched exactly (no approximation, so recall is exact).
+//!
+//! A full scan of 100,000 × 384 floats is memory-bound (about 150 MB read,
+//! a few milliseconds); the dot product is written so the compiler can
+//! vectorise it, and top-k selection keeps a bounded heap instead of
+//! sorting every score. Filters (time range, source) are checked from
+//! columns kept beside the vectors, so a filtered search never asks the
+//! database anything.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+use crate::memory::{Filters, MemoryId, Source};
+
+/// A vector of the wrong length for this index.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("memory #{id}: vector has {got} dimensions, the index has {want}")]
+pub struct DimensionMismatch {
+    pub id: MemoryId,
+    pub got: usize,
+    pub want: usize,
+}
+
+/// Exact dense index over unit vectors (dot product = cosine).
+#[derive(Debug, Clone)]
+pub struct VectorIndex {
+    dim: usize,
+    ids: Vec<MemoryId>,
+    /// `created_at` of each row, microseconds since the Unix epoch.
+    created: Vec<i64>,
+    /// Index into `sources` for each row.
+    source: Vec<u32>,
+    sources: Vec<Source>,
+    data: Vec<f32>,
+    row_of: HashMap<MemoryId, usize>,
+}
+
+impl VectorIndex {
+    pub fn new(dim: usize) -> Self {
+        Self {
+            dim,
+            ids: Vec::new(),
+            created: Vec::new(),
+            source: Vec::new(),
+            sources: Vec::new(),
+            data: Vec::new(),
+            row_of: HashMap::new(),
+        }
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn contains(&self, id: MemoryId) -> bool {
+        self.row_of.contains_key(&id)
+    }
+
+    /// Bytes held by the vectors and their columns (for `/health` and benchmarks).
+    pub fn heap_bytes(&self) -> usize {
+        self.data.capacity() * 4
+            + self.ids.capacity() * 8
+            + self.created.capacity() * 8
+            + self.source.capacity() * 4
+            + self.row_of.capacity() * 24
+    }
+
+    /// Adds a vector, or replaces the one stored for `id`.
+    pub fn upsert(
+        &mut self,
+        id: MemoryId,
+        created_at_micros: i64,
+        source: &Source,
+        vector: &[f32],
+    ) -> Result<(), DimensionMismatch> {
+        if vector.len() != self.dim {
+            return Err(DimensionMismatch {
+                id,
+                got: vector.len(),
+                want: self.dim,
+            });
+        }
+        let s = self.intern(source);
+        match self.row_of.get(&id) {
+            Some(&row) => {
+                self.created[row] = created_at_micros;
+                self.source[row] = s;
+                self.data[row * self.dim..(row + 1) * self.dim].copy_from_slice(vector);
+            }
+            None => {
+                self.row_of.insert(id, self.ids.len());
+                self.ids.push(id);
+                self.created.push(created_at_micros);
+                self.source.push(s);
+                self.data.extend_from_slice(vector);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes `id`'s vector (the last row moves into its place). False if absent.
+    pub fn remove(&mut self, id: MemoryId) -> bool {
+        let Some(row) = self.row_of.remove(&id) else {
+            return false;
+        };
+        let last = self.ids.len() - 1;
+        if row != last {
+            let moved = self.ids[last];
+            self.ids.swap(row, last);
+            self.created.swap(row, last);
+            self.source.swap(row, last);
+            let (head, tail) = self.data.split_at_mut(last * self.dim);
+            head[row * self.dim..(row + 1) * self.dim].copy_from_slice(&tail[..self.dim]);
+            self.row_of.insert(moved, row);
+        }
+        self.ids.pop();
+        self.created.pop();
+        self.source.pop();
+        self.data.truncate(last * self.dim);
+        true
+    }
+
+    fn intern(&mut self, source: &Source) -> u32 {
+        match self.sources.iter().position(|s| s == source) {
+            Some(i) => i as u32,
+            None => {
+                self.sources.push(source.clone());
+                (self.sources.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The `k` most similar vectors with a score of at least `min_score`,
+    /// best first (ties: lower id first). A query of the wrong length finds
+    /// nothing rather than comparing unlike things.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        min_score: f32,
+        filters: &Filters,
+    ) -> Vec<(MemoryId, f32)> {
+        if query.len() != self.dim || k == 0 {
+            return Vec::new();
+        }
+        let since = filters.since.map(|t| t.timestamp_micros());
+        let until = filters.until.map(|t| t.timestamp_micros());
+        let wanted_source = match &filters.source {
+            Some(s) => match self.sources.iter().position(|x| x == s) {
+                Some(i) => Some(i as u32),
+                None => return Vec::new(),
+            },
+            None => None,
+        };
+        let filtered = since.is_some() || until.is_some() || wanted_source.is_some();
+        let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k + 1);
+        for (row, v) in self.data.chunks_exact(self.dim).enumerate() {
+            if filtered {
+                let c = self.created[row];
+                if since.is_some_and(|s| c < s)
+                    || until.is_some_and(|u| c >= u)
+                    || wanted_source.is_some_and(|s| self.source[row] != s)
+                {
+                    continue;
+                }
+            }
+            let score = dot(query, v);
+            if score < min_score {
+                continue;
+            }
+            let cand = Scored {
+                score,
+                id: self.ids[row],
+            };
+            if heap.len() < k {
+                heap.push(cand);
+            } else if heap.peek().is_some_and(|worst| cand < *worst) {
+                heap.pop();
+                heap.push(cand);
+            }
+        }
+        heap.into_sorted_vec()
+            .into_iter()
+            .map(|s| (s.id, s.score))
+            .collect()
+    }
+}
+
+/// A result ordered best-first: "less" means better, so the max-heap's top
+/// is the worst of the kept results.
+#[derive(Debug, Clone, Copy)]
+struct Scored {
+    score: f32,
+    id: MemoryId,
+}
+
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then(self.id.cmp(&other.id))
+    }
+}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Scored {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Scored {}
+
+/// Dot product with 16 independent accumulators, which the compiler turns
+/// into SIMD without `unsafe`.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let (ca, ra) = a.as_chunks::<16>();
+    let (cb, rb) = b.as_chunks::<16>();
+    let mut acc = [0f32; 16];
+    for (x, y) in ca.iter().zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    fn src(s: &str) -> Source {
+        Source::new(s).expect("valid source")
+    }
+
+    /// Small deterministic pseudo-random unit vectors.
+    fn vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut s = seed.max(1);
+        (0..n)
+            .map(|_| {
+                let v: Vec<f32> = (0..dim)
+                    .map(|_| {
+                        s ^= s << 13;
+                        s ^= s >> 7;
+                        s ^= s << 17;
+                        (s % 2001) as f32 / 1000.0 - 1.0
+                    })
+                    .collect();
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.into_iter().map(|x| x / norm).collect()
+            })
+            .collect()
+    }
+
+    /// The obvious way: score everything, sort, cut.
+    fn brute(q: &[f32], vs: &[(MemoryId, Vec<f32>)], k: usize, min: f32) -> Vec<MemoryId> {
+        let mut s: Vec<(MemoryId, f32)> = vs
+            .iter()
+            .map(|(id, v)| (*id, v.iter().zip(q).map(|(a, b)| a * b).sum::<f32>()))
+            .filter(|t| t.1 >= min)
+            .collect();
+        s.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        s.into_iter().take(k).map(|t| t.0).collect()
+    }
+
+    #[test]
+    fn search_equals_brute_force_ranking() {
+        let dim = 37; // not a multiple of 16: the tail path is used
+        let vs: Vec<(MemoryId, Vec<f32>)> = vectors(500, dim, 7)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i as MemoryId + 1, v))
+            .collect();
+        let mut idx = VectorIndex::new(dim);
+        for (id, v) in &vs {
+            idx.upsert(*id, 0, &src("chat"), v)
+                .expect("right dimension");
+        }
+        for q in vectors(20, dim, 99) {
+            let got: Vec<MemoryId> = idx
+                .search(&q, 10, -1.0, &Filters::default())
+                .into_iter()
+                .map(|t| t.0)
+                .collect();
+            assert_eq!(got, brute(&q, &vs, 10, -1.0));
+            let related: Vec<MemoryId> = idx
+                .search(&q, 50, 0.2, &Filters::default())
+                .into_iter()
+                .map(|t| t.0)
+                .collect();
+            assert_eq!(related, brute(&q, &vs, 50, 0.2));
+        }
+    }
+
+    #[test]
+    fn scores_are_cosines_best_first() {
+        let mut idx = VectorIndex::new(2);
+        idx.upsert(1, 0, &src("chat"), &[1.0, 0.0]).expect("dim");
+        idx.upsert(2, 0, &src("chat"), &[0.6, 0.8]).expect("dim");
+        idx.upsert(3, 0, &src("chat"), &[0.0, 1.0]).expect("dim");
+        let top = idx.search(&[0.0, 1.0], 2, -1.0, &Filters::default());
+        assert_eq!(top, [(3, 1.0), (2, 0.8)]);
+        assert!(
+            idx.search(&[0.0, 1.0, 0.0], 2, -1.0, &Filters::default())
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn wrong_dimension_is_refused() {
+        let mut idx = VectorIndex::new(3);
+        let err = idx.upsert(9, 0, &src("chat"), &[1.0, 0.0]);
+        assert_eq!(
+            err,
+            Err(DimensionMismatch {
+                id: 9,
+                got: 2,
+                want: 3
+            })
+        );
+        assert!(idx.is_empty());
+    }
+
+    #[test]
+    fn removed_and_replaced_vectors_are_never_found_again() {
+        let dim = 16;
+        let vs = vectors(50, dim, 3);
+        let mut idx = VectorIndex::new(dim);
+        for (i, v) in vs.iter().enumerate() {
+            idx.upsert(i as MemoryId, 0, &src("chat"), v).expect("dim");
+        }
+        // Remove from the middle, the end and the start; the last row moves.
+        for id in [10, 49, 0] {
+            assert!(idx.remove(id));
+            assert!(!idx.remove(id), "second removal finds nothing");
+        }
+        assert_eq!(idx.len(), 47);
+        for (i, v) in vs.iter().enumerate() {
+            let top = idx.search(v, 1, -1.0, &Filters::default());
+            if [10, 49, 0].contains(&i) {
+                assert_ne!(top[0].0, i as MemoryId, "forgotten #{i} came back");
+            } else {
+                assert_eq!(top[0].0, i as MemoryId, "#{i} lost after a removal");
+                assert!((top[0].1 - 1.0).abs() < 1e-5);
+            }
+        }
+        // Replacing a vector: the old one is gone, the new one is found.
+        idx.upsert(5, 0, &src("chat"), &vs[10]).expect("dim");
+        assert_eq!(idx.search(&vs[10], 1, -1.0, &Filters::default())[0].0, 5);
+        assert_ne!(idx.search(&vs[5], 1, -1.0, &Filters::default())[0].0, 5);
+        assert_eq!(idx.len(), 47);
+    }
+
+    #[test]
+    fn filters_limit_by_time_and_source() {
+        let t = |d: u32| {
+            Utc.with_ymd_and_hms(2026, 11, d, 12, 0, 0)
+                .single()
+                .expect("valid date")
+        };
+        let mut idx = VectorIndex::new(2);
+        idx.upsert(1, t(1).timestamp_micros(), &src("email"), &[1.0, 0.0])
+            .expect("dim");
+        idx.upsert(2, t(10).timestamp_micros(), &src("chat"), &[1.0, 0.0])
+            .expect("dim");
+        idx.upsert(3, t(20).timestamp_micros(), &src("email"), &[1.0, 0.0])
+            .expect("dim");
+        let ids = |f: Filters| -> Vec<MemoryId> {
+            idx.search(&[1.0, 0.0], 10, -1.0, &f)
+                .into_iter()
+                .map(|t| t.0)
+                .collect()
+        };
+        let email = Filters {
+            source: Some(src("email")),
+            ..Filters::default()
+        };
+        assert_eq!(ids(email), [1, 3]);
+        let window = Filters {
+            since: Some(t(10)),
+            until: Some(t(20)),
+            ..Filters::default()
+        };
+        assert_eq!(ids(window), [2], "since is inclusive, until exclusive");
+        let nobody = Filters {
+            source: Some(src("strava")),
+            ..Filters::default()
+        };
+        assert!(ids(nobody).is_empty());
+    }
+
+    #[test]
+    fn dot_matches_the_plain_sum() {
+        for n in [0, 1, 15, 16, 17, 384] {
+            let v = vectors(2, n.max(1), n as u64 + 1);
+            let (a, b) = (&v[0][..n.min(v[0].len())], &v[1][..n.min(v[1].len())]);
+            let plain: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            assert!((dot(a, b) - plain).abs() < 1e-5, "n = {n}");
+        }
+    }
+}
