@@ -385,14 +385,14 @@ impl<'a> MemoryService<'a> {
             }
             Err(_) => report.not_embedded += pending.len(),
         }
-        for r in pending.drain(..) {
-            let (_, new) = self.store.add_memory(&r).await?;
+        for (_, new) in self.store.add_memories(pending).await? {
             if new {
                 report.added += 1;
             } else {
                 report.already_present += 1;
             }
         }
+        pending.clear();
         Ok(())
     }
 

@@ -443,10 +443,16 @@ impl Store for PgStore {
             .map_err(|e| self.err(e))
     }
 
-    async fn add_memory(&self, m: &MemoryRecord) -> Result<(Memory, bool), StoreError> {
-        let hash = m.content_hash();
+    async fn add_memories(
+        &self,
+        records: &[MemoryRecord],
+    ) -> Result<Vec<(Memory, bool)>, StoreError> {
+        // One transaction for the batch: all stored, or none and an error.
         let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
-        let inserted = sqlx::query(
+        let mut out = Vec::with_capacity(records.len());
+        for m in records {
+            let hash = m.content_hash();
+            let inserted = sqlx::query(
             "INSERT INTO memories (text, created_at, source, external_id, metadata, content_hash, model, embedding, inserted_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (source, content_hash) DO NOTHING",
         )
@@ -464,16 +470,18 @@ impl Store for PgStore {
         .map_err(|e| self.err(e))?
         .rows_affected()
             == 1;
-        let row = sqlx::query(&format!(
-            "SELECT {MEMORY_COLUMNS} FROM memories WHERE source = $1 AND content_hash = $2"
-        ))
-        .bind(m.source.as_str())
-        .bind(&hash)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| self.err(e))?;
+            let row = sqlx::query(&format!(
+                "SELECT {MEMORY_COLUMNS} FROM memories WHERE source = $1 AND content_hash = $2"
+            ))
+            .bind(m.source.as_str())
+            .bind(&hash)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+            out.push((to_memory(&row)?, inserted));
+        }
         tx.commit().await.map_err(|e| self.err(e))?;
-        Ok((to_memory(&row)?, inserted))
+        Ok(out)
     }
 
     async fn set_embedding(&self, id: MemoryId, e: &Embedding) -> Result<(), StoreError> {

@@ -119,7 +119,19 @@ pub trait Store: Send + Sync + Debug {
 
     /// Stores a memory unless the same text from the same source exists;
     /// returns the stored memory and whether it was new.
-    async fn add_memory(&self, m: &MemoryRecord) -> Result<(Memory, bool), StoreError>;
+    async fn add_memory(&self, m: &MemoryRecord) -> Result<(Memory, bool), StoreError> {
+        self.add_memories(std::slice::from_ref(m))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Other("the store returned no row for a new memory".into()))
+    }
+    /// [`Store::add_memory`] for many, in one transaction: every record is
+    /// stored (or found already present), or none is and the error says why.
+    /// Results are in input order.
+    async fn add_memories(
+        &self,
+        records: &[MemoryRecord],
+    ) -> Result<Vec<(Memory, bool)>, StoreError>;
     /// Stores (or replaces) a memory's vector.
     async fn set_embedding(&self, id: MemoryId, e: &Embedding) -> Result<(), StoreError>;
     /// Memories without a vector of `model` (never embedded, or by another model), oldest first.

@@ -34,6 +34,7 @@ macro_rules! store_suite {
             memory_text_search_ranks_and_filters,
             memory_vectors_never_mix_models,
             memory_vectors_page_in_id_order,
+            memory_batches_keep_order_and_dedupe,
             memory_changes_track_every_write,
             memory_changes_report_pruned_gaps,
             memory_dense_search_is_exact_when_offered,
@@ -465,6 +466,42 @@ async fn vectors(s: &dyn Store, model: &str) -> Vec<(i64, Vec<f32>)> {
         out.extend(page.into_iter().map(|r| (r.id, r.vector)));
     }
     out
+}
+
+pub async fn memory_batches_keep_order_and_dedupe(s: &dyn Store) {
+    let old = s
+        .add_memory(&mem("already here", "chat", (2026, 1, 1)))
+        .await
+        .unwrap()
+        .0;
+    let mut with_vector = mem("embedded", "email", (2026, 1, 2));
+    with_vector.embedding = emb("m", &[0.5, -0.5]);
+    let batch = [
+        mem("first", "chat", (2026, 1, 3)),
+        mem("already here", "chat", (2026, 1, 1)),
+        with_vector,
+        mem("first", "chat", (2026, 1, 3)),
+        mem("first", "email", (2026, 1, 3)),
+    ];
+    let got = s.add_memories(&batch).await.unwrap();
+    let flags: Vec<bool> = got.iter().map(|g| g.1).collect();
+    assert_eq!(flags, [true, false, true, false, true]);
+    assert_eq!(got[0].0.text, "first");
+    assert_eq!(
+        got[1].0.id, old.id,
+        "existing memory returned, not duplicated"
+    );
+    assert_eq!(
+        got[3].0.id, got[0].0.id,
+        "duplicate inside the batch is one memory"
+    );
+    assert_ne!(
+        got[4].0.id, got[0].0.id,
+        "same text, other source: another memory"
+    );
+    assert_eq!(got[2].0.model.as_deref(), Some("m"));
+    assert_eq!(s.memory_stats("m").await.unwrap().total, 4);
+    assert!(s.add_memories(&[]).await.unwrap().is_empty());
 }
 
 pub async fn memory_vectors_page_in_id_order(s: &dyn Store) {
