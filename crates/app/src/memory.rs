@@ -217,14 +217,30 @@ impl<'a> MemoryService<'a> {
         k: usize,
         filters: &Filters,
     ) -> Result<Vec<Found>, AppError> {
-        let k = k.clamp(1, 1000);
-        let n = (k * 5).max(CANDIDATES);
         let (query_vectors, warning) = match self.embed(queries.to_vec()).await {
             Ok(v) => (Some(v), None),
             Err(e) => (None, Some(format!("searched by words only: {e}"))),
         };
+        self.search_embedded(queries, query_vectors.as_deref(), warning, k, filters)
+            .await
+    }
+
+    /// The search after embedding: `query_vectors[i]` is the vector of
+    /// `queries[i]`, or there are none and search is by words only (with
+    /// `warning` saying why). Public for the benchmarks, which time search
+    /// apart from embedding.
+    pub async fn search_embedded(
+        &self,
+        queries: &[String],
+        query_vectors: Option<&[Vec<f32>]>,
+        warning: Option<String>,
+        k: usize,
+        filters: &Filters,
+    ) -> Result<Vec<Found>, AppError> {
+        let k = k.clamp(1, 1000);
+        let n = (k * 5).max(CANDIDATES);
         let mut dense_lists: Vec<Vec<MemoryId>> = Vec::with_capacity(queries.len());
-        if let Some(qv) = &query_vectors {
+        if let Some(qv) = query_vectors {
             let mut local = None;
             for q in qv {
                 let hits = match self

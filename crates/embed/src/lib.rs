@@ -125,6 +125,14 @@ impl Embedder {
         self.max_tokens
     }
 
+    /// Tokens the model sees for `text` (with [CLS]/[SEP], after truncation).
+    pub fn count_tokens(&self, text: &str) -> Result<usize, EmbedError> {
+        self.tokenizer
+            .encode(text, true)
+            .map(|e| e.get_ids().len())
+            .map_err(|e| EmbedError::Inference(format!("tokenizer: {e}")))
+    }
+
     /// Embeds one text.
     pub fn embed_one(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         self.embed(&[text])?

@@ -88,6 +88,10 @@ Exits with status 1 when something configured is broken.")]
     #[command(subcommand)]
     Memory(MemoryCommand),
 
+    /// Measure speed against baselines (embedding, search, import)
+    #[command(subcommand)]
+    Bench(BenchCommand),
+
     /// Print the project tree
     #[command(after_help = "\
 Examples:
@@ -322,4 +326,50 @@ same file again adds nothing.")]
     /// Embed memories stored without a vector, or with another model's
     #[command(after_help = "Examples:\n  openzero memory reindex")]
     Reindex,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Memory: embedding throughput vs Python sentence-transformers, search
+    /// latency vs pgvector, import rate, peak memory
+    #[command(after_help = "\
+Examples:
+  ./scripts/bench                       everything, with both baselines set up for you
+  openzero bench memory --quick         a one-minute run without baselines
+  openzero bench memory --sizes 10000,100000 --postgres postgres://postgres@127.0.0.1:54329/postgres
+  openzero bench memory --python ~/.cache/openzero/refvenv/bin/python --python-model DIR --json
+
+Search runs on synthetic memories (clustered unit vectors, generated text);
+embedding and import use real text and the real model. Nothing is written to
+your data: the benchmark databases live in a scratch directory.")]
+    Memory(BenchMemoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchMemoryArgs {
+    /// Small sizes for a quick check (1,000 memories, 50 queries, 500 imported)
+    #[arg(long)]
+    pub quick: bool,
+    /// Memory counts for the search benchmark, comma-separated
+    #[arg(long, value_delimiter = ',', value_name = "N,N")]
+    pub sizes: Option<Vec<usize>>,
+    /// Queries timed per search configuration
+    #[arg(long, value_name = "N")]
+    pub queries: Option<usize>,
+    /// Memories imported for the import rate (0 skips it)
+    #[arg(long, value_name = "N")]
+    pub import: Option<usize>,
+    /// Python with sentence-transformers installed, for the embedding baseline
+    #[arg(long, value_name = "PYTHON", requires = "python_model")]
+    pub python: Option<PathBuf>,
+    /// The sentence-transformers model directory (with modules.json) for --python
+    #[arg(long, value_name = "DIR")]
+    pub python_model: Option<PathBuf>,
+    /// Admin URL of a PostgreSQL server with pgvector, for the search baseline
+    /// (a scratch database is created and dropped)
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+    /// Print the figures as JSON instead of a Markdown table
+    #[arg(long)]
+    pub json: bool,
 }

@@ -19,6 +19,7 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Config(ConfigCommand::Paths) => config_paths(&loaded),
         Command::Project(cmd) => project(&loaded, cmd).await,
         Command::Memory(cmd) => crate::memory_cmd::run(&loaded, cmd).await,
+        Command::Bench(cmd) => crate::bench_cmd::run(&loaded, cmd).await,
         Command::Tree => {
             let store = openzero_app::open_store(&loaded).await?;
             let tree = projects::tree(&*store).await;

@@ -9,6 +9,7 @@ macro_rules! outln {
     ($($t:tt)*) => { $crate::write_out(format_args!($($t)*)) };
 }
 
+mod bench_cmd;
 mod cli;
 mod commands;
 mod memory_cmd;

@@ -47,6 +47,46 @@ impl std::fmt::Debug for PgStore {
 const PROJECT_COLUMNS: &str = "id, name, parent_id, status, priority::BIGINT AS priority, domain, progress::BIGINT AS progress, description, created_at, updated_at, last_reviewed_at";
 
 impl PgStore {
+    /// Creates database `name` on the server of `admin_url` (a role allowed
+    /// to create databases) and returns the URL of the new database. For
+    /// benchmarks; `name` must be a plain identifier.
+    pub async fn create_database(admin_url: &str, name: &str) -> Result<String, StoreError> {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StoreError::Other(format!(
+                "not a plain database name: {name}"
+            )));
+        }
+        let target = strip_url(admin_url);
+        let mut conn = PgConnection::connect(admin_url)
+            .await
+            .map_err(|e| map_err(&target, e))?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| map_err(&target, e))?;
+        conn.close().await.ok();
+        let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+        Ok(format!("{base}/{name}"))
+    }
+
+    /// Drops database `name` (made by [`PgStore::create_database`]).
+    pub async fn drop_database(admin_url: &str, name: &str) -> Result<(), StoreError> {
+        let target = strip_url(admin_url);
+        let mut conn = PgConnection::connect(admin_url)
+            .await
+            .map_err(|e| map_err(&target, e))?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| map_err(&target, e))?;
+        conn.close().await.ok();
+        Ok(())
+    }
+
     /// Connects to `url` (`postgres://user:pass@host:port/db`) and brings the
     /// schema up to date.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {

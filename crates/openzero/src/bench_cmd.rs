@@ -1,0 +1,50 @@
+//! `openzero bench …`: speed, measured beside a baseline in the same run.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use openzero_app::bench;
+use openzero_config::Loaded;
+
+use crate::cli::{BenchCommand, BenchMemoryArgs};
+
+pub async fn run(loaded: &Loaded, cmd: BenchCommand) -> Result<ExitCode> {
+    match cmd {
+        BenchCommand::Memory(args) => memory(loaded, args).await,
+    }
+}
+
+async fn memory(loaded: &Loaded, a: BenchMemoryArgs) -> Result<ExitCode> {
+    let work = tempfile::Builder::new()
+        .prefix("openzero-bench-")
+        .tempdir()
+        .context("cannot create a scratch directory for the benchmark")?;
+    let (sizes, queries, import, short_texts, paragraphs) = if a.quick {
+        (vec![1_000], 50, 500, 64, 16)
+    } else {
+        (vec![10_000, 100_000], 300, 10_000, 384, 96)
+    };
+    let opts = bench::Options {
+        model_dir: openzero_app::memory::model_dir(loaded),
+        sizes: a.sizes.unwrap_or(sizes),
+        queries: a.queries.unwrap_or(queries).max(1),
+        import: a.import.unwrap_or(import),
+        short_texts,
+        paragraphs,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        python: a.python.zip(a.python_model),
+        postgres: a.postgres,
+        work_dir: work.path().to_owned(),
+    };
+    let started = std::time::Instant::now();
+    let say = |line: &str| {
+        eprintln!("[{:>5.1}s] {line}", started.elapsed().as_secs_f64());
+    };
+    let report = bench::memory(&opts, &say).await?;
+    if a.json {
+        outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        outln!("{}", bench::markdown(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}

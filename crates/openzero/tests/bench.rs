@@ -1,0 +1,93 @@
+//! `openzero bench memory` runs end to end and prints each figure beside
+//! its baseline (pgvector here; the Python baseline needs torch and is run
+//! by scripts/bench, not by the test suite).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Oz;
+
+#[tokio::test]
+async fn bench_memory_prints_figures_beside_pgvector() {
+    let Ok(model) = std::env::var("OPENZERO_TEST_MINILM_DIR") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "OPENZERO_TEST_MINILM_DIR must be set in CI"
+        );
+        eprintln!("skipped: OPENZERO_TEST_MINILM_DIR not set");
+        return;
+    };
+    let Ok(admin) = std::env::var(openzero_store_postgres::testing::ENV) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the PostgreSQL server must run in CI"
+        );
+        eprintln!("skipped: no PostgreSQL test server");
+        return;
+    };
+    let oz = Oz::new();
+    let out = oz
+        .cmd()
+        .env("OPENZERO__MEMORY__MODEL_DIR", &model)
+        .args([
+            "bench",
+            "memory",
+            "--quick",
+            "--sizes",
+            "300",
+            "--queries",
+            "20",
+            "--import",
+            "40",
+            "--postgres",
+            &admin,
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let figures = report["figures"].as_array().unwrap();
+    let find = |m: &str| {
+        figures
+            .iter()
+            .find(|f| f["measure"] == m)
+            .unwrap_or_else(|| panic!("no figure '{m}' in {figures:?}"))
+    };
+    for m in ["short sentences, batch 1", "128-token paragraphs, batch 32"] {
+        assert!(find(m)["openzero"].as_f64().unwrap() > 0.0);
+    }
+    for m in ["dense, 300, p50", "dense, 300, p99", "hybrid, 300, p99"] {
+        let f = find(m);
+        assert!(f["openzero"].as_f64().unwrap() > 0.0, "{f}");
+        assert!(
+            f["baseline"].as_f64().unwrap() > 0.0,
+            "pgvector measured: {f}"
+        );
+        assert_eq!(f["baseline_name"], "pgvector (exact)");
+    }
+    let imported = find("import 40 memories (SQLite, embedded)");
+    assert!(imported["openzero"].as_f64().unwrap() > 0.0);
+    let notes: Vec<&str> = report["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("in-process dense recall@10 vs brute force: 1.000")),
+        "exact recall: {notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("pgvector dense recall@10 vs brute force: 1.000")),
+        "{notes:?}"
+    );
+    assert!(notes.iter().any(|n| n.starts_with("peak RSS")), "{notes:?}");
+}
