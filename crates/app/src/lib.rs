@@ -6,6 +6,7 @@
 //! sequences them around storage calls. The only I/O done here directly is
 //! preparing the data directory.
 
+pub mod agent;
 pub mod bench;
 pub mod doctor;
 pub mod health;

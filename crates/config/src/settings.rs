@@ -97,6 +97,10 @@ pub enum TelegramMode {
 pub struct Llm {
     pub provider: LlmProvider,
     pub model: Option<String>,
+    /// Threads for the embedded model; 0 uses every core.
+    pub threads: usize,
+    /// Longest answer, in tokens.
+    pub max_tokens: usize,
     pub ollama_base_url: String,
     pub openai_base_url: Option<String>,
     pub openai_api_key: Option<Secret>,
@@ -111,6 +115,8 @@ impl Default for Llm {
         Self {
             provider: LlmProvider::Embedded,
             model: None,
+            threads: 0,
+            max_tokens: 256,
             ollama_base_url: "http://127.0.0.1:11434".into(),
             openai_base_url: None,
             openai_api_key: None,

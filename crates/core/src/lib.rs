@@ -4,6 +4,7 @@
 //! except where a caller passes the time in. Everything here is tested with
 //! plain synchronous unit tests.
 
+pub mod agent;
 pub mod health;
 pub mod memory;
 pub mod project;

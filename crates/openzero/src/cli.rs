@@ -88,6 +88,21 @@ Exits with status 1 when something configured is broken.")]
     #[command(subcommand)]
     Memory(MemoryCommand),
 
+    /// Talk to Z: one message, or a conversation when no message is given
+    #[command(after_help = "\
+Examples:
+  openzero chat \"what are my projects?\"
+  openzero chat                         a conversation; an empty line or Ctrl-D ends it
+  echo \"what did I plan for Tuesday?\" | openzero chat -
+
+Z answers with the embedded model on this machine (no network): your
+projects, the memories that match your message, about-me.md and the time in
+your zone go into the prompt. The conversation is kept (channel: terminal).")]
+    Chat {
+        /// The message; `-` reads it from standard input
+        message: Option<String>,
+    },
+
     /// Measure speed against baselines (embedding, search, import)
     #[command(subcommand)]
     Bench(BenchCommand),

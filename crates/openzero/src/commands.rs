@@ -20,6 +20,7 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Project(cmd) => project(&loaded, cmd).await,
         Command::Memory(cmd) => crate::memory_cmd::run(&loaded, cmd).await,
         Command::Bench(cmd) => crate::bench_cmd::run(&loaded, cmd).await,
+        Command::Chat { message } => crate::chat_cmd::run(&loaded, message).await,
         Command::Tree => {
             let store = openzero_app::open_store(&loaded).await?;
             let tree = projects::tree(&*store).await;
@@ -58,6 +59,18 @@ async fn init(loaded: &Loaded) -> Result<ExitCode> {
             ),
         }
     }
+    let persona = dir.join(openzero_app::agent::PERSONA_FILE);
+    if !persona.exists() {
+        write_new(
+            &persona,
+            &format!("{}\n", openzero_core::agent::DEFAULT_PERSONA),
+        )
+        .with_context(|| format!("cannot write {}", persona.display()))?;
+        outln!(
+            "Wrote {} (Z's persona: edit it to taste)",
+            persona.display()
+        );
+    }
     let store = openzero_app::open_store(loaded).await?;
     let version = store.schema_version().await;
     outln!(
@@ -67,7 +80,9 @@ async fn init(loaded: &Loaded) -> Result<ExitCode> {
         version.unwrap_or(0)
     );
     store.close().await;
-    outln!("\nNext: `openzero serve`, or add a project: `openzero project add Career`");
+    outln!(
+        "\nNext: `openzero chat \"what are my projects?\"`, `openzero serve`, or add a project: `openzero project add Career`"
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -10,6 +10,7 @@ macro_rules! outln {
 }
 
 mod bench_cmd;
+mod chat_cmd;
 mod cli;
 mod commands;
 mod memory_cmd;

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use openzero_core::agent::Turn;
 use openzero_core::memory::{Filters, Memory, MemoryId, Source};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
 use openzero_store::{
     Backend, Embedding, MemoryChanges, MemoryRecord, MemoryStats, ProjectRow, Removed, Store,
-    StoreError, VectorRow, changes, decode_vector, encode_vector, now,
+    StoreError, VectorRow, changes, decode_vector, encode_vector, now, parse_role,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -668,6 +669,44 @@ impl Store for SqliteStore {
             backlog: total - embedded,
             by_source,
         })
+    }
+
+    async fn add_turns(&self, channel: &str, turns: &[Turn]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        for t in turns {
+            sqlx::query(
+                "INSERT INTO conversations (channel, role, content, created_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(channel)
+            .bind(t.role.as_str())
+            .bind(&t.content)
+            .bind(t.at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        }
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    async fn recent_turns(&self, channel: &str, limit: i64) -> Result<Vec<Turn>, StoreError> {
+        let rows: Vec<(String, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT role, content, created_at FROM conversations WHERE channel = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(channel)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.into_iter()
+            .rev()
+            .map(|(role, content, at)| {
+                Ok(Turn {
+                    role: parse_role(&role)?,
+                    content,
+                    at,
+                })
+            })
+            .collect()
     }
 
     async fn close(&self) {

@@ -8,6 +8,7 @@
 use std::fmt::Debug;
 
 use async_trait::async_trait;
+use openzero_core::agent::{Role, Turn};
 use openzero_core::memory::{Filters, Memory, MemoryId, Source};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
 
@@ -198,6 +199,11 @@ pub trait Store: Send + Sync + Debug {
     /// Counts for `memory stats` and `/health`.
     async fn memory_stats(&self, model: &str) -> Result<MemoryStats, StoreError>;
 
+    /// Appends turns to a channel's conversation, in one transaction.
+    async fn add_turns(&self, channel: &str, turns: &[Turn]) -> Result<(), StoreError>;
+    /// The newest `limit` turns of a channel, oldest first.
+    async fn recent_turns(&self, channel: &str, limit: i64) -> Result<Vec<Turn>, StoreError>;
+
     /// Waits for in-flight work and closes connections.
     async fn close(&self);
 }
@@ -300,6 +306,18 @@ pub fn changes(after: i64, pruned: i64, rows: Vec<(i64, MemoryId)>) -> MemoryCha
         last,
         ids,
         truncated: after < pruned,
+    }
+}
+
+/// Reads a stored role name.
+pub fn parse_role(s: &str) -> Result<Role, StoreError> {
+    match s {
+        "system" => Ok(Role::System),
+        "user" => Ok(Role::User),
+        "assistant" => Ok(Role::Assistant),
+        other => Err(StoreError::InvalidData(format!(
+            "unknown conversation role '{other}'"
+        ))),
     }
 }
 

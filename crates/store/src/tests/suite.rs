@@ -39,7 +39,8 @@ macro_rules! store_suite {
             memory_changes_report_pruned_gaps,
             memory_dense_search_is_exact_when_offered,
             memory_forget_removes_everywhere,
-            memory_stats_and_listing
+            memory_stats_and_listing,
+            conversations_keep_order_per_channel
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -693,4 +694,38 @@ pub async fn memory_stats_and_listing(s: &dyn Store) {
     assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..2]);
     let rest = s.list_memories(ids[1], 10).await.unwrap();
     assert_eq!(rest.iter().map(|m| m.id).collect::<Vec<_>>(), ids[2..]);
+}
+
+pub async fn conversations_keep_order_per_channel(s: &dyn Store) {
+    use openzero_core::agent::{Role, Turn};
+    assert!(s.recent_turns("terminal", 10).await.unwrap().is_empty());
+    let at = crate::now();
+    let turn = |role, content: &str| Turn {
+        role,
+        content: content.into(),
+        at,
+    };
+    s.add_turns(
+        "terminal",
+        &[
+            turn(Role::User, "hi Z"),
+            turn(Role::Assistant, "Hallo! 🏃 What's next?"),
+        ],
+    )
+    .await
+    .unwrap();
+    s.add_turns("telegram", &[turn(Role::User, "elsewhere")])
+        .await
+        .unwrap();
+    s.add_turns("terminal", &[turn(Role::User, "third")])
+        .await
+        .unwrap();
+    let all = s.recent_turns("terminal", 10).await.unwrap();
+    let texts: Vec<&str> = all.iter().map(|t| t.content.as_str()).collect();
+    assert_eq!(texts, ["hi Z", "Hallo! 🏃 What's next?", "third"]);
+    assert_eq!(all[1].role, Role::Assistant);
+    assert_eq!(all[0].at, at, "time round-trips exactly");
+    let last_two = s.recent_turns("terminal", 2).await.unwrap();
+    assert_eq!(last_two[0].content, "Hallo! 🏃 What's next?");
+    assert_eq!(s.recent_turns("telegram", 10).await.unwrap().len(), 1);
 }

@@ -1,0 +1,191 @@
+//! Talking to Z: runs the conversation state machine of
+//! `openzero_core::agent`, carrying out its effects (memory search, project
+//! tree, the chat model, the history) against the real adapters.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use openzero_config::{LlmProvider, Loaded};
+use openzero_core::agent::{
+    Budget, Context, Conversation, DEFAULT_PERSONA, Effect, Event, Turn, project_list,
+};
+use openzero_core::memory::Filters;
+use openzero_llm::embedded::{DEFAULT_FILE, EmbeddedModel};
+use openzero_llm::{ChatModel, ChatRequest, ProviderInfo};
+use openzero_store::Store;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::AppError;
+use crate::memory::MemoryService;
+
+/// File in the data directory holding Z's persona (editable).
+pub const PERSONA_FILE: &str = "persona.md";
+/// File in the data directory the owner may write about themselves.
+pub const ABOUT_ME_FILE: &str = "about-me.md";
+/// Memories put into a prompt, at most.
+const MEMORIES: usize = 5;
+/// Earlier turns read for a prompt, at most (the budget trims further).
+const HISTORY_TURNS: i64 = 20;
+
+/// Where the embedded chat model is for these settings.
+pub fn chat_model_path(loaded: &Loaded) -> PathBuf {
+    match &loaded.settings.llm.model {
+        Some(m) if !m.trim().is_empty() => PathBuf::from(m),
+        _ => loaded.data_dir.join("models").join(DEFAULT_FILE),
+    }
+}
+
+/// Loads the configured chat model. Only the embedded provider exists in
+/// this version; any other is refused with what to do instead.
+pub async fn load_chat_model(loaded: &Loaded) -> Result<Arc<dyn ChatModel>, AppError> {
+    match loaded.settings.llm.provider {
+        LlmProvider::Embedded => {
+            let path = chat_model_path(loaded);
+            let threads = loaded.settings.llm.threads;
+            let model = tokio::task::spawn_blocking(move || EmbeddedModel::load(&path, threads))
+                .await
+                .map_err(|e| AppError::Invalid(format!("model load task: {e}")))?
+                .map_err(|e| AppError::Invalid(e.to_string()))?;
+            Ok(Arc::new(model))
+        }
+        other => Err(AppError::Invalid(format!(
+            "llm.provider = {other:?} is not available in this version: only the embedded model is; \
+             unset LLM_PROVIDER (or set it to embedded)"
+        ))),
+    }
+}
+
+/// The persona: `persona.md` in the data directory, or the built-in one.
+pub fn persona(data_dir: &Path) -> String {
+    std::fs::read_to_string(data_dir.join(PERSONA_FILE))
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_PERSONA.to_owned())
+}
+
+/// What Z answered.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub text: String,
+    pub model: ProviderInfo,
+    /// Memories that were put into the prompt (for `--verbose` and tests).
+    pub memories_used: usize,
+}
+
+/// One channel's conversation with Z.
+#[derive(Debug)]
+pub struct Chat<'a> {
+    loaded: &'a Loaded,
+    store: &'a dyn Store,
+    memory: MemoryService<'a>,
+    model: Arc<dyn ChatModel>,
+    channel: String,
+}
+
+impl<'a> Chat<'a> {
+    pub fn new(
+        loaded: &'a Loaded,
+        store: &'a dyn Store,
+        memory: MemoryService<'a>,
+        model: Arc<dyn ChatModel>,
+        channel: &str,
+    ) -> Self {
+        Self {
+            loaded,
+            store,
+            memory,
+            model,
+            channel: channel.to_owned(),
+        }
+    }
+
+    /// Handles one message from the owner; pieces of the answer go to
+    /// `deltas` as they are generated.
+    pub async fn send(
+        &self,
+        text: &str,
+        deltas: Option<UnboundedSender<String>>,
+    ) -> Result<Answer, AppError> {
+        let tz = self.loaded.settings.general.timezone.0;
+        let now = chrono::Utc::now().with_timezone(&tz);
+        let mut conv = Conversation::new(persona(&self.loaded.data_dir), Budget::default());
+        let mut pending = conv.handle(Event::OwnerSaid {
+            text: text.to_owned(),
+            now,
+        });
+        let mut deltas = deltas;
+        let mut reply = None;
+        let mut memories_used = 0;
+        while let Some(effect) = (!pending.is_empty()).then(|| pending.remove(0)) {
+            let next = match effect {
+                Effect::GatherContext { query } => {
+                    let ctx = self.context(&query).await?;
+                    memories_used = ctx.memories.len();
+                    conv.handle(Event::ContextReady(ctx))
+                }
+                Effect::AskModel { messages } => {
+                    let req = ChatRequest {
+                        messages,
+                        max_tokens: self.loaded.settings.llm.max_tokens.max(1),
+                        temperature: 0.0,
+                    };
+                    match self.model.chat(req, deltas.take()).await {
+                        Ok(r) => conv.handle(Event::ModelAnswered { text: r.text }),
+                        Err(e) => conv.handle(Event::ModelFailed {
+                            error: e.to_string(),
+                        }),
+                    }
+                }
+                Effect::Record { turns } => {
+                    self.store.add_turns(&self.channel, &turns).await?;
+                    Vec::new()
+                }
+                Effect::Reply { text } => {
+                    reply = Some(text);
+                    Vec::new()
+                }
+            };
+            pending.extend(next);
+        }
+        Ok(Answer {
+            text: reply.unwrap_or_default(),
+            model: self.model.info(),
+            memories_used,
+        })
+    }
+
+    async fn context(&self, query: &str) -> Result<Context, AppError> {
+        let memories = match self
+            .memory
+            .search(query, MEMORIES, &Filters::default())
+            .await
+        {
+            Ok(found) => {
+                let ids: Vec<i64> = found.hits.iter().map(|h| h.id).collect();
+                let mut all = self.store.get_memories(&ids).await?;
+                all.sort_by_key(|m| ids.iter().position(|id| *id == m.id));
+                all
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "memories left out of the prompt");
+                Vec::new()
+            }
+        };
+        let projects = project_list(&crate::projects::list(self.store).await?);
+        let about_me = std::fs::read_to_string(self.loaded.data_dir.join(ABOUT_ME_FILE))
+            .ok()
+            .filter(|s| !s.trim().is_empty());
+        let preferences = self.store.list_preferences().await?;
+        let history: Vec<Turn> = self
+            .store
+            .recent_turns(&self.channel, HISTORY_TURNS)
+            .await?;
+        Ok(Context {
+            memories,
+            projects,
+            about_me,
+            preferences,
+            history,
+        })
+    }
+}

@@ -1,0 +1,539 @@
+//! Z, the agent: what it says to a model and in what order it works. This
+//! module does no I/O: the conversation is a state machine that takes
+//! events (the owner spoke, context arrived, the model answered) and returns
+//! effects (gather context, ask the model, reply, record the turns), which
+//! adapters carry out.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::memory::Memory;
+
+/// Who said something in a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One message to or from a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// A stored turn of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    pub role: Role,
+    pub content: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Z's default persona, written to `persona.md` in the data directory at
+/// `init` so the owner can edit it.
+pub const DEFAULT_PERSONA: &str = "\
+You are Z, the private assistant of one person, the owner. You run on their own \
+server and everything you know about them stays there. You are sharp, warm and \
+direct, with no filler and no flattery. You keep answers short unless asked for \
+depth, and you turn a problem into the next concrete step the owner can take \
+today. You answer from what the owner tells you (their notes, their projects, \
+the date and time) and from general knowledge, and you say plainly when you do \
+not know. You never invent facts about the owner. You never send, post, pay, \
+book or reply to anyone for the owner: you draft, the owner decides.";
+
+/// What the model is given besides the conversation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context {
+    /// Memories found for the owner's message, best first.
+    pub memories: Vec<Memory>,
+    /// The project tree, rendered compactly.
+    pub projects: String,
+    /// `about-me.md` from the data directory.
+    pub about_me: Option<String>,
+    /// Stored preferences (key, value).
+    pub preferences: Vec<(String, String)>,
+    /// Recent turns of this channel, oldest first.
+    pub history: Vec<Turn>,
+}
+
+/// Limits on what goes into one prompt, in characters (about 4 per token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Characters of memories, project tree, about-me and preferences.
+    pub context_chars: usize,
+    /// Characters of earlier turns.
+    pub history_chars: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self {
+            context_chars: 3_000,
+            history_chars: 1_500,
+        }
+    }
+}
+
+/// Cuts `s` to at most `max` bytes at a character boundary, marking the cut.
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max.saturating_sub(3);
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// The system message: the persona and the owner's local date, time and zone.
+pub fn system_prompt(persona: &str, now: DateTime<Tz>) -> String {
+    format!(
+        "{}\n\nNow: {} ({}, UTC{}).",
+        persona.trim(),
+        now.format("%A %-d %B %Y, %H:%M"),
+        now.timezone().name(),
+        now.format("%:z"),
+    )
+}
+
+/// What Z knows that bears on this message, in the owner's voice. It goes
+/// into the owner's message rather than the system prompt: small local
+/// models follow context there and ignore it in the system prompt.
+pub fn context_block(ctx: &Context, now: DateTime<Tz>, budget: Budget) -> String {
+    let mut out = String::new();
+    let mut left = budget.context_chars;
+    let mut section = |title: &str, body: &str, out: &mut String| {
+        if body.trim().is_empty() || left < 40 {
+            return;
+        }
+        let text = clip(body.trim(), left);
+        left = left.saturating_sub(text.len());
+        out.push_str(&format!("{title}\n{text}\n\n"));
+    };
+    if let Some(a) = &ctx.about_me {
+        section("About me:", a, &mut out);
+    }
+    if !ctx.memories.is_empty() {
+        let lines: Vec<String> = ctx
+            .memories
+            .iter()
+            .map(|m| {
+                format!(
+                    "- ({}) {}",
+                    m.created_at
+                        .with_timezone(&now.timezone())
+                        .format("%Y-%m-%d"),
+                    m.text.trim()
+                )
+            })
+            .collect();
+        section("Notes I gave you:", &lines.join("\n"), &mut out);
+    }
+    if !ctx.projects.trim().is_empty() {
+        section("Here is the list of my projects:", &ctx.projects, &mut out);
+    }
+    if !ctx.preferences.is_empty() {
+        let lines: Vec<String> = ctx
+            .preferences
+            .iter()
+            .map(|(k, v)| format!("- {k}: {v}"))
+            .collect();
+        section("My preferences:", &lines.join("\n"), &mut out);
+    }
+    out
+}
+
+/// The messages for one model call: system prompt, as many recent turns as
+/// the budget allows (newest kept), then the owner's message preceded by
+/// the context.
+pub fn messages(
+    persona: &str,
+    now: DateTime<Tz>,
+    ctx: &Context,
+    budget: Budget,
+    user: &str,
+) -> Vec<ChatMessage> {
+    let mut out = vec![ChatMessage::new(Role::System, system_prompt(persona, now))];
+    let mut left = budget.history_chars;
+    let mut kept: Vec<&Turn> = Vec::new();
+    for t in ctx.history.iter().rev() {
+        if t.role == Role::System || t.content.len() > left {
+            break;
+        }
+        left -= t.content.len();
+        kept.push(t);
+    }
+    // A conversation handed to a model starts with the owner speaking.
+    while kept.last().is_some_and(|t| t.role != Role::User) {
+        kept.pop();
+    }
+    out.extend(
+        kept.into_iter()
+            .rev()
+            .map(|t| ChatMessage::new(t.role, t.content.clone())),
+    );
+    out.push(ChatMessage::new(
+        Role::User,
+        format!("{}{user}", context_block(ctx, now, budget)),
+    ));
+    out
+}
+
+/// The project tree as a plain list a small model reads well:
+/// `- Marathon training (active, 40% done)`, children indented.
+pub fn project_list(projects: &[crate::Project]) -> String {
+    crate::tree::ordered(projects)
+        .into_iter()
+        .map(|(p, depth)| {
+            format!(
+                "{}- {} ({}, {}% done)",
+                "  ".repeat(depth),
+                p.name,
+                p.status,
+                p.progress.get()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The owner said something.
+    OwnerSaid { text: String, now: DateTime<Tz> },
+    /// The context asked for by [`Effect::GatherContext`].
+    ContextReady(Context),
+    /// The model's whole answer.
+    ModelAnswered { text: String },
+    /// The model could not answer.
+    ModelFailed { error: String },
+}
+
+/// Something to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Find memories for `query`, render the project tree, read about-me,
+    /// preferences and this channel's recent turns.
+    GatherContext { query: String },
+    /// Send these messages to the chat model.
+    AskModel { messages: Vec<ChatMessage> },
+    /// Show this to the owner.
+    Reply { text: String },
+    /// Store these turns in the channel's history.
+    Record { turns: Vec<Turn> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum State {
+    Idle,
+    Gathering { text: String, now: DateTime<Tz> },
+    Asking { text: String, now: DateTime<Tz> },
+}
+
+/// One conversation's state machine.
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    persona: String,
+    budget: Budget,
+    state: State,
+}
+
+impl Conversation {
+    pub fn new(persona: impl Into<String>, budget: Budget) -> Self {
+        Self {
+            persona: persona.into(),
+            budget,
+            state: State::Idle,
+        }
+    }
+
+    /// True when no message is being handled.
+    pub fn is_idle(&self) -> bool {
+        self.state == State::Idle
+    }
+
+    /// Advances on `event`. Events that make no sense now (an answer
+    /// nobody asked for, a second message while one is handled) change
+    /// nothing and produce no effect.
+    pub fn handle(&mut self, event: Event) -> Vec<Effect> {
+        match (std::mem::replace(&mut self.state, State::Idle), event) {
+            (State::Idle, Event::OwnerSaid { text, now }) => {
+                let text = text.trim().to_owned();
+                if text.is_empty() {
+                    return vec![Effect::Reply {
+                        text: "Say something and I'll answer.".into(),
+                    }];
+                }
+                self.state = State::Gathering {
+                    text: text.clone(),
+                    now,
+                };
+                vec![Effect::GatherContext { query: text }]
+            }
+            (State::Gathering { text, now }, Event::ContextReady(ctx)) => {
+                let messages = messages(&self.persona, now, &ctx, self.budget, &text);
+                self.state = State::Asking { text, now };
+                vec![Effect::AskModel { messages }]
+            }
+            (State::Asking { text, now }, Event::ModelAnswered { text: answer }) => {
+                let answer = answer.trim().to_owned();
+                let answer = if answer.is_empty() {
+                    "(The model gave an empty answer. Try asking again, or another way.)".to_owned()
+                } else {
+                    answer
+                };
+                let at = now.with_timezone(&Utc);
+                vec![
+                    Effect::Record {
+                        turns: vec![
+                            Turn {
+                                role: Role::User,
+                                content: text,
+                                at,
+                            },
+                            Turn {
+                                role: Role::Assistant,
+                                content: answer.clone(),
+                                at,
+                            },
+                        ],
+                    },
+                    Effect::Reply { text: answer },
+                ]
+            }
+            (State::Asking { text, now }, Event::ModelFailed { error }) => {
+                // The owner's words are kept even though nobody answered.
+                vec![
+                    Effect::Record {
+                        turns: vec![Turn {
+                            role: Role::User,
+                            content: text,
+                            at: now.with_timezone(&Utc),
+                        }],
+                    },
+                    Effect::Reply {
+                        text: format!("I could not answer: {error}"),
+                    },
+                ]
+            }
+            (state, _) => {
+                self.state = state;
+                Vec::new()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::memory::Source;
+
+    fn berlin(h: u32) -> DateTime<Tz> {
+        chrono_tz::Europe::Berlin
+            .with_ymd_and_hms(2026, 11, 23, h, 15, 0)
+            .single()
+            .expect("valid time")
+    }
+
+    fn memory(text: &str) -> Memory {
+        Memory {
+            id: 1,
+            text: text.into(),
+            created_at: Utc
+                .with_ymd_and_hms(2026, 11, 20, 8, 0, 0)
+                .single()
+                .expect("time"),
+            source: Source::new("chat").expect("source"),
+            external_id: None,
+            metadata: None,
+            model: None,
+        }
+    }
+
+    #[test]
+    fn a_message_gathers_context_then_asks_then_replies_and_records() {
+        let mut c = Conversation::new("You are Z.", Budget::default());
+        let fx = c.handle(Event::OwnerSaid {
+            text: "  what are my projects? ".into(),
+            now: berlin(9),
+        });
+        assert_eq!(
+            fx,
+            [Effect::GatherContext {
+                query: "what are my projects?".into()
+            }]
+        );
+        let ctx = Context {
+            projects: "[ACTIVE] Career [40%]".into(),
+            memories: vec![memory("Dentist on Tuesday at 9:30")],
+            ..Context::default()
+        };
+        let fx = c.handle(Event::ContextReady(ctx));
+        let [Effect::AskModel { messages }] = fx.as_slice() else {
+            panic!("expected one model call, got {fx:?}");
+        };
+        let system = &messages[0].content;
+        assert!(system.starts_with("You are Z."));
+        assert!(
+            system.contains("Monday 23 November 2026, 09:15 (Europe/Berlin, UTC+01:00)"),
+            "local time and zone: {system}"
+        );
+        let last = messages.last().expect("a user message");
+        assert_eq!(last.role, Role::User);
+        assert!(last.content.contains("[ACTIVE] Career [40%]"), "{last:?}");
+        assert!(
+            last.content.contains("(2026-11-20) Dentist on Tuesday"),
+            "{last:?}"
+        );
+        assert!(last.content.ends_with("what are my projects?"), "{last:?}");
+        let fx = c.handle(Event::ModelAnswered {
+            text: "Career is your one active project.".into(),
+        });
+        assert!(matches!(&fx[0], Effect::Record { turns } if turns.len() == 2));
+        assert_eq!(
+            fx[1],
+            Effect::Reply {
+                text: "Career is your one active project.".into()
+            }
+        );
+        assert!(c.is_idle());
+    }
+
+    #[test]
+    fn a_failed_model_keeps_the_owners_words_and_says_why() {
+        let mut c = Conversation::new("Z", Budget::default());
+        c.handle(Event::OwnerSaid {
+            text: "hello".into(),
+            now: berlin(9),
+        });
+        c.handle(Event::ContextReady(Context::default()));
+        let fx = c.handle(Event::ModelFailed {
+            error: "the model file is missing".into(),
+        });
+        assert!(
+            matches!(&fx[0], Effect::Record { turns } if turns.len() == 1 && turns[0].content == "hello")
+        );
+        assert!(matches!(&fx[1], Effect::Reply { text } if text.contains("model file is missing")));
+        assert!(c.is_idle());
+    }
+
+    #[test]
+    fn out_of_order_events_change_nothing() {
+        let mut c = Conversation::new("Z", Budget::default());
+        assert!(
+            c.handle(Event::ModelAnswered {
+                text: "unasked".into()
+            })
+            .is_empty()
+        );
+        c.handle(Event::OwnerSaid {
+            text: "one".into(),
+            now: berlin(9),
+        });
+        assert!(
+            c.handle(Event::OwnerSaid {
+                text: "two".into(),
+                now: berlin(9),
+            })
+            .is_empty(),
+            "a second message waits for the first"
+        );
+        assert!(!c.is_idle());
+        assert_eq!(
+            c.handle(Event::OwnerSaid {
+                text: "   ".into(),
+                now: berlin(9)
+            }),
+            []
+        );
+    }
+
+    #[test]
+    fn empty_answers_are_never_shown_as_blank() {
+        let mut c = Conversation::new("Z", Budget::default());
+        c.handle(Event::OwnerSaid {
+            text: "hi".into(),
+            now: berlin(9),
+        });
+        c.handle(Event::ContextReady(Context::default()));
+        let fx = c.handle(Event::ModelAnswered { text: "  ".into() });
+        assert!(matches!(&fx[1], Effect::Reply { text } if text.contains("empty answer")));
+    }
+
+    #[test]
+    fn history_keeps_the_newest_turns_within_budget_starting_with_the_owner() {
+        let at = Utc
+            .with_ymd_and_hms(2026, 11, 23, 8, 0, 0)
+            .single()
+            .expect("time");
+        let turn = |role, s: &str| Turn {
+            role,
+            content: s.into(),
+            at,
+        };
+        let ctx = Context {
+            history: vec![
+                turn(Role::User, &"old question ".repeat(40)),
+                turn(Role::Assistant, "old answer"),
+                turn(Role::User, "recent question"),
+                turn(Role::Assistant, "recent answer"),
+            ],
+            ..Context::default()
+        };
+        let budget = Budget {
+            context_chars: 1000,
+            history_chars: 100,
+        };
+        let m = messages("Z", berlin(9), &ctx, budget, "now");
+        let texts: Vec<&str> = m.iter().skip(1).map(|m| m.content.as_str()).collect();
+        // (no context given, so the last message is the owner's words alone)
+        assert_eq!(texts, ["recent question", "recent answer", "now"]);
+    }
+
+    #[test]
+    fn context_is_clipped_to_its_budget() {
+        let ctx = Context {
+            memories: (0..100)
+                .map(|i| memory(&format!("memory number {i} with some words")))
+                .collect(),
+            ..Context::default()
+        };
+        let budget = Budget {
+            context_chars: 500,
+            history_chars: 0,
+        };
+        let s = context_block(&ctx, berlin(9), budget);
+        assert!(s.len() < 600, "{} chars", s.len());
+        assert!(s.contains("memory number 0 "), "best memories kept first");
+        assert!(!s.contains("memory number 99 "));
+    }
+}

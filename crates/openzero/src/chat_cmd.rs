@@ -1,0 +1,96 @@
+//! `openzero chat`: talk to Z in the terminal, answers streamed as they come.
+
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use openzero_app::agent::{Chat, load_chat_model};
+use openzero_app::memory::{MemoryService, load_embedder};
+use openzero_config::Loaded;
+
+/// The conversation channel of the terminal.
+const CHANNEL: &str = "terminal";
+
+pub async fn run(loaded: &Loaded, message: Option<String>) -> Result<ExitCode> {
+    let store = openzero_app::open_store(loaded).await?;
+    let result = talk(loaded, &*store, message).await;
+    store.close().await;
+    result
+}
+
+async fn talk(
+    loaded: &Loaded,
+    store: &dyn openzero_store::Store,
+    message: Option<String>,
+) -> Result<ExitCode> {
+    let model = load_chat_model(loaded).await?;
+    let memory = MemoryService::new(store, load_embedder(loaded).await);
+    if let Some(why) = memory.unavailable() {
+        tracing::warn!("memories are found by words only: {why}");
+    }
+    let chat = Chat::new(loaded, store, memory, model, CHANNEL);
+    match message.as_deref() {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the message from standard input")?;
+            one(&chat, &text).await
+        }
+        Some(text) => one(&chat, text).await,
+        None => conversation(&chat).await,
+    }
+}
+
+/// Sends one message and prints the answer as it is generated.
+async fn one(chat: &Chat<'_>, text: &str) -> Result<ExitCode> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let printer = tokio::spawn(async move {
+        let mut out = std::io::stdout();
+        let mut printed = false;
+        while let Some(piece) = rx.recv().await {
+            // A closed pipe ends printing, not the program.
+            if out
+                .write_all(piece.as_bytes())
+                .and_then(|()| out.flush())
+                .is_err()
+            {
+                break;
+            }
+            printed = true;
+        }
+        printed
+    });
+    let answer = chat.send(text, Some(tx)).await?;
+    let streamed = printer.await.unwrap_or(false);
+    if streamed {
+        outln!();
+    } else {
+        // Nothing streamed (an error message, or an empty answer): print it whole.
+        outln!("{}", answer.text);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn conversation(chat: &Chat<'_>) -> Result<ExitCode> {
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        eprintln!("Talking to Z (an empty line or Ctrl-D ends).");
+    }
+    let stdin = std::io::stdin();
+    loop {
+        if interactive {
+            eprint!("you> ");
+            std::io::stderr().flush().ok();
+        }
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        if interactive {
+            eprint!("Z> ");
+        }
+        one(chat, line.trim()).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
