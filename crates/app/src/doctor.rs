@@ -151,15 +151,36 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
         },
     );
 
-    out.push(check(
-        "llm",
-        Outcome::Skip,
-        format!(
-            "provider {:?} configured; this version has no language model yet",
-            s.llm.provider
-        )
-        .to_lowercase(),
-    ));
+    out.push(match s.llm.provider {
+        openzero_config::LlmProvider::Embedded => {
+            let path = crate::agent::chat_model_path(loaded);
+            if path.is_file() {
+                check(
+                    "llm",
+                    Outcome::Ok,
+                    format!("embedded model {} (local: nothing leaves this machine)", path.display()),
+                )
+            } else {
+                check(
+                    "llm",
+                    Outcome::Warn,
+                    format!(
+                        "embedded model missing: {} ({})",
+                        path.display(),
+                        openzero_llm::embedded::HOW_TO_GET
+                    ),
+                )
+            }
+        }
+        other => check(
+            "llm",
+            Outcome::Fail,
+            format!(
+                "provider {other:?} is configured but this version only has the embedded model; unset LLM_PROVIDER"
+            )
+            .to_lowercase(),
+        ),
+    });
     out
 }
 

@@ -65,13 +65,48 @@ pub async fn memory(store: &dyn Store, model_dir: &std::path::Path) -> Component
     }
 }
 
+/// Checks the chat model: `chat` is the embedded model's file, or why no
+/// model is available with these settings.
+pub fn llm(chat: &Result<std::path::PathBuf, String>) -> Component {
+    match chat {
+        Ok(path) if path.is_file() => Component::new(
+            ComponentStatus::Ok,
+            format!("embedded model {} (local)", path.display()),
+            false,
+        ),
+        Ok(path) => Component::new(
+            ComponentStatus::Down,
+            format!(
+                "embedded model missing: {} ({})",
+                path.display(),
+                openzero_llm::embedded::HOW_TO_GET
+            ),
+            false,
+        ),
+        Err(why) => Component::new(ComponentStatus::Down, why.clone(), false),
+    }
+}
+
+/// The chat model the settings ask for, as [`llm`] checks it.
+pub fn chat_model(loaded: &openzero_config::Loaded) -> Result<std::path::PathBuf, String> {
+    match loaded.settings.llm.provider {
+        openzero_config::LlmProvider::Embedded => Ok(crate::agent::chat_model_path(loaded)),
+        other => Err(format!(
+            "provider {other:?} is not available in this version (only the embedded model is)"
+        )
+        .to_lowercase()),
+    }
+}
+
 /// Every component of the running service, by name.
 pub async fn components(
     store: &dyn Store,
     model_dir: &std::path::Path,
+    chat: &Result<std::path::PathBuf, String>,
 ) -> BTreeMap<String, Component> {
     let mut out = BTreeMap::new();
     out.insert("storage".to_owned(), storage(store).await);
     out.insert("memory".to_owned(), memory(store, model_dir).await);
+    out.insert("llm".to_owned(), llm(chat));
     out
 }

@@ -19,6 +19,7 @@ async fn serve_answers_health_and_stops_on_sigterm() {
     for f in openzero_embed::MODEL_FILES {
         std::fs::write(model.join(f), b"").unwrap();
     }
+    std::fs::write(oz.data.join("models").join("SmolLM2-135M-Instruct.Q4_1.gguf"), b"").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_openzero"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env_clear()
@@ -51,6 +52,7 @@ async fn serve_answers_health_and_stops_on_sigterm() {
     assert_eq!(body["status"], "ok", "{body}");
     assert_eq!(body["components"]["storage"]["status"], "ok");
     assert_eq!(body["components"]["memory"]["status"], "ok");
+    assert_eq!(body["components"]["llm"]["status"], "ok");
 
     let pid = child.id().to_string();
     assert!(

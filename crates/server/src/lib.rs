@@ -36,6 +36,8 @@ pub struct AppState {
     pub model_dir: std::path::PathBuf,
     /// The vector index, built once and kept in step with the store.
     pub memory_index: Arc<MemoryIndex>,
+    /// The embedded chat model's file, or why there is no chat model.
+    pub chat_model: Result<std::path::PathBuf, String>,
 }
 
 /// Body of `GET /health`.
@@ -54,7 +56,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
-    let components = openzero_app::health::components(&*state.store, &state.model_dir).await;
+    let components =
+        openzero_app::health::components(&*state.store, &state.model_dir, &state.chat_model).await;
     Json(Health {
         status: overall(components.values()),
         version: env!("CARGO_PKG_VERSION"),
@@ -91,6 +94,7 @@ pub async fn run(
         store: store.clone(),
         model_dir: openzero_app::memory::model_dir(&loaded),
         memory_index,
+        chat_model: openzero_app::health::chat_model(&loaded),
     });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -14,6 +14,9 @@ fn settings_with_model(dir: &std::path::Path, with_model: bool) -> openzero_conf
         for f in openzero_embed::MODEL_FILES {
             std::fs::write(model.join(f), b"").unwrap();
         }
+        let models = dir.join("models");
+        std::fs::create_dir_all(&models).unwrap();
+        std::fs::write(models.join(openzero_llm::embedded::DEFAULT_FILE), b"").unwrap();
     }
     load(&Inputs {
         data_dir: Some(dir.to_owned()),
@@ -54,6 +57,7 @@ async fn health_reports_storage_ok_and_server_stops_on_signal() {
     assert_eq!(body["status"], "ok", "{body}");
     assert_eq!(body["components"]["storage"]["status"], "ok", "{body}");
     assert_eq!(body["components"]["memory"]["status"], "ok", "{body}");
+    assert_eq!(body["components"]["llm"]["status"], "ok", "{body}");
     assert!(
         body["components"]["memory"]["detail"]
             .as_str()
@@ -93,6 +97,7 @@ async fn health_is_down_when_storage_breaks_under_a_running_server() {
         store: store.clone(),
         model_dir: dir.path().join("no-model"),
         memory_index: Default::default(),
+        chat_model: Ok(dir.path().join("no-model.gguf")),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -130,6 +135,9 @@ async fn health_is_degraded_without_the_embedding_model() {
     let detail = body["components"]["memory"]["detail"].as_str().unwrap();
     assert!(detail.contains("scripts/fetch-models"), "{detail}");
     assert!(detail.contains("search is by words only"), "{detail}");
+    let llm = body["components"]["llm"]["detail"].as_str().unwrap();
+    assert_eq!(body["components"]["llm"]["status"], "down", "{body}");
+    assert!(llm.contains("fetch-models"), "{llm}");
     tx.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
