@@ -19,7 +19,13 @@ async fn serve_answers_health_and_stops_on_sigterm() {
     for f in openzero_embed::MODEL_FILES {
         std::fs::write(model.join(f), b"").unwrap();
     }
-    std::fs::write(oz.data.join("models").join("SmolLM2-135M-Instruct.Q4_1.gguf"), b"").unwrap();
+    std::fs::write(
+        oz.data
+            .join("models")
+            .join("SmolLM2-135M-Instruct.Q4_1.gguf"),
+        b"",
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_openzero"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env_clear()
