@@ -599,15 +599,29 @@ impl Store for SqliteStore {
             .map(|t| format!("\"{}\"", t.replace('"', "")))
             .collect::<Vec<_>>()
             .join(" OR ");
-        let sql = format!(
-            "SELECT m.id FROM memories_fts f JOIN memories m ON m.id = f.rowid \
-             WHERE memories_fts MATCH ?{FILTER_SQL} ORDER BY bm25(memories_fts), m.id LIMIT ?"
-        );
-        let rows = bind_filters(sqlx::query(&sql).bind(expr), filters)
+        let rows = if *filters == Filters::default() {
+            // No filter: rank inside the full-text index alone. Joining every
+            // match to `memories` first cost most of a hybrid search when a
+            // common word matched thousands of memories.
+            sqlx::query(
+                "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? \
+                 ORDER BY bm25(memories_fts), rowid LIMIT ?",
+            )
+            .bind(expr)
             .bind(limit)
             .fetch_all(&self.pool)
             .await
-            .map_err(|e| self.err(e))?;
+        } else {
+            let sql = format!(
+                "SELECT m.id FROM memories_fts f JOIN memories m ON m.id = f.rowid \
+                 WHERE memories_fts MATCH ?{FILTER_SQL} ORDER BY bm25(memories_fts), m.id LIMIT ?"
+            );
+            bind_filters(sqlx::query(&sql).bind(expr), filters)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+        }
+        .map_err(|e| self.err(e))?;
         rows.iter()
             .map(|r| r.try_get::<i64, _>(0).map_err(|e| self.err(e)))
             .collect()
