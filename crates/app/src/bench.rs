@@ -512,10 +512,7 @@ async fn search(
         "{label}: in-process dense recall@{K} vs brute force: {recall:.3}"
     ));
     sqlite.close().await;
-    let _ = std::fs::remove_file(&path);
-    for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    remove_db(&path);
 
     let mut figures = vec![
         fig(
@@ -706,10 +703,7 @@ async fn import(
         .await?;
     let secs = start.elapsed().as_secs_f64();
     store.close().await;
-    let _ = std::fs::remove_file(&path);
-    for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    remove_db(&path);
     report.figures.push(fig(
         "import",
         &format!("import {} memories (SQLite, embedded)", got.added),
@@ -718,6 +712,15 @@ async fn import(
         true,
     ));
     Ok(())
+}
+
+/// Deletes a scratch SQLite database with its WAL files (best effort: the
+/// scratch directory goes away at the end anyway).
+fn remove_db(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
 }
 
 // -------------------------------------------------------------- machine ---
