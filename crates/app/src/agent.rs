@@ -11,6 +11,7 @@ use openzero_core::agent::{
 };
 use openzero_core::memory::Filters;
 use openzero_llm::embedded::{DEFAULT_FILE, EmbeddedModel};
+use openzero_llm::openai::OpenAiCompatible;
 use openzero_llm::{ChatModel, ChatRequest, ProviderInfo};
 use openzero_store::Store;
 use tokio::sync::mpsc::UnboundedSender;
@@ -35,12 +36,67 @@ pub fn chat_model_path(loaded: &Loaded) -> PathBuf {
     }
 }
 
-/// Loads the configured chat model. Only the embedded provider exists in
-/// this version; any other is refused with what to do instead.
+/// How long a chat server may take to start answering (or pause mid-answer).
+const SERVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Where the configured chat model is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatTarget {
+    /// The embedded GGUF model file.
+    File(PathBuf),
+    /// An OpenAI-compatible server on this machine or the owner's network.
+    Server {
+        provider: String,
+        base_url: String,
+        model: String,
+    },
+    /// Not usable with these settings, and why.
+    Unavailable(String),
+}
+
+/// What the settings ask for. Cloud endpoints are refused: a request
+/// carrying the owner's context may only go to a cloud model after the
+/// owner approved exactly what leaves, and that consent step is not built
+/// yet.
+pub fn chat_target(loaded: &Loaded) -> ChatTarget {
+    let llm = &loaded.settings.llm;
+    let (name, default_url) = match llm.provider {
+        LlmProvider::Embedded => return ChatTarget::File(chat_model_path(loaded)),
+        LlmProvider::Llamacpp => ("llamacpp", "http://127.0.0.1:8080/v1"),
+        LlmProvider::Openai => ("openai", "https://api.openai.com/v1"),
+        LlmProvider::Groq => ("groq", "https://api.groq.com/openai/v1"),
+        LlmProvider::Openrouter => ("openrouter", "https://openrouter.ai/api/v1"),
+        other => {
+            return ChatTarget::Unavailable(
+                format!(
+                    "provider {other:?} is not available in this version (embedded and OpenAI-compatible servers on your own network are)"
+                )
+                .to_lowercase(),
+            );
+        }
+    };
+    let base_url = llm
+        .openai_base_url
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| default_url.to_owned());
+    if openzero_llm::openai::locality_of(&base_url) == openzero_llm::Locality::Cloud {
+        return ChatTarget::Unavailable(format!(
+            "{name} at {base_url} is a cloud service: sending your context there needs your approval message by message, \
+             and this version does not have that consent step yet; use the embedded model or a server on your own network (llm.openai_base_url)"
+        ));
+    }
+    ChatTarget::Server {
+        provider: name.to_owned(),
+        base_url,
+        model: llm.model.clone().unwrap_or_else(|| "default".to_owned()),
+    }
+}
+
+/// Loads the configured chat model.
 pub async fn load_chat_model(loaded: &Loaded) -> Result<Arc<dyn ChatModel>, AppError> {
-    match loaded.settings.llm.provider {
-        LlmProvider::Embedded => {
-            let path = chat_model_path(loaded);
+    match chat_target(loaded) {
+        ChatTarget::File(path) => {
             let threads = loaded.settings.llm.threads;
             let model = tokio::task::spawn_blocking(move || EmbeddedModel::load(&path, threads))
                 .await
@@ -48,10 +104,21 @@ pub async fn load_chat_model(loaded: &Loaded) -> Result<Arc<dyn ChatModel>, AppE
                 .map_err(|e| AppError::Invalid(e.to_string()))?;
             Ok(Arc::new(model))
         }
-        other => Err(AppError::Invalid(format!(
-            "llm.provider = {other:?} is not available in this version: only the embedded model is; \
-             unset LLM_PROVIDER (or set it to embedded)"
-        ))),
+        ChatTarget::Server {
+            provider,
+            base_url,
+            model,
+        } => {
+            let key = match loaded.settings.llm.provider {
+                LlmProvider::Groq => loaded.settings.llm.groq_api_key.as_ref(),
+                _ => loaded.settings.llm.openai_api_key.as_ref(),
+            }
+            .map(|k| k.expose().to_owned());
+            let p = OpenAiCompatible::new(&provider, &base_url, key, &model, SERVER_TIMEOUT)
+                .map_err(|e| AppError::Invalid(e.to_string()))?;
+            Ok(Arc::new(p))
+        }
+        ChatTarget::Unavailable(why) => Err(AppError::Invalid(why)),
     }
 }
 

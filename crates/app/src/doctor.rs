@@ -151,35 +151,13 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
         },
     );
 
-    out.push(match s.llm.provider {
-        openzero_config::LlmProvider::Embedded => {
-            let path = crate::agent::chat_model_path(loaded);
-            if path.is_file() {
-                check(
-                    "llm",
-                    Outcome::Ok,
-                    format!("embedded model {} (local: nothing leaves this machine)", path.display()),
-                )
-            } else {
-                check(
-                    "llm",
-                    Outcome::Warn,
-                    format!(
-                        "embedded model missing: {} ({})",
-                        path.display(),
-                        openzero_llm::embedded::HOW_TO_GET
-                    ),
-                )
-            }
+    out.push({
+        let c = crate::health::llm(&crate::agent::chat_target(loaded));
+        match (c.status, crate::agent::chat_target(loaded)) {
+            (ComponentStatus::Ok, _) => check("llm", Outcome::Ok, c.detail),
+            (_, crate::agent::ChatTarget::File(_)) => check("llm", Outcome::Warn, c.detail),
+            _ => check("llm", Outcome::Fail, c.detail),
         }
-        other => check(
-            "llm",
-            Outcome::Fail,
-            format!(
-                "provider {other:?} is configured but this version only has the embedded model; unset LLM_PROVIDER"
-            )
-            .to_lowercase(),
-        ),
     });
     out
 }

@@ -65,16 +65,16 @@ pub async fn memory(store: &dyn Store, model_dir: &std::path::Path) -> Component
     }
 }
 
-/// Checks the chat model: `chat` is the embedded model's file, or why no
-/// model is available with these settings.
-pub fn llm(chat: &Result<std::path::PathBuf, String>) -> Component {
+/// Checks the chat model the settings ask for.
+pub fn llm(chat: &crate::agent::ChatTarget) -> Component {
+    use crate::agent::ChatTarget;
     match chat {
-        Ok(path) if path.is_file() => Component::new(
+        ChatTarget::File(path) if path.is_file() => Component::new(
             ComponentStatus::Ok,
             format!("embedded model {} (local)", path.display()),
             false,
         ),
-        Ok(path) => Component::new(
+        ChatTarget::File(path) => Component::new(
             ComponentStatus::Down,
             format!(
                 "embedded model missing: {} ({})",
@@ -83,18 +83,16 @@ pub fn llm(chat: &Result<std::path::PathBuf, String>) -> Component {
             ),
             false,
         ),
-        Err(why) => Component::new(ComponentStatus::Down, why.clone(), false),
-    }
-}
-
-/// The chat model the settings ask for, as [`llm`] checks it.
-pub fn chat_model(loaded: &openzero_config::Loaded) -> Result<std::path::PathBuf, String> {
-    match loaded.settings.llm.provider {
-        openzero_config::LlmProvider::Embedded => Ok(crate::agent::chat_model_path(loaded)),
-        other => Err(format!(
-            "provider {other:?} is not available in this version (only the embedded model is)"
-        )
-        .to_lowercase()),
+        ChatTarget::Server {
+            provider,
+            base_url,
+            model,
+        } => Component::new(
+            ComponentStatus::Ok,
+            format!("{provider} at {base_url}, model {model} (your network; not probed)"),
+            false,
+        ),
+        ChatTarget::Unavailable(why) => Component::new(ComponentStatus::Down, why.clone(), false),
     }
 }
 
@@ -102,7 +100,7 @@ pub fn chat_model(loaded: &openzero_config::Loaded) -> Result<std::path::PathBuf
 pub async fn components(
     store: &dyn Store,
     model_dir: &std::path::Path,
-    chat: &Result<std::path::PathBuf, String>,
+    chat: &crate::agent::ChatTarget,
 ) -> BTreeMap<String, Component> {
     let mut out = BTreeMap::new();
     out.insert("storage".to_owned(), storage(store).await);

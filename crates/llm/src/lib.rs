@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub mod embedded;
+pub mod openai;
 
 /// Where a provider runs, which decides whether consent is needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -102,7 +102,103 @@ fn providers_not_built_yet_are_refused_plainly() {
         .args(["chat", "hello"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("only the embedded model is"));
+        .stderr(predicate::str::contains("not available in this version"));
+}
+
+#[test]
+fn cloud_providers_are_refused_until_consent_exists() {
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.cmd()
+        .env("LLM_PROVIDER", "openai")
+        .env("OPENAI_API_KEY", "sk-test-never-used")
+        .args(["chat", "hello"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cloud service"))
+        .stderr(predicate::str::contains("approval"))
+        .stderr(predicate::str::contains("sk-test-never-used").not());
+}
+
+/// A llama.cpp-server-shaped fake on loopback: answers every chat request
+/// with a fixed streamed reply and keeps the request bodies.
+async fn fake_llamacpp() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    use axum::routing::post;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                kept.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&body).unwrap());
+                let piece = |c: &str, f: Option<&str>| {
+                    let v = serde_json::json!({"id": "x", "object": "chat.completion.chunk",
+                        "created": 1, "model": "m",
+                        "choices": [{"index": 0, "delta": {"content": c}, "finish_reason": f}]});
+                    format!("data: {v}\n\n")
+                };
+                let body = format!(
+                    "{}{}{}data: [DONE]\n\n",
+                    piece("You have two ", None),
+                    piece("projects.", None),
+                    piece("", Some("stop"))
+                );
+                ([("content-type", "text/event-stream")], body)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/v1"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_through_a_local_openai_compatible_server() {
+    let (base, seen) = fake_llamacpp().await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.ok(&["project", "add", "Marathon training", "--progress", "40"]);
+    let oz = std::sync::Arc::new(oz);
+    let run = oz.clone();
+    let url = base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        run.cmd()
+            .env("LLM_PROVIDER", "llamacpp")
+            .env("OPENAI_BASE_URL", &url)
+            .args(["chat", "what are my projects?"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap().trim(),
+        "You have two projects."
+    );
+    let seen = seen.lock().unwrap();
+    let last = seen[0]["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let prompt = last["content"].as_str().unwrap();
+    assert!(
+        prompt.contains("Marathon training (active, 40% done)"),
+        "{prompt}"
+    );
+    assert!(prompt.ends_with("what are my projects?"), "{prompt}");
+    assert_eq!(seen[0]["stream"], true);
 }
 
 /// The database file's bytes as text (the WAL is checkpointed on close), to

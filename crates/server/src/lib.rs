@@ -36,8 +36,8 @@ pub struct AppState {
     pub model_dir: std::path::PathBuf,
     /// The vector index, built once and kept in step with the store.
     pub memory_index: Arc<MemoryIndex>,
-    /// The embedded chat model's file, or why there is no chat model.
-    pub chat_model: Result<std::path::PathBuf, String>,
+    /// Where the chat model is, or why there is none.
+    pub chat_model: openzero_app::agent::ChatTarget,
 }
 
 /// Body of `GET /health`.
@@ -94,7 +94,7 @@ pub async fn run(
         store: store.clone(),
         model_dir: openzero_app::memory::model_dir(&loaded),
         memory_index,
-        chat_model: openzero_app::health::chat_model(&loaded),
+        chat_model: openzero_app::agent::chat_target(&loaded),
     });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

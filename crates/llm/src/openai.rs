@@ -1,0 +1,377 @@
+//! OpenAI-compatible chat completions (`POST {base}/chat/completions`,
+//! streamed as server-sent events): llama.cpp's server, vLLM, and the cloud
+//! services that speak the same format.
+//!
+//! Retries 429 and 5xx answers with exponential backoff and jitter, honouring
+//! `Retry-After`; gives up on a server that does not answer within the
+//! timeout, or goes silent that long mid-answer.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::{ChatModel, ChatRequest, ChatResponse, Finish, LlmError, Locality, ProviderInfo};
+
+/// An OpenAI-compatible endpoint.
+pub struct OpenAiCompatible {
+    provider: String,
+    base_url: String,
+    api_key: Option<String>,
+    model: String,
+    locality: Locality,
+    timeout: Duration,
+    retries: u32,
+    client: reqwest::Client,
+}
+
+impl std::fmt::Debug for OpenAiCompatible {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiCompatible")
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("model", &self.model)
+            .field("locality", &self.locality)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether `base_url` points at this machine or a private network.
+pub fn locality_of(base_url: &str) -> Locality {
+    let host = base_url
+        .split("://")
+        .nth(1)
+        .unwrap_or(base_url)
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    let host = match host.rsplit_once('@') {
+        Some((_, h)) => h,
+        None => host,
+    };
+    let host = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    if host.eq_ignore_ascii_case("localhost") || host.ends_with(".local") {
+        return Locality::Local;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip))
+            if ip.is_loopback() || ip.is_private() || ip.is_link_local() =>
+        {
+            Locality::Local
+        }
+        Ok(std::net::IpAddr::V6(ip)) if ip.is_loopback() || ip.is_unique_local() => Locality::Local,
+        _ => Locality::Cloud,
+    }
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Option<Vec<ChunkChoice>>,
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice {
+    #[serde(default)]
+    delta: Option<Delta>,
+    /// Non-streamed answers carry `message` instead of `delta`.
+    #[serde(default)]
+    message: Option<Delta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Delta {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    #[serde(default)]
+    prompt_tokens: usize,
+    #[serde(default)]
+    completion_tokens: usize,
+}
+
+#[derive(Default)]
+struct Collected {
+    text: String,
+    finish: Option<String>,
+    usage: Option<Usage>,
+    done: bool,
+}
+
+impl Collected {
+    fn take(&mut self, chunk: Chunk, deltas: Option<&UnboundedSender<String>>) {
+        for c in chunk.choices.unwrap_or_default() {
+            if let Some(piece) = c.delta.or(c.message).and_then(|d| d.content)
+                && !piece.is_empty()
+            {
+                if let Some(tx) = deltas {
+                    let _ = tx.send(piece.clone());
+                }
+                self.text.push_str(&piece);
+            }
+            if c.finish_reason.is_some() {
+                self.finish = c.finish_reason;
+            }
+        }
+        if chunk.usage.is_some() {
+            self.usage = chunk.usage;
+        }
+    }
+}
+
+impl OpenAiCompatible {
+    /// `base_url` ends before `/chat/completions` (e.g. `http://127.0.0.1:8080/v1`).
+    pub fn new(
+        provider: &str,
+        base_url: &str,
+        api_key: Option<String>,
+        model: &str,
+        timeout: Duration,
+    ) -> Result<Self, LlmError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|e| LlmError::Inference(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            provider: provider.to_owned(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key: api_key.filter(|k| !k.is_empty()),
+            model: model.to_owned(),
+            locality: locality_of(base_url),
+            timeout,
+            retries: 3,
+            client,
+        })
+    }
+
+    /// How many times a 429 or 5xx answer is retried (default 3).
+    pub fn with_retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    fn failed(&self, why: impl std::fmt::Display) -> LlmError {
+        LlmError::Inference(format!("{} at {}: {why}", self.provider, self.base_url))
+    }
+
+    /// Backoff before retry `attempt` (0-based): 0.5 s, 1 s, 2 s … plus up
+    /// to 250 ms of jitter, or what the server's `Retry-After` asks (at
+    /// most a minute).
+    fn backoff(attempt: u32, retry_after: Option<u64>) -> Duration {
+        if let Some(secs) = retry_after {
+            return Duration::from_secs(secs.min(60));
+        }
+        let jitter = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::from(d.subsec_millis()) % 250);
+        Duration::from_millis(500 * (1u64 << attempt.min(6)) + jitter)
+    }
+}
+
+#[async_trait]
+impl ChatModel for OpenAiCompatible {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo {
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            locality: self.locality,
+        }
+    }
+
+    async fn chat(
+        &self,
+        req: ChatRequest,
+        deltas: Option<UnboundedSender<String>>,
+    ) -> Result<ChatResponse, LlmError> {
+        let messages: Vec<serde_json::Value> = req
+            .messages
+            .iter()
+            .map(|m| serde_json::json!({ "role": m.role.as_str(), "content": m.content }))
+            .collect();
+        let body = serde_json::json!({
+            "model": self.model,
+            "messages": messages,
+            "stream": true,
+            "max_tokens": req.max_tokens,
+            "temperature": req.temperature,
+        });
+        let url = format!("{}/chat/completions", self.base_url);
+        let mut attempt = 0;
+        let mut resp = loop {
+            let mut r = self.client.post(&url).json(&body);
+            if let Some(key) = &self.api_key {
+                r = r.bearer_auth(key);
+            }
+            let resp = match tokio::time::timeout(self.timeout, r.send()).await {
+                Err(_) => {
+                    return Err(
+                        self.failed(format!("no answer within {} s", self.timeout.as_secs()))
+                    );
+                }
+                Ok(Err(e)) => return Err(self.failed(format!("cannot connect ({e})"))),
+                Ok(Ok(resp)) => resp,
+            };
+            let status = resp.status();
+            if status.is_success() {
+                break resp;
+            }
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let retryable = status.as_u16() == 429 || status.is_server_error();
+            if retryable && attempt < self.retries {
+                let wait = Self::backoff(attempt, retry_after);
+                tracing::warn!(provider = %self.provider, %status, attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                continue;
+            }
+            let text = resp.text().await.unwrap_or_default();
+            let detail = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.pointer("/error/message")?.as_str().map(str::to_owned))
+                .unwrap_or_else(|| text.chars().take(200).collect());
+            let tries = if attempt > 0 {
+                format!(" after {} attempts", attempt + 1)
+            } else {
+                String::new()
+            };
+            return Err(self.failed(format!("HTTP {status}{tries}: {detail}")));
+        };
+        let mut got = Collected::default();
+        let mut buf: Vec<u8> = Vec::new();
+        loop {
+            let chunk = match tokio::time::timeout(self.timeout, resp.chunk()).await {
+                Err(_) => {
+                    return Err(self.failed(format!(
+                        "went silent for {} s mid-answer",
+                        self.timeout.as_secs()
+                    )));
+                }
+                Ok(Err(e)) => return Err(self.failed(format!("connection lost ({e})"))),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(bytes))) => bytes,
+            };
+            buf.extend_from_slice(&chunk);
+            while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=pos).collect();
+                let line = String::from_utf8_lossy(&line);
+                self.line(line.trim(), &mut got, deltas.as_ref())?;
+            }
+            if got.done {
+                break;
+            }
+        }
+        if !got.done {
+            let rest = String::from_utf8_lossy(&buf).into_owned();
+            let rest = rest.trim();
+            if rest.starts_with('{') {
+                // A server that ignored `stream` and sent one JSON answer.
+                let c: Chunk = serde_json::from_str(rest)
+                    .map_err(|e| self.failed(format!("malformed answer ({e})")))?;
+                got.take(c, deltas.as_ref());
+            } else if !rest.is_empty() {
+                self.line(rest, &mut got, deltas.as_ref())?;
+            }
+        }
+        let finish = match got.finish.as_deref() {
+            Some("length") => Finish::Length,
+            _ => Finish::Stop,
+        };
+        let (prompt_tokens, completion_tokens) = got
+            .usage
+            .map_or((0, 0), |u| (u.prompt_tokens, u.completion_tokens));
+        Ok(ChatResponse {
+            text: got.text,
+            prompt_tokens,
+            completion_tokens,
+            finish,
+        })
+    }
+}
+
+impl OpenAiCompatible {
+    /// One line of the event stream.
+    fn line(
+        &self,
+        line: &str,
+        got: &mut Collected,
+        deltas: Option<&UnboundedSender<String>>,
+    ) -> Result<(), LlmError> {
+        let Some(data) = line.strip_prefix("data:") else {
+            return Ok(()); // comments, `event:`, blank separators
+        };
+        let data = data.trim();
+        if data == "[DONE]" {
+            got.done = true;
+            return Ok(());
+        }
+        let chunk: Chunk = serde_json::from_str(data).map_err(|e| {
+            self.failed(format!(
+                "malformed chunk in the answer ({e}): {}",
+                data.chars().take(120).collect::<String>()
+            ))
+        })?;
+        got.take(chunk, deltas);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses_are_local_everything_else_cloud() {
+        for url in [
+            "http://127.0.0.1:8080/v1",
+            "http://localhost:11434",
+            "http://192.168.1.10:8000/v1",
+            "http://10.0.0.5/v1",
+            "http://[::1]:8080/v1",
+            "http://nas.local:8080/v1",
+            "http://user:pw@172.16.0.2:8080/v1",
+        ] {
+            assert_eq!(locality_of(url), Locality::Local, "{url}");
+        }
+        for url in [
+            "https://api.openai.com/v1",
+            "https://api.groq.com/openai/v1",
+            "https://openrouter.ai/api/v1",
+            "http://8.8.8.8/v1",
+            "https://localhost.evil.com/v1",
+        ] {
+            assert_eq!(locality_of(url), Locality::Cloud, "{url}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let p = OpenAiCompatible::new(
+            "openai",
+            "https://api.openai.com/v1",
+            Some("sk-very-secret".into()),
+            "gpt",
+            Duration::from_secs(5),
+        )
+        .expect("client");
+        let d = format!("{p:?}");
+        assert!(!d.contains("sk-very-secret"), "{d}");
+        assert!(d.contains("***"));
+    }
+}
