@@ -137,6 +137,9 @@ pub struct Answer {
     pub model: ProviderInfo,
     /// Memories that were put into the prompt (for `--verbose` and tests).
     pub memories_used: usize,
+    /// True when the model could not answer; `text` then says why (the
+    /// owner's message is kept in the history all the same).
+    pub failed: bool,
 }
 
 /// One channel's conversation with Z.
@@ -183,6 +186,7 @@ impl<'a> Chat<'a> {
         let mut deltas = deltas;
         let mut reply = None;
         let mut memories_used = 0;
+        let mut failed = false;
         while let Some(effect) = (!pending.is_empty()).then(|| pending.remove(0)) {
             let next = match effect {
                 Effect::GatherContext { query } => {
@@ -198,9 +202,12 @@ impl<'a> Chat<'a> {
                     };
                     match self.model.chat(req, deltas.take()).await {
                         Ok(r) => conv.handle(Event::ModelAnswered { text: r.text }),
-                        Err(e) => conv.handle(Event::ModelFailed {
-                            error: e.to_string(),
-                        }),
+                        Err(e) => {
+                            failed = true;
+                            conv.handle(Event::ModelFailed {
+                                error: e.to_string(),
+                            })
+                        }
                     }
                 }
                 Effect::Record { turns } => {
@@ -218,6 +225,7 @@ impl<'a> Chat<'a> {
             text: reply.unwrap_or_default(),
             model: self.model.info(),
             memories_used,
+            failed,
         })
     }
 

@@ -63,6 +63,12 @@ async fn one(chat: &Chat<'_>, text: &str) -> Result<ExitCode> {
     });
     let answer = chat.send(text, Some(tx)).await?;
     let streamed = printer.await.unwrap_or(false);
+    if answer.failed {
+        // Readable, on stderr, and a failing exit status for scripts; the
+        // message itself is already kept in the conversation.
+        eprintln!("error: {}", answer.text);
+        return Ok(ExitCode::FAILURE);
+    }
     if streamed {
         outln!();
     } else {

@@ -120,6 +120,25 @@ fn cloud_providers_are_refused_until_consent_exists() {
         .stderr(predicate::str::contains("sk-test-never-used").not());
 }
 
+#[test]
+fn a_dead_model_server_is_a_clear_error_and_the_message_is_kept() {
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.cmd()
+        .env("LLM_PROVIDER", "llamacpp")
+        .env("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+        .args(["chat", "remember to call the plumber"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("I could not answer"))
+        .stderr(predicate::str::contains("127.0.0.1:1"));
+    let db = rusqlite_free_read(&oz.data.join("openzero.db"));
+    assert!(
+        db.contains("remember to call the plumber"),
+        "the owner's words are kept"
+    );
+}
+
 /// A llama.cpp-server-shaped fake on loopback: answers every chat request
 /// with a fixed streamed reply and keeps the request bodies.
 async fn fake_llamacpp() -> (
