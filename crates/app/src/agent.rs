@@ -9,7 +9,7 @@ use openzero_config::{LlmProvider, Loaded};
 use openzero_core::agent::{
     Budget, Context, Conversation, DEFAULT_PERSONA, Effect, Event, Turn, project_list,
 };
-use openzero_core::memory::Filters;
+use openzero_core::memory::{Filters, Memory};
 use openzero_llm::embedded::{DEFAULT_FILE, EmbeddedModel};
 use openzero_llm::openai::OpenAiCompatible;
 use openzero_llm::{ChatModel, ChatRequest, ProviderInfo};
@@ -235,12 +235,20 @@ impl<'a> Chat<'a> {
             .search(query, MEMORIES, &Filters::default())
             .await
         {
-            Ok(found) => {
-                let ids: Vec<i64> = found.hits.iter().map(|h| h.id).collect();
-                let mut all = self.store.get_memories(&ids).await?;
-                all.sort_by_key(|m| ids.iter().position(|id| *id == m.id));
-                all
-            }
+            // The hits already carry what the prompt shows; no second read.
+            Ok(found) => found
+                .hits
+                .into_iter()
+                .map(|h| Memory {
+                    id: h.id,
+                    text: h.text,
+                    created_at: h.created_at,
+                    source: h.source,
+                    external_id: h.external_id,
+                    metadata: None,
+                    model: None,
+                })
+                .collect(),
             Err(e) => {
                 tracing::warn!(error = %e, "memories left out of the prompt");
                 Vec::new()

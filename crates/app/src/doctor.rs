@@ -152,9 +152,12 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
     );
 
     out.push({
-        let c = crate::health::llm(&crate::agent::chat_target(loaded));
-        match (c.status, crate::agent::chat_target(loaded)) {
+        let target = crate::agent::chat_target(loaded);
+        let c = crate::health::llm(&target);
+        match (c.status, target) {
             (ComponentStatus::Ok, _) => check("llm", Outcome::Ok, c.detail),
+            // A missing model file is fixable by fetching it; a provider this
+            // version cannot use is a configuration error.
             (_, crate::agent::ChatTarget::File(_)) => check("llm", Outcome::Warn, c.detail),
             _ => check("llm", Outcome::Fail, c.detail),
         }
