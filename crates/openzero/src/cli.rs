@@ -12,6 +12,9 @@ Examples:
   openzero project add Career --priority 1 --domain career
   openzero project add \"Job Applications\" --parent Career --status paused
   openzero tree                         show the project tree
+  openzero memory add \"Dentist on Tuesday at 9:30\"
+  openzero memory search \"when is the dentist\"
+  openzero chat \"what are my projects?\"  talk to Z (offline, embedded model)
   openzero doctor                       check configuration and components
   openzero --data-dir /srv/openzero config show
 
