@@ -494,7 +494,7 @@ async fn search(
             samples.push(t.elapsed());
             std::hint::black_box(hits);
         }
-        let recall = recall_vs_brute_force(&data, |q| {
+        let recall = recall_vs_brute_force(&data, |_, q| {
             ix.search(q, K, MIN_SIMILARITY, &Filters::default())
                 .into_iter()
                 .map(|h| h.0)
@@ -593,10 +593,11 @@ async fn time_hybrid(service: &MemoryService<'_>, data: &Dataset) -> Result<(f64
 
 /// Mean share of the true top-k (by sorting every score) that was returned,
 /// over the first 20 queries.
-fn recall_vs_brute_force(data: &Dataset, found: impl Fn(&[f32]) -> Vec<MemoryId>) -> f64 {
+/// `found(i, q)` is what the search under test returned for query `i`.
+fn recall_vs_brute_force(data: &Dataset, found: impl Fn(usize, &[f32]) -> Vec<MemoryId>) -> f64 {
     let queries = &data.queries[..data.queries.len().min(20)];
     let mut total = 0.0;
-    for (_, q) in queries {
+    for (n, (_, q)) in queries.iter().enumerate() {
         let mut all: Vec<(usize, f32)> = data
             .records
             .iter()
@@ -614,7 +615,7 @@ fn recall_vs_brute_force(data: &Dataset, found: impl Fn(&[f32]) -> Vec<MemoryId>
             total += 1.0;
             continue;
         }
-        let got = found(q);
+        let got = found(n, q);
         let hit = truth.iter().filter(|id| got.contains(id)).count();
         total += hit as f64 / truth.len() as f64;
     }
@@ -655,13 +656,8 @@ async fn pgvector_baseline(
                     .collect::<Vec<_>>(),
             );
         }
-        let recall = recall_vs_brute_force(data, |q| {
-            data.queries
-                .iter()
-                .position(|(_, x)| x.as_slice() == q)
-                .and_then(|i| recall_hits.get(i).cloned())
-                .unwrap_or_default()
-        });
+        let recall =
+            recall_vs_brute_force(data, |i, _| recall_hits.get(i).cloned().unwrap_or_default());
         let service = MemoryService::new(
             &pg,
             Err(openzero_embed::EmbedError::Inference("not needed".into())),

@@ -240,26 +240,22 @@ impl<'a> MemoryService<'a> {
         let k = k.clamp(1, 1000);
         let n = (k * 5).max(CANDIDATES);
         let mut dense_lists: Vec<Vec<MemoryId>> = Vec::with_capacity(queries.len());
+        let ids = |hits: Vec<(MemoryId, f32)>| hits.into_iter().map(|t| t.0).collect();
         if let Some(qv) = query_vectors {
-            let mut local = None;
-            for q in qv {
-                let hits = match self
-                    .store
-                    .dense_search(MODEL_ID, q, n as i64, MIN_SIMILARITY, filters)
-                    .await?
-                {
-                    Some(hits) => hits,
-                    None => {
-                        if local.is_none() {
-                            local = Some(self.index.synced(self.store).await?);
-                        }
-                        local
-                            .as_ref()
-                            .map(|ix| ix.search(q, n, MIN_SIMILARITY, filters))
-                            .unwrap_or_default()
-                    }
-                };
-                dense_lists.push(hits.into_iter().map(|t| t.0).collect());
+            if self.store.searches_vectors() {
+                for q in qv {
+                    let hits = self
+                        .store
+                        .dense_search(MODEL_ID, q, n as i64, MIN_SIMILARITY, filters)
+                        .await?
+                        .unwrap_or_default();
+                    dense_lists.push(ids(hits));
+                }
+            } else {
+                let index = self.index.synced(self.store).await?;
+                for q in qv {
+                    dense_lists.push(ids(index.search(q, n, MIN_SIMILARITY, filters)));
+                }
             }
         }
         let mut out = Vec::with_capacity(queries.len());

@@ -51,10 +51,6 @@ impl Synced {
         self.index.is_empty()
     }
 
-    pub fn heap_bytes(&self) -> usize {
-        self.index.heap_bytes()
-    }
-
     fn put(&mut self, row: &VectorRow) {
         if self.index.is_empty() && row.vector.len() != self.index.dim() {
             self.index = VectorIndex::new(row.vector.len());

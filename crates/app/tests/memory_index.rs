@@ -35,14 +35,19 @@ async fn top(index: &MemoryIndex, store: &dyn Store, q: [f32; 2]) -> Vec<i64> {
         .collect()
 }
 
-#[tokio::test]
-async fn index_follows_writes_from_another_process() {
+/// `server` holds the long-lived index; `cli` is a second connection to the
+/// same file, as a CLI command next to a running server is.
+async fn two_connections() -> (tempfile::TempDir, SqliteStore, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("oz.db");
-    // `server` holds the long-lived index; `cli` is a second connection to
-    // the same file, as a CLI command next to a running server is.
     let server = SqliteStore::open(&path).await.unwrap();
     let cli = SqliteStore::open(&path).await.unwrap();
+    (dir, server, cli)
+}
+
+#[tokio::test]
+async fn index_follows_writes_from_another_process() {
+    let (_dir, server, cli) = two_connections().await;
     let index = MemoryIndex::default();
 
     let a = cli.add_memory(&record("east", [1.0, 0.0])).await.unwrap().0;
@@ -97,10 +102,7 @@ async fn index_follows_writes_from_another_process() {
 
 #[tokio::test]
 async fn index_rebuilds_when_the_change_log_was_pruned_past_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("oz.db");
-    let server = SqliteStore::open(&path).await.unwrap();
-    let cli = SqliteStore::open(&path).await.unwrap();
+    let (_dir, server, cli) = two_connections().await;
     let index = MemoryIndex::default();
     let a = cli.add_memory(&record("east", [1.0, 0.0])).await.unwrap().0;
     assert_eq!(top(&index, &server, [1.0, 0.0]).await, [a.id]);

@@ -61,19 +61,6 @@ impl VectorIndex {
         self.ids.is_empty()
     }
 
-    pub fn contains(&self, id: MemoryId) -> bool {
-        self.row_of.contains_key(&id)
-    }
-
-    /// Bytes held by the vectors and their columns (for `/health` and benchmarks).
-    pub fn heap_bytes(&self) -> usize {
-        self.data.capacity() * 4
-            + self.ids.capacity() * 8
-            + self.created.capacity() * 8
-            + self.source.capacity() * 4
-            + self.row_of.capacity() * 24
-    }
-
     /// Adds a vector, or replaces the one stored for `id`.
     pub fn upsert(
         &mut self,
