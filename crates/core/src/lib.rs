@@ -5,6 +5,7 @@
 //! plain synchronous unit tests.
 
 pub mod agent;
+pub mod consent;
 pub mod health;
 pub mod memory;
 pub mod project;

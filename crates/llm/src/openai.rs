@@ -289,6 +289,13 @@ impl ChatModel for OpenAiCompatible {
                 self.line(rest, &mut got, deltas.as_ref())?;
             }
         }
+        if !got.done && got.finish.is_none() {
+            // llama.cpp's Python server, for one, starts a 200 stream and
+            // then drops it when the prompt does not fit.
+            return Err(self.failed(
+                "the server ended the answer without finishing it (its log says why; a prompt longer than its context is a common cause)",
+            ));
+        }
         let finish = match got.finish.as_deref() {
             Some("length") => Finish::Length,
             _ => Finish::Stop,
