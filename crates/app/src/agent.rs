@@ -12,7 +12,7 @@ use openzero_core::agent::{
 use openzero_core::memory::{Filters, Memory};
 use openzero_llm::embedded::{DEFAULT_FILE, EmbeddedModel};
 use openzero_llm::openai::OpenAiCompatible;
-use openzero_llm::{ChatModel, ChatRequest, ProviderInfo};
+use openzero_llm::{ChatModel, ChatRequest, Locality, ProviderInfo};
 use openzero_store::Store;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -28,76 +28,171 @@ const MEMORIES: usize = 5;
 /// Earlier turns read for a prompt, at most (the budget trims further).
 const HISTORY_TURNS: i64 = 20;
 
-/// Where the embedded chat model is for these settings.
-pub fn chat_model_path(loaded: &Loaded) -> PathBuf {
-    match &loaded.settings.llm.model {
-        Some(m) if !m.trim().is_empty() => PathBuf::from(m),
-        _ => loaded.data_dir.join("models").join(DEFAULT_FILE),
-    }
-}
-
 /// How long a chat server may take to start answering (or pause mid-answer).
 const SERVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Where the configured chat model is.
+/// The wire format a chat server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// OpenAI-compatible chat completions.
+    OpenAi,
+    /// Ollama's native `/api/chat`.
+    Ollama,
+    /// Gemini `generateContent`.
+    Gemini,
+}
+
+/// Where a chat model is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatTarget {
     /// The embedded GGUF model file.
     File(PathBuf),
-    /// An OpenAI-compatible server on this machine or the owner's network.
+    /// A chat server.
     Server {
         provider: String,
+        api: Api,
         base_url: String,
         model: String,
+        /// `Cloud` for the cloud services whatever their address, and for
+        /// any server outside this machine and the owner's private network.
+        locality: Locality,
     },
     /// Not usable with these settings, and why.
     Unavailable(String),
 }
 
-/// What the settings ask for. Cloud endpoints are refused: a request
-/// carrying the owner's context may only go to a cloud model after the
-/// owner approved exactly what leaves, and that consent step is not built
-/// yet.
+/// The model the settings choose for chat.
 pub fn chat_target(loaded: &Loaded) -> ChatTarget {
     let llm = &loaded.settings.llm;
-    let (name, default_url) = match llm.provider {
-        LlmProvider::Embedded => return ChatTarget::File(chat_model_path(loaded)),
-        LlmProvider::Llamacpp => ("llamacpp", "http://127.0.0.1:8080/v1"),
-        LlmProvider::Openai => ("openai", "https://api.openai.com/v1"),
-        LlmProvider::Groq => ("groq", "https://api.groq.com/openai/v1"),
-        LlmProvider::Openrouter => ("openrouter", "https://openrouter.ai/api/v1"),
-        other => {
-            return ChatTarget::Unavailable(
-                format!(
-                    "provider {other:?} is not available in this version (embedded and OpenAI-compatible servers on your own network are)"
-                )
-                .to_lowercase(),
-            );
+    target(loaded, llm.provider, llm.model.as_deref())
+}
+
+/// The model for deep thinking: `DEEP_THINK_PROVIDER` / `DEEP_THINK_MODEL`,
+/// or the chat model when no deep-think provider is set.
+pub fn think_target(loaded: &Loaded) -> ChatTarget {
+    let llm = &loaded.settings.llm;
+    match llm.deep_think_provider {
+        Some(p) if p != llm.provider => target(loaded, p, llm.deep_think_model.as_deref()),
+        _ => target(
+            loaded,
+            llm.provider,
+            llm.deep_think_model.as_deref().or(llm.model.as_deref()),
+        ),
+    }
+}
+
+fn target(loaded: &Loaded, provider: LlmProvider, model: Option<&str>) -> ChatTarget {
+    let llm = &loaded.settings.llm;
+    let model = model.filter(|m| !m.trim().is_empty());
+    // (name, api, default url, default model, a cloud service?)
+    let (name, api, default_url, default_model, cloud) = match provider {
+        LlmProvider::Embedded => {
+            return ChatTarget::File(model.map_or_else(
+                || loaded.data_dir.join("models").join(DEFAULT_FILE),
+                PathBuf::from,
+            ));
         }
+        LlmProvider::Llamacpp => (
+            "llamacpp",
+            Api::OpenAi,
+            "http://127.0.0.1:8080/v1",
+            "default",
+            false,
+        ),
+        LlmProvider::Ollama => (
+            "ollama",
+            Api::Ollama,
+            llm.ollama_base_url.as_str(),
+            "llama3.2",
+            false,
+        ),
+        LlmProvider::Openai => (
+            "openai",
+            Api::OpenAi,
+            "https://api.openai.com/v1",
+            "gpt-4o-mini",
+            true,
+        ),
+        LlmProvider::Groq => (
+            "groq",
+            Api::OpenAi,
+            "https://api.groq.com/openai/v1",
+            "llama-3.1-8b-instant",
+            true,
+        ),
+        LlmProvider::Openrouter => (
+            "openrouter",
+            Api::OpenAi,
+            "https://openrouter.ai/api/v1",
+            "openrouter/auto",
+            true,
+        ),
+        LlmProvider::Gemini => (
+            "gemini",
+            Api::Gemini,
+            llm.gemini_base_url.as_str(),
+            "gemini-2.0-flash",
+            true,
+        ),
     };
-    let base_url = llm
-        .openai_base_url
-        .clone()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| default_url.to_owned());
-    if openzero_llm::openai::locality_of(&base_url) == openzero_llm::Locality::Cloud {
-        return ChatTarget::Unavailable(format!(
-            "{name} at {base_url} is a cloud service: sending your context there needs your approval message by message, \
-             and this version does not have that consent step yet; use the embedded model or a server on your own network (llm.openai_base_url)"
-        ));
+    let base_url = match api {
+        Api::OpenAi => llm
+            .openai_base_url
+            .clone()
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| default_url.to_owned()),
+        _ => default_url.to_owned(),
+    };
+    let locality = if cloud {
+        Locality::Cloud
+    } else {
+        openzero_llm::openai::locality_of(&base_url)
+    };
+    if cloud && api_key(loaded, provider).is_none() {
+        let key = match provider {
+            LlmProvider::Groq => "GROQ_API_KEY",
+            LlmProvider::Gemini => "GEMINI_API_KEY",
+            _ => "OPENAI_API_KEY",
+        };
+        return ChatTarget::Unavailable(format!("{name} needs an API key: set {key}"));
     }
     ChatTarget::Server {
         provider: name.to_owned(),
+        api,
         base_url,
-        model: llm.model.clone().unwrap_or_else(|| "default".to_owned()),
+        model: model.unwrap_or(default_model).to_owned(),
+        locality,
     }
+}
+
+fn api_key(loaded: &Loaded, provider: LlmProvider) -> Option<String> {
+    let llm = &loaded.settings.llm;
+    match provider {
+        LlmProvider::Groq => llm.groq_api_key.as_ref(),
+        LlmProvider::Gemini => llm.gemini_api_key.as_ref(),
+        LlmProvider::Openai | LlmProvider::Openrouter | LlmProvider::Llamacpp => {
+            llm.openai_api_key.as_ref()
+        }
+        LlmProvider::Embedded | LlmProvider::Ollama => None,
+    }
+    .map(|k| k.expose().to_owned())
+    .filter(|k| !k.is_empty())
 }
 
 /// Loads the configured chat model.
 pub async fn load_chat_model(loaded: &Loaded) -> Result<Arc<dyn ChatModel>, AppError> {
-    match chat_target(loaded) {
+    load_model(loaded, &chat_target(loaded)).await
+}
+
+/// Loads the model at `target`.
+pub async fn load_model(
+    loaded: &Loaded,
+    target: &ChatTarget,
+) -> Result<Arc<dyn ChatModel>, AppError> {
+    match target {
         ChatTarget::File(path) => {
             let threads = loaded.settings.llm.threads;
+            let path = path.clone();
             let model = tokio::task::spawn_blocking(move || EmbeddedModel::load(&path, threads))
                 .await
                 .map_err(|e| AppError::Invalid(format!("model load task: {e}")))?
@@ -106,19 +201,34 @@ pub async fn load_chat_model(loaded: &Loaded) -> Result<Arc<dyn ChatModel>, AppE
         }
         ChatTarget::Server {
             provider,
+            api,
             base_url,
             model,
+            locality,
         } => {
-            let key = match loaded.settings.llm.provider {
-                LlmProvider::Groq => loaded.settings.llm.groq_api_key.as_ref(),
-                _ => loaded.settings.llm.openai_api_key.as_ref(),
-            }
-            .map(|k| k.expose().to_owned());
-            let p = OpenAiCompatible::new(&provider, &base_url, key, &model, SERVER_TIMEOUT)
-                .map_err(|e| AppError::Invalid(e.to_string()))?;
-            Ok(Arc::new(p))
+            let kind = match provider.as_str() {
+                "groq" => LlmProvider::Groq,
+                "gemini" => LlmProvider::Gemini,
+                "ollama" => LlmProvider::Ollama,
+                _ => LlmProvider::Openai,
+            };
+            let key = api_key(loaded, kind);
+            let bad = |e: openzero_llm::LlmError| AppError::Invalid(e.to_string());
+            let m: Arc<dyn ChatModel> = match api {
+                Api::OpenAi => Arc::new(
+                    OpenAiCompatible::new(provider, base_url, key, model, SERVER_TIMEOUT)
+                        .map_err(bad)?
+                        .with_locality(*locality),
+                ),
+                Api::Ollama | Api::Gemini => {
+                    return Err(AppError::Invalid(format!(
+                        "the {provider} provider is not available in this version"
+                    )));
+                }
+            };
+            Ok(m)
         }
-        ChatTarget::Unavailable(why) => Err(AppError::Invalid(why)),
+        ChatTarget::Unavailable(why) => Err(AppError::Invalid(why.clone())),
     }
 }
 
@@ -176,6 +286,14 @@ impl<'a> Chat<'a> {
         text: &str,
         deltas: Option<UnboundedSender<String>>,
     ) -> Result<Answer, AppError> {
+        if self.model.info().locality == Locality::Cloud {
+            // The owner's context may reach a cloud model only through the
+            // consent step (crate::consent), never from here.
+            return Err(AppError::Invalid(format!(
+                "{} is a cloud model: each message needs your approval first (openzero chat asks for it; see `openzero think --help`)",
+                self.model.info().provider
+            )));
+        }
         let tz = self.loaded.settings.general.timezone.0;
         let now = chrono::Utc::now().with_timezone(&tz);
         let mut conv = Conversation::new(persona(&self.loaded.data_dir), Budget::default());
@@ -229,7 +347,9 @@ impl<'a> Chat<'a> {
         })
     }
 
-    async fn context(&self, query: &str) -> Result<Context, AppError> {
+    /// What Z knows that bears on `query`: memories, projects, about-me,
+    /// preferences and this channel's recent turns.
+    pub async fn context(&self, query: &str) -> Result<Context, AppError> {
         let memories = match self
             .memory
             .search(query, MEMORIES, &Filters::default())

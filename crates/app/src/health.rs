@@ -87,9 +87,18 @@ pub fn llm(chat: &crate::agent::ChatTarget) -> Component {
             provider,
             base_url,
             model,
+            locality,
+            ..
         } => Component::new(
             ComponentStatus::Ok,
-            format!("{provider} at {base_url}, model {model} (your network; not probed)"),
+            match locality {
+                openzero_llm::Locality::Local => {
+                    format!("{provider} at {base_url}, model {model} (your network; not probed)")
+                }
+                openzero_llm::Locality::Cloud => format!(
+                    "{provider} at {base_url}, model {model} (cloud: each request waits for your approval; not probed)"
+                ),
+            },
             false,
         ),
         ChatTarget::Unavailable(why) => Component::new(ComponentStatus::Down, why.clone(), false),

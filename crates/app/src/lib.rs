@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod bench;
+pub mod consent;
 pub mod doctor;
 pub mod health;
 pub mod memory;

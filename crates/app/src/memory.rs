@@ -156,6 +156,19 @@ impl<'a> MemoryService<'a> {
         .map_err(|e| e.to_string())
     }
 
+    /// Cosine similarity of each text to `query` by the local embedding
+    /// model, or `None` when the model is unavailable.
+    pub async fn similarity(&self, query: &str, texts: &[String]) -> Option<Vec<f32>> {
+        if texts.is_empty() {
+            return Some(Vec::new());
+        }
+        let mut all = vec![query.to_owned()];
+        all.extend(texts.iter().cloned());
+        let vecs = self.embed(all).await.ok()?;
+        let (q, rest) = vecs.split_first()?;
+        Some(rest.iter().map(|v| openzero_embed::cosine(q, v)).collect())
+    }
+
     fn record(req: &AddMemory) -> Result<MemoryRecord, AppError> {
         validate_text(&req.text)?;
         let source = Source::new(req.source.as_deref().unwrap_or("cli"))?;

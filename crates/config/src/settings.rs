@@ -106,6 +106,11 @@ pub struct Llm {
     pub openai_api_key: Option<Secret>,
     pub groq_api_key: Option<Secret>,
     pub gemini_api_key: Option<Secret>,
+    pub gemini_base_url: String,
+    /// Hours a pending thought waits for the owner before it expires.
+    pub consent_hours: u32,
+    /// Redact identifiers before a disclosure.
+    pub redact_identifiers: bool,
     pub deep_think_provider: Option<LlmProvider>,
     pub deep_think_model: Option<String>,
 }
@@ -122,6 +127,9 @@ impl Default for Llm {
             openai_api_key: None,
             groq_api_key: None,
             gemini_api_key: None,
+            gemini_base_url: "https://generativelanguage.googleapis.com".into(),
+            consent_hours: 24,
+            redact_identifiers: true,
             deep_think_provider: None,
             deep_think_model: None,
         }

@@ -217,6 +217,41 @@ impl Redactor {
     }
 }
 
+/// Restores placeholders in an answer that arrives in pieces: text is held
+/// back only while a `[` may still be the start of a placeholder.
+#[derive(Debug)]
+pub struct StreamRestore<'a> {
+    redactor: &'a Redactor,
+    pending: String,
+}
+
+impl<'a> StreamRestore<'a> {
+    pub fn new(redactor: &'a Redactor) -> Self {
+        Self {
+            redactor,
+            pending: String::new(),
+        }
+    }
+
+    /// Takes the next piece; returns what can be shown now.
+    pub fn push(&mut self, piece: &str) -> String {
+        self.pending.push_str(piece);
+        let cut = match self.pending.rfind('[') {
+            // Placeholders are short: "[address 12]".
+            Some(i) if !self.pending[i..].contains(']') && self.pending.len() - i < 16 => i,
+            _ => self.pending.len(),
+        };
+        let out = self.redactor.restore(&self.pending[..cut]);
+        self.pending.drain(..cut);
+        out
+    }
+
+    /// What is left at the end.
+    pub fn finish(self) -> String {
+        self.redactor.restore(&self.pending)
+    }
+}
+
 /// What a request to a cloud model would carry: the items shown to the
 /// owner and the messages built from exactly those items.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,7 +264,10 @@ pub struct Disclosure {
 impl Disclosure {
     /// Characters that would leave (all messages).
     pub fn chars(&self) -> usize {
-        self.messages.iter().map(|m| m.content.chars().count()).sum()
+        self.messages
+            .iter()
+            .map(|m| m.content.chars().count())
+            .sum()
     }
 }
 
@@ -446,7 +484,10 @@ mod tests {
         assert!(out.contains("[email 1]"), "{out}");
         assert!(out.contains("[phone 1]"), "{out}");
         assert!(out.contains("[iban 1]"), "{out}");
-        assert!(out.contains("[address 1]") && out.contains("[address 2]"), "{out}");
+        assert!(
+            out.contains("[address 1]") && out.contains("[address 2]"),
+            "{out}"
+        );
         assert_eq!(r.restore(&out), text);
     }
 
@@ -472,6 +513,32 @@ mod tests {
         assert_eq!(a, "write to [email 1]");
         assert_eq!(b, "[email 1] and [email 2]");
         assert_eq!(r.redactions.len(), 2);
+    }
+
+    #[test]
+    fn placeholders_split_across_pieces_are_restored() {
+        let mut r = Redactor::new();
+        r.redact("ann@example.com");
+        let pieces = [
+            "Write to [em",
+            "ail 1",
+            "] today [not a placeholder] ",
+            "[",
+            "email 1]",
+        ];
+        let mut s = StreamRestore::new(&r);
+        let mut shown = String::new();
+        for p in pieces {
+            shown.push_str(&s.push(p));
+        }
+        shown.push_str(&s.finish());
+        assert_eq!(
+            shown,
+            "Write to ann@example.com today [not a placeholder] ann@example.com"
+        );
+        // Text without brackets is never held back.
+        let mut s = StreamRestore::new(&r);
+        assert_eq!(s.push("plain words "), "plain words ");
     }
 
     #[test]
@@ -501,7 +568,10 @@ mod tests {
             .with_ymd_and_hms(2026, 11, 24, 8, 0, 0)
             .unwrap();
         let ctx = Context {
-            memories: vec![memory(7, "My landlord is reachable at landlord@example.com")],
+            memories: vec![memory(
+                7,
+                "My landlord is reachable at landlord@example.com",
+            )],
             projects: "- Move flat (active, 40% done)".into(),
             about_me: None,
             preferences: vec![],
@@ -541,7 +611,9 @@ mod tests {
 
     #[test]
     fn without_redaction_the_text_is_sent_as_is() {
-        let now = chrono_tz::UTC.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap();
+        let now = chrono_tz::UTC
+            .with_ymd_and_hms(2026, 11, 24, 8, 0, 0)
+            .unwrap();
         let d = disclose(
             "Z",
             now,
@@ -550,7 +622,10 @@ mod tests {
             Budget::default(),
             false,
         );
-        assert_eq!(d.items.last().map(|i| i.text.as_str()), Some("mail a@b.com"));
+        assert_eq!(
+            d.items.last().map(|i| i.text.as_str()),
+            Some("mail a@b.com")
+        );
         assert!(d.redactor.redactions.is_empty());
     }
 

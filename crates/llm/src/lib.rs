@@ -36,7 +36,7 @@ pub struct ProviderInfo {
 }
 
 /// One request to a chat model.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     /// Most tokens to generate.
@@ -94,4 +94,23 @@ pub trait ChatModel: Send + Sync + std::fmt::Debug {
         req: ChatRequest,
         deltas: Option<UnboundedSender<String>>,
     ) -> Result<ChatResponse, LlmError>;
+
+    /// The exact bytes a request for `req` sends over the network, for
+    /// providers that send any (`None` for a model in this process). The
+    /// consent step logs their hash before [`ChatModel::send_encoded`] sends
+    /// them, so what the log says left is what left.
+    fn encode(&self, _req: &ChatRequest) -> Result<Option<Vec<u8>>, LlmError> {
+        Ok(None)
+    }
+
+    /// Sends a request body made by [`ChatModel::encode`], unchanged.
+    async fn send_encoded(
+        &self,
+        _body: Vec<u8>,
+        _deltas: Option<UnboundedSender<String>>,
+    ) -> Result<ChatResponse, LlmError> {
+        Err(LlmError::Inference(
+            "this model runs in this process and sends nothing over the network".into(),
+        ))
+    }
 }

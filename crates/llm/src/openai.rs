@@ -157,6 +157,17 @@ impl OpenAiCompatible {
         })
     }
 
+    /// Marks the provider local or cloud. By default it is local only on
+    /// this machine or a private network; a cloud service stays cloud even
+    /// when reached through a local proxy.
+    pub fn with_locality(mut self, locality: Locality) -> Self {
+        if self.locality == Locality::Cloud {
+            return self;
+        }
+        self.locality = locality;
+        self
+    }
+
     /// How many times a 429 or 5xx answer is retried (default 3).
     pub fn with_retries(mut self, retries: u32) -> Self {
         self.retries = retries;
@@ -196,22 +207,27 @@ impl ChatModel for OpenAiCompatible {
         req: ChatRequest,
         deltas: Option<UnboundedSender<String>>,
     ) -> Result<ChatResponse, LlmError> {
-        let messages: Vec<serde_json::Value> = req
-            .messages
-            .iter()
-            .map(|m| serde_json::json!({ "role": m.role.as_str(), "content": m.content }))
-            .collect();
-        let body = serde_json::json!({
-            "model": self.model,
-            "messages": messages,
-            "stream": true,
-            "max_tokens": req.max_tokens,
-            "temperature": req.temperature,
-        });
+        let body = self.body(&req)?;
+        self.send_encoded(body, deltas).await
+    }
+
+    fn encode(&self, req: &ChatRequest) -> Result<Option<Vec<u8>>, LlmError> {
+        self.body(req).map(Some)
+    }
+
+    async fn send_encoded(
+        &self,
+        body: Vec<u8>,
+        deltas: Option<UnboundedSender<String>>,
+    ) -> Result<ChatResponse, LlmError> {
         let url = format!("{}/chat/completions", self.base_url);
         let mut attempt = 0;
         let mut resp = loop {
-            let mut r = self.client.post(&url).json(&body);
+            let mut r = self
+                .client
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
             if let Some(key) = &self.api_key {
                 r = r.bearer_auth(key);
             }
@@ -313,6 +329,24 @@ impl ChatModel for OpenAiCompatible {
 }
 
 impl OpenAiCompatible {
+    /// The JSON request body.
+    fn body(&self, req: &ChatRequest) -> Result<Vec<u8>, LlmError> {
+        let messages: Vec<serde_json::Value> = req
+            .messages
+            .iter()
+            .map(|m| serde_json::json!({ "role": m.role.as_str(), "content": m.content }))
+            .collect();
+        let body = serde_json::json!({
+            "model": self.model,
+            "messages": messages,
+            "stream": true,
+            "max_tokens": req.max_tokens,
+            "temperature": req.temperature,
+        });
+        serde_json::to_vec(&body)
+            .map_err(|e| self.failed(format!("cannot encode the request ({e})")))
+    }
+
     /// One line of the event stream.
     fn line(
         &self,

@@ -66,7 +66,10 @@ async fn streams_a_real_answer() {
 async fn stops_at_max_tokens_and_says_so() {
     let Some(url) = server() else { return };
     let r = provider(&url)
-        .chat(ask("Write a long story about a lighthouse keeper.", 8), None)
+        .chat(
+            ask("Write a long story about a lighthouse keeper.", 8),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(r.finish, Finish::Length);

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use openzero_app::agent::{Chat, load_chat_model};
+use openzero_app::consent::needs_consent;
 use openzero_app::memory::{MemoryService, load_embedder};
 use openzero_config::Loaded;
 
@@ -28,17 +29,59 @@ async fn talk(
     if let Some(why) = memory.unavailable() {
         tracing::warn!("memories are found by words only: {why}");
     }
-    let chat = Chat::new(loaded, store, memory, model, CHANNEL);
+    let cloud = needs_consent(&model.info());
+    let chat = Chat::new(loaded, store, memory, model.clone(), CHANNEL);
+    let turn = Turn {
+        loaded,
+        store,
+        chat: &chat,
+        model: &*model,
+        cloud,
+    };
     match message.as_deref() {
         Some("-") => {
+            if cloud {
+                // Standard input is where the approval is read from.
+                anyhow::bail!(
+                    "with a cloud model the message cannot come from standard input (your approval is read there); pass it as an argument"
+                );
+            }
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
                 .context("cannot read the message from standard input")?;
-            one(&chat, &text).await
+            turn.one(&text).await
         }
-        Some(text) => one(&chat, text).await,
-        None => conversation(&chat).await,
+        Some(text) => turn.one(text).await,
+        None => conversation(&turn).await,
+    }
+}
+
+/// One message's way: straight to a local model, or through consent.
+struct Turn<'a> {
+    loaded: &'a Loaded,
+    store: &'a dyn openzero_store::Store,
+    chat: &'a Chat<'a>,
+    model: &'a dyn openzero_llm::ChatModel,
+    cloud: bool,
+}
+
+impl Turn<'_> {
+    async fn one(&self, text: &str) -> Result<ExitCode> {
+        if !self.cloud {
+            return one(self.chat, text).await;
+        }
+        let ctx = self.chat.context(text).await?;
+        let thought = openzero_app::consent::hold(
+            self.loaded,
+            self.store,
+            &self.model.info(),
+            CHANNEL,
+            text,
+            ctx,
+        )
+        .await?;
+        crate::think_cmd::approve_and_send(self.loaded, self.store, self.model, &thought).await
     }
 }
 
@@ -78,7 +121,7 @@ async fn one(chat: &Chat<'_>, text: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn conversation(chat: &Chat<'_>) -> Result<ExitCode> {
+async fn conversation(turn: &Turn<'_>) -> Result<ExitCode> {
     let interactive = std::io::stdin().is_terminal();
     if interactive {
         eprintln!("Talking to Z (an empty line or Ctrl-D ends).");
@@ -96,7 +139,7 @@ async fn conversation(chat: &Chat<'_>) -> Result<ExitCode> {
         if interactive {
             eprint!("Z> ");
         }
-        one(chat, line.trim()).await?;
+        turn.one(line.trim()).await?;
     }
     Ok(ExitCode::SUCCESS)
 }

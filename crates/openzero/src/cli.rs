@@ -15,6 +15,8 @@ Examples:
   openzero memory add \"Dentist on Tuesday at 9:30\"
   openzero memory search \"when is the dentist\"
   openzero chat \"what are my projects?\"  talk to Z (offline, embedded model)
+  openzero think \"plan my week\"        ask a cloud model, after you approve what leaves
+  openzero disclosures                  everything that ever left for a cloud model
   openzero doctor                       check configuration and components
   openzero --data-dir /srv/openzero config show
 
@@ -100,10 +102,52 @@ Examples:
 
 Z answers with the embedded model on this machine (no network): your
 projects, the memories that match your message, about-me.md and the time in
-your zone go into the prompt. The conversation is kept (channel: terminal).")]
+your zone go into the prompt. The conversation is kept (channel: terminal).
+When LLM_PROVIDER is a cloud service (openai, groq, openrouter, gemini), each
+message is shown first and sent only after you answer `y`, as with `think`.")]
     Chat {
         /// The message; `-` reads it from standard input
         message: Option<String>,
+    },
+
+    /// Ask the deep-thinking model (DEEP_THINK_PROVIDER), showing first what would leave
+    #[command(after_help = "\
+Examples:
+  openzero think \"should I take the Berlin job offer?\"
+  DEEP_THINK_PROVIDER=openai DEEP_THINK_MODEL=gpt-4o openzero think \"plan my week\"
+
+Z picks on this machine what the question needs (memories, projects,
+about-me paragraphs the local models rate relevant), replaces e-mail
+addresses, phone numbers, IBANs and street addresses with placeholders, and
+shows you every item, the provider and the model. Only after you answer `y`
+is exactly that sent; the disclosure is logged (`openzero disclosures`).
+Answer `n` to cancel. With no answer (no terminal), the request stays
+pending for llm.consent_hours (default 24): `openzero thoughts grant ID`.
+A local deep-think provider (embedded, ollama, llamacpp) needs no approval.")]
+    Think {
+        /// The question
+        question: String,
+    },
+
+    /// Requests waiting for your approval, and what became of earlier ones
+    #[command(subcommand)]
+    Thoughts(ThoughtsCommand),
+
+    /// Everything that was sent to a cloud model: when, where, how much, what
+    #[command(after_help = "\
+Examples:
+  openzero disclosures
+  openzero disclosures --json -n 100
+
+Each line: time, provider and model, size, the SHA-256 of the exact bytes
+sent, who approved, the items it carried and how it ended.")]
+    Disclosures {
+        /// How many, newest first
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: i64,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
     },
 
     /// Measure speed against baselines (embedding, search, import)
@@ -119,6 +163,29 @@ Output:
   [ACTIVE] Career [40%]
     [PAUSED] Job Applications [20%]")]
     Tree,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ThoughtsCommand {
+    /// List thoughts, newest first
+    #[command(after_help = "Examples:\n  openzero thoughts list\n  openzero thoughts list --json")]
+    List {
+        /// How many
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: i64,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show exactly what a thought would send
+    #[command(after_help = "Examples:\n  openzero thoughts show 3")]
+    Show { id: i64 },
+    /// Approve a pending thought: send it and print the answer
+    #[command(after_help = "Examples:\n  openzero thoughts grant 3")]
+    Grant { id: i64 },
+    /// Cancel a pending thought; nothing is sent
+    #[command(after_help = "Examples:\n  openzero thoughts cancel 3")]
+    Cancel { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]

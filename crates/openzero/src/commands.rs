@@ -21,6 +21,11 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Memory(cmd) => crate::memory_cmd::run(&loaded, cmd).await,
         Command::Bench(cmd) => crate::bench_cmd::run(&loaded, cmd).await,
         Command::Chat { message } => crate::chat_cmd::run(&loaded, message).await,
+        Command::Think { question } => crate::think_cmd::think(&loaded, &question).await,
+        Command::Thoughts(cmd) => crate::think_cmd::thoughts(&loaded, cmd).await,
+        Command::Disclosures { limit, json } => {
+            crate::think_cmd::disclosures(&loaded, limit, json).await
+        }
         Command::Tree => {
             let store = openzero_app::open_store(&loaded).await?;
             let tree = projects::tree(&*store).await;

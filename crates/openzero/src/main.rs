@@ -14,6 +14,7 @@ mod chat_cmd;
 mod cli;
 mod commands;
 mod memory_cmd;
+mod think_cmd;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -106,21 +106,6 @@ fn providers_not_built_yet_are_refused_plainly() {
 }
 
 #[test]
-fn cloud_providers_are_refused_until_consent_exists() {
-    let oz = Oz::new();
-    oz.ok(&["init"]);
-    oz.cmd()
-        .env("LLM_PROVIDER", "openai")
-        .env("OPENAI_API_KEY", "sk-test-never-used")
-        .args(["chat", "hello"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("cloud service"))
-        .stderr(predicate::str::contains("approval"))
-        .stderr(predicate::str::contains("sk-test-never-used").not());
-}
-
-#[test]
 fn a_dead_model_server_is_a_clear_error_and_the_message_is_kept() {
     let oz = Oz::new();
     oz.ok(&["init"]);

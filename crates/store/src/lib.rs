@@ -9,6 +9,7 @@ use std::fmt::Debug;
 
 use async_trait::async_trait;
 use openzero_core::agent::{Role, Turn};
+use openzero_core::consent::{DecideError, Decision, Disclosure, ThoughtState};
 use openzero_core::memory::{Filters, Memory, MemoryId, Source};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
 
@@ -204,8 +205,180 @@ pub trait Store: Send + Sync + Debug {
     /// The newest `limit` turns of a channel, oldest first.
     async fn recent_turns(&self, channel: &str, limit: i64) -> Result<Vec<Turn>, StoreError>;
 
+    /// Stores a pending thought (a cloud request waiting for the owner).
+    async fn add_thought(&self, t: &NewThought) -> Result<Thought, StoreError>;
+    async fn get_thought(&self, id: ThoughtId) -> Result<Option<Thought>, StoreError>;
+    /// The newest `limit` thoughts, newest first.
+    async fn list_thoughts(&self, limit: i64) -> Result<Vec<Thought>, StoreError>;
+    /// Grants or cancels a pending thought, atomically: of two decisions
+    /// racing, one wins and the other sees `AlreadyDecided`.
+    async fn decide_thought(
+        &self,
+        id: ThoughtId,
+        decision: Decision,
+        by: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Decided, StoreError>;
+    /// Records how a granted thought ended (answered or failed).
+    async fn finish_thought(&self, id: ThoughtId, end: &ThoughtEnd) -> Result<(), StoreError>;
+    /// Logs a disclosure; called before the bytes leave.
+    async fn add_disclosure(&self, d: &NewDisclosure) -> Result<DisclosureRecord, StoreError>;
+    /// Records how a logged disclosure ended.
+    async fn finish_disclosure(&self, id: i64, outcome: &str) -> Result<(), StoreError>;
+    /// The newest `limit` disclosures, newest first.
+    async fn list_disclosures(&self, limit: i64) -> Result<Vec<DisclosureRecord>, StoreError>;
+
     /// Waits for in-flight work and closes connections.
     async fn close(&self);
+}
+
+/// A pending thought's id.
+pub type ThoughtId = i64;
+
+/// A cloud request held for the owner's approval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewThought {
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// Where it was asked (terminal, telegram, web).
+    pub channel: String,
+    pub provider: String,
+    pub model: String,
+    /// The owner's question as typed.
+    pub question: String,
+    /// What would be sent; stays on this machine.
+    pub disclosure: Disclosure,
+}
+
+/// A stored thought.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thought {
+    pub id: ThoughtId,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub channel: String,
+    pub provider: String,
+    pub model: String,
+    pub question: String,
+    pub disclosure: Disclosure,
+    /// As stored; use `ThoughtState::at` for what the owner sees.
+    pub state: ThoughtState,
+    pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub decided_by: Option<String>,
+    pub answer: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What `decide_thought` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decided {
+    /// The decision was taken; the thought as it is now.
+    Done(Box<Thought>),
+    /// The decision was refused (expired, already decided); the thought as it is.
+    Refused(DecideError, Box<Thought>),
+    /// No such thought.
+    NotFound,
+}
+
+/// How a granted thought ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThoughtEnd {
+    Answered(String),
+    Failed(String),
+}
+
+/// A disclosure about to leave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDisclosure {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub thought_id: Option<ThoughtId>,
+    pub provider: String,
+    pub model: String,
+    /// Size of the exact bytes sent.
+    pub bytes: i64,
+    /// SHA-256 of the exact bytes sent, hex.
+    pub sha256: String,
+    /// Labels of the items it carried ("memory #12 (2026-11-02)", …).
+    pub items: Vec<String>,
+    /// Who approved it ("owner (terminal)", "owner (telegram 42)").
+    pub approved_by: String,
+}
+
+/// A logged disclosure.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DisclosureRecord {
+    pub id: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub thought_id: Option<ThoughtId>,
+    pub provider: String,
+    pub model: String,
+    pub bytes: i64,
+    pub sha256: String,
+    pub items: Vec<String>,
+    pub approved_by: String,
+    /// `None` while sending (or if the process died mid-send); then
+    /// "answered" or the error.
+    pub outcome: Option<String>,
+}
+
+/// Raw columns of a `thoughts` row, as both SQL adapters read them.
+#[derive(Debug)]
+pub struct ThoughtRow {
+    pub id: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub channel: String,
+    pub provider: String,
+    pub model: String,
+    pub question: String,
+    pub disclosure: String,
+    pub state: String,
+    pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub decided_by: Option<String>,
+    pub answer: Option<String>,
+    pub error: Option<String>,
+}
+
+impl TryFrom<ThoughtRow> for Thought {
+    type Error = StoreError;
+    fn try_from(r: ThoughtRow) -> Result<Self, StoreError> {
+        let disclosure = serde_json::from_str(&r.disclosure)
+            .map_err(|e| StoreError::InvalidData(format!("thought #{}: {e}", r.id)))?;
+        let state = ThoughtState::parse(&r.state).ok_or_else(|| {
+            StoreError::InvalidData(format!("thought #{}: unknown state '{}'", r.id, r.state))
+        })?;
+        Ok(Thought {
+            id: r.id,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            channel: r.channel,
+            provider: r.provider,
+            model: r.model,
+            question: r.question,
+            disclosure,
+            state,
+            decided_at: r.decided_at,
+            decided_by: r.decided_by,
+            answer: r.answer,
+            error: r.error,
+        })
+    }
+}
+
+/// The JSON stored for a disclosure (never fails for these types).
+pub fn disclosure_json(d: &Disclosure) -> String {
+    serde_json::to_string(d).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// Reads the stored item labels of a disclosure.
+pub fn parse_items(id: i64, s: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(s)
+        .map_err(|e| StoreError::InvalidData(format!("disclosure #{id}: items: {e}")))
+}
+
+/// The stored JSON of item labels.
+pub fn items_json(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// One memory's vector with the columns search filters on.

@@ -40,7 +40,10 @@ macro_rules! store_suite {
             memory_dense_search_is_exact_when_offered,
             memory_forget_removes_everywhere,
             memory_stats_and_listing,
-            conversations_keep_order_per_channel
+            conversations_keep_order_per_channel,
+            thoughts_round_trip_and_decide_once,
+            thoughts_expire_and_race,
+            disclosures_are_logged_newest_first
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -728,4 +731,176 @@ pub async fn conversations_keep_order_per_channel(s: &dyn Store) {
     let last_two = s.recent_turns("terminal", 2).await.unwrap();
     assert_eq!(last_two[0].content, "Hallo! 🏃 What's next?");
     assert_eq!(s.recent_turns("telegram", 10).await.unwrap().len(), 1);
+}
+
+fn thought(question: &str, expires_in: Duration) -> crate::NewThought {
+    use openzero_core::agent::{ChatMessage, Role};
+    use openzero_core::consent::{Disclosure, Item, ItemKind, Redactor};
+    let mut redactor = Redactor::new();
+    let text = redactor.redact(question);
+    let created_at = crate::now();
+    crate::NewThought {
+        created_at,
+        expires_at: created_at + expires_in,
+        channel: "terminal".into(),
+        provider: "openai".into(),
+        model: "gpt-test".into(),
+        question: question.into(),
+        disclosure: Disclosure {
+            items: vec![Item {
+                kind: ItemKind::Question,
+                label: "your question".into(),
+                text: text.clone(),
+            }],
+            messages: vec![ChatMessage::new(Role::User, text)],
+            redactor,
+        },
+    }
+}
+
+pub async fn thoughts_round_trip_and_decide_once(s: &dyn Store) {
+    use crate::{Decided, ThoughtEnd};
+    use openzero_core::consent::{DecideError, Decision, ThoughtState};
+    let t = s
+        .add_thought(&thought(
+            "Mail bob@example.com about Ünïcode 🏃?",
+            Duration::hours(24),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(t.state, ThoughtState::Pending);
+    let got = s.get_thought(t.id).await.unwrap().unwrap();
+    assert_eq!(got, t, "round trip");
+    assert_eq!(got.disclosure.redactor.redactions.len(), 1);
+    assert!(s.get_thought(t.id + 1000).await.unwrap().is_none());
+
+    let now = crate::now();
+    let Decided::Done(granted) = s
+        .decide_thought(t.id, Decision::Grant, "owner (terminal)", now)
+        .await
+        .unwrap()
+    else {
+        panic!("first grant refused")
+    };
+    assert_eq!(granted.state, ThoughtState::Granted);
+    assert_eq!(granted.decided_by.as_deref(), Some("owner (terminal)"));
+    assert_eq!(granted.decided_at, Some(now));
+    // A double tap, or a cancel after the grant, changes nothing.
+    for d in [Decision::Grant, Decision::Cancel] {
+        match s.decide_thought(t.id, d, "owner", now).await.unwrap() {
+            Decided::Refused(DecideError::AlreadyDecided(ThoughtState::Granted), _) => {}
+            other => panic!("second decision taken: {other:?}"),
+        }
+    }
+    s.finish_thought(t.id, &ThoughtEnd::Answered("42".into()))
+        .await
+        .unwrap();
+    let done = s.get_thought(t.id).await.unwrap().unwrap();
+    assert_eq!(done.state, ThoughtState::Answered);
+    assert_eq!(done.answer.as_deref(), Some("42"));
+    assert!(matches!(
+        s.decide_thought(999_999, Decision::Grant, "owner", now)
+            .await
+            .unwrap(),
+        Decided::NotFound
+    ));
+    let listed = s.list_thoughts(10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+}
+
+pub async fn thoughts_expire_and_race(s: &dyn Store) {
+    use crate::Decided;
+    use openzero_core::consent::{DecideError, Decision, ThoughtState};
+    let old = s
+        .add_thought(&thought("late", Duration::seconds(1)))
+        .await
+        .unwrap();
+    let later = crate::now() + Duration::seconds(5);
+    match s
+        .decide_thought(old.id, Decision::Grant, "owner", later)
+        .await
+        .unwrap()
+    {
+        Decided::Refused(DecideError::Expired, t) => assert_eq!(t.state, ThoughtState::Expired),
+        other => panic!("expired thought granted: {other:?}"),
+    }
+    assert_eq!(
+        s.get_thought(old.id).await.unwrap().unwrap().state,
+        ThoughtState::Expired,
+        "stored as expired"
+    );
+
+    // Two decisions at once: exactly one wins, the other is told.
+    let t = s
+        .add_thought(&thought("race", Duration::hours(1)))
+        .await
+        .unwrap();
+    let now = crate::now();
+    let (a, b) = tokio::join!(
+        s.decide_thought(t.id, Decision::Grant, "tap 1", now),
+        s.decide_thought(t.id, Decision::Grant, "tap 2", now)
+    );
+    let outcomes = [a.unwrap(), b.unwrap()];
+    let won = outcomes
+        .iter()
+        .filter(|o| matches!(o, Decided::Done(_)))
+        .count();
+    assert_eq!(won, 1, "{outcomes:?}");
+    // Cancelled is final too.
+    let c = s
+        .add_thought(&thought("no", Duration::hours(1)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.decide_thought(c.id, Decision::Cancel, "owner", now)
+            .await
+            .unwrap(),
+        Decided::Done(ref t) if t.state == ThoughtState::Cancelled
+    ));
+    assert!(matches!(
+        s.decide_thought(c.id, Decision::Grant, "owner", now)
+            .await
+            .unwrap(),
+        Decided::Refused(DecideError::AlreadyDecided(ThoughtState::Cancelled), _)
+    ));
+}
+
+pub async fn disclosures_are_logged_newest_first(s: &dyn Store) {
+    assert!(s.list_disclosures(10).await.unwrap().is_empty());
+    let t = s
+        .add_thought(&thought("q", Duration::hours(1)))
+        .await
+        .unwrap();
+    let at = crate::now();
+    let d = crate::NewDisclosure {
+        at,
+        thought_id: Some(t.id),
+        provider: "openai".into(),
+        model: "gpt-test".into(),
+        bytes: 1234,
+        sha256: "ab".repeat(32),
+        items: vec!["memory #3 (2026-11-02)".into(), "your question".into()],
+        approved_by: "owner (terminal)".into(),
+    };
+    let first = s.add_disclosure(&d).await.unwrap();
+    assert_eq!(first.outcome, None, "open until the send ends");
+    let second = s
+        .add_disclosure(&crate::NewDisclosure {
+            thought_id: None,
+            ..d.clone()
+        })
+        .await
+        .unwrap();
+    s.finish_disclosure(first.id, "answered").await.unwrap();
+    let all = s.list_disclosures(10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [second.id, first.id]
+    );
+    assert_eq!(all[1].outcome.as_deref(), Some("answered"));
+    assert_eq!(all[1].items, d.items);
+    assert_eq!(all[1].at, at);
+    assert_eq!(all[1].bytes, 1234);
+    assert_eq!(all[1].thought_id, Some(t.id));
+    assert_eq!(s.list_disclosures(1).await.unwrap().len(), 1);
 }
