@@ -11,6 +11,8 @@ use openzero_core::agent::{
 };
 use openzero_core::memory::{Filters, Memory};
 use openzero_llm::embedded::{DEFAULT_FILE, EmbeddedModel};
+use openzero_llm::gemini::Gemini;
+use openzero_llm::ollama::Ollama;
 use openzero_llm::openai::OpenAiCompatible;
 use openzero_llm::{ChatModel, ChatRequest, Locality, ProviderInfo};
 use openzero_store::Store;
@@ -220,10 +222,16 @@ pub async fn load_model(
                         .map_err(bad)?
                         .with_locality(*locality),
                 ),
-                Api::Ollama | Api::Gemini => {
-                    return Err(AppError::Invalid(format!(
-                        "the {provider} provider is not available in this version"
-                    )));
+                Api::Ollama => Arc::new(
+                    Ollama::new(base_url, model, SERVER_TIMEOUT)
+                        .map_err(bad)?
+                        .with_locality(*locality),
+                ),
+                Api::Gemini => {
+                    let key = key.ok_or_else(|| {
+                        AppError::Invalid("gemini needs an API key: set GEMINI_API_KEY".into())
+                    })?;
+                    Arc::new(Gemini::new(base_url, &key, model, SERVER_TIMEOUT).map_err(bad)?)
                 }
             };
             Ok(m)

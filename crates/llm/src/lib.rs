@@ -1,6 +1,7 @@
-//! Chat models behind one interface. Today: the embedded provider, a GGUF
-//! model run in this process with candle (llama, qwen2 and gemma3 families),
-//! needing no server, no network and no key.
+//! Chat models behind one interface: the embedded provider (a GGUF model
+//! run in this process with candle; no server, no network, no key), and
+//! HTTP providers for OpenAI-compatible servers, Ollama's native API and
+//! Gemini, sharing one transport (timeouts, retries, streamed lines).
 //!
 //! **Invariants:** every provider says whether it is `local` or `cloud`
 //! ([`Locality`]), so the agent can refuse to send the owner's context to a
@@ -15,6 +16,9 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub mod embedded;
+pub mod gemini;
+mod http;
+pub mod ollama;
 pub mod openai;
 
 /// Where a provider runs, which decides whether consent is needed.

@@ -12,29 +12,25 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::http::Http;
 use crate::{ChatModel, ChatRequest, ChatResponse, Finish, LlmError, Locality, ProviderInfo};
 
 /// An OpenAI-compatible endpoint.
 pub struct OpenAiCompatible {
-    provider: String,
-    base_url: String,
+    http: Http,
     api_key: Option<String>,
     model: String,
     locality: Locality,
-    timeout: Duration,
-    retries: u32,
-    client: reqwest::Client,
 }
 
 impl std::fmt::Debug for OpenAiCompatible {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenAiCompatible")
-            .field("provider", &self.provider)
-            .field("base_url", &self.base_url)
+            .field("http", &self.http)
             .field("api_key", &self.api_key.as_ref().map(|_| "***"))
             .field("model", &self.model)
             .field("locality", &self.locality)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
@@ -141,19 +137,11 @@ impl OpenAiCompatible {
         model: &str,
         timeout: Duration,
     ) -> Result<Self, LlmError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| LlmError::Inference(format!("HTTP client: {e}")))?;
         Ok(Self {
-            provider: provider.to_owned(),
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            http: Http::new(provider, base_url, timeout)?,
             api_key: api_key.filter(|k| !k.is_empty()),
             model: model.to_owned(),
             locality: locality_of(base_url),
-            timeout,
-            retries: 3,
-            client,
         })
     }
 
@@ -170,25 +158,8 @@ impl OpenAiCompatible {
 
     /// How many times a 429 or 5xx answer is retried (default 3).
     pub fn with_retries(mut self, retries: u32) -> Self {
-        self.retries = retries;
+        self.http.set_retries(retries);
         self
-    }
-
-    fn failed(&self, why: impl std::fmt::Display) -> LlmError {
-        LlmError::Inference(format!("{} at {}: {why}", self.provider, self.base_url))
-    }
-
-    /// Backoff before retry `attempt` (0-based): 0.5 s, 1 s, 2 s … plus up
-    /// to 250 ms of jitter, or what the server's `Retry-After` asks (at
-    /// most a minute).
-    fn backoff(attempt: u32, retry_after: Option<u64>) -> Duration {
-        if let Some(secs) = retry_after {
-            return Duration::from_secs(secs.min(60));
-        }
-        let jitter = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::from(d.subsec_millis()) % 250);
-        Duration::from_millis(500 * (1u64 << attempt.min(6)) + jitter)
     }
 }
 
@@ -196,7 +167,7 @@ impl OpenAiCompatible {
 impl ChatModel for OpenAiCompatible {
     fn info(&self) -> ProviderInfo {
         ProviderInfo {
-            provider: self.provider.clone(),
+            provider: self.http.provider().to_owned(),
             model: self.model.clone(),
             locality: self.locality,
         }
@@ -220,86 +191,28 @@ impl ChatModel for OpenAiCompatible {
         body: Vec<u8>,
         deltas: Option<UnboundedSender<String>>,
     ) -> Result<ChatResponse, LlmError> {
-        let url = format!("{}/chat/completions", self.base_url);
-        let mut attempt = 0;
-        let mut resp = loop {
-            let mut r = self
-                .client
-                .post(&url)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
-            if let Some(key) = &self.api_key {
-                r = r.bearer_auth(key);
-            }
-            let resp = match tokio::time::timeout(self.timeout, r.send()).await {
-                Err(_) => {
-                    return Err(
-                        self.failed(format!("no answer within {} s", self.timeout.as_secs()))
-                    );
-                }
-                Ok(Err(e)) => return Err(self.failed(format!("cannot connect ({e})"))),
-                Ok(Ok(resp)) => resp,
-            };
-            let status = resp.status();
-            if status.is_success() {
-                break resp;
-            }
-            let retry_after = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            let retryable = status.as_u16() == 429 || status.is_server_error();
-            if retryable && attempt < self.retries {
-                let wait = Self::backoff(attempt, retry_after);
-                tracing::warn!(provider = %self.provider, %status, attempt, wait_ms = wait.as_millis() as u64, "retrying");
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-                continue;
-            }
-            let text = resp.text().await.unwrap_or_default();
-            let detail = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v.pointer("/error/message")?.as_str().map(str::to_owned))
-                .unwrap_or_else(|| text.chars().take(200).collect());
-            let tries = if attempt > 0 {
-                format!(" after {} attempts", attempt + 1)
-            } else {
-                String::new()
-            };
-            return Err(self.failed(format!("HTTP {status}{tries}: {detail}")));
-        };
+        let url = format!("{}/chat/completions", self.http.base_url());
+        let auth = self.api_key.as_ref().map(|k| format!("Bearer {k}"));
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| ("authorization", a))
+            .into_iter()
+            .collect();
+        let resp = self.http.post(&url, &headers, &body).await?;
         let mut got = Collected::default();
-        let mut buf: Vec<u8> = Vec::new();
-        loop {
-            let chunk = match tokio::time::timeout(self.timeout, resp.chunk()).await {
-                Err(_) => {
-                    return Err(self.failed(format!(
-                        "went silent for {} s mid-answer",
-                        self.timeout.as_secs()
-                    )));
-                }
-                Ok(Err(e)) => return Err(self.failed(format!("connection lost ({e})"))),
-                Ok(Ok(None)) => break,
-                Ok(Ok(Some(bytes))) => bytes,
-            };
-            buf.extend_from_slice(&chunk);
-            while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = buf.drain(..=pos).collect();
-                let line = String::from_utf8_lossy(&line);
+        let rest = self
+            .http
+            .lines(resp, |line| {
                 self.line(line.trim(), &mut got, deltas.as_ref())?;
-            }
-            if got.done {
-                break;
-            }
-        }
+                Ok(got.done)
+            })
+            .await?;
         if !got.done {
-            let rest = String::from_utf8_lossy(&buf).into_owned();
             let rest = rest.trim();
             if rest.starts_with('{') {
                 // A server that ignored `stream` and sent one JSON answer.
                 let c: Chunk = serde_json::from_str(rest)
-                    .map_err(|e| self.failed(format!("malformed answer ({e})")))?;
+                    .map_err(|e| self.http.failed(format!("malformed answer ({e})")))?;
                 got.take(c, deltas.as_ref());
             } else if !rest.is_empty() {
                 self.line(rest, &mut got, deltas.as_ref())?;
@@ -308,7 +221,7 @@ impl ChatModel for OpenAiCompatible {
         if !got.done && got.finish.is_none() {
             // llama.cpp's Python server, for one, starts a 200 stream and
             // then drops it when the prompt does not fit.
-            return Err(self.failed(
+            return Err(self.http.failed(
                 "the server ended the answer without finishing it (its log says why; a prompt longer than its context is a common cause)",
             ));
         }
@@ -344,7 +257,7 @@ impl OpenAiCompatible {
             "temperature": req.temperature,
         });
         serde_json::to_vec(&body)
-            .map_err(|e| self.failed(format!("cannot encode the request ({e})")))
+            .map_err(|e| self.http.failed(format!("cannot encode the request ({e})")))
     }
 
     /// One line of the event stream.
@@ -363,7 +276,7 @@ impl OpenAiCompatible {
             return Ok(());
         }
         let chunk: Chunk = serde_json::from_str(data).map_err(|e| {
-            self.failed(format!(
+            self.http.failed(format!(
                 "malformed chunk in the answer ({e}): {}",
                 data.chars().take(120).collect::<String>()
             ))

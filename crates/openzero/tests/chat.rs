@@ -93,16 +93,83 @@ fn missing_chat_model_says_how_to_get_it() {
         .stderr(predicate::str::contains("SmolLM2-135M-Instruct.Q4_1.gguf"));
 }
 
-#[test]
-fn providers_not_built_yet_are_refused_plainly() {
+/// An Ollama-shaped fake on loopback (native `/api/chat`, NDJSON stream)
+/// that keeps the request bodies.
+async fn fake_ollama() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    use axum::routing::post;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let app = axum::Router::new().route(
+        "/api/chat",
+        post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                kept.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&body).unwrap());
+                let piece = |c: &str, done: bool| {
+                    let mut v = serde_json::json!({"model": "llama3.2",
+                        "created_at": "2026-11-24T07:00:00Z",
+                        "message": {"role": "assistant", "content": c}, "done": done});
+                    if done {
+                        v["done_reason"] = "stop".into();
+                    }
+                    format!("{v}\n")
+                };
+                let body = format!(
+                    "{}{}{}",
+                    piece("Marathon training ", false),
+                    piece("is your only project.", false),
+                    piece("", true)
+                );
+                ([("content-type", "application/x-ndjson")], body)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_through_ollama_native_api() {
+    let (base, seen) = fake_ollama().await;
     let oz = Oz::new();
     oz.ok(&["init"]);
-    oz.cmd()
-        .env("LLM_PROVIDER", "ollama")
-        .args(["chat", "hello"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("not available in this version"));
+    oz.ok(&["project", "add", "Marathon training", "--progress", "40"]);
+    let oz = std::sync::Arc::new(oz);
+    let run = oz.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        run.cmd()
+            .env("LLM_PROVIDER", "ollama")
+            .env("OLLAMA_BASE_URL", &base)
+            .env("OPENZERO__LLM__MODEL", "llama3.2")
+            .args(["chat", "what are my projects?"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap().trim(),
+        "Marathon training is your only project."
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1, "a local Ollama needs no approval");
+    assert_eq!(seen[0]["model"], "llama3.2");
+    let msgs = seen[0]["messages"].as_array().unwrap();
+    let prompt = msgs.last().unwrap()["content"].as_str().unwrap();
+    assert!(
+        prompt.contains("Marathon training (active, 40% done)"),
+        "{prompt}"
+    );
 }
 
 #[test]

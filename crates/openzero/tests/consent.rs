@@ -317,3 +317,79 @@ fn a_cloud_provider_without_a_key_is_named() {
         .code(1)
         .stderr(predicate::str::contains("GROQ_API_KEY"));
 }
+
+/// A Gemini-shaped cloud on loopback (`streamGenerateContent?alt=sse`).
+async fn fake_gemini() -> (String, Arc<Mutex<Vec<Seen>>>) {
+    use axum::http::HeaderMap;
+    use axum::routing::post;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1beta/models/{call}",
+        post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(Seen {
+                    authorization: headers
+                        .get("x-goog-api-key")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned),
+                    body: body.to_vec(),
+                });
+                let ev = serde_json::json!({"candidates": [{"content": {"parts": [{"text": "Ask [email 1] today."}], "role": "model"},
+                    "finishReason": "STOP", "index": 0}],
+                    "usageMetadata": {"promptTokenCount": 40, "candidatesTokenCount": 5, "totalTokenCount": 45}});
+                ([("content-type", "text/event-stream")], format!("data: {ev}\r\n\r\n"))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemini_is_cloud_and_asks_first() {
+    let (base, seen) = fake_gemini().await;
+    let oz = owner();
+    let go = |answer: &'static str| {
+        let oz = oz.clone();
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            oz.cmd()
+                .env("DEEP_THINK_PROVIDER", "gemini")
+                .env("OPENZERO__LLM__GEMINI_BASE_URL", &base)
+                .env("GEMINI_API_KEY", "AIza-test-secret")
+                .args(["think", QUESTION])
+                .write_stdin(answer)
+                .output()
+                .unwrap()
+        })
+    };
+    let no = go("n\n").await.unwrap();
+    assert!(
+        text(&no.stderr).contains("gemini (gemini-2.0-flash)"),
+        "{}",
+        text(&no.stderr)
+    );
+    assert!(seen.lock().unwrap().is_empty());
+    let yes = go("y\n").await.unwrap();
+    assert!(yes.status.success(), "{}", text(&yes.stderr));
+    assert_eq!(
+        text(&yes.stdout).trim(),
+        "Ask anna.landlord@example.org today."
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].authorization.as_deref(), Some("AIza-test-secret"));
+    assert!(!text(&seen[0].body).contains("anna.landlord@example.org"));
+    let log = run(&oz, &base, &["disclosures", "--json"], None).await;
+    let d: serde_json::Value =
+        serde_json::from_str(text(&log.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(d["provider"], "gemini");
+    assert_eq!(
+        d["sha256"].as_str().unwrap(),
+        openzero_core::consent::sha256_hex(&seen[0].body)
+    );
+}
