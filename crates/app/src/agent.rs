@@ -11,6 +11,7 @@ use openzero_core::agent::{
 };
 use openzero_core::memory::{Filters, Memory};
 use openzero_llm::embedded::{DEFAULT_FILE, EmbeddedModel};
+use openzero_llm::fallback::Fallback;
 use openzero_llm::gemini::Gemini;
 use openzero_llm::ollama::Ollama;
 use openzero_llm::openai::OpenAiCompatible;
@@ -181,9 +182,136 @@ fn api_key(loaded: &Loaded, provider: LlmProvider) -> Option<String> {
     .filter(|k| !k.is_empty())
 }
 
-/// Loads the configured chat model.
+/// The fallbacks configured in `llm.fallbacks` ("ollama:llama3.2, embedded"),
+/// in order. Cloud providers are left out with a warning: a fallback is
+/// used without asking, and nothing goes to a cloud model without asking.
+pub fn fallback_targets(loaded: &Loaded) -> Result<Vec<ChatTarget>, AppError> {
+    let Some(list) = loaded.settings.llm.fallbacks.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, model) = match entry.split_once(':') {
+            Some((n, m)) => (n.trim(), Some(m.trim())),
+            None => (entry, None),
+        };
+        let provider = match name.to_ascii_lowercase().as_str() {
+            "embedded" => LlmProvider::Embedded,
+            "ollama" => LlmProvider::Ollama,
+            "llamacpp" => LlmProvider::Llamacpp,
+            "openai" => LlmProvider::Openai,
+            "groq" => LlmProvider::Groq,
+            "openrouter" => LlmProvider::Openrouter,
+            "gemini" => LlmProvider::Gemini,
+            other => {
+                return Err(AppError::Invalid(format!(
+                    "llm.fallbacks: unknown provider '{other}' (embedded, ollama, llamacpp, openai, groq, openrouter, gemini)"
+                )));
+            }
+        };
+        let t = target(loaded, provider, model);
+        match &t {
+            ChatTarget::Server {
+                locality: Locality::Cloud,
+                provider,
+                ..
+            } => tracing::warn!(
+                %provider,
+                "llm.fallbacks: a cloud provider is never a fallback (it needs your approval per message); skipped"
+            ),
+            _ => out.push(t),
+        }
+    }
+    Ok(out)
+}
+
+/// Loads the configured chat model: the primary, or a fallback chain when
+/// `llm.fallbacks` names local models (each loaded when first needed).
 pub async fn load_chat_model(loaded: &Loaded) -> Result<Arc<dyn ChatModel>, AppError> {
-    load_model(loaded, &chat_target(loaded)).await
+    let primary = chat_target(loaded);
+    let fallbacks = fallback_targets(loaded)?;
+    let cloud = matches!(
+        primary,
+        ChatTarget::Server {
+            locality: Locality::Cloud,
+            ..
+        }
+    );
+    if fallbacks.is_empty() || cloud {
+        return load_model(loaded, &primary).await;
+    }
+    let members: Vec<Arc<dyn ChatModel>> = std::iter::once(primary)
+        .chain(fallbacks)
+        .map(|t| Arc::new(Lazy::new(loaded.clone(), t)) as Arc<dyn ChatModel>)
+        .collect();
+    let cooldown = std::time::Duration::from_secs(loaded.settings.llm.fallback_cooldown_secs);
+    Ok(Arc::new(
+        Fallback::new(members, cooldown).map_err(|e| AppError::Invalid(e.to_string()))?,
+    ))
+}
+
+/// A model loaded the first time it is asked (a fallback may never be).
+#[derive(Debug)]
+struct Lazy {
+    loaded: Loaded,
+    target: ChatTarget,
+    model: tokio::sync::OnceCell<Arc<dyn ChatModel>>,
+}
+
+impl Lazy {
+    fn new(loaded: Loaded, target: ChatTarget) -> Self {
+        Self {
+            loaded,
+            target,
+            model: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn get(&self) -> Result<&Arc<dyn ChatModel>, openzero_llm::LlmError> {
+        self.model
+            .get_or_try_init(|| load_model(&self.loaded, &self.target))
+            .await
+            .map_err(|e| openzero_llm::LlmError::Inference(e.to_string()))
+    }
+}
+
+#[async_trait::async_trait]
+impl ChatModel for Lazy {
+    fn info(&self) -> ProviderInfo {
+        match &self.target {
+            ChatTarget::File(path) => ProviderInfo {
+                provider: "embedded".into(),
+                model: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                locality: Locality::Local,
+            },
+            ChatTarget::Server {
+                provider,
+                model,
+                locality,
+                ..
+            } => ProviderInfo {
+                provider: provider.clone(),
+                model: model.clone(),
+                locality: *locality,
+            },
+            ChatTarget::Unavailable(why) => ProviderInfo {
+                provider: "unavailable".into(),
+                model: why.clone(),
+                locality: Locality::Local,
+            },
+        }
+    }
+
+    async fn chat(
+        &self,
+        req: ChatRequest,
+        deltas: Option<UnboundedSender<String>>,
+    ) -> Result<openzero_llm::ChatResponse, openzero_llm::LlmError> {
+        self.get().await?.chat(req, deltas).await
+    }
 }
 
 /// Loads the model at `target`.

@@ -197,6 +197,22 @@ pub const KEYS: &[KeyDef] = &[
         "Longest answer, in tokens.",
     ),
     k(
+        "llm.fallbacks",
+        Str,
+        &[],
+        None,
+        "\"ollama:llama3.2, embedded\"",
+        "Models tried in order when the chat model fails: provider or provider:model, comma-separated. Cloud providers are never used as a fallback (they need your approval per message).",
+    ),
+    k(
+        "llm.fallback_cooldown_secs",
+        Int,
+        &[],
+        Some("60"),
+        "300",
+        "Seconds a failed model rests before it is tried first again.",
+    ),
+    k(
         "llm.ollama_base_url",
         Str,
         &["OLLAMA_BASE_URL"],

@@ -101,6 +101,10 @@ pub struct Llm {
     pub threads: usize,
     /// Longest answer, in tokens.
     pub max_tokens: usize,
+    /// Models tried when the chat model fails ("ollama:llama3.2, embedded").
+    pub fallbacks: Option<String>,
+    /// Seconds a failed model rests.
+    pub fallback_cooldown_secs: u64,
     pub ollama_base_url: String,
     pub openai_base_url: Option<String>,
     pub openai_api_key: Option<Secret>,
@@ -122,6 +126,8 @@ impl Default for Llm {
             model: None,
             threads: 0,
             max_tokens: 256,
+            fallbacks: None,
+            fallback_cooldown_secs: 60,
             ollama_base_url: "http://127.0.0.1:11434".into(),
             openai_base_url: None,
             openai_api_key: None,

@@ -16,6 +16,7 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub mod embedded;
+pub mod fallback;
 pub mod gemini;
 mod http;
 pub mod ollama;

@@ -282,3 +282,70 @@ fn rusqlite_free_read(db: &std::path::Path) -> String {
     }
     String::from_utf8_lossy(&all).into_owned()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_primary_falls_back_to_the_next_local_model() {
+    let (ollama, seen) = fake_ollama().await;
+    // Anything reaching this "cloud" is a leak.
+    let leaks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = leaks.clone();
+    let cloud = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            "no"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let cloud_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, cloud).await.unwrap() });
+
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.ok(&["project", "add", "Marathon training"]);
+    let oz = std::sync::Arc::new(oz);
+    let run = oz.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        run.cmd()
+            .env("LLM_PROVIDER", "llamacpp")
+            .env("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+            .env("OPENZERO__LLM__FALLBACKS", "gemini, ollama:llama3.2")
+            .env("OPENZERO__LLM__GEMINI_BASE_URL", &cloud_url)
+            .env("GEMINI_API_KEY", "AIza-never-used")
+            .env("OLLAMA_BASE_URL", &ollama)
+            .args(["chat", "what are my projects?"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), "Marathon training is your only project.");
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "the Ollama fallback answered"
+    );
+    assert_eq!(
+        leaks.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a cloud model was used as a fallback"
+    );
+}
+
+#[test]
+fn an_unknown_fallback_is_named() {
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.cmd()
+        .env("OPENZERO__LLM__FALLBACKS", "embedded, olama")
+        .args(["chat", "hi"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("unknown provider 'olama'"));
+}
