@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod bench;
+pub mod bench_llm;
 pub mod consent;
 pub mod doctor;
 pub mod health;

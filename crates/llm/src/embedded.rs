@@ -272,6 +272,19 @@ impl EmbeddedModel {
         &self.architecture
     }
 
+    /// How many tokens of this model `text` is (for benchmarks and budgets).
+    pub fn count_tokens(&self, text: &str) -> Result<usize, LlmError> {
+        let engine = self
+            .engine
+            .lock()
+            .map_err(|_| LlmError::Inference("model lock poisoned".into()))?;
+        engine
+            .tokenizer
+            .encode(text, false)
+            .map(|e| e.get_ids().len())
+            .map_err(|e| LlmError::Inference(format!("tokenizer: {e}")))
+    }
+
     /// The prompt exactly as the model will see it.
     pub fn render(&self, messages: &[ChatMessage]) -> Result<String, LlmError> {
         let engine = self

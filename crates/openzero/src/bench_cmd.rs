@@ -6,12 +6,45 @@ use anyhow::{Context, Result};
 use openzero_app::bench;
 use openzero_config::Loaded;
 
-use crate::cli::{BenchCommand, BenchMemoryArgs};
+use crate::cli::{BenchCommand, BenchLlmArgs, BenchMemoryArgs};
 
 pub async fn run(loaded: &Loaded, cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Memory(args) => memory(loaded, args).await,
+        BenchCommand::Llm(args) => llm(loaded, args).await,
     }
+}
+
+async fn llm(loaded: &Loaded, a: BenchLlmArgs) -> Result<ExitCode> {
+    let model = match openzero_app::agent::chat_target(loaded) {
+        openzero_app::agent::ChatTarget::File(p) => p,
+        _ => loaded
+            .data_dir
+            .join("models")
+            .join(openzero_llm::embedded::DEFAULT_FILE),
+    };
+    let threads = a
+        .threads
+        .or(Some(loaded.settings.llm.threads).filter(|t| *t > 0))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let opts = openzero_app::bench_llm::LlmOptions {
+        model,
+        threads,
+        tokens: a.tokens.max(2),
+        runs: a.runs.max(1),
+        llamacpp: a.llamacpp,
+    };
+    let started = std::time::Instant::now();
+    let say = |line: &str| {
+        eprintln!("[{:>5.1}s] {line}", started.elapsed().as_secs_f64());
+    };
+    let report = openzero_app::bench_llm::llm(&opts, &say).await?;
+    if a.json {
+        outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        outln!("{}", bench::markdown(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn memory(loaded: &Loaded, a: BenchMemoryArgs) -> Result<ExitCode> {

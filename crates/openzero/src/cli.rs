@@ -428,6 +428,37 @@ Search runs on synthetic memories (clustered unit vectors, generated text);
 embedding and import use real text and the real model. Nothing is written to
 your data: the benchmark databases live in a scratch directory.")]
     Memory(BenchMemoryArgs),
+
+    /// Chat model: embedded decode rate and time to first token vs llama.cpp
+    #[command(after_help = "\
+Examples:
+  ./scripts/bench-llm                   starts llama.cpp's server on the same GGUF, then runs this
+  openzero bench llm                    the embedded model alone
+  openzero bench llm --llamacpp http://127.0.0.1:54330/v1 --threads 2 --json
+
+The llama.cpp server must serve the same GGUF file with the same thread
+count (scripts/bench-llm does). Tokens are counted with the GGUF's own
+tokenizer on both sides.")]
+    Llm(BenchLlmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchLlmArgs {
+    /// The llama.cpp server (OpenAI-compatible URL) serving the same GGUF
+    #[arg(long, value_name = "URL")]
+    pub llamacpp: Option<String>,
+    /// Threads for the embedded model [default: llm.threads, or every core]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Tokens generated per run
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    pub tokens: usize,
+    /// Timed runs per side
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub runs: usize,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -91,3 +91,58 @@ async fn bench_memory_prints_figures_beside_pgvector() {
     );
     assert!(notes.iter().any(|n| n.starts_with("peak RSS")), "{notes:?}");
 }
+
+#[test]
+fn bench_llm_prints_decode_and_first_token_beside_llamacpp() {
+    let (Ok(model), Ok(server)) = (
+        std::env::var("OPENZERO_TEST_CHAT_MODEL"),
+        std::env::var("OPENZERO_TEST_LLAMACPP_URL"),
+    ) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the chat model and the llama.cpp server must be set up in CI"
+        );
+        eprintln!("skipped: OPENZERO_TEST_CHAT_MODEL / OPENZERO_TEST_LLAMACPP_URL not set");
+        return;
+    };
+    let oz = Oz::new();
+    let out = oz
+        .cmd()
+        .env("OPENZERO__LLM__MODEL", &model)
+        .timeout(std::time::Duration::from_secs(300))
+        .args([
+            "bench",
+            "llm",
+            "--tokens",
+            "12",
+            "--runs",
+            "1",
+            "--threads",
+            "2",
+            "--llamacpp",
+            &server,
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let figures = report["figures"].as_array().unwrap();
+    for (measure, unit) in [
+        ("decode, 12 tokens", "tokens/s"),
+        ("time to first token", "ms"),
+    ] {
+        let f = figures
+            .iter()
+            .find(|f| f["measure"] == measure)
+            .unwrap_or_else(|| panic!("no '{measure}' in {figures:?}"));
+        assert_eq!(f["unit"], unit);
+        assert!(f["openzero"].as_f64().unwrap() > 0.0, "{f}");
+        assert!(
+            f["baseline"].as_f64().unwrap() > 0.0,
+            "baseline measured: {f}"
+        );
+    }
+}
