@@ -21,6 +21,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::AppError;
 use crate::memory::MemoryService;
+use crate::tools::{Registry, ToolEnv};
 
 /// File in the data directory holding Z's persona (editable).
 pub const PERSONA_FILE: &str = "persona.md";
@@ -383,6 +384,8 @@ pub struct Answer {
     pub model: ProviderInfo,
     /// Memories that were put into the prompt (for `--verbose` and tests).
     pub memories_used: usize,
+    /// Tool calls run while answering.
+    pub tool_calls: usize,
     /// True when the model could not answer; `text` then says why (the
     /// owner's message is kept in the history all the same).
     pub failed: bool,
@@ -395,6 +398,7 @@ pub struct Chat<'a> {
     store: &'a dyn Store,
     memory: MemoryService<'a>,
     model: Arc<dyn ChatModel>,
+    tools: Registry,
     channel: String,
 }
 
@@ -411,6 +415,7 @@ impl<'a> Chat<'a> {
             store,
             memory,
             model,
+            tools: Registry::standard(),
             channel: channel.to_owned(),
         }
     }
@@ -437,8 +442,8 @@ impl<'a> Chat<'a> {
             text: text.to_owned(),
             now,
         });
-        let mut deltas = deltas;
         let mut reply = None;
+        let mut tool_calls = 0;
         let mut memories_used = 0;
         let mut failed = false;
         while let Some(effect) = (!pending.is_empty()).then(|| pending.remove(0)) {
@@ -448,14 +453,36 @@ impl<'a> Chat<'a> {
                     memories_used = ctx.memories.len();
                     conv.handle(Event::ContextReady(ctx))
                 }
-                Effect::AskModel { messages } => {
+                Effect::AskModel { messages, tools } => {
+                    let offer = tools && self.model.supports_tools();
                     let req = ChatRequest {
                         messages,
                         max_tokens: self.loaded.settings.llm.max_tokens.max(1),
                         temperature: 0.0,
+                        tools: if offer {
+                            self.tools.specs()
+                        } else {
+                            Vec::new()
+                        },
                     };
-                    match self.model.chat(req, deltas.take()).await {
-                        Ok(r) => conv.handle(Event::ModelAnswered { text: r.text }),
+                    // Text streams as it comes, in every round (a model may
+                    // say something before it calls a tool).
+                    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+                    let outer = deltas.clone();
+                    let forward = tokio::spawn(async move {
+                        while let Some(piece) = rx.recv().await {
+                            if let Some(o) = &outer {
+                                let _ = o.send(piece);
+                            }
+                        }
+                    });
+                    let result = self.model.chat(req, Some(tx)).await;
+                    let _ = forward.await;
+                    match result {
+                        Ok(r) => conv.handle(Event::ModelAnswered {
+                            text: r.text,
+                            tool_calls: r.tool_calls,
+                        }),
                         Err(e) => {
                             failed = true;
                             conv.handle(Event::ModelFailed {
@@ -463,6 +490,19 @@ impl<'a> Chat<'a> {
                             })
                         }
                     }
+                }
+                Effect::RunTools { calls } => {
+                    let env = ToolEnv {
+                        store: self.store,
+                        memory: &self.memory,
+                    };
+                    let mut results = Vec::with_capacity(calls.len());
+                    for call in &calls {
+                        let r = self.tools.run(env, call).await;
+                        tool_calls += 1;
+                        results.push(r);
+                    }
+                    conv.handle(Event::ToolsDone { results })
                 }
                 Effect::Record { turns } => {
                     self.store.add_turns(&self.channel, &turns).await?;
@@ -479,6 +519,7 @@ impl<'a> Chat<'a> {
             text: reply.unwrap_or_default(),
             model: self.model.info(),
             memories_used,
+            tool_calls,
             failed,
         })
     }

@@ -55,6 +55,7 @@ fn request(tokens: usize, run: usize) -> ChatRequest {
         ],
         max_tokens: tokens,
         temperature: 0.0,
+        tools: Vec::new(),
     }
 }
 

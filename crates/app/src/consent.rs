@@ -241,6 +241,7 @@ pub async fn send(
         messages: current.disclosure.messages.clone(),
         max_tokens: loaded.settings.llm.max_tokens.max(1),
         temperature: 0.2,
+        tools: Vec::new(),
     };
     let redactor = &current.disclosure.redactor;
     // Pieces are shown with identifiers put back as they arrive.

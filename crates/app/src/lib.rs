@@ -15,6 +15,7 @@ pub mod health;
 pub mod memory;
 pub mod memory_index;
 pub mod projects;
+pub mod tools;
 pub mod wiring;
 
 pub use wiring::{AppError, ensure_data_dir, open_store};

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::memory::Memory;
+use crate::tools::{ToolCall, ToolResult};
 
 /// Who said something in a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +18,8 @@ pub enum Role {
     System,
     User,
     Assistant,
+    /// A tool's result, answering the assistant's tool call.
+    Tool,
 }
 
 impl Role {
@@ -25,15 +28,25 @@ impl Role {
             Role::System => "system",
             Role::User => "user",
             Role::Assistant => "assistant",
+            Role::Tool => "tool",
         }
     }
 }
 
 /// One message to or from a model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub role: Role,
     pub content: String,
+    /// Tools the assistant asked for in this message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// For a `Tool` message: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// For a `Tool` message: the tool's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_name: Option<String>,
 }
 
 impl ChatMessage {
@@ -41,6 +54,26 @@ impl ChatMessage {
         Self {
             role,
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            tool_name: None,
+        }
+    }
+
+    /// The assistant asking for tools (with any text it wrote alongside).
+    pub fn tool_request(content: impl Into<String>, calls: Vec<ToolCall>) -> Self {
+        Self {
+            tool_calls: calls,
+            ..Self::new(Role::Assistant, content)
+        }
+    }
+
+    /// A tool's result.
+    pub fn tool_result(r: &ToolResult) -> Self {
+        Self {
+            tool_call_id: Some(r.id.clone()),
+            tool_name: Some(r.name.clone()),
+            ..Self::new(Role::Tool, r.content.clone())
         }
     }
 }
@@ -222,6 +255,9 @@ pub fn project_list(projects: &[crate::Project]) -> String {
         .join("\n")
 }
 
+/// Tool rounds one message may take before the model must answer.
+pub const MAX_TOOL_STEPS: usize = 4;
+
 /// Something that happened.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -229,10 +265,15 @@ pub enum Event {
     OwnerSaid { text: String, now: DateTime<Tz> },
     /// The context asked for by [`Effect::GatherContext`].
     ContextReady(Context),
-    /// The model's whole answer.
-    ModelAnswered { text: String },
+    /// The model's whole answer, and the tools it asked for (if any).
+    ModelAnswered {
+        text: String,
+        tool_calls: Vec<ToolCall>,
+    },
     /// The model could not answer.
     ModelFailed { error: String },
+    /// The results of [`Effect::RunTools`], one per call.
+    ToolsDone { results: Vec<ToolResult> },
 }
 
 /// Something to do.
@@ -241,8 +282,14 @@ pub enum Effect {
     /// Find memories for `query`, render the project tree, read about-me,
     /// preferences and this channel's recent turns.
     GatherContext { query: String },
-    /// Send these messages to the chat model.
-    AskModel { messages: Vec<ChatMessage> },
+    /// Send these messages to the chat model, offering the tools when
+    /// `tools` is set (and the model supports them).
+    AskModel {
+        messages: Vec<ChatMessage>,
+        tools: bool,
+    },
+    /// Run these tool calls (checking each against its schema and tier).
+    RunTools { calls: Vec<ToolCall> },
     /// Show this to the owner.
     Reply { text: String },
     /// Store these turns in the channel's history.
@@ -252,8 +299,22 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq)]
 enum State {
     Idle,
-    Gathering { text: String, now: DateTime<Tz> },
-    Asking { text: String, now: DateTime<Tz> },
+    Gathering {
+        text: String,
+        now: DateTime<Tz>,
+    },
+    Asking {
+        text: String,
+        now: DateTime<Tz>,
+        messages: Vec<ChatMessage>,
+        steps: usize,
+    },
+    RunningTools {
+        text: String,
+        now: DateTime<Tz>,
+        messages: Vec<ChatMessage>,
+        steps: usize,
+    },
 }
 
 /// One conversation's state machine.
@@ -263,6 +324,10 @@ pub struct Conversation {
     budget: Budget,
     state: State,
 }
+
+/// Told to the model when its tool rounds are used up.
+const LAST_ROUND: &str =
+    "You have used all your tool calls for this message. Answer now with what you found.";
 
 impl Conversation {
     pub fn new(persona: impl Into<String>, budget: Budget) -> Self {
@@ -298,10 +363,74 @@ impl Conversation {
             }
             (State::Gathering { text, now }, Event::ContextReady(ctx)) => {
                 let messages = messages(&self.persona, now, &ctx, self.budget, &text);
-                self.state = State::Asking { text, now };
-                vec![Effect::AskModel { messages }]
+                self.state = State::Asking {
+                    text,
+                    now,
+                    messages: messages.clone(),
+                    steps: 0,
+                };
+                vec![Effect::AskModel {
+                    messages,
+                    tools: true,
+                }]
             }
-            (State::Asking { text, now }, Event::ModelAnswered { text: answer }) => {
+            (
+                State::Asking {
+                    text,
+                    now,
+                    mut messages,
+                    steps,
+                },
+                Event::ModelAnswered {
+                    text: answer,
+                    tool_calls,
+                },
+            ) if !tool_calls.is_empty() && steps <= MAX_TOOL_STEPS => {
+                if steps == MAX_TOOL_STEPS {
+                    // Out of rounds: one last question, without tools.
+                    messages.push(ChatMessage::new(Role::User, LAST_ROUND));
+                    self.state = State::Asking {
+                        text,
+                        now,
+                        messages: messages.clone(),
+                        steps: steps + 1,
+                    };
+                    return vec![Effect::AskModel {
+                        messages,
+                        tools: false,
+                    }];
+                }
+                messages.push(ChatMessage::tool_request(answer, tool_calls.clone()));
+                self.state = State::RunningTools {
+                    text,
+                    now,
+                    messages,
+                    steps,
+                };
+                vec![Effect::RunTools { calls: tool_calls }]
+            }
+            (
+                State::RunningTools {
+                    text,
+                    now,
+                    mut messages,
+                    steps,
+                },
+                Event::ToolsDone { results },
+            ) => {
+                messages.extend(results.iter().map(ChatMessage::tool_result));
+                self.state = State::Asking {
+                    text,
+                    now,
+                    messages: messages.clone(),
+                    steps: steps + 1,
+                };
+                vec![Effect::AskModel {
+                    messages,
+                    tools: true,
+                }]
+            }
+            (State::Asking { text, now, .. }, Event::ModelAnswered { text: answer, .. }) => {
                 let answer = answer.trim().to_owned();
                 let answer = if answer.is_empty() {
                     "(The model gave an empty answer. Try asking again, or another way.)".to_owned()
@@ -327,7 +456,7 @@ impl Conversation {
                     Effect::Reply { text: answer },
                 ]
             }
-            (State::Asking { text, now }, Event::ModelFailed { error }) => {
+            (State::Asking { text, now, .. }, Event::ModelFailed { error }) => {
                 // The owner's words are kept even though nobody answered.
                 vec![
                     Effect::Record {
@@ -398,7 +527,13 @@ mod tests {
             ..Context::default()
         };
         let fx = c.handle(Event::ContextReady(ctx));
-        let [Effect::AskModel { messages }] = fx.as_slice() else {
+        let [
+            Effect::AskModel {
+                messages,
+                tools: true,
+            },
+        ] = fx.as_slice()
+        else {
             panic!("expected one model call, got {fx:?}");
         };
         let system = &messages[0].content;
@@ -417,6 +552,7 @@ mod tests {
         assert!(last.content.ends_with("what are my projects?"), "{last:?}");
         let fx = c.handle(Event::ModelAnswered {
             text: "Career is your one active project.".into(),
+            tool_calls: Vec::new(),
         });
         assert!(matches!(&fx[0], Effect::Record { turns } if turns.len() == 2));
         assert_eq!(
@@ -451,7 +587,8 @@ mod tests {
         let mut c = Conversation::new("Z", Budget::default());
         assert!(
             c.handle(Event::ModelAnswered {
-                text: "unasked".into()
+                text: "unasked".into(),
+                tool_calls: Vec::new(),
             })
             .is_empty()
         );
@@ -485,7 +622,10 @@ mod tests {
             now: berlin(9),
         });
         c.handle(Event::ContextReady(Context::default()));
-        let fx = c.handle(Event::ModelAnswered { text: "  ".into() });
+        let fx = c.handle(Event::ModelAnswered {
+            text: "  ".into(),
+            tool_calls: Vec::new(),
+        });
         assert!(matches!(&fx[1], Effect::Reply { text } if text.contains("empty answer")));
     }
 
@@ -535,5 +675,131 @@ mod tests {
         assert!(s.len() < 600, "{} chars", s.len());
         assert!(s.contains("memory number 0 "), "best memories kept first");
         assert!(!s.contains("memory number 99 "));
+    }
+
+    fn call(id: &str, name: &str) -> ToolCall {
+        ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments: serde_json::json!({"query": "dentist"}),
+        }
+    }
+
+    fn asked(c: &mut Conversation) {
+        c.handle(Event::OwnerSaid {
+            text: "when is the dentist?".into(),
+            now: berlin(9),
+        });
+        c.handle(Event::ContextReady(Context::default()));
+    }
+
+    #[test]
+    fn tool_calls_run_and_their_results_go_back_to_the_model() {
+        let mut c = Conversation::new("Z", Budget::default());
+        asked(&mut c);
+        let fx = c.handle(Event::ModelAnswered {
+            text: String::new(),
+            tool_calls: vec![call("c1", "memory_search")],
+        });
+        assert_eq!(
+            fx,
+            [Effect::RunTools {
+                calls: vec![call("c1", "memory_search")]
+            }]
+        );
+        let result = ToolResult::ok(&call("c1", "memory_search"), "Dentist on Tuesday at 9:30");
+        let fx = c.handle(Event::ToolsDone {
+            results: vec![result],
+        });
+        let [
+            Effect::AskModel {
+                messages,
+                tools: true,
+            },
+        ] = fx.as_slice()
+        else {
+            panic!("expected the model again, got {fx:?}");
+        };
+        let n = messages.len();
+        assert_eq!(messages[n - 2].role, Role::Assistant);
+        assert_eq!(messages[n - 2].tool_calls.len(), 1);
+        assert_eq!(messages[n - 1].role, Role::Tool);
+        assert_eq!(messages[n - 1].tool_call_id.as_deref(), Some("c1"));
+        assert_eq!(messages[n - 1].content, "Dentist on Tuesday at 9:30");
+        let fx = c.handle(Event::ModelAnswered {
+            text: "Tuesday at 9:30.".into(),
+            tool_calls: Vec::new(),
+        });
+        assert_eq!(
+            fx[1],
+            Effect::Reply {
+                text: "Tuesday at 9:30.".into()
+            }
+        );
+        // Only the owner's words and the answer are kept, not the tool rounds.
+        assert!(matches!(&fx[0], Effect::Record { turns } if turns.len() == 2));
+        assert!(c.is_idle());
+    }
+
+    #[test]
+    fn a_model_that_keeps_calling_tools_is_stopped_and_must_answer() {
+        let mut c = Conversation::new("Z", Budget::default());
+        asked(&mut c);
+        for step in 0..MAX_TOOL_STEPS {
+            let fx = c.handle(Event::ModelAnswered {
+                text: String::new(),
+                tool_calls: vec![call(&format!("c{step}"), "memory_search")],
+            });
+            assert!(matches!(fx.as_slice(), [Effect::RunTools { .. }]), "{fx:?}");
+            let fx = c.handle(Event::ToolsDone {
+                results: vec![ToolResult::ok(
+                    &call(&format!("c{step}"), "memory_search"),
+                    "nothing",
+                )],
+            });
+            assert!(matches!(
+                fx.as_slice(),
+                [Effect::AskModel { tools: true, .. }]
+            ));
+        }
+        // Past the limit: asked once more, without tools.
+        let fx = c.handle(Event::ModelAnswered {
+            text: String::new(),
+            tool_calls: vec![call("again", "memory_search")],
+        });
+        let [
+            Effect::AskModel {
+                messages,
+                tools: false,
+            },
+        ] = fx.as_slice()
+        else {
+            panic!("expected a last question without tools, got {fx:?}");
+        };
+        assert_eq!(
+            messages.last().map(|m| m.content.as_str()),
+            Some(LAST_ROUND)
+        );
+        // Even if it asks for tools again, what it wrote is the answer.
+        let fx = c.handle(Event::ModelAnswered {
+            text: "I could not find it.".into(),
+            tool_calls: vec![call("more", "memory_search")],
+        });
+        assert_eq!(
+            fx[1],
+            Effect::Reply {
+                text: "I could not find it.".into()
+            }
+        );
+        assert!(c.is_idle());
+    }
+
+    #[test]
+    fn tool_results_out_of_turn_change_nothing() {
+        let mut c = Conversation::new("Z", Budget::default());
+        assert!(c.handle(Event::ToolsDone { results: vec![] }).is_empty());
+        asked(&mut c);
+        assert!(c.handle(Event::ToolsDone { results: vec![] }).is_empty());
+        assert!(!c.is_idle(), "still waiting for the model");
     }
 }

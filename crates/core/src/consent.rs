@@ -254,7 +254,7 @@ impl<'a> StreamRestore<'a> {
 
 /// What a request to a cloud model would carry: the items shown to the
 /// owner and the messages built from exactly those items.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Disclosure {
     pub items: Vec<Item>,
     pub messages: Vec<ChatMessage>,

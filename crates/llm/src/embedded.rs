@@ -15,7 +15,7 @@ use candle_core::quantized::tokenizer::TokenizerFromGguf;
 use candle_core::{DType, Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 use candle_transformers::models::{quantized_gemma3, quantized_llama, quantized_qwen2};
-use openzero_core::agent::ChatMessage;
+use openzero_core::agent::{ChatMessage, Role};
 use tokenizers::Tokenizer;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -359,13 +359,43 @@ pub fn render(
         .map_err(|e| LlmError::Inference(format!("chat template: {e}")))
 }
 
+/// The conversation in the three roles every chat template knows: tool
+/// rounds (from a fallback that started with a tool-calling model) become
+/// plain text.
+fn plain_messages(messages: &[ChatMessage]) -> Vec<ChatMessage> {
+    messages
+        .iter()
+        .map(|m| match m.role {
+            Role::Tool => ChatMessage::new(
+                Role::User,
+                format!(
+                    "Result of {}: {}",
+                    m.tool_name.as_deref().unwrap_or("a tool"),
+                    m.content
+                ),
+            ),
+            _ if !m.tool_calls.is_empty() => {
+                let names: Vec<&str> = m.tool_calls.iter().map(|c| c.name.as_str()).collect();
+                ChatMessage::new(
+                    m.role,
+                    format!("{} (looking up: {})", m.content, names.join(", "))
+                        .trim()
+                        .to_owned(),
+                )
+            }
+            _ => m.clone(),
+        })
+        .collect()
+}
+
 fn generate(
     engine: &mut Engine,
     req: &ChatRequest,
     deltas: Option<&UnboundedSender<String>>,
 ) -> Result<ChatResponse, LlmError> {
     let fail = |e: candle_core::Error| LlmError::Inference(e.to_string());
-    let prompt = render(&engine.template, &engine.bos, &engine.eos, &req.messages)?;
+    let messages = plain_messages(&req.messages);
+    let prompt = render(&engine.template, &engine.bos, &engine.eos, &messages)?;
     let ids = engine
         .tokenizer
         .encode(prompt, false)
@@ -455,6 +485,7 @@ fn generate(
     }
     Ok(ChatResponse {
         text,
+        tool_calls: Vec::new(),
         prompt_tokens: ids.len(),
         completion_tokens: generated.len(),
         finish,

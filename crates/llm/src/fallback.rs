@@ -72,6 +72,10 @@ fn label(info: &ProviderInfo) -> String {
 
 #[async_trait]
 impl ChatModel for Fallback {
+    fn supports_tools(&self) -> bool {
+        self.members.iter().any(|m| m.supports_tools())
+    }
+
     /// The primary's name; `Cloud` if any member is a cloud model.
     fn info(&self) -> ProviderInfo {
         let mut info = self.members[0].info();

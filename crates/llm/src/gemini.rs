@@ -14,6 +14,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::http::Http;
 use crate::{ChatModel, ChatRequest, ChatResponse, Finish, LlmError, Locality, ProviderInfo};
+use openzero_core::tools::ToolCall;
 
 /// Gemini, by API key.
 pub struct Gemini {
@@ -59,12 +60,24 @@ struct Content {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Part {
     #[serde(default)]
     text: Option<String>,
+    #[serde(default)]
+    function_call: Option<FunctionCall>,
     /// Thought summaries of thinking models are not part of the answer.
     #[serde(default)]
     thought: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct FunctionCall {
+    #[serde(default)]
+    id: Option<String>,
+    name: String,
+    #[serde(default)]
+    args: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -111,19 +124,44 @@ impl Gemini {
             .filter(|m| m.role == Role::System)
             .map(|m| m.content.as_str())
             .collect();
-        let contents: Vec<serde_json::Value> = req
-            .messages
-            .iter()
-            .filter(|m| m.role != Role::System)
-            .map(|m| {
-                let role = if m.role == Role::Assistant {
-                    "model"
-                } else {
-                    "user"
-                };
-                serde_json::json!({ "role": role, "parts": [{ "text": m.content }] })
-            })
-            .collect();
+        let mut contents: Vec<serde_json::Value> = Vec::new();
+        for m in req.messages.iter().filter(|m| m.role != Role::System) {
+            match m.role {
+                Role::Tool => {
+                    let part = serde_json::json!({"functionResponse": {
+                        "name": m.tool_name.clone().unwrap_or_default(),
+                        "response": {"content": m.content},
+                    }});
+                    // All results of one round go back in one turn.
+                    let merge = contents
+                        .last()
+                        .is_some_and(|c| c["parts"][0].get("functionResponse").is_some());
+                    match contents.last_mut() {
+                        Some(last) if merge => {
+                            if let Some(parts) = last["parts"].as_array_mut() {
+                                parts.push(part);
+                            }
+                        }
+                        _ => contents.push(serde_json::json!({"role": "user", "parts": [part]})),
+                    }
+                }
+                Role::Assistant => {
+                    let mut parts: Vec<serde_json::Value> = Vec::new();
+                    if !m.content.is_empty() {
+                        parts.push(serde_json::json!({"text": m.content}));
+                    }
+                    for c in &m.tool_calls {
+                        parts.push(serde_json::json!({"functionCall": {"name": c.name, "args": c.arguments}}));
+                    }
+                    if parts.is_empty() {
+                        parts.push(serde_json::json!({"text": ""}));
+                    }
+                    contents.push(serde_json::json!({"role": "model", "parts": parts}));
+                }
+                _ => contents
+                    .push(serde_json::json!({"role": "user", "parts": [{"text": m.content}]})),
+            }
+        }
         let mut body = serde_json::json!({
             "contents": contents,
             "generationConfig": {
@@ -131,6 +169,24 @@ impl Gemini {
                 "temperature": req.temperature,
             },
         });
+        if !req.tools.is_empty() {
+            let declarations: Vec<serde_json::Value> = req
+                .tools
+                .iter()
+                .map(|t| {
+                    let mut d = serde_json::json!({"name": t.name, "description": t.description});
+                    // Gemini rejects an object schema without properties.
+                    let empty = t.parameters["properties"]
+                        .as_object()
+                        .is_none_or(|p| p.is_empty());
+                    if !empty {
+                        d["parameters"] = t.parameters.clone();
+                    }
+                    d
+                })
+                .collect();
+            body["tools"] = serde_json::json!([{ "functionDeclarations": declarations }]);
+        }
         if !system.is_empty() {
             body["systemInstruction"] =
                 serde_json::json!({ "parts": [{ "text": system.join("\n\n") }] });
@@ -142,6 +198,10 @@ impl Gemini {
 
 #[async_trait]
 impl ChatModel for Gemini {
+    fn supports_tools(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> ProviderInfo {
         ProviderInfo {
             provider: "gemini".into(),
@@ -178,6 +238,7 @@ impl ChatModel for Gemini {
             .post(&url, &[("x-goog-api-key", self.api_key.as_str())], &body)
             .await?;
         let mut text = String::new();
+        let mut calls: Vec<ToolCall> = Vec::new();
         let mut finish: Option<String> = None;
         let mut usage: Option<Usage> = None;
         let mut take = |line: &str| -> Result<bool, LlmError> {
@@ -198,6 +259,18 @@ impl ChatModel for Gemini {
             for c in ev.candidates {
                 for p in c.content.map(|c| c.parts).unwrap_or_default() {
                     if p.thought == Some(true) {
+                        continue;
+                    }
+                    if let Some(f) = p.function_call {
+                        let n = calls.len();
+                        calls.push(ToolCall {
+                            id: f.id.unwrap_or_else(|| format!("call_{n}")),
+                            name: f.name,
+                            arguments: match f.args {
+                                serde_json::Value::Null => serde_json::json!({}),
+                                a => a,
+                            },
+                        });
                         continue;
                     }
                     if let Some(piece) = p.text.filter(|t| !t.is_empty()) {
@@ -237,6 +310,7 @@ impl ChatModel for Gemini {
         let (prompt_tokens, completion_tokens) =
             usage.map_or((0, 0), |u| (u.prompt_token_count, u.candidates_token_count));
         Ok(ChatResponse {
+            tool_calls: calls,
             text,
             prompt_tokens,
             completion_tokens,

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use openzero_core::agent::ChatMessage;
+use openzero_core::tools::{ToolCall, ToolSpec};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -48,6 +49,8 @@ pub struct ChatRequest {
     pub max_tokens: usize,
     /// 0 for greedy decoding.
     pub temperature: f64,
+    /// Tools the model may call (ignored by models without tool support).
+    pub tools: Vec<ToolSpec>,
 }
 
 /// Why generation stopped.
@@ -64,6 +67,8 @@ pub enum Finish {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatResponse {
     pub text: String,
+    /// Tools the model asked for instead of (or besides) answering.
+    pub tool_calls: Vec<ToolCall>,
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
     pub finish: Finish,
@@ -92,6 +97,10 @@ pub enum LlmError {
 #[async_trait]
 pub trait ChatModel: Send + Sync + std::fmt::Debug {
     fn info(&self) -> ProviderInfo;
+    /// Whether the model can be offered tools.
+    fn supports_tools(&self) -> bool {
+        false
+    }
     /// Answers `req`. When `deltas` is given, pieces of text are sent to it
     /// as they are generated (their concatenation is the answer's text).
     async fn chat(

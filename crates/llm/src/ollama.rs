@@ -10,8 +10,9 @@ use serde::Deserialize;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::http::Http;
-use crate::openai::locality_of;
+use crate::openai::{function_tool, locality_of, parse_arguments};
 use crate::{ChatModel, ChatRequest, ChatResponse, Finish, LlmError, Locality, ProviderInfo};
+use openzero_core::tools::ToolCall;
 
 /// An Ollama server.
 #[derive(Debug)]
@@ -41,12 +42,30 @@ struct Line {
 struct Message {
     #[serde(default)]
     content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<WireCall>>,
+}
+
+/// Ollama sends each tool call whole, arguments as an object.
+#[derive(Deserialize)]
+struct WireCall {
+    #[serde(default)]
+    id: Option<String>,
+    function: WireFunction,
+}
+
+#[derive(Deserialize)]
+struct WireFunction {
+    name: String,
+    #[serde(default)]
+    arguments: serde_json::Value,
 }
 
 /// The answer so far.
 #[derive(Default)]
 struct Got {
     text: String,
+    calls: Vec<ToolCall>,
     /// The final line, once seen.
     last: Option<Line>,
 }
@@ -63,7 +82,7 @@ impl Ollama {
         if raw.is_empty() {
             return Ok(false);
         }
-        let line: Line = serde_json::from_str(raw).map_err(|e| {
+        let mut line: Line = serde_json::from_str(raw).map_err(|e| {
             self.http.failed(format!(
                 "malformed line in the answer ({e}): {}",
                 raw.chars().take(120).collect::<String>()
@@ -79,6 +98,25 @@ impl Ollama {
                 let _ = tx.send(piece.to_owned());
             }
             got.text.push_str(piece);
+        }
+        let calls = line
+            .message
+            .as_mut()
+            .and_then(|m| m.tool_calls.take())
+            .unwrap_or_default();
+        for c in calls {
+            let n = got.calls.len();
+            let arguments = match c.function.arguments {
+                // Some models put the arguments in a JSON string.
+                serde_json::Value::String(raw) => parse_arguments(&raw),
+                serde_json::Value::Null => serde_json::json!({}),
+                other => other,
+            };
+            got.calls.push(ToolCall {
+                id: c.id.unwrap_or_else(|| format!("call_{n}")),
+                name: c.function.name,
+                arguments,
+            });
         }
         let done = line.done;
         if done {
@@ -114,20 +152,41 @@ impl Ollama {
         let messages: Vec<serde_json::Value> = req
             .messages
             .iter()
-            .map(|m| serde_json::json!({ "role": m.role.as_str(), "content": m.content }))
+            .map(|m| {
+                let mut v = serde_json::json!({ "role": m.role.as_str(), "content": m.content });
+                if !m.tool_calls.is_empty() {
+                    v["tool_calls"] = m
+                        .tool_calls
+                        .iter()
+                        .map(|c| serde_json::json!({"function": {"name": c.name, "arguments": c.arguments}}))
+                        .collect();
+                }
+                if let Some(name) = &m.tool_name {
+                    v["tool_name"] = name.clone().into();
+                }
+                v
+            })
             .collect();
-        serde_json::to_vec(&serde_json::json!({
+        let mut body = serde_json::json!({
             "model": self.model,
             "messages": messages,
             "stream": true,
             "options": { "num_predict": req.max_tokens, "temperature": req.temperature },
-        }))
-        .map_err(|e| self.http.failed(format!("cannot encode the request ({e})")))
+        });
+        if !req.tools.is_empty() {
+            body["tools"] = req.tools.iter().map(function_tool).collect();
+        }
+        serde_json::to_vec(&body)
+            .map_err(|e| self.http.failed(format!("cannot encode the request ({e})")))
     }
 }
 
 #[async_trait]
 impl ChatModel for Ollama {
+    fn supports_tools(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> ProviderInfo {
         ProviderInfo {
             provider: "ollama".into(),
@@ -164,13 +223,14 @@ impl ChatModel for Ollama {
         if got.last.is_none() && !rest.trim().is_empty() {
             self.take(&rest, &mut got, deltas.as_ref())?;
         }
-        let Got { text, last } = got;
+        let Got { text, calls, last } = got;
         let Some(last) = last else {
             return Err(self.http.failed(
                 "the server ended the answer without finishing it (no final \"done\" line)",
             ));
         };
         Ok(ChatResponse {
+            tool_calls: calls,
             text,
             prompt_tokens: last.prompt_eval_count.unwrap_or(0),
             completion_tokens: last.eval_count.unwrap_or(0),

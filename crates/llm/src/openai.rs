@@ -14,6 +14,8 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::http::Http;
 use crate::{ChatModel, ChatRequest, ChatResponse, Finish, LlmError, Locality, ProviderInfo};
+use openzero_core::agent::ChatMessage;
+use openzero_core::tools::{ToolCall, ToolSpec};
 
 /// An OpenAI-compatible endpoint.
 pub struct OpenAiCompatible {
@@ -89,6 +91,28 @@ struct ChunkChoice {
 struct Delta {
     #[serde(default)]
     content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ToolCallDelta>>,
+}
+
+/// A piece of a tool call: the first carries id and name, the following
+/// ones pieces of the arguments (a JSON string), matched by `index`.
+#[derive(Deserialize)]
+struct ToolCallDelta {
+    #[serde(default)]
+    index: Option<usize>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<FunctionDelta>,
+}
+
+#[derive(Deserialize)]
+struct FunctionDelta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -99,9 +123,18 @@ struct Usage {
     completion_tokens: usize,
 }
 
+/// A tool call being assembled from pieces: id, name, arguments text.
+#[derive(Default)]
+struct PartialCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
 #[derive(Default)]
 struct Collected {
     text: String,
+    calls: std::collections::BTreeMap<usize, PartialCall>,
     finish: Option<String>,
     usage: Option<Usage>,
     done: bool,
@@ -110,13 +143,33 @@ struct Collected {
 impl Collected {
     fn take(&mut self, chunk: Chunk, deltas: Option<&UnboundedSender<String>>) {
         for c in chunk.choices.unwrap_or_default() {
-            if let Some(piece) = c.delta.or(c.message).and_then(|d| d.content)
+            let Some(d) = c.delta.or(c.message) else {
+                if c.finish_reason.is_some() {
+                    self.finish = c.finish_reason;
+                }
+                continue;
+            };
+            if let Some(piece) = d.content
                 && !piece.is_empty()
             {
                 if let Some(tx) = deltas {
                     let _ = tx.send(piece.clone());
                 }
                 self.text.push_str(&piece);
+            }
+            for (n, t) in d.tool_calls.unwrap_or_default().into_iter().enumerate() {
+                let slot = self.calls.entry(t.index.unwrap_or(n)).or_default();
+                if let Some(id) = t.id {
+                    slot.id = id;
+                }
+                if let Some(f) = t.function {
+                    if let Some(name) = f.name {
+                        slot.name.push_str(&name);
+                    }
+                    if let Some(a) = f.arguments {
+                        slot.arguments.push_str(&a);
+                    }
+                }
             }
             if c.finish_reason.is_some() {
                 self.finish = c.finish_reason;
@@ -165,6 +218,10 @@ impl OpenAiCompatible {
 
 #[async_trait]
 impl ChatModel for OpenAiCompatible {
+    fn supports_tools(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> ProviderInfo {
         ProviderInfo {
             provider: self.http.provider().to_owned(),
@@ -232,7 +289,22 @@ impl ChatModel for OpenAiCompatible {
         let (prompt_tokens, completion_tokens) = got
             .usage
             .map_or((0, 0), |u| (u.prompt_tokens, u.completion_tokens));
+        let tool_calls = got
+            .calls
+            .into_values()
+            .enumerate()
+            .map(|(n, c)| ToolCall {
+                id: if c.id.is_empty() {
+                    format!("call_{n}")
+                } else {
+                    c.id
+                },
+                name: c.name,
+                arguments: parse_arguments(&c.arguments),
+            })
+            .collect();
         Ok(ChatResponse {
+            tool_calls,
             text: got.text,
             prompt_tokens,
             completion_tokens,
@@ -244,18 +316,17 @@ impl ChatModel for OpenAiCompatible {
 impl OpenAiCompatible {
     /// The JSON request body.
     fn body(&self, req: &ChatRequest) -> Result<Vec<u8>, LlmError> {
-        let messages: Vec<serde_json::Value> = req
-            .messages
-            .iter()
-            .map(|m| serde_json::json!({ "role": m.role.as_str(), "content": m.content }))
-            .collect();
-        let body = serde_json::json!({
+        let messages: Vec<serde_json::Value> = req.messages.iter().map(wire_message).collect();
+        let mut body = serde_json::json!({
             "model": self.model,
             "messages": messages,
             "stream": true,
             "max_tokens": req.max_tokens,
             "temperature": req.temperature,
         });
+        if !req.tools.is_empty() {
+            body["tools"] = req.tools.iter().map(function_tool).collect();
+        }
         serde_json::to_vec(&body)
             .map_err(|e| self.http.failed(format!("cannot encode the request ({e})")))
     }
@@ -284,6 +355,46 @@ impl OpenAiCompatible {
         got.take(chunk, deltas);
         Ok(())
     }
+}
+
+/// A message as chat completions (and Ollama) expect it.
+fn wire_message(m: &ChatMessage) -> serde_json::Value {
+    let mut v = serde_json::json!({ "role": m.role.as_str(), "content": m.content });
+    if !m.tool_calls.is_empty() {
+        v["tool_calls"] = m
+            .tool_calls
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "id": c.id,
+                    "type": "function",
+                    "function": { "name": c.name, "arguments": c.arguments.to_string() },
+                })
+            })
+            .collect();
+    }
+    if let Some(id) = &m.tool_call_id {
+        v["tool_call_id"] = id.clone().into();
+    }
+    v
+}
+
+/// A tool as chat completions (and Ollama) declare it.
+pub(crate) fn function_tool(t: &ToolSpec) -> serde_json::Value {
+    serde_json::json!({
+        "type": "function",
+        "function": { "name": t.name, "description": t.description, "parameters": t.parameters },
+    })
+}
+
+/// Tool arguments as the model wrote them: a JSON object when they parse,
+/// else the raw text (the tool registry then answers with what is wrong).
+pub(crate) fn parse_arguments(raw: &str) -> serde_json::Value {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return serde_json::json!({});
+    }
+    serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_owned()))
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ fn ask(system: &str, user: &str, max_tokens: usize) -> ChatRequest {
         ],
         max_tokens,
         temperature: 0.0,
+        tools: Vec::new(),
     }
 }
 

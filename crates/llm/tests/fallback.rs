@@ -76,6 +76,7 @@ fn request() -> ChatRequest {
         messages: vec![ChatMessage::new(Role::User, "hello")],
         max_tokens: 16,
         temperature: 0.0,
+        tools: Vec::new(),
     }
 }
 

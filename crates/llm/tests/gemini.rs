@@ -108,6 +108,7 @@ fn request() -> ChatRequest {
         ],
         max_tokens: 64,
         temperature: 0.2,
+        tools: Vec::new(),
     }
 }
 
@@ -258,5 +259,84 @@ async fn an_empty_answer_is_empty_text() {
     assert_eq!(
         provider(&base).chat(request(), None).await.unwrap().text,
         ""
+    );
+}
+
+#[tokio::test]
+async fn function_calls_and_responses_use_geminis_shapes() {
+    use openzero_core::tools::{Tier, ToolCall, ToolResult, ToolSpec};
+    let raw = "data: {\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\": {\"name\": \"memory_search\", \"args\": {\"query\": \"dentist\"}}}], \"role\": \"model\"}, \"finishReason\": \"STOP\", \"index\": 0}]}\r\n\r\n";
+    let (base, seen) = start(vec![Reply::Raw(raw)]).await;
+    let calls = vec![
+        ToolCall {
+            id: "a".into(),
+            name: "project_tree".into(),
+            arguments: serde_json::json!({}),
+        },
+        ToolCall {
+            id: "b".into(),
+            name: "memory_search".into(),
+            arguments: serde_json::json!({"query": "x"}),
+        },
+    ];
+    let mut req = request();
+    req.messages
+        .push(ChatMessage::tool_request("Let me look.", calls.clone()));
+    for c in &calls {
+        req.messages.push(ChatMessage::tool_result(&ToolResult::ok(
+            c,
+            format!("result of {}", c.name),
+        )));
+    }
+    let spec = |name: &str, params: serde_json::Value| ToolSpec {
+        name: name.into(),
+        description: "d".into(),
+        parameters: params,
+        tier: Tier::Read,
+    };
+    req.tools = vec![
+        spec(
+            "project_tree",
+            serde_json::json!({"type": "object", "properties": {}}),
+        ),
+        spec(
+            "memory_search",
+            serde_json::json!({"type": "object", "properties": {"query": {"type": "string"}}}),
+        ),
+    ];
+    let r = provider(&base).chat(req, None).await.unwrap();
+    assert_eq!(r.tool_calls.len(), 1);
+    assert_eq!(r.tool_calls[0].name, "memory_search");
+    assert_eq!(
+        r.tool_calls[0].arguments,
+        serde_json::json!({"query": "dentist"})
+    );
+    let (_, _, body) = &seen.lock().unwrap()[0];
+    let decl = &body["tools"][0]["functionDeclarations"];
+    assert_eq!(decl[0]["name"], "project_tree");
+    assert!(
+        decl[0].get("parameters").is_none(),
+        "no empty object schema"
+    );
+    assert_eq!(
+        decl[1]["parameters"]["properties"]["query"]["type"],
+        "string"
+    );
+    let contents = body["contents"].as_array().unwrap();
+    let n = contents.len();
+    assert_eq!(contents[n - 2]["role"], "model");
+    assert_eq!(contents[n - 2]["parts"][0]["text"], "Let me look.");
+    assert_eq!(
+        contents[n - 2]["parts"][1]["functionCall"]["name"],
+        "project_tree"
+    );
+    // Both results in one turn.
+    assert_eq!(contents[n - 1]["role"], "user");
+    let parts = contents[n - 1]["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[1]["functionResponse"]["name"], "memory_search");
+    assert_eq!(
+        parts[1]["functionResponse"]["response"]["content"],
+        "result of memory_search"
     );
 }

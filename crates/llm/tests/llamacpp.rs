@@ -38,6 +38,7 @@ fn ask(user: &str, max_tokens: usize) -> ChatRequest {
         ],
         max_tokens,
         temperature: 0.0,
+        tools: Vec::new(),
     }
 }
 

@@ -93,6 +93,7 @@ fn request() -> ChatRequest {
         ],
         max_tokens: 64,
         temperature: 0.0,
+        tools: Vec::new(),
     }
 }
 
@@ -232,4 +233,50 @@ async fn a_dead_server_is_named() {
         msg.contains("ollama at http://127.0.0.1:1") && msg.contains("cannot connect"),
         "{msg}"
     );
+}
+
+#[tokio::test]
+async fn tool_calls_arrive_whole_and_tools_go_out_in_the_documented_shape() {
+    use openzero_core::tools::{Tier, ToolCall, ToolResult, ToolSpec};
+    let raw = concat!(
+        "{\"model\":\"llama3.2\",\"created_at\":\"2026-11-24T07:00:00Z\",\"message\":{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"project_update\",\"arguments\":{\"project\":\"Career\",\"progress\":60}}}]},\"done\":false}\n",
+        "{\"model\":\"llama3.2\",\"created_at\":\"2026-11-24T07:00:01Z\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,\"done_reason\":\"stop\"}\n"
+    );
+    let (base, seen) = start(vec![Reply::Raw(raw)]).await;
+    let call = ToolCall {
+        id: "call_0".into(),
+        name: "project_tree".into(),
+        arguments: serde_json::json!({}),
+    };
+    let mut req = request();
+    req.messages
+        .push(ChatMessage::tool_request("", vec![call.clone()]));
+    req.messages.push(ChatMessage::tool_result(&ToolResult::ok(
+        &call,
+        "[ACTIVE] Career",
+    )));
+    req.tools = vec![ToolSpec {
+        name: "project_update".into(),
+        description: "Change a project".into(),
+        parameters: serde_json::json!({"type": "object", "properties": {"project": {"type": "string"}}}),
+        tier: Tier::Write,
+    }];
+    let p = provider(&base);
+    assert!(p.supports_tools());
+    let r = p.chat(req, None).await.unwrap();
+    assert_eq!(r.tool_calls.len(), 1);
+    assert_eq!(r.tool_calls[0].name, "project_update");
+    assert_eq!(
+        r.tool_calls[0].arguments,
+        serde_json::json!({"project": "Career", "progress": 60})
+    );
+    let body = &seen.lock().unwrap()[0];
+    assert_eq!(body["tools"][0]["function"]["name"], "project_update");
+    let msgs = body["messages"].as_array().unwrap();
+    assert_eq!(
+        msgs[msgs.len() - 2]["tool_calls"][0]["function"]["arguments"],
+        serde_json::json!({})
+    );
+    assert_eq!(msgs[msgs.len() - 1]["role"], "tool");
+    assert_eq!(msgs[msgs.len() - 1]["tool_name"], "project_tree");
 }

@@ -103,6 +103,7 @@ fn request() -> ChatRequest {
         ],
         max_tokens: 64,
         temperature: 0.0,
+        tools: Vec::new(),
     }
 }
 
@@ -210,5 +211,82 @@ async fn a_dead_server_is_named() {
     assert!(
         msg.contains("127.0.0.1:1") && msg.contains("cannot connect"),
         "{msg}"
+    );
+}
+
+fn with_tools() -> ChatRequest {
+    use openzero_core::tools::{Tier, ToolCall, ToolResult, ToolSpec};
+    let call = ToolCall {
+        id: "call_prev".into(),
+        name: "project_tree".into(),
+        arguments: serde_json::json!({}),
+    };
+    let mut req = request();
+    req.messages
+        .push(ChatMessage::tool_request("", vec![call.clone()]));
+    req.messages.push(ChatMessage::tool_result(&ToolResult::ok(
+        &call,
+        "[ACTIVE] Career",
+    )));
+    req.tools = vec![ToolSpec {
+        name: "memory_search".into(),
+        description: "Search memories".into(),
+        parameters: serde_json::json!({"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}),
+        tier: Tier::Read,
+    }];
+    req
+}
+
+#[tokio::test]
+async fn tool_calls_stream_in_pieces_and_tools_go_out_in_the_documented_shape() {
+    // A tool call streamed as OpenAI does: id and name first, then the
+    // arguments in fragments, finish_reason "tool_calls".
+    let raw = concat!(
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,\"id\":\"call_abc\",\"type\":\"function\",\"function\":{\"name\":\"memory_search\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"query\\\": \\\"den\"}}]},\"finish_reason\":null}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"tist\\\"}\"}}]},\"finish_reason\":null}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n",
+        "data: [DONE]\n\n"
+    );
+    let (base, fake) = start(vec![Reply::Raw(raw)]).await;
+    let p = provider(&base);
+    assert!(p.supports_tools());
+    let r = p.chat(with_tools(), None).await.unwrap();
+    assert_eq!(r.tool_calls.len(), 1);
+    assert_eq!(r.tool_calls[0].id, "call_abc");
+    assert_eq!(r.tool_calls[0].name, "memory_search");
+    assert_eq!(
+        r.tool_calls[0].arguments,
+        serde_json::json!({"query": "dentist"})
+    );
+    let seen = fake.seen.lock().unwrap();
+    let body = &seen[0].1;
+    assert_eq!(body["tools"][0]["type"], "function");
+    assert_eq!(body["tools"][0]["function"]["name"], "memory_search");
+    assert_eq!(
+        body["tools"][0]["function"]["parameters"]["required"][0],
+        "query"
+    );
+    let msgs = body["messages"].as_array().unwrap();
+    let asked = &msgs[msgs.len() - 2];
+    assert_eq!(asked["tool_calls"][0]["id"], "call_prev");
+    assert_eq!(asked["tool_calls"][0]["function"]["arguments"], "{}");
+    let answered = &msgs[msgs.len() - 1];
+    assert_eq!(answered["role"], "tool");
+    assert_eq!(answered["tool_call_id"], "call_prev");
+    assert_eq!(answered["content"], "[ACTIVE] Career");
+}
+
+#[tokio::test]
+async fn malformed_tool_arguments_come_back_as_text_not_a_crash() {
+    let raw = concat!(
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"function\":{\"name\":\"memory_search\",\"arguments\":\"{query: dentist\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
+        "data: [DONE]\n\n"
+    );
+    let (base, _fake) = start(vec![Reply::Raw(raw)]).await;
+    let r = provider(&base).chat(with_tools(), None).await.unwrap();
+    assert_eq!(
+        r.tool_calls[0].arguments,
+        serde_json::Value::String("{query: dentist".into())
     );
 }

@@ -56,6 +56,7 @@ async fn think_in(
             ),
             max_tokens: loaded.settings.llm.max_tokens.max(1),
             temperature: 0.2,
+            tools: Vec::new(),
         };
         let (tx, printer) = printer();
         let answer = model.chat(req, Some(tx)).await;

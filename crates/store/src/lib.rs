@@ -488,6 +488,7 @@ pub fn parse_role(s: &str) -> Result<Role, StoreError> {
         "system" => Ok(Role::System),
         "user" => Ok(Role::User),
         "assistant" => Ok(Role::Assistant),
+        "tool" => Ok(Role::Tool),
         other => Err(StoreError::InvalidData(format!(
             "unknown conversation role '{other}'"
         ))),

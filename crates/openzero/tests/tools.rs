@@ -1,0 +1,153 @@
+//! Z's tools end to end through `openzero chat` with a model that calls
+//! tools (an Ollama-shaped fake speaking `/api/chat` with `tool_calls`):
+//! reads and writes run and their results go back to the model; an unknown
+//! tool or bad arguments are answered with the reason, not a crash; the
+//! write changes the owner's data for real.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::Oz;
+
+type Seen = Arc<Mutex<Vec<serde_json::Value>>>;
+
+/// First request: asks for four tools. Any request carrying tool results:
+/// answers in words.
+async fn fake_tool_model() -> (String, Seen) {
+    use axum::routing::post;
+    let seen: Seen = Arc::default();
+    let kept = seen.clone();
+    let app = axum::Router::new().route(
+        "/api/chat",
+        post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                let req: serde_json::Value = serde_json::from_str(&body).unwrap();
+                let has_results = req["messages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m["role"] == "tool");
+                kept.lock().unwrap().push(req);
+                let line = |msg: serde_json::Value, done: bool| {
+                    let mut v = serde_json::json!({"model": "llama3.2", "created_at": "2026-11-24T07:00:00Z",
+                        "message": msg, "done": done});
+                    if done {
+                        v["done_reason"] = "stop".into();
+                    }
+                    format!("{v}\n")
+                };
+                let out = if has_results {
+                    line(serde_json::json!({"role": "assistant", "content": "Dentist: Tuesday 9:30. Career is at 60% now."}), false)
+                        + &line(serde_json::json!({"role": "assistant", "content": ""}), true)
+                } else {
+                    line(
+                        serde_json::json!({"role": "assistant", "content": "", "tool_calls": [
+                            {"function": {"name": "memory_search", "arguments": {"query": "dentist"}}},
+                            {"function": {"name": "calendar_delete", "arguments": {}}},
+                            {"function": {"name": "memory_add", "arguments": {}}},
+                            {"function": {"name": "project_update", "arguments": {"project": "career", "progress": 60}}}
+                        ]}),
+                        false,
+                    ) + &line(serde_json::json!({"role": "assistant", "content": ""}), true)
+                };
+                ([("content-type", "application/x-ndjson")], out)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_run_their_results_go_back_and_bad_calls_are_answered() {
+    let (base, seen) = fake_tool_model().await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.ok(&["project", "add", "Career", "--progress", "40"]);
+    oz.ok(&["memory", "add", "Dentist appointment on Tuesday at 9:30"]);
+    let oz = Arc::new(oz);
+    let run = oz.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        run.cmd()
+            .env("LLM_PROVIDER", "ollama")
+            .env("OLLAMA_BASE_URL", &base)
+            .env("OPENZERO__LLM__MODEL", "llama3.2")
+            .args(["chat", "when is the dentist? and put Career at 60%"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Dentist: Tuesday 9:30. Career is at 60% now."
+    );
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "one round of tools, then the answer");
+    let offered: Vec<&str> = seen[0]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            "memory_search",
+            "memory_add",
+            "project_tree",
+            "project_update"
+        ]
+    );
+    let results: Vec<(String, String)> = seen[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| {
+            (
+                m["tool_name"].as_str().unwrap().to_owned(),
+                m["content"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(results.len(), 4, "{results:?}");
+    assert!(
+        results[0]
+            .1
+            .contains("Dentist appointment on Tuesday at 9:30"),
+        "{results:?}"
+    );
+    assert!(
+        results[1]
+            .1
+            .starts_with("error: there is no tool 'calendar_delete'"),
+        "{results:?}"
+    );
+    assert!(
+        results[2].1.contains("missing required argument 'text'"),
+        "{results:?}"
+    );
+    assert!(results[3].1.starts_with("Updated #1 Career"), "{results:?}");
+
+    // The write happened for real.
+    let list = oz
+        .ok(&["project", "list", "--json"])
+        .get_output()
+        .stdout
+        .clone();
+    let projects: serde_json::Value = serde_json::from_slice(&list).unwrap();
+    assert_eq!(projects[0]["progress"], 60, "{projects}");
+}
