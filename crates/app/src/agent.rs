@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use openzero_config::{LlmProvider, Loaded};
 use openzero_core::agent::{
-    Budget, Context, Conversation, DEFAULT_PERSONA, Effect, Event, Turn, project_list,
+    Budget, Context, Conversation, DEFAULT_PERSONA, Effect, Event, SUMMARY_CHARS, Turn, clip_front,
+    fallback_summary, plan_fold, project_list, summary_prompt,
 };
 use openzero_core::memory::{Filters, Memory};
 use openzero_llm::embedded::{DEFAULT_FILE, EmbeddedModel};
@@ -31,6 +32,8 @@ pub const ABOUT_ME_FILE: &str = "about-me.md";
 const MEMORIES: usize = 5;
 /// Earlier turns read for a prompt, at most (the budget trims further).
 const HISTORY_TURNS: i64 = 20;
+/// Turns read when folding older ones into the running summary.
+const FOLD_WINDOW: i64 = 200;
 
 /// How long a chat server may take to start answering (or pause mid-answer).
 const SERVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -369,6 +372,47 @@ pub async fn load_model(
     }
 }
 
+/// Folds a channel's turns that no longer fit the history budget into its
+/// running summary. `model` writes the summary (a local model: the text
+/// must not leave the machine); without one, or when it fails, the summary
+/// keeps each folded turn's first words. Nothing is ever silently dropped.
+pub async fn fold_history(
+    store: &dyn Store,
+    channel: &str,
+    model: Option<&dyn ChatModel>,
+) -> Result<(), AppError> {
+    let previous = store.latest_summary(channel).await?;
+    let after = previous.as_ref().map_or(0, |s| s.upto);
+    let turns = store.turns_after(channel, after, FOLD_WINDOW).await?;
+    let Some((upto, fold)) = plan_fold(&turns, Budget::default()) else {
+        return Ok(());
+    };
+    let prev = previous.as_ref().map(|s| s.text.as_str());
+    let model = model.filter(|m| m.info().locality == Locality::Local);
+    let text = match model {
+        Some(m) => {
+            let req = ChatRequest {
+                messages: summary_prompt(prev, &fold),
+                max_tokens: 200,
+                temperature: 0.0,
+                tools: Vec::new(),
+            };
+            match m.chat(req, None).await {
+                Ok(r) if !r.text.trim().is_empty() => clip_front(r.text.trim(), SUMMARY_CHARS),
+                Ok(_) => fallback_summary(prev, &fold),
+                Err(e) => {
+                    tracing::warn!(error = %e, "summary by the model failed; keeping the turns' first words");
+                    fallback_summary(prev, &fold)
+                }
+            }
+        }
+        None => fallback_summary(prev, &fold),
+    };
+    store.add_summary(channel, upto, &text).await?;
+    tracing::info!(%channel, turns = fold.len(), "older turns folded into the running summary");
+    Ok(())
+}
+
 /// The persona: `persona.md` in the data directory, or the built-in one.
 pub fn persona(data_dir: &Path) -> String {
     std::fs::read_to_string(data_dir.join(PERSONA_FILE))
@@ -515,6 +559,14 @@ impl<'a> Chat<'a> {
             };
             pending.extend(next);
         }
+        if !failed {
+            // After the answer is out: fold what no longer fits the prompt
+            // into the running summary. A failure here loses nothing (the
+            // turns stay stored and are folded next time).
+            if let Err(e) = self.fold_history().await {
+                tracing::warn!(error = %e, "conversation summary not updated");
+            }
+        }
         Ok(Answer {
             text: reply.unwrap_or_default(),
             model: self.model.info(),
@@ -522,6 +574,12 @@ impl<'a> Chat<'a> {
             tool_calls,
             failed,
         })
+    }
+
+    /// Folds the turns that no longer fit the history budget into the
+    /// running summary: by the model, or without it when it fails.
+    async fn fold_history(&self) -> Result<(), AppError> {
+        fold_history(self.store, &self.channel, Some(&*self.model)).await
     }
 
     /// What Z knows that bears on `query`: memories, projects, about-me,
@@ -556,16 +614,25 @@ impl<'a> Chat<'a> {
             .ok()
             .filter(|s| !s.trim().is_empty());
         let preferences = self.store.list_preferences().await?;
+        let summary = self.store.latest_summary(&self.channel).await?;
         let history: Vec<Turn> = self
             .store
-            .recent_turns(&self.channel, HISTORY_TURNS)
-            .await?;
+            .turns_after(
+                &self.channel,
+                summary.as_ref().map_or(0, |s| s.upto),
+                HISTORY_TURNS,
+            )
+            .await?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
         Ok(Context {
             memories,
             projects,
             about_me,
             preferences,
             history,
+            summary: summary.map(|s| s.text),
         })
     }
 }

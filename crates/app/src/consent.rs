@@ -132,6 +132,7 @@ pub async fn think_context(
         about_me: (!about_me.is_empty()).then(|| about_me.join("\n\n")),
         preferences,
         history: Vec::new(),
+        summary: None,
     })
 }
 
@@ -331,6 +332,11 @@ pub async fn send(
                     ],
                 )
                 .await?;
+            // Older turns are folded without a model: the cloud one would
+            // need approval, and the text must not leave unasked.
+            if let Err(e) = crate::agent::fold_history(store, &current.channel, None).await {
+                tracing::warn!(error = %e, "conversation summary not updated");
+            }
             Ok(Sent {
                 text,
                 disclosure: record,

@@ -109,8 +109,11 @@ pub struct Context {
     pub about_me: Option<String>,
     /// Stored preferences (key, value).
     pub preferences: Vec<(String, String)>,
-    /// Recent turns of this channel, oldest first.
+    /// Recent turns of this channel, oldest first (those after the
+    /// running summary).
     pub history: Vec<Turn>,
+    /// The running summary of this channel's older turns.
+    pub summary: Option<String>,
 }
 
 /// Limits on what goes into one prompt, in characters (about 4 per token).
@@ -170,6 +173,9 @@ pub fn context_block(ctx: &Context, now: DateTime<Tz>, budget: Budget) -> String
     };
     if let Some(a) = &ctx.about_me {
         section("About me:", a, &mut out);
+    }
+    if let Some(sm) = &ctx.summary {
+        section("Earlier in our conversation:", sm, &mut out);
     }
     if !ctx.memories.is_empty() {
         let lines: Vec<String> = ctx
@@ -253,6 +259,93 @@ pub fn project_list(projects: &[crate::Project]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Fewest turns worth folding into the running summary at once.
+pub const MIN_FOLD: usize = 4;
+/// Longest running summary, in characters.
+pub const SUMMARY_CHARS: usize = 800;
+
+/// Which older turns to fold into the running summary: everything before
+/// the newest turns that fit the history budget, once there are at least
+/// [`MIN_FOLD`] of them. `turns` are (id, turn), oldest first; returns the
+/// id of the last turn folded and the turns to fold.
+pub fn plan_fold(turns: &[(i64, Turn)], budget: Budget) -> Option<(i64, Vec<Turn>)> {
+    let mut left = budget.history_chars;
+    let mut keep = 0;
+    for (_, t) in turns.iter().rev() {
+        if t.content.len() > left {
+            break;
+        }
+        left -= t.content.len();
+        keep += 1;
+    }
+    let fold = turns.len() - keep;
+    if fold < MIN_FOLD {
+        return None;
+    }
+    let upto = turns[fold - 1].0;
+    Some((upto, turns[..fold].iter().map(|(_, t)| t.clone()).collect()))
+}
+
+/// Asks a model to fold `turns` into the running summary.
+pub fn summary_prompt(previous: Option<&str>, turns: &[Turn]) -> Vec<ChatMessage> {
+    let mut text = String::new();
+    if let Some(p) = previous {
+        text.push_str(&format!("Summary so far:\n{}\n\n", p.trim()));
+    }
+    text.push_str("New part of the conversation:\n");
+    for t in turns {
+        let who = if t.role == Role::User { "Owner" } else { "Z" };
+        text.push_str(&format!("{who}: {}\n", t.content.trim()));
+    }
+    vec![
+        ChatMessage::new(
+            Role::System,
+            "You keep a running summary of a conversation between the owner and their assistant Z. \
+             Write the updated summary: short sentences, facts, decisions and open questions, \
+             names and dates exact, nothing invented. At most 120 words.",
+        ),
+        ChatMessage::new(Role::User, text),
+    ]
+}
+
+/// A summary made without a model (when it fails or answers nothing): the
+/// previous summary and the first words of each folded turn, so nothing is
+/// silently dropped.
+pub fn fallback_summary(previous: Option<&str>, turns: &[Turn]) -> String {
+    let mut out = previous.map(|p| p.trim().to_owned()).unwrap_or_default();
+    for t in turns {
+        let who = if t.role == Role::User { "You" } else { "Z" };
+        let first: String = t
+            .content
+            .split_whitespace()
+            .take(14)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!("- {who}: {first}"));
+    }
+    clip_front(&out, SUMMARY_CHARS)
+}
+
+/// Keeps the last `max` bytes of `s` (the newest part of a summary), at a
+/// line boundary when there is one.
+pub fn clip_front(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut start = s.len() - max;
+    while start < s.len() && !s.is_char_boundary(start) {
+        start += 1;
+    }
+    let tail = &s[start..];
+    match tail.find('\n') {
+        Some(i) if i + 1 < tail.len() => format!("...\n{}", &tail[i + 1..]),
+        _ => format!("...{tail}"),
+    }
 }
 
 /// Tool rounds one message may take before the model must answer.
@@ -801,5 +894,87 @@ mod tests {
         asked(&mut c);
         assert!(c.handle(Event::ToolsDone { results: vec![] }).is_empty());
         assert!(!c.is_idle(), "still waiting for the model");
+    }
+
+    fn turns(n: usize, len: usize) -> Vec<(i64, Turn)> {
+        (0..n)
+            .map(|i| {
+                (
+                    i as i64 + 10,
+                    Turn {
+                        role: if i % 2 == 0 {
+                            Role::User
+                        } else {
+                            Role::Assistant
+                        },
+                        content: format!("{i:02} {}", "x".repeat(len.saturating_sub(3))),
+                        at: Utc
+                            .with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
+                            .single()
+                            .expect("t"),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn old_turns_beyond_the_budget_are_folded_never_dropped() {
+        let budget = Budget {
+            context_chars: 3000,
+            history_chars: 300,
+        };
+        // 10 turns of 100 chars: 3 fit, 7 are folded.
+        let all = turns(10, 100);
+        let (upto, fold) = plan_fold(&all, budget).expect("a fold");
+        assert_eq!(fold.len(), 7);
+        assert_eq!(upto, 16, "the id of the last folded turn");
+        assert!(fold[0].content.starts_with("00"));
+        // Too few to be worth a fold.
+        assert_eq!(plan_fold(&turns(5, 100), budget), None);
+        assert_eq!(plan_fold(&[], budget), None);
+    }
+
+    #[test]
+    fn the_fallback_summary_keeps_every_turn_and_stays_bounded() {
+        let fold: Vec<Turn> = turns(4, 40).into_iter().map(|(_, t)| t).collect();
+        let s = fallback_summary(Some("- You: planned the marathon"), &fold);
+        assert!(s.starts_with("- You: planned the marathon"), "{s}");
+        for i in 0..4 {
+            assert!(s.contains(&format!("{i:02} ")), "turn {i} missing: {s}");
+        }
+        let long: Vec<Turn> = turns(200, 100).into_iter().map(|(_, t)| t).collect();
+        let s = fallback_summary(None, &long);
+        assert!(s.len() <= SUMMARY_CHARS + 4, "{}", s.len());
+        assert!(s.contains("199 "), "the newest part is kept: {s}");
+    }
+
+    #[test]
+    fn the_summary_goes_into_the_prompt() {
+        let ctx = Context {
+            summary: Some("You asked about the Berlin offer; Z suggested a pro/con list.".into()),
+            ..Context::default()
+        };
+        let m = messages("Z", berlin(9), &ctx, Budget::default(), "and now?");
+        let last = &m.last().expect("user").content;
+        assert!(
+            last.contains("Earlier in our conversation:\nYou asked about the Berlin offer"),
+            "{last}"
+        );
+        let p = summary_prompt(
+            Some("old"),
+            &[Turn {
+                role: Role::User,
+                content: "I took the job".into(),
+                at: Utc
+                    .with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
+                    .single()
+                    .expect("t"),
+            }],
+        );
+        assert!(
+            p[1].content.contains("Summary so far:\nold")
+                && p[1].content.contains("Owner: I took the job")
+        );
     }
 }

@@ -295,6 +295,7 @@ pub fn disclose(
     for t in &mut ctx.history {
         t.content = red(&t.content);
     }
+    ctx.summary = ctx.summary.as_deref().map(&mut red);
     let mut items = vec![Item {
         kind: ItemKind::Persona,
         label: "Z's persona and your local time".into(),
@@ -316,6 +317,13 @@ pub fn disclose(
             kind: ItemKind::Memory,
             label: format!("memory #{} ({})", m.id, m.created_at.format("%Y-%m-%d")),
             text: m.text.trim().to_owned(),
+        });
+    }
+    if let Some(sm) = &ctx.summary {
+        items.push(Item {
+            kind: ItemKind::Conversation,
+            label: "summary of our earlier conversation".into(),
+            text: sm.trim().to_owned(),
         });
     }
     if !ctx.projects.trim().is_empty() {
@@ -576,6 +584,7 @@ mod tests {
             about_me: None,
             preferences: vec![],
             history: vec![],
+            summary: None,
         };
         let d = disclose(
             "You are Z.",

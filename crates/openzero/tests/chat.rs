@@ -349,3 +349,123 @@ fn an_unknown_fallback_is_named() {
         .code(1)
         .stderr(predicate::str::contains("unknown provider 'olama'"));
 }
+
+/// An OpenAI-compatible fake on loopback that writes a recognisable
+/// summary when asked for one and a long answer otherwise; keeps bodies.
+async fn fake_summarising_server() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    use axum::routing::post;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                let req: serde_json::Value = serde_json::from_str(&body).unwrap();
+                let summary = req["messages"][0]["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("running summary");
+                kept.lock().unwrap().push(req);
+                let text = if summary {
+                    "SUMMARY: the owner is training for the Berlin marathon.".to_owned()
+                } else {
+                    format!("Noted. {}", "Keep going with the plan. ".repeat(12))
+                };
+                let v = serde_json::json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": "stop"}]});
+                (
+                    [("content-type", "text/event-stream")],
+                    format!("data: {v}\n\ndata: [DONE]\n\n"),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/v1"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_turns_are_summarised_not_dropped() {
+    let (base, seen) = fake_summarising_server().await;
+    let oz = std::sync::Arc::new(Oz::new());
+    oz.ok(&["init"]);
+    for i in 0..6 {
+        let run = oz.clone();
+        let url = base.clone();
+        tokio::task::spawn_blocking(move || {
+            run.cmd()
+                .env("LLM_PROVIDER", "llamacpp")
+                .env("OPENAI_BASE_URL", &url)
+                .args([
+                    "chat",
+                    &format!(
+                        "Day {i} of my Berlin marathon plan: {}",
+                        "ran easy miles. ".repeat(10)
+                    ),
+                ])
+                .assert()
+                .success();
+        })
+        .await
+        .unwrap();
+    }
+    let seen = seen.lock().unwrap().clone();
+    let asked_for_summary = seen
+        .iter()
+        .filter(|r| {
+            r["messages"][0]["content"]
+                .as_str()
+                .unwrap_or("")
+                .contains("running summary")
+        })
+        .count();
+    assert!(asked_for_summary >= 1, "no summary was ever made");
+    // The last chat request carries the summary, and the first day's words
+    // are no longer sent verbatim.
+    let last_chat = seen
+        .iter()
+        .rev()
+        .find(|r| {
+            !r["messages"][0]["content"]
+                .as_str()
+                .unwrap_or("")
+                .contains("running summary")
+        })
+        .unwrap();
+    let prompt = last_chat["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        prompt.contains(
+            "Earlier in our conversation:\nSUMMARY: the owner is training for the Berlin marathon."
+        ),
+        "{prompt}"
+    );
+    let all_text = serde_json::to_string(&last_chat["messages"]).unwrap();
+    assert!(
+        !all_text.contains("Day 0 of my"),
+        "the oldest turn is folded, not repeated"
+    );
+    // The summary request carried the folded turns themselves.
+    let first_summary = seen
+        .iter()
+        .find(|r| {
+            r["messages"][0]["content"]
+                .as_str()
+                .unwrap_or("")
+                .contains("running summary")
+        })
+        .unwrap();
+    assert!(
+        first_summary["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Owner: Day 0 of my Berlin marathon plan")
+    );
+}

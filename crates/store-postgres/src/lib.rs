@@ -16,9 +16,9 @@ use openzero_core::memory::{Filters, Memory, MemoryId, Source};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
 use openzero_store::{
     Backend, Decided, DisclosureRecord, Embedding, MemoryChanges, MemoryRecord, MemoryStats,
-    NewDisclosure, NewThought, ProjectRow, Removed, Store, StoreError, Thought, ThoughtEnd,
-    ThoughtId, ThoughtRow, VectorRow, changes, disclosure_json, items_json, now, parse_items,
-    parse_role,
+    NewDisclosure, NewThought, ProjectRow, Removed, Store, StoreError, Summary, Thought,
+    ThoughtEnd, ThoughtId, ThoughtRow, VectorRow, changes, disclosure_json, items_json, now,
+    parse_items, parse_role,
 };
 use pgvector::Vector;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
@@ -800,6 +800,68 @@ impl Store for PgStore {
                 })
             })
             .collect()
+    }
+
+    async fn turns_after(
+        &self,
+        channel: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Turn)>, StoreError> {
+        let rows: Vec<(i64, String, String, DateTime<Utc>)> = sqlx::query_as(&sql(
+            "SELECT id, role, content, created_at FROM conversations \
+             WHERE channel = $1 AND id > $2 ORDER BY id DESC LIMIT $3",
+        ))
+        .bind(channel)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.into_iter()
+            .rev()
+            .map(|(id, role, content, at)| {
+                Ok((
+                    id,
+                    Turn {
+                        role: parse_role(&role)?,
+                        content,
+                        at,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    async fn latest_summary(&self, channel: &str) -> Result<Option<Summary>, StoreError> {
+        let row: Option<(i64, String, DateTime<Utc>)> = sqlx::query_as(&sql(
+            "SELECT upto, text, created_at FROM conversation_summaries \
+             WHERE channel = $1 ORDER BY id DESC LIMIT 1",
+        ))
+        .bind(channel)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(row.map(|(upto, text, created_at)| Summary {
+            upto,
+            text,
+            created_at,
+        }))
+    }
+
+    async fn add_summary(&self, channel: &str, upto: i64, text: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        sqlx::query(&sql(
+            "INSERT INTO conversation_summaries (channel, upto, text, created_at) VALUES ($1, $2, $3, $4)",
+        ))
+        .bind(channel)
+        .bind(upto)
+        .bind(text)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))
     }
 
     async fn add_thought(&self, t: &NewThought) -> Result<Thought, StoreError> {

@@ -205,6 +205,19 @@ pub trait Store: Send + Sync + Debug {
     /// The newest `limit` turns of a channel, oldest first.
     async fn recent_turns(&self, channel: &str, limit: i64) -> Result<Vec<Turn>, StoreError>;
 
+    /// The newest `limit` turns of a channel after turn id `after`, with
+    /// their ids, oldest first.
+    async fn turns_after(
+        &self,
+        channel: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Turn)>, StoreError>;
+    /// The channel's current running summary.
+    async fn latest_summary(&self, channel: &str) -> Result<Option<Summary>, StoreError>;
+    /// Records a new running summary covering turns up to `upto`.
+    async fn add_summary(&self, channel: &str, upto: i64, text: &str) -> Result<(), StoreError>;
+
     /// Stores a pending thought (a cloud request waiting for the owner).
     async fn add_thought(&self, t: &NewThought) -> Result<Thought, StoreError>;
     async fn get_thought(&self, id: ThoughtId) -> Result<Option<Thought>, StoreError>;
@@ -230,6 +243,15 @@ pub trait Store: Send + Sync + Debug {
 
     /// Waits for in-flight work and closes connections.
     async fn close(&self);
+}
+
+/// A channel's running summary of its older turns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The id of the last turn folded in.
+    pub upto: i64,
+    pub text: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A pending thought's id.

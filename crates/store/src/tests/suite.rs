@@ -41,6 +41,7 @@ macro_rules! store_suite {
             memory_forget_removes_everywhere,
             memory_stats_and_listing,
             conversations_keep_order_per_channel,
+            summaries_cover_turns_up_to_a_point,
             thoughts_round_trip_and_decide_once,
             thoughts_expire_and_race,
             disclosures_are_logged_newest_first
@@ -903,4 +904,43 @@ pub async fn disclosures_are_logged_newest_first(s: &dyn Store) {
     assert_eq!(all[1].bytes, 1234);
     assert_eq!(all[1].thought_id, Some(t.id));
     assert_eq!(s.list_disclosures(1).await.unwrap().len(), 1);
+}
+
+pub async fn summaries_cover_turns_up_to_a_point(s: &dyn Store) {
+    use openzero_core::agent::{Role, Turn};
+    assert_eq!(s.latest_summary("terminal").await.unwrap(), None);
+    let at = crate::now();
+    let turns: Vec<Turn> = (0..6)
+        .map(|i| Turn {
+            role: if i % 2 == 0 {
+                Role::User
+            } else {
+                Role::Assistant
+            },
+            content: format!("turn {i}"),
+            at,
+        })
+        .collect();
+    s.add_turns("terminal", &turns).await.unwrap();
+    s.add_turns("telegram", &turns[..1]).await.unwrap();
+    let all = s.turns_after("terminal", 0, 100).await.unwrap();
+    assert_eq!(all.len(), 6);
+    assert!(
+        all.windows(2).all(|w| w[0].0 < w[1].0),
+        "oldest first, by id"
+    );
+    let upto = all[3].0;
+    s.add_summary("terminal", all[1].0, "first").await.unwrap();
+    s.add_summary("terminal", upto, "You said turn 0..3")
+        .await
+        .unwrap();
+    let sm = s.latest_summary("terminal").await.unwrap().unwrap();
+    assert_eq!((sm.upto, sm.text.as_str()), (upto, "You said turn 0..3"));
+    let rest = s.turns_after("terminal", sm.upto, 100).await.unwrap();
+    let texts: Vec<&str> = rest.iter().map(|(_, t)| t.content.as_str()).collect();
+    assert_eq!(texts, ["turn 4", "turn 5"]);
+    // The limit keeps the newest.
+    let last = s.turns_after("terminal", 0, 2).await.unwrap();
+    assert_eq!(last[1].1.content, "turn 5");
+    assert_eq!(s.latest_summary("telegram").await.unwrap(), None);
 }
