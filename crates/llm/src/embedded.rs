@@ -151,6 +151,47 @@ fn requantize_slow_blocks(
     Ok((converted, Source::Memory(buf)))
 }
 
+/// Gemma's turn format (Gemma has no system role: the system prompt opens
+/// the first user turn).
+const GEMMA_TEMPLATE: &str = "{{ bos_token }}\
+{%- if messages[0]['role'] == 'system' -%}\
+{%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}{%- set loop_messages = messages[1:] -%}\
+{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}\
+{%- for message in loop_messages -%}\
+{%- if message['role'] == 'assistant' -%}{%- set role = 'model' -%}{%- else -%}{%- set role = message['role'] -%}{%- endif -%}\
+{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') + message['content'] | trim + '<end_of_turn>\n' }}\
+{%- endfor -%}\
+{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}";
+
+/// ChatML, for models whose vocabulary has `<|im_start|>`.
+const CHATML_TEMPLATE: &str = "{%- for message in messages -%}\
+{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}\
+{%- endfor -%}\
+{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}";
+
+/// Llama 3's header format.
+const LLAMA3_TEMPLATE: &str = "{{ bos_token }}{%- for message in messages -%}\
+{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' }}\
+{%- endfor -%}\
+{%- if add_generation_prompt -%}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{%- endif -%}";
+
+/// The turn format for a GGUF without a chat template, when its family or
+/// vocabulary makes it clear.
+fn default_template(
+    architecture: &str,
+    tokenizer: &Tokenizer,
+) -> Option<(&'static str, &'static str)> {
+    if architecture.starts_with("gemma") {
+        Some(("gemma", GEMMA_TEMPLATE))
+    } else if tokenizer.token_to_id("<|im_start|>").is_some() {
+        Some(("chatml", CHATML_TEMPLATE))
+    } else if tokenizer.token_to_id("<|start_header_id|>").is_some() {
+        Some(("llama3", LLAMA3_TEMPLATE))
+    } else {
+        None
+    }
+}
+
 fn meta_str(ct: &gguf_file::Content, key: &str) -> Option<String> {
     ct.metadata.get(key)?.to_string().ok().cloned()
 }
@@ -172,17 +213,28 @@ impl EmbeddedModel {
         let ct = gguf_file::Content::read(&mut file).map_err(|e| invalid(path, e))?;
         let architecture = meta_str(&ct, "general.architecture")
             .ok_or_else(|| invalid(path, "no general.architecture"))?;
-        let template = meta_str(&ct, "tokenizer.chat_template").ok_or_else(|| {
-            invalid(
-                path,
-                "it has no chat template (tokenizer.chat_template): use an instruct/chat model",
-            )
-        })?;
-        let mut tokenizer = Tokenizer::from_gguf(&ct).map_err(|e| invalid(path, e))?;
-        fix_pre_tokenizer(
-            &mut tokenizer,
-            meta_str(&ct, "tokenizer.ggml.pre").as_deref(),
-        );
+        let tokenizer = match meta_str(&ct, "tokenizer.ggml.model").as_deref() {
+            // SentencePiece (Gemma, Llama 2, Mistral): built here.
+            Some("llama") => crate::spm::from_gguf(&ct).map_err(|e| invalid(path, e))?,
+            _ => {
+                let mut t = Tokenizer::from_gguf(&ct).map_err(|e| invalid(path, e))?;
+                fix_pre_tokenizer(&mut t, meta_str(&ct, "tokenizer.ggml.pre").as_deref());
+                t
+            }
+        };
+        let template = match meta_str(&ct, "tokenizer.chat_template") {
+            Some(t) => t,
+            None => {
+                let (family, t) = default_template(&architecture, &tokenizer).ok_or_else(|| {
+                    invalid(
+                        path,
+                        "it has no chat template (tokenizer.chat_template) and its family is not known: use an instruct/chat model",
+                    )
+                })?;
+                tracing::warn!(path = %path.display(), family, "the model has no chat template; using the {family} turn format (a base model may not follow instructions)");
+                t.to_owned()
+            }
+        };
         let tokens: Vec<String> = ct
             .metadata
             .get("tokenizer.ggml.tokens")
@@ -270,6 +322,31 @@ impl EmbeddedModel {
     /// The model family (`llama`, `qwen2`, `gemma3`).
     pub fn architecture(&self) -> &str {
         &self.architecture
+    }
+
+    /// The token ids of `text` (special tokens in it are matched whole).
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>, LlmError> {
+        let engine = self
+            .engine
+            .lock()
+            .map_err(|_| LlmError::Inference("model lock poisoned".into()))?;
+        engine
+            .tokenizer
+            .encode(text, false)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| LlmError::Inference(format!("tokenizer: {e}")))
+    }
+
+    /// The text of token ids, special tokens included.
+    pub fn detokenize(&self, ids: &[u32]) -> Result<String, LlmError> {
+        let engine = self
+            .engine
+            .lock()
+            .map_err(|_| LlmError::Inference("model lock poisoned".into()))?;
+        engine
+            .tokenizer
+            .decode(ids, false)
+            .map_err(|e| LlmError::Inference(format!("tokenizer: {e}")))
     }
 
     /// How many tokens of this model `text` is (for benchmarks and budgets).

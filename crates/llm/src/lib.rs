@@ -22,6 +22,7 @@ pub mod gemini;
 mod http;
 pub mod ollama;
 pub mod openai;
+mod spm;
 
 /// Where a provider runs, which decides whether consent is needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
