@@ -145,8 +145,11 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
             ),
             (Some(_), false) => check(
                 "telegram",
-                Outcome::Skip,
-                "configured; this version does not connect to Telegram yet",
+                Outcome::Ok,
+                format!(
+                    "configured: `serve` polls {} for owner id(s) {:?} (token not probed)",
+                    s.telegram.api_base_url, s.telegram.allowed_user_ids
+                ),
             ),
         },
     );

@@ -140,6 +140,20 @@ impl<'a> MemoryService<'a> {
         }
     }
 
+    /// A service over an embedder loaded once and shared (`Err` says why
+    /// there is none), for long-running channels.
+    pub fn shared(
+        store: &'a dyn Store,
+        embedder: Result<Arc<Embedder>, String>,
+        index: Arc<MemoryIndex>,
+    ) -> Self {
+        Self {
+            store,
+            embedder,
+            index,
+        }
+    }
+
     /// Why semantic search is off, if it is.
     pub fn unavailable(&self) -> Option<&str> {
         self.embedder.as_ref().err().map(String::as_str)

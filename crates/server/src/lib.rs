@@ -38,6 +38,9 @@ pub struct AppState {
     pub memory_index: Arc<MemoryIndex>,
     /// Where the chat model is, or why there is none.
     pub chat_model: openzero_app::agent::ChatTarget,
+    /// The Telegram channel: its status, or why it is not running (`None`:
+    /// not configured).
+    pub telegram: Option<Result<Arc<openzero_telegram::Status>, String>>,
 }
 
 /// Body of `GET /health`.
@@ -56,13 +59,67 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
-    let components =
+    let mut components =
         openzero_app::health::components(&*state.store, &state.model_dir, &state.chat_model).await;
+    components.insert(
+        "telegram".to_owned(),
+        match &state.telegram {
+            None => Component::new(
+                openzero_core::health::ComponentStatus::Disabled,
+                "not configured (set TELEGRAM_BOT_TOKEN and TELEGRAM_ALLOWED_USER_ID)",
+                false,
+            ),
+            Some(Ok(status)) => status.component(),
+            Some(Err(why)) => Component::new(
+                openzero_core::health::ComponentStatus::Down,
+                why.clone(),
+                false,
+            ),
+        },
+    );
     Json(Health {
         status: overall(components.values()),
         version: env!("CARGO_PKG_VERSION"),
         components,
     })
+}
+
+type BotTask = tokio::task::JoinHandle<()>;
+
+/// Starts the Telegram channel when a bot token is configured.
+async fn start_telegram(
+    loaded: &Loaded,
+    store: &Arc<dyn Store>,
+    index: &Arc<MemoryIndex>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> (
+    Option<Result<Arc<openzero_telegram::Status>, String>>,
+    Option<BotTask>,
+) {
+    let t = &loaded.settings.telegram;
+    let Some(token) = t.bot_token.as_ref() else {
+        return (None, None);
+    };
+    if t.mode == openzero_config::TelegramMode::Webhook {
+        tracing::warn!("telegram.mode = webhook is not available in this version; polling instead");
+    }
+    let cfg = openzero_telegram::Config {
+        token: token.expose().to_owned(),
+        owners: t.allowed_user_ids.clone(),
+        api_base_url: t.api_base_url.clone(),
+        poll_timeout: 25,
+    };
+    match openzero_telegram::Telegram::new(cfg, loaded.clone(), store.clone(), index.clone()).await
+    {
+        Ok(bot) => {
+            let status = bot.status();
+            (Some(Ok(status)), Some(tokio::spawn(bot.run(stop))))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "telegram not started");
+            (Some(Err(e.to_string())), None)
+        }
+    }
 }
 
 /// Runs the service on `listener` until `shutdown` completes: opens the
@@ -90,15 +147,30 @@ pub async fn run(
             }
         });
     }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (telegram, bot_task) = start_telegram(&loaded, &store, &memory_index, stop_rx).await;
     let app = router(AppState {
         store: store.clone(),
         model_dir: openzero_app::memory::model_dir(&loaded),
         memory_index,
         chat_model: openzero_app::agent::chat_target(&loaded),
+        telegram,
     });
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
         .await;
+    if let Some(task) = bot_task {
+        // The bot finishes the update in hand; what is queued stays queued.
+        if tokio::time::timeout(std::time::Duration::from_secs(30), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("telegram did not stop within 30 s");
+        }
+    }
     tracing::info!("shutting down: closing storage");
     store.close().await;
     served?;

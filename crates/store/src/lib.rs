@@ -218,6 +218,24 @@ pub trait Store: Send + Sync + Debug {
     /// Records a new running summary covering turns up to `upto`.
     async fn add_summary(&self, channel: &str, upto: i64, text: &str) -> Result<(), StoreError>;
 
+    /// Stores received Telegram updates (id, raw JSON) in one transaction;
+    /// ones already stored are ignored. Returns how many were new.
+    async fn tg_store_updates(&self, updates: &[(i64, String)]) -> Result<usize, StoreError>;
+    /// The offset to poll from: one past the highest update ever stored.
+    async fn tg_next_offset(&self) -> Result<i64, StoreError>;
+    /// Stored updates not handled yet, oldest first.
+    async fn tg_unhandled(&self, limit: i64) -> Result<Vec<(i64, String)>, StoreError>;
+    /// Marks an update handled and queues its replies, in one transaction.
+    async fn tg_finish(&self, update_id: i64, replies: &[OutMessage]) -> Result<(), StoreError>;
+    /// Queues messages with no update behind them (notifications).
+    async fn tg_queue(&self, messages: &[OutMessage]) -> Result<(), StoreError>;
+    /// Queued messages not sent yet, oldest first.
+    async fn tg_outbox(&self, limit: i64) -> Result<Vec<Outgoing>, StoreError>;
+    /// Records a queued message as sent.
+    async fn tg_sent(&self, id: i64, message_id: i64) -> Result<(), StoreError>;
+    /// Records a failed attempt to send a queued message.
+    async fn tg_send_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
+
     /// Stores a pending thought (a cloud request waiting for the owner).
     async fn add_thought(&self, t: &NewThought) -> Result<Thought, StoreError>;
     async fn get_thought(&self, id: ThoughtId) -> Result<Option<Thought>, StoreError>;
@@ -252,6 +270,23 @@ pub struct Summary {
     pub upto: i64,
     pub text: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A message to send to a Telegram chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutMessage {
+    pub chat_id: i64,
+    pub text: String,
+    /// Inline keyboard as JSON (rows of `{"text", "callback_data"}`).
+    pub buttons: Option<String>,
+}
+
+/// A queued message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub id: i64,
+    pub message: OutMessage,
+    pub attempts: i64,
 }
 
 /// A pending thought's id.

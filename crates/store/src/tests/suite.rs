@@ -42,6 +42,7 @@ macro_rules! store_suite {
             memory_stats_and_listing,
             conversations_keep_order_per_channel,
             summaries_cover_turns_up_to_a_point,
+            telegram_updates_are_handled_once_and_replies_queued,
             thoughts_round_trip_and_decide_once,
             thoughts_expire_and_race,
             disclosures_are_logged_newest_first
@@ -943,4 +944,51 @@ pub async fn summaries_cover_turns_up_to_a_point(s: &dyn Store) {
     let last = s.turns_after("terminal", 0, 2).await.unwrap();
     assert_eq!(last[1].1.content, "turn 5");
     assert_eq!(s.latest_summary("telegram").await.unwrap(), None);
+}
+
+pub async fn telegram_updates_are_handled_once_and_replies_queued(s: &dyn Store) {
+    use crate::OutMessage;
+    assert_eq!(s.tg_next_offset().await.unwrap(), 0);
+    let batch = vec![
+        (100, "{\"update_id\":100}".to_owned()),
+        (101, "{}".to_owned()),
+    ];
+    assert_eq!(s.tg_store_updates(&batch).await.unwrap(), 2);
+    // Telegram sending the same updates again changes nothing.
+    assert_eq!(s.tg_store_updates(&batch).await.unwrap(), 0);
+    assert_eq!(s.tg_next_offset().await.unwrap(), 102);
+    let pending = s.tg_unhandled(10).await.unwrap();
+    assert_eq!(pending.iter().map(|p| p.0).collect::<Vec<_>>(), [100, 101]);
+    let reply = |t: &str| OutMessage {
+        chat_id: 42,
+        text: t.into(),
+        buttons: None,
+    };
+    s.tg_finish(100, &[reply("one"), reply("two")])
+        .await
+        .unwrap();
+    // Finishing twice queues nothing more.
+    s.tg_finish(100, &[reply("again")]).await.unwrap();
+    assert_eq!(s.tg_unhandled(10).await.unwrap().len(), 1);
+    s.tg_queue(&[OutMessage {
+        chat_id: 42,
+        text: "briefing".into(),
+        buttons: Some("[[]]".into()),
+    }])
+    .await
+    .unwrap();
+    let out = s.tg_outbox(10).await.unwrap();
+    let texts: Vec<&str> = out.iter().map(|o| o.message.text.as_str()).collect();
+    assert_eq!(texts, ["one", "two", "briefing"]);
+    s.tg_send_failed(out[0].id, "HTTP 502").await.unwrap();
+    assert_eq!(s.tg_outbox(10).await.unwrap()[0].attempts, 1);
+    s.tg_sent(out[0].id, 9001).await.unwrap();
+    let left = s.tg_outbox(10).await.unwrap();
+    assert_eq!(left.len(), 2);
+    assert_eq!(left[0].message.text, "two");
+    assert_eq!(
+        s.tg_next_offset().await.unwrap(),
+        102,
+        "offset survives handling"
+    );
 }

@@ -1,0 +1,540 @@
+//! Telegram end to end: `openzero serve` against a fake Bot API server
+//! built from the Bot API's documented payloads (getUpdates, sendMessage,
+//! sendChatAction, answerCallbackQuery, setMyCommands, error shapes).
+//! Owner and stranger, each command, /think grant, cancel and double tap,
+//! a 429, a 6,000-character answer, malformed and unknown updates, and a
+//! restart in the middle of a conversation.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use common::Oz;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "123456:TEST-token-never-logged";
+const OWNER: i64 = 4242;
+const STRANGER: i64 = 666;
+
+#[derive(Default)]
+struct Api {
+    updates: Vec<Value>,
+    /// Every call: (method, params).
+    calls: Vec<(String, Value)>,
+    /// sendMessage calls to answer with 429 before accepting.
+    throttle: usize,
+    next_message_id: i64,
+}
+
+type Fake = Arc<Mutex<Api>>;
+
+async fn bot_api(
+    State(api): State<Fake>,
+    Path((bot, method)): Path<(String, String)>,
+    body: String,
+) -> impl IntoResponse {
+    if bot != format!("bot{TOKEN}") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            json!({"ok": false, "error_code": 401, "description": "Unauthorized"}).to_string(),
+        );
+    }
+    // Bot API method names are case-insensitive (teloxide sends "SendMessage").
+    let method = method.to_ascii_lowercase();
+    let params: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    if method == "getupdates" {
+        let offset = params["offset"].as_i64().unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_millis(300);
+        loop {
+            let found: Vec<Value> = {
+                let mut a = api.lock().unwrap();
+                a.calls.push((method.clone(), params.clone()));
+                a.updates
+                    .iter()
+                    .filter(|u| u["update_id"].as_i64().unwrap_or(0) >= offset)
+                    .cloned()
+                    .collect()
+            };
+            if !found.is_empty() || Instant::now() > deadline {
+                return (
+                    StatusCode::OK,
+                    json!({"ok": true, "result": found}).to_string(),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let mut a = api.lock().unwrap();
+    a.calls.push((method.clone(), params.clone()));
+    match method.as_str() {
+        "sendmessage" => {
+            if a.throttle > 0 {
+                a.throttle -= 1;
+                // Refused: recorded apart from the messages delivered.
+                if let Some(last) = a.calls.last_mut() {
+                    last.0 = "sendmessage refused: 429".into();
+                }
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1",
+                           "parameters": {"retry_after": 1}})
+                    .to_string(),
+                );
+            }
+            a.next_message_id += 1;
+            let chat = params["chat_id"].as_i64().unwrap_or(0);
+            (
+                StatusCode::OK,
+                json!({"ok": true, "result": {
+                    "message_id": a.next_message_id, "date": 1_795_500_000,
+                    "chat": {"id": chat, "type": "private", "first_name": "Owner"},
+                    "from": {"id": 1, "is_bot": true, "first_name": "Z", "username": "z_bot"},
+                    "text": params["text"]}})
+                .to_string(),
+            )
+        }
+        "sendChatAction" | "setMyCommands" | "answerCallbackQuery" => (
+            StatusCode::OK,
+            json!({"ok": true, "result": true}).to_string(),
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            json!({"ok": false, "error_code": 404, "description": "Not Found"}).to_string(),
+        ),
+    }
+}
+
+async fn start_fake() -> (String, Fake) {
+    let api: Fake = Arc::default();
+    let app = axum::Router::new()
+        .route("/{bot}/{method}", axum::routing::post(bot_api))
+        .with_state(api.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), api)
+}
+
+fn user(id: i64) -> Value {
+    json!({"id": id, "is_bot": false, "first_name": "Someone", "language_code": "en"})
+}
+
+fn message(update_id: i64, from: i64, text: &str) -> Value {
+    json!({"update_id": update_id, "message": {
+        "message_id": update_id * 10, "date": 1_795_500_000,
+        "chat": {"id": from, "type": "private", "first_name": "Someone"},
+        "from": user(from), "text": text}})
+}
+
+fn button(update_id: i64, from: i64, data: &str) -> Value {
+    json!({"update_id": update_id, "callback_query": {
+        "id": format!("cb{update_id}"), "from": user(from), "chat_instance": "42",
+        "data": data,
+        "message": {"message_id": 99, "date": 1_795_500_000,
+            "chat": {"id": from, "type": "private", "first_name": "Someone"},
+            "from": {"id": 1, "is_bot": true, "first_name": "Z"}, "text": "Send it?"}}})
+}
+
+fn push(api: &Fake, updates: Vec<Value>) {
+    api.lock().unwrap().updates.extend(updates);
+}
+
+/// Texts sent to `chat` so far.
+fn sent_to(api: &Fake, chat: i64) -> Vec<String> {
+    api.lock()
+        .unwrap()
+        .calls
+        .iter()
+        .filter(|(m, p)| m == "sendmessage" && p["chat_id"].as_i64() == Some(chat))
+        .map(|(_, p)| p["text"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+static LOG: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        if start.elapsed() > Duration::from_secs(30) {
+            let log = LOG
+                .lock()
+                .unwrap()
+                .as_ref()
+                .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+                .unwrap_or_default();
+            panic!("timed out waiting for {what}; the server's log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+struct Served {
+    child: Child,
+    url: String,
+    /// Where its log goes (a file: a pipe nobody reads would fill up).
+    log: Option<std::path::PathBuf>,
+}
+
+impl Served {
+    fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let start = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(40),
+                "serve did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.log
+            .as_ref()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+fn serve(oz: &Oz, api: &str, extra: &[(&str, &str)]) -> Served {
+    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let log = oz.work.join(format!("serve-{n}.log"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_openzero"));
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .env_clear()
+        .env("HOME", &oz.home)
+        .env("OPENZERO_DATA_DIR", &oz.data)
+        .env("TELEGRAM_BOT_TOKEN", TOKEN)
+        .env("TELEGRAM_ALLOWED_USER_ID", OWNER.to_string())
+        .env("OPENZERO__TELEGRAM__API_BASE_URL", api)
+        .current_dir(&oz.work)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap());
+    *LOG.lock().unwrap() = Some(log.clone());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    Served {
+        child,
+        url,
+        log: Some(log),
+    }
+}
+
+/// A local OpenAI-compatible model that answers `answer`.
+async fn model_server(answer: String) -> String {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move || {
+            let answer = answer.clone();
+            async move {
+                let v = json!({"choices": [{"index": 0, "delta": {"content": answer}, "finish_reason": "stop"}]});
+                ([("content-type", "text/event-stream")], format!("data: {v}\n\ndata: [DONE]\n\n"))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/v1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_is_answered_strangers_get_nothing_and_nothing_is_lost() {
+    let (api_url, api) = start_fake().await;
+    let long = "A line of the long answer, forty chars.\n".repeat(150);
+    let llm = model_server(long.clone()).await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.ok(&["project", "add", "Career", "--progress", "40"]);
+    api.lock().unwrap().throttle = 1;
+    push(
+        &api,
+        vec![
+            message(1, STRANGER, "/tree"),
+            message(2, OWNER, "/tree"),
+            json!({"update_id": 3, "message": {"this is": "not a message"}}),
+            json!({"update_id": 4, "some_future_update": {"x": 1}}),
+            message(5, OWNER, "/add Dentist on Tuesday at 9:30"),
+            message(6, STRANGER, "/add I was here"),
+            button(7, STRANGER, "grant:1"),
+            message(8, OWNER, "/memory dentist"),
+            message(9, OWNER, "/project progress Career 60"),
+            message(10, OWNER, "tell me everything"),
+        ],
+    );
+    let env = [
+        ("LLM_PROVIDER", "llamacpp"),
+        ("OPENAI_BASE_URL", llm.as_str()),
+    ];
+    let served = serve(&oz, &api_url, &env);
+    wait_for("the owner's replies", || sent_to(&api, OWNER).len() >= 6);
+
+    let owner = sent_to(&api, OWNER);
+    assert!(owner[0].contains("[ACTIVE] Career [40%]"), "{owner:?}");
+    assert!(owner[1].starts_with("Remembered #1"), "{owner:?}");
+    assert!(owner[2].contains("Dentist on Tuesday at 9:30"), "{owner:?}");
+    assert!(
+        owner[3].contains("Career") && owner[3].contains("60% done"),
+        "{owner:?}"
+    );
+    // The 6,000-character answer came in two messages, cut at line ends.
+    assert!(
+        owner[4].chars().count() <= 4096 && owner[4].ends_with("forty chars."),
+        "{}",
+        owner[4].len()
+    );
+    assert_eq!(format!("{}\n{}", owner[4], owner[5]), long.trim_end());
+    assert!(sent_to(&api, STRANGER).is_empty(), "a stranger got a reply");
+
+    let health: Value = reqwest::get(format!("{}/health", served.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["components"]["telegram"]["status"], "ok", "{health}");
+    let detail = health["components"]["telegram"]["detail"].as_str().unwrap();
+    assert!(detail.contains("3 from strangers ignored"), "{detail}");
+
+    // Restart in the middle of a conversation: nothing handled twice.
+    let log = served.stop();
+    assert!(
+        !log.contains("TEST-token-never-logged"),
+        "the token was logged"
+    );
+    let before = sent_to(&api, OWNER).len();
+    push(&api, vec![message(11, OWNER, "/tree")]);
+    let served = serve(&oz, &api_url, &env);
+    wait_for("the reply after the restart", || {
+        sent_to(&api, OWNER).len() > before
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    let after = sent_to(&api, OWNER);
+    assert_eq!(
+        after.len(),
+        before + 1,
+        "an update was handled twice: {:?}",
+        &after[before..]
+    );
+    assert!(after[before].contains("[ACTIVE] Career [60%]"));
+    // The stranger's /add had no effect.
+    let mem = oz
+        .ok(&["memory", "stats", "--json"])
+        .get_output()
+        .stdout
+        .clone();
+    let stats: Value = serde_json::from_slice(&mem).unwrap();
+    assert_eq!(stats["total"], 1, "{stats}");
+    // Commands were registered; the 429 was waited out, not dropped.
+    let calls = api.lock().unwrap().calls.clone();
+    assert!(calls.iter().any(|(m, _)| m == "sendmessage refused: 429"));
+    assert!(calls.iter().any(
+        |(m, p)| m == "setmycommands" && p["commands"].as_array().is_some_and(|c| c.len() >= 8)
+    ));
+    assert!(
+        calls
+            .iter()
+            .any(|(m, p)| m == "sendchataction" && p["action"] == "typing")
+    );
+    served.stop();
+}
+
+/// A cloud model (OpenAI-shaped) that records what reached it.
+async fn cloud() -> (String, Arc<Mutex<Vec<String>>>) {
+    use axum::routing::post;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(body);
+                let v = json!({"choices": [{"index": 0, "delta": {"content": "Write to [email 1] today."}, "finish_reason": "stop"}]});
+                ([("content-type", "text/event-stream")], format!("data: {v}\n\ndata: [DONE]\n\n"))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/v1"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn think_asks_with_buttons_and_sends_once() {
+    let (api_url, api) = start_fake().await;
+    let (cloud_url, leaked) = cloud().await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.ok(&["memory", "add", "My landlord is at landlord@example.com"]);
+    let env = [
+        ("DEEP_THINK_PROVIDER", "openai"),
+        ("OPENAI_BASE_URL", cloud_url.as_str()),
+        ("OPENAI_API_KEY", "sk-test"),
+    ];
+    push(
+        &api,
+        vec![message(1, OWNER, "/think should I write to my landlord?")],
+    );
+    let served = serve(&oz, &api_url, &env);
+    wait_for("the disclosure", || !sent_to(&api, OWNER).is_empty());
+    let calls = api.lock().unwrap().calls.clone();
+    let (_, shown) = calls.iter().find(|(m, _)| m == "sendmessage").unwrap();
+    let text = shown["text"].as_str().unwrap();
+    assert!(
+        text.contains("openai (gpt-4o-mini)") && text.contains("[email 1]"),
+        "{text}"
+    );
+    assert!(!text.contains("landlord@example.com"), "{text}");
+    let buttons = &shown["reply_markup"]["inline_keyboard"][0];
+    assert_eq!(buttons[0]["callback_data"], "grant:1");
+    assert_eq!(buttons[1]["callback_data"], "cancel:1");
+    assert!(leaked.lock().unwrap().is_empty(), "sent before approval");
+
+    // A stranger's tap does nothing; the owner's double tap sends once.
+    push(
+        &api,
+        vec![
+            button(2, STRANGER, "grant:1"),
+            button(3, OWNER, "grant:1"),
+            button(4, OWNER, "grant:1"),
+        ],
+    );
+    wait_for("the answer", || sent_to(&api, OWNER).len() >= 2);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(leaked.lock().unwrap().len(), 1, "the double tap sent twice");
+    let owner = sent_to(&api, OWNER);
+    assert!(
+        owner[1].starts_with("Write to landlord@example.com today."),
+        "{owner:?}"
+    );
+    let answers: Vec<String> = api
+        .lock()
+        .unwrap()
+        .calls
+        .iter()
+        .filter(|(m, _)| m == "answercallbackquery")
+        .map(|(_, p)| p["text"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        answers.len(),
+        2,
+        "only the owner's taps are answered: {answers:?}"
+    );
+    assert_eq!(answers[0], "Sent.");
+    assert!(
+        answers[1].contains("already answered") || answers[1].contains("already granted"),
+        "{answers:?}"
+    );
+
+    // Cancel, and a tap on something unknown.
+    push(
+        &api,
+        vec![
+            message(5, OWNER, "/think another question"),
+            button(6, OWNER, "cancel:2"),
+            button(7, OWNER, "grant:99"),
+        ],
+    );
+    wait_for("the cancel", || {
+        sent_to(&api, OWNER)
+            .iter()
+            .any(|t| t.contains("Cancelled: nothing was sent"))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(leaked.lock().unwrap().len(), 1);
+    let answers: Vec<String> = api
+        .lock()
+        .unwrap()
+        .calls
+        .iter()
+        .filter(|(m, _)| m == "answercallbackquery")
+        .map(|(_, p)| p["text"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        answers.iter().any(|a| a == "I don't know that request."),
+        "{answers:?}"
+    );
+    let log = oz
+        .ok(&["disclosures", "--json"])
+        .get_output()
+        .stdout
+        .clone();
+    let d: Value = serde_json::from_slice(
+        String::from_utf8_lossy(&log)
+            .lines()
+            .next()
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(d["approved_by"], format!("owner (telegram {OWNER})"));
+    served.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_serve_runs_and_health_says_so() {
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_openzero"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env_clear()
+        .env("HOME", &oz.home)
+        .env("OPENZERO_DATA_DIR", &oz.data)
+        .current_dir(&oz.work)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let health: Value = reqwest::get(format!("{url}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        health["components"]["telegram"]["status"], "disabled",
+        "{health}"
+    );
+    assert!(
+        health["components"]["telegram"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("TELEGRAM_BOT_TOKEN")
+    );
+    let served = Served {
+        child,
+        url,
+        log: None,
+    };
+    served.stop();
+}

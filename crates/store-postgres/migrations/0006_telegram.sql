@@ -1,0 +1,27 @@
+-- Telegram updates, stored as received before they are handled: the
+-- polling offset is derived from the highest stored update_id, so an update
+-- is acknowledged to Telegram only once it is durably here, and one stored
+-- but not handled (a crash) is handled at the next start. The raw JSON is
+-- kept until handled.
+CREATE TABLE telegram_updates (
+    update_id   BIGINT PRIMARY KEY,
+    payload     TEXT NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL,
+    handled_at  TIMESTAMPTZ
+);
+
+-- Messages to the owner, written in the same transaction that marks the
+-- update that caused them handled, then sent (and retried) by one worker:
+-- nothing is sent twice for one update and nothing is silently dropped.
+CREATE TABLE telegram_outbox (
+    id          BIGSERIAL PRIMARY KEY,
+    chat_id     BIGINT NOT NULL,
+    text        TEXT NOT NULL,
+    buttons     TEXT,
+    created_at  TIMESTAMPTZ NOT NULL,
+    sent_at     TIMESTAMPTZ,
+    message_id  BIGINT,
+    attempts    BIGINT NOT NULL DEFAULT 0,
+    last_error  TEXT
+);
+CREATE INDEX telegram_outbox_unsent ON telegram_outbox (sent_at, id);

@@ -1,0 +1,913 @@
+//! The owner talks to Z from their phone: a Telegram bot, owner-only on
+//! every update type, with a durable inbox and outbox.
+//!
+//! **Invariants:**
+//! - An update is stored before Telegram is told it was received: the
+//!   polling offset is one past the highest *stored* update id, so a crash
+//!   between receiving and storing loses nothing (Telegram sends it again).
+//! - An update is marked handled in the same transaction that queues its
+//!   replies, so after a restart each is handled exactly once.
+//! - Replies leave through the outbox worker, which retries (honouring
+//!   Telegram's `retry_after` on 429) until Telegram accepts them.
+//! - Anyone but the owner gets no reply and causes no side effect; they are
+//!   counted and logged by user id only, never their content.
+//! - The bot token never appears in logs or errors.
+//!
+//! Built on `teloxide-core` (the Bot API types and requests) rather than
+//! teloxide's dispatcher, which acknowledges updates before they are
+//! handled.
+
+pub mod text;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use openzero_app::agent::{Chat, ChatTarget, load_chat_model, load_model, think_target};
+use openzero_app::consent::{self, needs_consent};
+use openzero_app::memory::{AddMemory, MemoryService};
+use openzero_app::memory_index::MemoryIndex;
+use openzero_config::Loaded;
+use openzero_core::consent::{Decision, ThoughtState};
+use openzero_core::memory::Filters;
+use openzero_llm::ChatModel;
+use openzero_store::{Decided, OutMessage, Store, Thought};
+use teloxide_core::Bot;
+use teloxide_core::payloads::{AnswerCallbackQuerySetters, SendMessageSetters};
+use teloxide_core::requests::Requester;
+use teloxide_core::types::{
+    BotCommand, ChatAction, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Update, UpdateKind,
+};
+use tokio::sync::{Notify, OnceCell, watch};
+
+/// The conversation channel of Telegram.
+pub const CHANNEL: &str = "telegram";
+
+/// What the bot needs from the configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub token: String,
+    pub owners: Vec<i64>,
+    /// `https://api.telegram.org`, or a local Bot API server or fake.
+    pub api_base_url: String,
+    /// Seconds a `getUpdates` call waits for news.
+    pub poll_timeout: u32,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("token", &"***")
+            .field("owners", &self.owners)
+            .field("api_base_url", &self.api_base_url)
+            .finish()
+    }
+}
+
+/// Why the bot cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelegramError {
+    #[error("telegram.api_base_url is not a valid URL: {0}")]
+    BadUrl(String),
+    #[error("Telegram is configured without an owner: set TELEGRAM_ALLOWED_USER_ID")]
+    NoOwner,
+}
+
+/// What `/health` shows.
+#[derive(Debug, Default)]
+pub struct Status {
+    /// Updates from anyone but the owner, ignored.
+    pub strangers: AtomicU64,
+    /// The last failure talking to Telegram, cleared by the next success.
+    pub last_error: std::sync::Mutex<Option<String>>,
+    /// Updates handled since start.
+    pub handled: AtomicU64,
+}
+
+impl Status {
+    fn fail(&self, why: String) {
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = Some(why);
+        }
+    }
+
+    fn ok(&self) {
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = None;
+        }
+    }
+
+    /// The health component for `/health`.
+    pub fn component(&self) -> openzero_core::health::Component {
+        use openzero_core::health::{Component, ComponentStatus};
+        let strangers = self.strangers.load(Ordering::Relaxed);
+        let handled = self.handled.load(Ordering::Relaxed);
+        match self.last_error.lock().ok().and_then(|e| e.clone()) {
+            Some(e) => Component::new(ComponentStatus::Degraded, e, false),
+            None => Component::new(
+                ComponentStatus::Ok,
+                format!("polling; {handled} updates handled, {strangers} from strangers ignored"),
+                false,
+            ),
+        }
+    }
+}
+
+/// The running bot.
+pub struct Telegram {
+    cfg: Config,
+    loaded: Loaded,
+    store: Arc<dyn Store>,
+    http: reqwest::Client,
+    bot: Bot,
+    embedder: Result<Arc<openzero_embed::Embedder>, String>,
+    index: Arc<MemoryIndex>,
+    chat_model: OnceCell<Result<Arc<dyn ChatModel>, String>>,
+    status: Arc<Status>,
+    inbox: Notify,
+    outbox: Notify,
+}
+
+impl std::fmt::Debug for Telegram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telegram")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+const HELP: &str = "I'm Z. Write to me in plain words, or:
+/tree – your project tree
+/memory <words> – search what you told me
+/add <text> – remember something
+/think <question> – ask the deep-thinking model (you see what would leave first)
+/project add|done <name>, /project progress <name> <0-100>
+/status – how I am
+/daily /weekly /review /monthly – briefings (once the scheduler exists)";
+
+impl Telegram {
+    pub async fn new(
+        cfg: Config,
+        loaded: Loaded,
+        store: Arc<dyn Store>,
+        index: Arc<MemoryIndex>,
+    ) -> Result<Arc<Self>, TelegramError> {
+        if cfg.owners.is_empty() {
+            return Err(TelegramError::NoOwner);
+        }
+        let url: reqwest::Url = cfg
+            .api_base_url
+            .parse()
+            .map_err(|e| TelegramError::BadUrl(format!("{e}")))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .build()
+            .map_err(|e| TelegramError::BadUrl(e.to_string()))?;
+        let bot = Bot::with_client(cfg.token.clone(), http.clone()).set_api_url(url);
+        let embedder = openzero_app::memory::load_embedder(&loaded)
+            .await
+            .map_err(|e| e.to_string());
+        Ok(Arc::new(Self {
+            cfg,
+            loaded,
+            store,
+            http,
+            bot,
+            embedder,
+            index,
+            chat_model: OnceCell::new(),
+            status: Arc::default(),
+            inbox: Notify::new(),
+            outbox: Notify::new(),
+        }))
+    }
+
+    /// The status `/health` reads.
+    pub fn status(&self) -> Arc<Status> {
+        self.status.clone()
+    }
+
+    /// Any text with the token removed.
+    fn redact(&self, s: impl std::fmt::Display) -> String {
+        s.to_string().replace(&self.cfg.token, "<token>")
+    }
+
+    /// Runs the poller, the handler and the outbox until `shutdown` is set.
+    pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        let commands = [
+            ("tree", "Your project tree"),
+            ("memory", "Search what you told me"),
+            ("add", "Remember something"),
+            ("think", "Ask the deep-thinking model, with your approval"),
+            ("project", "add, done or progress of a project"),
+            ("status", "How Z is doing"),
+            ("daily", "Morning briefing"),
+            ("weekly", "Weekly review"),
+            ("review", "Weekly review"),
+            ("monthly", "Monthly review"),
+            ("help", "What Z can do"),
+        ]
+        .map(|(c, d)| BotCommand::new(c, d));
+        if let Err(e) = self.bot.set_my_commands(commands).await {
+            tracing::warn!(error = %self.redact(e), "setMyCommands failed");
+        }
+        tracing::info!(owners = ?self.cfg.owners, "telegram: polling for updates");
+        let poller = tokio::spawn(self.clone().poll(shutdown.clone()));
+        let handler = tokio::spawn(self.clone().handle_loop(shutdown.clone()));
+        let sender = tokio::spawn(self.clone().outbox_loop(shutdown));
+        let _ = tokio::join!(poller, handler, sender);
+        tracing::info!("telegram: stopped");
+    }
+
+    /// Long-polls `getUpdates` from the stored offset, storing every update
+    /// before the next call acknowledges it.
+    async fn poll(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let url = format!(
+            "{}/bot{}/getUpdates",
+            self.cfg.api_base_url.trim_end_matches('/'),
+            self.cfg.token
+        );
+        let mut failures = 0u32;
+        while !*shutdown.borrow() {
+            let result = async {
+                let offset = self
+                    .store
+                    .tg_next_offset()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let body =
+                    serde_json::json!({ "offset": offset, "timeout": self.cfg.poll_timeout });
+                let resp = self
+                    .http
+                    .post(&url)
+                    .json(&body)
+                    .timeout(Duration::from_secs(u64::from(self.cfg.poll_timeout) + 15))
+                    .send()
+                    .await
+                    .map_err(|e| self.redact(e.without_url()))?;
+                let v: serde_json::Value = resp
+                    .json()
+                    .await
+                    .map_err(|e| format!("getUpdates answer: {}", self.redact(e.without_url())))?;
+                if v["ok"] != true {
+                    let wait = v["parameters"]["retry_after"].as_u64();
+                    return Err(match wait {
+                        Some(s) => format!("retry_after:{s}"),
+                        None => format!(
+                            "getUpdates refused: {} {}",
+                            v["error_code"],
+                            v["description"].as_str().unwrap_or("")
+                        ),
+                    });
+                }
+                let batch: Vec<(i64, String)> = v["result"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|u| Some((u["update_id"].as_i64()?, u.to_string())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.store
+                    .tg_store_updates(&batch)
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            let outcome = tokio::select! {
+                r = result => r,
+                _ = shutdown.changed() => break,
+            };
+            match outcome {
+                Ok(new) => {
+                    failures = 0;
+                    self.status.ok();
+                    if new > 0 {
+                        self.inbox.notify_one();
+                    }
+                }
+                Err(e) => {
+                    let wait = match e.strip_prefix("retry_after:").and_then(|s| s.parse().ok()) {
+                        Some(s) => Duration::from_secs(s),
+                        None => {
+                            failures += 1;
+                            tracing::warn!(error = %e, "telegram: polling failed");
+                            self.status.fail(format!("polling failed: {e}"));
+                            Duration::from_millis(500 * (1 << failures.min(6)))
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.changed() => break,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles stored updates one at a time, oldest first.
+    async fn handle_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            let pending = match self.store.tg_unhandled(20).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "telegram: cannot read the inbox");
+                    Vec::new()
+                }
+            };
+            if pending.is_empty() {
+                tokio::select! {
+                    _ = self.inbox.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = shutdown.changed() => break,
+                }
+                continue;
+            }
+            for (id, raw) in pending {
+                let replies = self.handle(id, &raw).await;
+                match self.store.tg_finish(id, &replies).await {
+                    Ok(()) => {
+                        self.status.handled.fetch_add(1, Ordering::Relaxed);
+                        self.outbox.notify_one();
+                    }
+                    Err(e) => {
+                        // Left unhandled: tried again, nothing lost.
+                        tracing::error!(update = id, error = %e, "telegram: could not record a handled update");
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        break;
+                    }
+                }
+                if *shutdown.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Sends queued messages in order, retrying until Telegram takes them.
+    async fn outbox_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut next_try: HashMap<i64, Instant> = HashMap::new();
+        while !*shutdown.borrow() {
+            let rows = self.store.tg_outbox(20).await.unwrap_or_default();
+            let mut sent_any = false;
+            for row in &rows {
+                if next_try.get(&row.id).is_some_and(|t| Instant::now() < *t) {
+                    continue;
+                }
+                match self.send(&row.message).await {
+                    Ok(message_id) => {
+                        if let Err(e) = self.store.tg_sent(row.id, message_id).await {
+                            tracing::error!(error = %e, "telegram: sent, but could not record it");
+                        }
+                        next_try.remove(&row.id);
+                        sent_any = true;
+                        self.status.ok();
+                    }
+                    Err(SendError::RetryAfter(wait)) => {
+                        tracing::info!(
+                            secs = wait.as_secs(),
+                            "telegram: rate limited; waiting as asked"
+                        );
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {}
+                            _ = shutdown.changed() => return,
+                        }
+                        break;
+                    }
+                    Err(SendError::Other(e)) => {
+                        let attempts = row.attempts + 1;
+                        tracing::warn!(outbox = row.id, attempts, error = %e, "telegram: sending failed; will retry");
+                        self.status.fail(format!("sending failed: {e}"));
+                        let _ = self.store.tg_send_failed(row.id, &e).await;
+                        let backoff = Duration::from_millis(500 * (1 << attempts.clamp(0, 7)));
+                        next_try.insert(row.id, Instant::now() + backoff);
+                        // Later messages of the same chat wait, so order holds.
+                        break;
+                    }
+                }
+            }
+            if !sent_any {
+                tokio::select! {
+                    _ = self.outbox.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = shutdown.changed() => break,
+                }
+            }
+        }
+    }
+
+    async fn send(&self, m: &OutMessage) -> Result<i64, SendError> {
+        let mut req = self.bot.send_message(ChatId(m.chat_id), m.text.clone());
+        if let Some(b) = m.buttons.as_deref().and_then(keyboard) {
+            req = req.reply_markup(b);
+        }
+        match req.await {
+            Ok(msg) => Ok(i64::from(msg.id.0)),
+            Err(teloxide_core::RequestError::RetryAfter(s)) => {
+                Err(SendError::RetryAfter(s.duration()))
+            }
+            Err(e) => Err(SendError::Other(self.redact(e))),
+        }
+    }
+
+    /// Handles one stored update; returns the replies to queue.
+    async fn handle(&self, id: i64, raw: &str) -> Vec<OutMessage> {
+        let update: Update = match serde_json::from_str(raw) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(update = id, error = %e, "telegram: malformed update skipped");
+                return Vec::new();
+            }
+        };
+        let Some(user) = update.from() else {
+            tracing::info!(update = id, "telegram: update without a sender ignored");
+            return Vec::new();
+        };
+        let user_id = i64::try_from(user.id.0).unwrap_or(-1);
+        if !self.cfg.owners.contains(&user_id) {
+            self.status.strangers.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                user_id,
+                "telegram: update from someone who is not the owner ignored"
+            );
+            return Vec::new();
+        }
+        match update.kind {
+            UpdateKind::Message(m) | UpdateKind::EditedMessage(m) => {
+                let chat = m.chat.id.0;
+                match m.text() {
+                    Some(text) => self.on_text(chat, text).await,
+                    None => reply(chat, "I read text for now: write it to me in words."),
+                }
+            }
+            UpdateKind::CallbackQuery(q) => {
+                let chat = q.message.as_ref().map_or(user_id, |m| m.chat().id.0);
+                let (answer, replies) = self.on_button(chat, q.data.as_deref().unwrap_or("")).await;
+                if let Err(e) = self
+                    .bot
+                    .answer_callback_query(q.id.clone())
+                    .text(answer)
+                    .await
+                {
+                    tracing::warn!(error = %self.redact(e), "telegram: answerCallbackQuery failed");
+                }
+                replies
+            }
+            UpdateKind::Error(_) => {
+                tracing::info!(
+                    update = id,
+                    "telegram: update of a kind this version does not know ignored"
+                );
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn memory(&self) -> MemoryService<'_> {
+        MemoryService::shared(&*self.store, self.embedder.clone(), self.index.clone())
+    }
+
+    async fn chat_model(&self) -> Result<Arc<dyn ChatModel>, String> {
+        self.chat_model
+            .get_or_init(|| async {
+                load_chat_model(&self.loaded)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .clone()
+    }
+
+    async fn on_text(&self, chat: i64, text: &str) -> Vec<OutMessage> {
+        let text = text.trim();
+        if let Some(cmd) = text.strip_prefix('/') {
+            let (name, arg) = cmd.split_once(char::is_whitespace).unwrap_or((cmd, ""));
+            let name = name.split('@').next().unwrap_or(name).to_ascii_lowercase();
+            let arg = arg.trim();
+            return match name.as_str() {
+                "start" | "help" => reply(chat, HELP),
+                "tree" => match openzero_app::projects::tree(&*self.store).await {
+                    Ok(t) => reply(chat, &t),
+                    Err(e) => reply(chat, &format!("I could not read your projects: {e}")),
+                },
+                "memory" if arg.is_empty() => {
+                    reply(chat, "What should I look for? /memory dentist")
+                }
+                "memory" => self.search(chat, arg).await,
+                "add" if arg.is_empty() => reply(
+                    chat,
+                    "What should I remember? /add Dentist on Tuesday at 9:30",
+                ),
+                "add" => self.remember(chat, arg).await,
+                "think" if arg.is_empty() => reply(
+                    chat,
+                    "Ask me something: /think should I take the Berlin offer?",
+                ),
+                "think" => self.think(chat, arg).await,
+                "project" => self.project(chat, arg).await,
+                "status" => self.health(chat).await,
+                "daily" | "weekly" | "review" | "monthly" => reply(
+                    chat,
+                    "Briefings come with the scheduler, which this version does not have yet.",
+                ),
+                _ => reply(chat, &format!("I don't know /{name}.\n\n{HELP}")),
+            };
+        }
+        self.converse(chat, text).await
+    }
+
+    async fn search(&self, chat: i64, q: &str) -> Vec<OutMessage> {
+        match self.memory().search(q, 5, &Filters::default()).await {
+            Ok(found) if found.hits.is_empty() => reply(chat, "Nothing I remember matches."),
+            Ok(found) => {
+                let tz = self.loaded.settings.general.timezone.0;
+                let lines: Vec<String> = found
+                    .hits
+                    .iter()
+                    .map(|h| {
+                        format!(
+                            "#{} ({}) {}",
+                            h.id,
+                            h.created_at.with_timezone(&tz).format("%Y-%m-%d"),
+                            h.text
+                        )
+                    })
+                    .collect();
+                reply(chat, &lines.join("\n"))
+            }
+            Err(e) => reply(chat, &format!("Search failed: {e}")),
+        }
+    }
+
+    async fn remember(&self, chat: i64, text: &str) -> Vec<OutMessage> {
+        let added = self
+            .memory()
+            .add(AddMemory {
+                text: text.to_owned(),
+                created_at: None,
+                source: Some(CHANNEL.into()),
+                external_id: None,
+                metadata: None,
+            })
+            .await;
+        match added {
+            Ok(a) if a.new => reply(chat, &format!("Remembered #{}.", a.memory.id)),
+            Ok(a) => reply(chat, &format!("I already had that (#{}).", a.memory.id)),
+            Err(e) => reply(chat, &format!("I could not remember that: {e}")),
+        }
+    }
+
+    async fn project(&self, chat: i64, arg: &str) -> Vec<OutMessage> {
+        use openzero_app::projects::{AddProject, UpdateProject};
+        let (verb, rest) = arg.split_once(char::is_whitespace).unwrap_or((arg, ""));
+        let rest = rest.trim();
+        let done = |p: openzero_core::Project| {
+            format!(
+                "#{} {}: {}, {}% done",
+                p.id,
+                p.name,
+                p.status,
+                p.progress.get()
+            )
+        };
+        let result = match verb {
+            "add" if !rest.is_empty() => openzero_app::projects::add(
+                &*self.store,
+                AddProject {
+                    name: rest.to_owned(),
+                    ..AddProject::default()
+                },
+            )
+            .await
+            .map(|p| format!("Added {}", done(p))),
+            "done" if !rest.is_empty() => openzero_app::projects::update(
+                &*self.store,
+                rest,
+                UpdateProject {
+                    status: Some(openzero_core::Status::Completed),
+                    progress: openzero_core::Progress::try_from(100).ok(),
+                    ..UpdateProject::default()
+                },
+            )
+            .await
+            .map(|p| format!("Done: {}", done(p))),
+            "progress" => {
+                let (name, pct) = rest.rsplit_once(char::is_whitespace).unwrap_or((rest, ""));
+                match pct
+                    .trim_end_matches('%')
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|n| openzero_core::Progress::try_from(n).ok())
+                {
+                    Some(p) => openzero_app::projects::update(
+                        &*self.store,
+                        name.trim(),
+                        UpdateProject {
+                            progress: Some(p),
+                            ..UpdateProject::default()
+                        },
+                    )
+                    .await
+                    .map(|p| format!("Updated {}", done(p))),
+                    None => return reply(chat, "Usage: /project progress <name> <0-100>"),
+                }
+            }
+            _ => {
+                return reply(
+                    chat,
+                    "Usage: /project add <name> · /project done <name> · /project progress <name> <0-100>",
+                );
+            }
+        };
+        match result {
+            Ok(text) => reply(chat, &text),
+            Err(e) => reply(chat, &e.to_string()),
+        }
+    }
+
+    async fn health(&self, chat: i64) -> Vec<OutMessage> {
+        let model_dir = openzero_app::memory::model_dir(&self.loaded);
+        let target = openzero_app::agent::chat_target(&self.loaded);
+        let mut parts = openzero_app::health::components(&*self.store, &model_dir, &target).await;
+        parts.insert("telegram".into(), self.status.component());
+        let lines: Vec<String> = parts
+            .iter()
+            .map(|(name, c)| format!("{name}: {:?} – {}", c.status, c.detail).to_lowercase())
+            .collect();
+        reply(chat, &lines.join("\n"))
+    }
+
+    /// Free text: the agent answers, with a typing indicator meanwhile.
+    async fn converse(&self, chat: i64, text: &str) -> Vec<OutMessage> {
+        let model = match self.chat_model().await {
+            Ok(m) => m,
+            Err(e) => return reply(chat, &format!("I cannot think right now: {e}")),
+        };
+        let typing = self.typing(chat);
+        let out = if needs_consent(&model.info()) {
+            let c = Chat::new(
+                &self.loaded,
+                &*self.store,
+                self.memory(),
+                model.clone(),
+                CHANNEL,
+            );
+            match c.context(text).await {
+                Ok(ctx) => match consent::hold(
+                    &self.loaded,
+                    &*self.store,
+                    &model.info(),
+                    CHANNEL,
+                    text,
+                    ctx,
+                )
+                .await
+                {
+                    Ok(t) => self.disclosure(chat, &t),
+                    Err(e) => reply(chat, &format!("I could not prepare that: {e}")),
+                },
+                Err(e) => reply(chat, &format!("I could not prepare that: {e}")),
+            }
+        } else {
+            let c = Chat::new(&self.loaded, &*self.store, self.memory(), model, CHANNEL);
+            match c.send(text, None).await {
+                Ok(a) => reply(chat, &a.text),
+                Err(e) => reply(chat, &format!("I could not answer: {e}")),
+            }
+        };
+        typing.abort();
+        out
+    }
+
+    /// Sends "typing…" every few seconds until aborted.
+    fn typing(&self, chat: i64) -> tokio::task::JoinHandle<()> {
+        let bot = self.bot.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = bot.send_chat_action(ChatId(chat), ChatAction::Typing).await;
+                tokio::time::sleep(Duration::from_secs(4)).await;
+            }
+        })
+    }
+
+    async fn think(&self, chat: i64, question: &str) -> Vec<OutMessage> {
+        let target = think_target(&self.loaded);
+        let model = match load_model(&self.loaded, &target).await {
+            Ok(m) => m,
+            Err(e) => return reply(chat, &format!("I cannot think deeply right now: {e}")),
+        };
+        let memory = self.memory();
+        let ctx = match consent::think_context(&self.loaded, &*self.store, &memory, question).await
+        {
+            Ok(c) => c,
+            Err(e) => return reply(chat, &format!("I could not prepare that: {e}")),
+        };
+        if !needs_consent(&model.info()) {
+            let typing = self.typing(chat);
+            let c = Chat::new(&self.loaded, &*self.store, memory, model, CHANNEL);
+            let out = match c.send(question, None).await {
+                Ok(a) => reply(chat, &a.text),
+                Err(e) => reply(chat, &format!("I could not answer: {e}")),
+            };
+            typing.abort();
+            return out;
+        }
+        match consent::hold(
+            &self.loaded,
+            &*self.store,
+            &model.info(),
+            CHANNEL,
+            question,
+            ctx,
+        )
+        .await
+        {
+            Ok(t) => self.disclosure(chat, &t),
+            Err(e) => reply(chat, &format!("I could not prepare that: {e}")),
+        }
+    }
+
+    /// The message showing what a thought would send, with Send/Cancel.
+    fn disclosure(&self, chat: i64, t: &Thought) -> Vec<OutMessage> {
+        let mut text = format!(
+            "This would go to {} ({}), a cloud service:\n",
+            t.provider, t.model
+        );
+        for item in &t.disclosure.items {
+            text.push_str(&format!("\n• {}\n{}\n", item.label, item.text));
+        }
+        let r: Vec<String> = t
+            .disclosure
+            .redactor
+            .redactions
+            .iter()
+            .map(|r| r.placeholder.clone())
+            .collect();
+        if !r.is_empty() {
+            text.push_str(&format!(
+                "\n{} identifier(s) replaced ({}); they are put back here, on your server.\n",
+                r.len(),
+                r.join(", ")
+            ));
+        }
+        let tz = self.loaded.settings.general.timezone.0;
+        text.push_str(&format!(
+            "\nSend it? (expires {})",
+            t.expires_at.with_timezone(&tz).format("%Y-%m-%d %H:%M")
+        ));
+        let buttons = serde_json::json!([[
+            {"text": "Send", "callback_data": format!("grant:{}", t.id)},
+            {"text": "Cancel", "callback_data": format!("cancel:{}", t.id)}
+        ]]);
+        let mut out: Vec<OutMessage> = text::split(&text, text::LIMIT)
+            .into_iter()
+            .map(|t| OutMessage {
+                chat_id: chat,
+                text: t,
+                buttons: None,
+            })
+            .collect();
+        if let Some(last) = out.last_mut() {
+            last.buttons = Some(buttons.to_string());
+        }
+        out
+    }
+
+    /// A tap on Send or Cancel: (the short answer shown, replies).
+    async fn on_button(&self, chat: i64, data: &str) -> (String, Vec<OutMessage>) {
+        let (verb, id) = data.split_once(':').unwrap_or((data, ""));
+        let Ok(id) = id.parse::<i64>() else {
+            return ("That button is not mine.".into(), Vec::new());
+        };
+        let decision = match verb {
+            "grant" => Decision::Grant,
+            "cancel" => Decision::Cancel,
+            _ => return ("That button is not mine.".into(), Vec::new()),
+        };
+        let by = format!("owner (telegram {chat})");
+        let thought = match consent::decide(&*self.store, id, decision, &by).await {
+            Ok(Decided::Done(t)) => t,
+            Ok(Decided::Refused(why, _)) => return (capitalise(&why.to_string()), Vec::new()),
+            Ok(Decided::NotFound) => return ("I don't know that request.".into(), Vec::new()),
+            Err(e) => return (format!("I could not record that: {e}"), Vec::new()),
+        };
+        if thought.state == ThoughtState::Cancelled {
+            return (
+                "Cancelled: nothing was sent.".into(),
+                reply(chat, "Cancelled: nothing was sent."),
+            );
+        }
+        let model = match self.model_for(&thought).await {
+            Ok(m) => m,
+            Err(e) => return ("Not sent.".into(), reply(chat, &e)),
+        };
+        let typing = self.typing(chat);
+        let sent = consent::send(&self.loaded, &*self.store, &*model, &thought, None).await;
+        typing.abort();
+        match sent {
+            Ok(s) => {
+                let mut text = s.text;
+                if let Some(d) = s.disclosure {
+                    text.push_str(&format!(
+                        "\n\n(disclosure #{}: {} bytes to {})",
+                        d.id, d.bytes, d.provider
+                    ));
+                }
+                ("Sent.".into(), reply(chat, &text))
+            }
+            Err(e) => (
+                "It failed.".into(),
+                reply(chat, &format!("The request failed: {e}")),
+            ),
+        }
+    }
+
+    async fn model_for(&self, t: &Thought) -> Result<Arc<dyn ChatModel>, String> {
+        for target in [
+            think_target(&self.loaded),
+            openzero_app::agent::chat_target(&self.loaded),
+        ] {
+            if let ChatTarget::Server {
+                provider, model, ..
+            } = &target
+                && *provider == t.provider
+                && *model == t.model
+            {
+                return load_model(&self.loaded, &target)
+                    .await
+                    .map_err(|e| e.to_string());
+            }
+        }
+        Err(format!(
+            "That was for {} ({}), which is no longer configured; ask again.",
+            t.provider, t.model
+        ))
+    }
+}
+
+/// Queues `text` (with optional inline buttons: rows of `{"text",
+/// "callback_data"}`) for every owner. The running bot sends it with the
+/// same retries as replies; queued while the bot is down, it goes out when
+/// `serve` runs again. For briefings, urgent mail and the like.
+pub async fn notify(
+    store: &dyn Store,
+    owners: &[i64],
+    text: &str,
+    buttons: Option<serde_json::Value>,
+) -> Result<(), openzero_store::StoreError> {
+    let mut out = Vec::new();
+    for &chat in owners {
+        let mut parts = reply(chat, text);
+        if let (Some(last), Some(b)) = (parts.last_mut(), &buttons) {
+            last.buttons = Some(b.to_string());
+        }
+        out.extend(parts);
+    }
+    store.tg_queue(&out).await
+}
+
+enum SendError {
+    RetryAfter(Duration),
+    Other(String),
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// A reply split into Telegram-sized messages.
+fn reply(chat: i64, text: &str) -> Vec<OutMessage> {
+    let text = if text.trim().is_empty() {
+        "(nothing to say)"
+    } else {
+        text
+    };
+    text::split(text, text::LIMIT)
+        .into_iter()
+        .map(|t| OutMessage {
+            chat_id: chat,
+            text: t,
+            buttons: None,
+        })
+        .collect()
+}
+
+/// The inline keyboard stored with a queued message.
+fn keyboard(json: &str) -> Option<InlineKeyboardMarkup> {
+    let rows: Vec<Vec<serde_json::Value>> = serde_json::from_str(json).ok()?;
+    Some(InlineKeyboardMarkup::new(rows.into_iter().map(|row| {
+        row.into_iter()
+            .filter_map(|b| {
+                Some(InlineKeyboardButton::callback(
+                    b["text"].as_str()?.to_owned(),
+                    b["callback_data"].as_str()?.to_owned(),
+                ))
+            })
+            .collect::<Vec<_>>()
+    })))
+}
