@@ -101,7 +101,19 @@ async fn bot_api(
                 .to_string(),
             )
         }
-        "sendChatAction" | "setMyCommands" | "answerCallbackQuery" => (
+        "editmessagetext" => {
+            let chat = params["chat_id"].as_i64().unwrap_or(0);
+            (
+                StatusCode::OK,
+                json!({"ok": true, "result": {
+                    "message_id": params["message_id"], "date": 1_795_500_000, "edit_date": 1_795_500_001,
+                    "chat": {"id": chat, "type": "private", "first_name": "Owner"},
+                    "from": {"id": 1, "is_bot": true, "first_name": "Z", "username": "z_bot"},
+                    "text": params["text"]}})
+                .to_string(),
+            )
+        }
+        "sendchataction" | "setmycommands" | "answercallbackquery" => (
             StatusCode::OK,
             json!({"ok": true, "result": true}).to_string(),
         ),
@@ -536,5 +548,83 @@ async fn without_a_token_serve_runs_and_health_says_so() {
         url,
         log: None,
     };
+    served.stop();
+}
+
+/// A local OpenAI-compatible model that streams `pieces` slowly.
+async fn slow_model(pieces: &'static [&'static str], gap: Duration) -> String {
+    use axum::body::{Body, Bytes};
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move || async move {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::convert::Infallible>>(16);
+            tokio::spawn(async move {
+                for p in pieces {
+                    let v = json!({"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]});
+                    let _ = tx.send(Ok(Bytes::from(format!("data: {v}\n\n")))).await;
+                    tokio::time::sleep(gap).await;
+                }
+                let end = json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
+                let _ = tx
+                    .send(Ok(Bytes::from(format!("data: {end}\n\ndata: [DONE]\n\n"))))
+                    .await;
+            });
+            let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item, rx))
+            });
+            ([("content-type", "text/event-stream")], Body::from_stream(stream))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/v1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_answer_is_shown_growing_then_edited_to_the_end() {
+    let (api_url, api) = start_fake().await;
+    let llm = slow_model(
+        &["Let me ", "think. ", "First, ", "rest. ", "Then ", "run."],
+        Duration::from_millis(700),
+    )
+    .await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    push(
+        &api,
+        vec![message(1, OWNER, "how should I train this week?")],
+    );
+    let env = [
+        ("LLM_PROVIDER", "llamacpp"),
+        ("OPENAI_BASE_URL", llm.as_str()),
+    ];
+    let served = serve(&oz, &api_url, &env);
+    let edited = || {
+        api.lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|(m, _)| m == "editmessagetext")
+            .map(|(_, p)| p["text"].as_str().unwrap_or("").to_owned())
+            .collect::<Vec<_>>()
+    };
+    wait_for("the final edit", || {
+        edited()
+            .last()
+            .is_some_and(|t| t == "Let me think. First, rest. Then run.")
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    let sent = sent_to(&api, OWNER);
+    assert_eq!(
+        sent.len(),
+        1,
+        "one message, edited, not a second one: {sent:?}"
+    );
+    assert!(
+        sent[0].ends_with(" …") && sent[0].starts_with("Let me"),
+        "{sent:?}"
+    );
     served.stop();
 }

@@ -671,13 +671,49 @@ impl Telegram {
             }
         } else {
             let c = Chat::new(&self.loaded, &*self.store, self.memory(), model, CHANNEL);
-            match c.send(text, None).await {
-                Ok(a) => reply(chat, &a.text),
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+            let streamer = tokio::spawn(stream_preview(self.bot.clone(), chat, rx));
+            let answer = c.send(text, Some(tx)).await;
+            let shown = streamer.await.ok().flatten();
+            match answer {
+                Ok(a) => self.finish_streamed(chat, shown, &a.text).await,
                 Err(e) => reply(chat, &format!("I could not answer: {e}")),
             }
         };
         typing.abort();
         out
+    }
+
+    /// The final answer: written into the message that showed it growing
+    /// when there is one (the rest, if longer, queued), else queued whole.
+    /// If the final edit fails the whole answer is queued: never lost.
+    async fn finish_streamed(
+        &self,
+        chat: i64,
+        shown: Option<teloxide_core::types::MessageId>,
+        answer: &str,
+    ) -> Vec<OutMessage> {
+        let mut parts = reply(chat, answer);
+        let Some(id) = shown else {
+            return parts;
+        };
+        let first = parts.remove(0);
+        match self
+            .bot
+            .edit_message_text(ChatId(chat), id, first.text.clone())
+            .await
+        {
+            Ok(_)
+            | Err(teloxide_core::RequestError::Api(teloxide_core::ApiError::MessageNotModified)) => {
+                parts
+            }
+            Err(e) => {
+                tracing::warn!(error = %self.redact(e), "telegram: final edit failed; sending the answer anew");
+                let mut all = vec![first];
+                all.extend(parts);
+                all
+            }
+        }
     }
 
     /// Sends "typing…" every few seconds until aborted.
@@ -865,6 +901,57 @@ pub async fn notify(
         out.extend(parts);
     }
     store.tg_queue(&out).await
+}
+
+/// After this long without a finished answer, show it as it grows.
+const STREAM_AFTER: Duration = Duration::from_secs(2);
+/// Telegram allows about one edit a second per chat.
+const EDIT_EVERY: Duration = Duration::from_millis(1500);
+
+/// Shows an answer growing: once it takes longer than [`STREAM_AFTER`], a
+/// message with the text so far, edited as more arrives. Returns that
+/// message's id, if one was sent. Best effort: the final answer goes
+/// through the outbox when this fails.
+async fn stream_preview(
+    bot: Bot,
+    chat: i64,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<String>,
+) -> Option<teloxide_core::types::MessageId> {
+    let started = Instant::now();
+    let mut text = String::new();
+    let mut shown: Option<(teloxide_core::types::MessageId, String)> = None;
+    let mut last = Instant::now();
+    loop {
+        match tokio::time::timeout(Duration::from_millis(250), rx.recv()).await {
+            Ok(Some(piece)) => text.push_str(&piece),
+            Ok(None) => break,
+            Err(_) => {}
+        }
+        if started.elapsed() < STREAM_AFTER || last.elapsed() < EDIT_EVERY || text.trim().is_empty()
+        {
+            continue;
+        }
+        let preview: String = text.chars().take(text::LIMIT - 2).collect::<String>() + " …";
+        match &shown {
+            None => {
+                if let Ok(m) = bot.send_message(ChatId(chat), preview.clone()).await {
+                    shown = Some((m.id, preview));
+                }
+            }
+            Some((id, before)) if *before != preview => {
+                if bot
+                    .edit_message_text(ChatId(chat), *id, preview.clone())
+                    .await
+                    .is_ok()
+                {
+                    shown = Some((*id, preview));
+                }
+            }
+            Some(_) => {}
+        }
+        last = Instant::now();
+    }
+    shown.map(|(id, _)| id)
 }
 
 enum SendError {
