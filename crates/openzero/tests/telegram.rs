@@ -49,7 +49,9 @@ async fn bot_api(
     }
     // Bot API method names are case-insensitive (teloxide sends "SendMessage").
     let method = method.to_ascii_lowercase();
-    let params: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    // JSON for most methods; setWebhook comes as multipart (it may carry a
+    // certificate): kept raw.
+    let params: Value = serde_json::from_str(&body).unwrap_or_else(|_| json!({ "raw": body }));
     if method == "getupdates" {
         let offset = params["offset"].as_i64().unwrap_or(0);
         let deadline = Instant::now() + Duration::from_millis(300);
@@ -113,7 +115,7 @@ async fn bot_api(
                 .to_string(),
             )
         }
-        "sendchataction" | "setmycommands" | "answercallbackquery" => (
+        "sendchataction" | "setmycommands" | "answercallbackquery" | "setwebhook" => (
             StatusCode::OK,
             json!({"ok": true, "result": true}).to_string(),
         ),
@@ -625,6 +627,82 @@ async fn a_slow_answer_is_shown_growing_then_edited_to_the_end() {
     assert!(
         sent[0].ends_with(" …") && sent[0].starts_with("Let me"),
         "{sent:?}"
+    );
+    served.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_mode_checks_the_secret_and_handles_each_update_once() {
+    let (api_url, api) = start_fake().await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.ok(&["project", "add", "Career"]);
+    let env = [
+        ("OPENZERO__TELEGRAM__MODE", "webhook"),
+        (
+            "OPENZERO__TELEGRAM__WEBHOOK_URL",
+            "https://z.example.org/tg-hook",
+        ),
+        ("OPENZERO__TELEGRAM__WEBHOOK_SECRET", "s3cret-s3cret"),
+    ];
+    let served = serve(&oz, &api_url, &env);
+    wait_for("setWebhook", || {
+        api.lock().unwrap().calls.iter().any(|(m, p)| {
+            let raw = p.to_string();
+            m == "setwebhook"
+                && raw.contains("https://z.example.org/tg-hook")
+                && raw.contains("s3cret-s3cret")
+        })
+    });
+    let client = reqwest::Client::new();
+    let post = |secret: Option<&str>, body: Value| {
+        let mut r = client.post(format!("{}/tg-hook", served.url)).json(&body);
+        if let Some(s) = secret {
+            r = r.header("X-Telegram-Bot-Api-Secret-Token", s);
+        }
+        r.send()
+    };
+    assert_eq!(
+        post(None, message(1, OWNER, "/tree"))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        post(Some("wrong"), message(1, OWNER, "/tree"))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        post(Some("s3cret-s3cret"), message(2, OWNER, "/tree"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Telegram retrying the same update: still one answer.
+    assert_eq!(
+        post(Some("s3cret-s3cret"), message(2, OWNER, "/tree"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    wait_for("the reply", || !sent_to(&api, OWNER).is_empty());
+    std::thread::sleep(Duration::from_millis(600));
+    let sent = sent_to(&api, OWNER);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains("[ACTIVE] Career"));
+    assert!(
+        !api.lock()
+            .unwrap()
+            .calls
+            .iter()
+            .any(|(m, _)| m == "getupdates"),
+        "polled in webhook mode"
     );
     served.stop();
 }

@@ -95,29 +95,38 @@ async fn start_telegram(
 ) -> (
     Option<Result<Arc<openzero_telegram::Status>, String>>,
     Option<BotTask>,
+    Option<Arc<openzero_telegram::Telegram>>,
 ) {
     let t = &loaded.settings.telegram;
     let Some(token) = t.bot_token.as_ref() else {
-        return (None, None);
+        return (None, None, None);
     };
-    if t.mode == openzero_config::TelegramMode::Webhook {
-        tracing::warn!("telegram.mode = webhook is not available in this version; polling instead");
-    }
+    let webhook =
+        (t.mode == openzero_config::TelegramMode::Webhook).then(|| openzero_telegram::Webhook {
+            url: t.webhook_url.clone().unwrap_or_default(),
+            secret: t
+                .webhook_secret
+                .as_ref()
+                .map(|s| s.expose().to_owned())
+                .unwrap_or_default(),
+        });
     let cfg = openzero_telegram::Config {
         token: token.expose().to_owned(),
         owners: t.allowed_user_ids.clone(),
         api_base_url: t.api_base_url.clone(),
         poll_timeout: 25,
+        webhook,
     };
     match openzero_telegram::Telegram::new(cfg, loaded.clone(), store.clone(), index.clone()).await
     {
         Ok(bot) => {
             let status = bot.status();
-            (Some(Ok(status)), Some(tokio::spawn(bot.run(stop))))
+            let task = tokio::spawn(bot.clone().run(stop));
+            (Some(Ok(status)), Some(task), Some(bot))
         }
         Err(e) => {
             tracing::error!(error = %e, "telegram not started");
-            (Some(Err(e.to_string())), None)
+            (Some(Err(e.to_string())), None, None)
         }
     }
 }
@@ -148,14 +157,36 @@ pub async fn run(
         });
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (telegram, bot_task) = start_telegram(&loaded, &store, &memory_index, stop_rx).await;
-    let app = router(AppState {
+    let (telegram, bot_task, bot) = start_telegram(&loaded, &store, &memory_index, stop_rx).await;
+    let mut app = router(AppState {
         store: store.clone(),
         model_dir: openzero_app::memory::model_dir(&loaded),
         memory_index,
         chat_model: openzero_app::agent::chat_target(&loaded),
         telegram,
     });
+    if let Some(bot) = bot
+        && let Some(path) = bot.webhook_path()
+    {
+        app = app.route(
+            &path,
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let bot = bot.clone();
+                    async move {
+                        let secret = headers
+                            .get("x-telegram-bot-api-secret-token")
+                            .and_then(|v| v.to_str().ok());
+                        match bot.accept_webhook(secret, &body).await {
+                            Ok(()) => axum::http::StatusCode::OK,
+                            Err(code) => axum::http::StatusCode::from_u16(code)
+                                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+                        }
+                    }
+                },
+            ),
+        );
+    }
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

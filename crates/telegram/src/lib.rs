@@ -34,7 +34,7 @@ use openzero_core::memory::Filters;
 use openzero_llm::ChatModel;
 use openzero_store::{Decided, OutMessage, Store, Thought};
 use teloxide_core::Bot;
-use teloxide_core::payloads::{AnswerCallbackQuerySetters, SendMessageSetters};
+use teloxide_core::payloads::{AnswerCallbackQuerySetters, SendMessageSetters, SetWebhookSetters};
 use teloxide_core::requests::Requester;
 use teloxide_core::types::{
     BotCommand, ChatAction, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Update, UpdateKind,
@@ -53,6 +53,36 @@ pub struct Config {
     pub api_base_url: String,
     /// Seconds a `getUpdates` call waits for news.
     pub poll_timeout: u32,
+    /// Webhook mode: the public URL Telegram posts to and the secret it
+    /// must send; `None` for long polling.
+    pub webhook: Option<Webhook>,
+}
+
+/// Where Telegram posts updates in webhook mode.
+#[derive(Clone)]
+pub struct Webhook {
+    pub url: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("url", &self.url)
+            .field("secret", &"***")
+            .finish()
+    }
+}
+
+impl Webhook {
+    /// The path of our route: the URL's path (`/telegram` if it has none).
+    pub fn path(&self) -> String {
+        reqwest::Url::parse(&self.url)
+            .ok()
+            .map(|u| u.path().to_owned())
+            .filter(|p| p.len() > 1)
+            .unwrap_or_else(|| "/telegram".to_owned())
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -61,6 +91,7 @@ impl std::fmt::Debug for Config {
             .field("token", &"***")
             .field("owners", &self.owners)
             .field("api_base_url", &self.api_base_url)
+            .field("webhook", &self.webhook.as_ref().map(|w| &w.url))
             .finish()
     }
 }
@@ -72,6 +103,10 @@ pub enum TelegramError {
     BadUrl(String),
     #[error("Telegram is configured without an owner: set TELEGRAM_ALLOWED_USER_ID")]
     NoOwner,
+    #[error(
+        "telegram.mode = webhook needs telegram.webhook_url (the public HTTPS URL) and telegram.webhook_secret"
+    )]
+    WebhookIncomplete,
 }
 
 /// What `/health` shows.
@@ -107,7 +142,7 @@ impl Status {
             Some(e) => Component::new(ComponentStatus::Degraded, e, false),
             None => Component::new(
                 ComponentStatus::Ok,
-                format!("polling; {handled} updates handled, {strangers} from strangers ignored"),
+                format!("{handled} updates handled, {strangers} from strangers ignored"),
                 false,
             ),
         }
@@ -156,6 +191,13 @@ impl Telegram {
         if cfg.owners.is_empty() {
             return Err(TelegramError::NoOwner);
         }
+        if cfg
+            .webhook
+            .as_ref()
+            .is_some_and(|w| w.url.trim().is_empty() || w.secret.trim().is_empty())
+        {
+            return Err(TelegramError::WebhookIncomplete);
+        }
         let url: reqwest::Url = cfg
             .api_base_url
             .parse()
@@ -188,6 +230,43 @@ impl Telegram {
         self.status.clone()
     }
 
+    /// An update posted to the webhook: checked against the secret, then
+    /// stored and handed to the handler. `Err` is the HTTP status to answer.
+    pub async fn accept_webhook(&self, secret: Option<&str>, body: &[u8]) -> Result<(), u16> {
+        let Some(w) = &self.cfg.webhook else {
+            return Err(404);
+        };
+        if secret != Some(w.secret.as_str()) {
+            tracing::warn!("telegram: webhook call with a wrong or missing secret refused");
+            return Err(401);
+        }
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+            // Answered 200: Telegram would resend a malformed body forever.
+            tracing::warn!("telegram: malformed webhook body skipped");
+            return Ok(());
+        };
+        let Some(id) = v["update_id"].as_i64() else {
+            tracing::warn!("telegram: webhook body without update_id skipped");
+            return Ok(());
+        };
+        // Stored before we answer 200: an update Telegram saw accepted is kept.
+        match self.store.tg_store_updates(&[(id, v.to_string())]).await {
+            Ok(_) => {
+                self.inbox.notify_one();
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "telegram: could not store a webhook update; Telegram will resend it");
+                Err(500)
+            }
+        }
+    }
+
+    /// The webhook route's path, in webhook mode.
+    pub fn webhook_path(&self) -> Option<String> {
+        self.cfg.webhook.as_ref().map(Webhook::path)
+    }
+
     /// Any text with the token removed.
     fn redact(&self, s: impl std::fmt::Display) -> String {
         s.to_string().replace(&self.cfg.token, "<token>")
@@ -212,11 +291,43 @@ impl Telegram {
         if let Err(e) = self.bot.set_my_commands(commands).await {
             tracing::warn!(error = %self.redact(e), "setMyCommands failed");
         }
-        tracing::info!(owners = ?self.cfg.owners, "telegram: polling for updates");
-        let poller = tokio::spawn(self.clone().poll(shutdown.clone()));
+        let poller = match &self.cfg.webhook {
+            Some(w) => {
+                let url = match reqwest::Url::parse(&w.url) {
+                    Ok(u) => u,
+                    Err(e) => {
+                        tracing::error!(error = %e, "telegram: webhook URL is not valid");
+                        return;
+                    }
+                };
+                match self
+                    .bot
+                    .set_webhook(url)
+                    .secret_token(w.secret.clone())
+                    .await
+                {
+                    Ok(_) => {
+                        tracing::info!(url = %w.url, "telegram: webhook set; updates arrive at {}", w.path())
+                    }
+                    Err(e) => {
+                        let e = self.redact(e);
+                        tracing::error!(error = %e, "telegram: setWebhook failed");
+                        self.status.fail(format!("setWebhook failed: {e}"));
+                    }
+                }
+                None
+            }
+            None => {
+                tracing::info!(owners = ?self.cfg.owners, "telegram: polling for updates");
+                Some(tokio::spawn(self.clone().poll(shutdown.clone())))
+            }
+        };
         let handler = tokio::spawn(self.clone().handle_loop(shutdown.clone()));
         let sender = tokio::spawn(self.clone().outbox_loop(shutdown));
-        let _ = tokio::join!(poller, handler, sender);
+        if let Some(p) = poller {
+            let _ = p.await;
+        }
+        let _ = tokio::join!(handler, sender);
         tracing::info!("telegram: stopped");
     }
 
