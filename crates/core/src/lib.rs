@@ -9,6 +9,7 @@ pub mod consent;
 pub mod health;
 pub mod memory;
 pub mod project;
+pub mod schedule;
 pub mod tools;
 pub mod tree;
 pub mod vector_index;
