@@ -12,6 +12,7 @@ pub mod bench_llm;
 pub mod consent;
 pub mod doctor;
 pub mod health;
+pub mod jobs;
 pub mod memory;
 pub mod memory_index;
 pub mod projects;

@@ -17,6 +17,7 @@ pub struct Settings {
     pub telegram: Telegram,
     pub llm: Llm,
     pub memory: MemorySettings,
+    pub schedule: ScheduleSettings,
     pub qdrant: Qdrant,
     pub planka: Planka,
 }
@@ -159,6 +160,28 @@ pub enum LlmProvider {
 pub struct MemorySettings {
     /// Directory of the embedding model; `None`: `DATA_DIR/models/all-MiniLM-L6-v2`.
     pub model_dir: Option<std::path::PathBuf>,
+}
+
+/// When the scheduled jobs run (cron, in the owner's time zone).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ScheduleSettings {
+    pub daily_briefing: String,
+    pub weekly_review: String,
+    pub monthly_review: String,
+    /// Hours a missed briefing may still run after start-up.
+    pub grace_hours: u32,
+}
+
+impl Default for ScheduleSettings {
+    fn default() -> Self {
+        Self {
+            daily_briefing: "30 7 * * MON-FRI".into(),
+            weekly_review: "0 10 * * SUN".into(),
+            monthly_review: "0 9 1 * *".into(),
+            grace_hours: 3,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -5,6 +5,7 @@
 //! plain synchronous unit tests.
 
 pub mod agent;
+pub mod briefing;
 pub mod consent;
 pub mod health;
 pub mod memory;

@@ -150,6 +150,29 @@ sent, who approved, the items it carried and how it ended.")]
         json: bool,
     },
 
+    /// Scheduled jobs: the morning briefing and the weekly and monthly reviews
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+
+    /// Compose a briefing now, or show the last one delivered
+    #[command(after_help = "\
+Examples:
+  openzero briefing daily --dry-run     print today's briefing, deliver nothing
+  openzero briefing weekly              compose, store and send (Telegram) the weekly review
+  openzero briefing last
+
+The structured briefing (projects needing attention, recently done, top
+priorities; the weekly and monthly reviews by project and life domain) is
+phrased by the local model when it answers in time; otherwise the plain
+version goes out.")]
+    Briefing {
+        /// daily, weekly, monthly or last
+        which: String,
+        /// Print without storing or sending, and without the model
+        #[arg(long)]
+        dry_run: bool,
+    },
+
     /// Measure speed against baselines (embedding, search, import)
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -163,6 +186,26 @@ Output:
   [ACTIVE] Career [40%]
     [PAUSED] Job Applications [20%]")]
     Tree,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Every job: schedule, next run in your time zone, paused, last outcome
+    #[command(after_help = "Examples:\n  openzero jobs list\n  openzero jobs list --json")]
+    List {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a job (kept across restarts)
+    #[command(after_help = "Examples:\n  openzero jobs pause daily-briefing")]
+    Pause { name: String },
+    /// Resume a paused job
+    #[command(after_help = "Examples:\n  openzero jobs resume daily-briefing")]
+    Resume { name: String },
+    /// Run a job now (it is recorded like a scheduled run)
+    #[command(after_help = "Examples:\n  openzero jobs run weekly-review")]
+    Run { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,10 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Memory(cmd) => crate::memory_cmd::run(&loaded, cmd).await,
         Command::Bench(cmd) => crate::bench_cmd::run(&loaded, cmd).await,
         Command::Chat { message } => crate::chat_cmd::run(&loaded, message).await,
+        Command::Jobs(cmd) => crate::jobs_cmd::jobs(&loaded, cmd).await,
+        Command::Briefing { which, dry_run } => {
+            crate::jobs_cmd::briefing(&loaded, &which, dry_run).await
+        }
         Command::Think { question } => crate::think_cmd::think(&loaded, &question).await,
         Command::Thoughts(cmd) => crate::think_cmd::thoughts(&loaded, cmd).await,
         Command::Disclosures { limit, json } => {

@@ -13,6 +13,7 @@ mod bench_cmd;
 mod chat_cmd;
 mod cli;
 mod commands;
+mod jobs_cmd;
 mod memory_cmd;
 mod think_cmd;
 

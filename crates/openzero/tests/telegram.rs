@@ -706,3 +706,75 @@ async fn webhook_mode_checks_the_secret_and_handles_each_update_once() {
     );
     served.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_the_briefing_on_schedule_and_jobs_are_controlled_from_telegram() {
+    let (api_url, api) = start_fake().await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.ok(&["project", "add", "Career", "--priority", "1"]);
+    let env = [
+        // Every two seconds (croner takes an optional seconds field).
+        ("OPENZERO__SCHEDULE__DAILY_BRIEFING", "*/2 * * * * *"),
+        ("OPENZERO__SCHEDULE__WEEKLY_REVIEW", ""),
+        ("OPENZERO__SCHEDULE__MONTHLY_REVIEW", ""),
+        // No usable model: the plain briefing is delivered.
+        ("LLM_PROVIDER", "llamacpp"),
+        ("OPENAI_BASE_URL", "http://127.0.0.1:1/v1"),
+    ];
+    let served = serve(&oz, &api_url, &env);
+    wait_for("a scheduled briefing", || {
+        sent_to(&api, OWNER)
+            .iter()
+            .any(|t| t.starts_with("Good morning."))
+    });
+    push(
+        &api,
+        vec![
+            message(1, OWNER, "/pause daily-briefing"),
+            message(2, OWNER, "/jobs"),
+        ],
+    );
+    wait_for("the job list", || {
+        sent_to(&api, OWNER)
+            .iter()
+            .any(|t| t.contains("daily-briefing (paused)"))
+    });
+    let listed = sent_to(&api, OWNER);
+    let jobs = listed
+        .iter()
+        .find(|t| t.contains("daily-briefing (paused)"))
+        .unwrap();
+    assert!(jobs.contains("weekly-review – next never"), "{jobs}");
+    // Paused: no briefing arrives any more.
+    std::thread::sleep(Duration::from_millis(500));
+    let before = sent_to(&api, OWNER)
+        .iter()
+        .filter(|t| t.starts_with("Good morning."))
+        .count();
+    std::thread::sleep(Duration::from_millis(4500));
+    let after = sent_to(&api, OWNER)
+        .iter()
+        .filter(|t| t.starts_with("Good morning."))
+        .count();
+    assert_eq!(before, after, "a paused job ran");
+    // /daily composes one on demand.
+    push(&api, vec![message(3, OWNER, "/daily")]);
+    wait_for("the /daily briefing", || {
+        sent_to(&api, OWNER)
+            .iter()
+            .filter(|t| t.starts_with("Good morning."))
+            .count()
+            > after
+    });
+    served.stop();
+    let runs = oz
+        .ok(&["jobs", "list", "--json"])
+        .get_output()
+        .stdout
+        .clone();
+    let first: Value =
+        serde_json::from_str(String::from_utf8_lossy(&runs).lines().next().unwrap()).unwrap();
+    assert_eq!(first["paused"], true, "{first}");
+    assert_eq!(first["last_outcome"], "ok", "{first}");
+}

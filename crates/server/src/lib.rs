@@ -86,6 +86,31 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
 
 type BotTask = tokio::task::JoinHandle<()>;
 
+/// Runs the scheduled jobs until `stop`: a pass at start (catching up on
+/// what was missed while down), then at each next slot (looking at least
+/// every minute, so a changed pause or clock is noticed).
+async fn schedule(
+    loaded: Loaded,
+    store: Arc<dyn Store>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let runner = openzero_app::jobs::Runner::new(loaded, store);
+    while !*stop.borrow() {
+        let next = runner.tick(chrono::Utc::now()).await;
+        let wait = next
+            .and_then(|n| (n - chrono::Utc::now()).to_std().ok())
+            .unwrap_or(std::time::Duration::from_secs(60))
+            .clamp(
+                std::time::Duration::from_millis(200),
+                std::time::Duration::from_secs(60),
+            );
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => break,
+        }
+    }
+}
+
 /// Starts the Telegram channel when a bot token is configured.
 async fn start_telegram(
     loaded: &Loaded,
@@ -157,7 +182,9 @@ pub async fn run(
         });
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (telegram, bot_task, bot) = start_telegram(&loaded, &store, &memory_index, stop_rx).await;
+    let (telegram, bot_task, bot) =
+        start_telegram(&loaded, &store, &memory_index, stop_rx.clone()).await;
+    let scheduler = tokio::spawn(schedule(loaded.clone(), store.clone(), stop_rx));
     let mut app = router(AppState {
         store: store.clone(),
         model_dir: openzero_app::memory::model_dir(&loaded),
@@ -193,6 +220,7 @@ pub async fn run(
             let _ = stop_tx.send(true);
         })
         .await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), scheduler).await;
     if let Some(task) = bot_task {
         // The bot finishes the update in hand; what is queued stays queued.
         if tokio::time::timeout(std::time::Duration::from_secs(30), task)

@@ -14,6 +14,7 @@ use openzero_core::agent::Turn;
 use openzero_core::consent::{DecideError, Decision, ThoughtState, decide};
 use openzero_core::memory::{Filters, Memory, MemoryId, Source};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
+use openzero_store::JobRun;
 use openzero_store::{
     Backend, Decided, DisclosureRecord, Embedding, MemoryChanges, MemoryRecord, MemoryStats,
     NewDisclosure, NewThought, OutMessage, Outgoing, ProjectRow, Removed, Store, StoreError,
@@ -999,6 +1000,153 @@ impl Store for PgStore {
         .await
         .map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    async fn job_ensure(
+        &self,
+        job: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(bool, DateTime<Utc>), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        sqlx::query(&sql(
+            "INSERT INTO job_state (job, since) VALUES ($1, $2) ON CONFLICT (job) DO NOTHING",
+        ))
+        .bind(job)
+        .bind(since)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        let row: (bool, DateTime<Utc>) =
+            sqlx::query_as(&sql("SELECT paused, since FROM job_state WHERE job = $1"))
+                .bind(job)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(row)
+    }
+
+    async fn job_set_paused(&self, job: &str, paused: bool) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let n = sqlx::query(&sql("UPDATE job_state SET paused = $1 WHERE job = $2"))
+            .bind(paused)
+            .bind(job)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?
+            .rows_affected();
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+
+    async fn job_claim(&self, job: &str, slot: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let n = sqlx::query(&sql(
+            "INSERT INTO job_runs (job, scheduled_for, started_at, outcome) VALUES ($1, $2, $3, 'running') \
+             ON CONFLICT (job, scheduled_for) DO NOTHING",
+        ))
+        .bind(job)
+        .bind(slot)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?
+        .rows_affected();
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+
+    async fn job_finish(
+        &self,
+        job: &str,
+        slot: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        sqlx::query(&sql(
+            "UPDATE job_runs SET ended_at = $1, outcome = $2, error = $3 WHERE job = $4 AND scheduled_for = $5",
+        ))
+        .bind(now())
+        .bind(if error.is_some() { "failed" } else { "ok" })
+        .bind(error)
+        .bind(job)
+        .bind(slot)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    async fn job_missed(&self, job: &str, slots: &[DateTime<Utc>]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        for slot in slots {
+            sqlx::query(&sql(
+                "INSERT INTO job_runs (job, scheduled_for, outcome) VALUES ($1, $2, 'missed') \
+                 ON CONFLICT (job, scheduled_for) DO NOTHING",
+            ))
+            .bind(job)
+            .bind(slot)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        }
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    async fn job_runs(&self, job: &str, limit: i64) -> Result<Vec<JobRun>, StoreError> {
+        let rows: Vec<(
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+            String,
+            Option<String>,
+        )> = sqlx::query_as(&sql(
+            "SELECT scheduled_for, started_at, ended_at, outcome, error FROM job_runs \
+             WHERE job = $1 ORDER BY scheduled_for DESC LIMIT $2",
+        ))
+        .bind(job)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(scheduled_for, started_at, ended_at, outcome, error)| JobRun {
+                    scheduled_for,
+                    started_at,
+                    ended_at,
+                    outcome,
+                    error,
+                },
+            )
+            .collect())
+    }
+
+    async fn add_briefing(&self, kind: &str, text: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        sqlx::query(&sql(
+            "INSERT INTO briefings (kind, created_at, text) VALUES ($1, $2, $3)",
+        ))
+        .bind(kind)
+        .bind(now())
+        .bind(text)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    async fn last_briefing(
+        &self,
+        kind: Option<&str>,
+    ) -> Result<Option<(String, DateTime<Utc>, String)>, StoreError> {
+        sqlx::query_as(&sql("SELECT kind, created_at, text FROM briefings \
+             WHERE $1 IS NULL OR kind = $1 ORDER BY id DESC LIMIT 1"))
+        .bind(kind)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.err(e))
     }
 
     async fn add_thought(&self, t: &NewThought) -> Result<Thought, StoreError> {

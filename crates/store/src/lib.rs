@@ -236,6 +236,44 @@ pub trait Store: Send + Sync + Debug {
     /// Records a failed attempt to send a queued message.
     async fn tg_send_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
 
+    /// Registers a job if new (known from `since`); returns (paused, since).
+    async fn job_ensure(
+        &self,
+        job: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(bool, chrono::DateTime<chrono::Utc>), StoreError>;
+    /// Pauses or resumes a job; false if the job was never registered.
+    async fn job_set_paused(&self, job: &str, paused: bool) -> Result<bool, StoreError>;
+    /// Claims a slot: true if this caller runs it, false if it was already
+    /// claimed (run, running or missed).
+    async fn job_claim(
+        &self,
+        job: &str,
+        slot: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Records how a claimed run ended (`ok` or `failed` with the error).
+    async fn job_finish(
+        &self,
+        job: &str,
+        slot: chrono::DateTime<chrono::Utc>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// Records slots that will not run.
+    async fn job_missed(
+        &self,
+        job: &str,
+        slots: &[chrono::DateTime<chrono::Utc>],
+    ) -> Result<(), StoreError>;
+    /// The newest `limit` runs of a job, newest first.
+    async fn job_runs(&self, job: &str, limit: i64) -> Result<Vec<JobRun>, StoreError>;
+    /// Stores a delivered briefing.
+    async fn add_briefing(&self, kind: &str, text: &str) -> Result<(), StoreError>;
+    /// The newest briefing (of `kind`, if given): (kind, created_at, text).
+    async fn last_briefing(
+        &self,
+        kind: Option<&str>,
+    ) -> Result<Option<(String, chrono::DateTime<chrono::Utc>, String)>, StoreError>;
+
     /// Stores a pending thought (a cloud request waiting for the owner).
     async fn add_thought(&self, t: &NewThought) -> Result<Thought, StoreError>;
     async fn get_thought(&self, id: ThoughtId) -> Result<Option<Thought>, StoreError>;
@@ -287,6 +325,17 @@ pub struct Outgoing {
     pub id: i64,
     pub message: OutMessage,
     pub attempts: i64,
+}
+
+/// One recorded run of a job.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JobRun {
+    pub scheduled_for: chrono::DateTime<chrono::Utc>,
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// running, ok, failed or missed.
+    pub outcome: String,
+    pub error: Option<String>,
 }
 
 /// A pending thought's id.

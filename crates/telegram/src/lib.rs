@@ -179,7 +179,8 @@ const HELP: &str = "I'm Z. Write to me in plain words, or:
 /think <question> – ask the deep-thinking model (you see what would leave first)
 /project add|done <name>, /project progress <name> <0-100>
 /status – how I am
-/daily /weekly /review /monthly – briefings (once the scheduler exists)";
+/daily /weekly /monthly – a briefing now
+/jobs – scheduled jobs; /pause NAME, /resume NAME, /run NAME";
 
 impl Telegram {
     pub async fn new(
@@ -285,6 +286,10 @@ impl Telegram {
             ("weekly", "Weekly review"),
             ("review", "Weekly review"),
             ("monthly", "Monthly review"),
+            ("jobs", "Scheduled jobs"),
+            ("pause", "Pause a job"),
+            ("resume", "Resume a job"),
+            ("run", "Run a job now"),
             ("help", "What Z can do"),
         ]
         .map(|(c, d)| BotCommand::new(c, d));
@@ -618,14 +623,92 @@ impl Telegram {
                 "think" => self.think(chat, arg).await,
                 "project" => self.project(chat, arg).await,
                 "status" => self.health(chat).await,
-                "daily" | "weekly" | "review" | "monthly" => reply(
+                "daily" | "weekly" | "review" | "monthly" => {
+                    let kind = openzero_core::briefing::Kind::parse(&name)
+                        .unwrap_or(openzero_core::briefing::Kind::Daily);
+                    let typing = self.typing(chat);
+                    let runner =
+                        openzero_app::jobs::Runner::new(self.loaded.clone(), self.store.clone());
+                    let out = match runner.compose(kind, true).await {
+                        Ok(text) => {
+                            if let Err(e) = self.store.add_briefing(kind.as_str(), &text).await {
+                                tracing::warn!(error = %e, "briefing not stored");
+                            }
+                            reply(chat, &text)
+                        }
+                        Err(e) => {
+                            reply(chat, &format!("I could not put the briefing together: {e}"))
+                        }
+                    };
+                    typing.abort();
+                    out
+                }
+                "jobs" => self.jobs(chat).await,
+                "pause" | "resume" if arg.is_empty() => reply(
                     chat,
-                    "Briefings come with the scheduler, which this version does not have yet.",
+                    &format!("Which job? /{name} daily-briefing (see /jobs)"),
                 ),
+                "pause" | "resume" => {
+                    match openzero_app::jobs::set_paused(
+                        &self.loaded,
+                        &*self.store,
+                        arg,
+                        name == "pause",
+                    )
+                    .await
+                    {
+                        Ok(job) if name == "pause" => reply(chat, &format!("Paused {job}.")),
+                        Ok(job) => reply(chat, &format!("Resumed {job}.")),
+                        Err(e) => reply(chat, &e.to_string()),
+                    }
+                }
+                "run" if arg.is_empty() => reply(chat, "Which job? /run weekly-review (see /jobs)"),
+                "run" => match openzero_app::jobs::find(&self.loaded, arg) {
+                    Ok(job) => {
+                        let runner = openzero_app::jobs::Runner::new(
+                            self.loaded.clone(),
+                            self.store.clone(),
+                        );
+                        match runner.run(&job, chrono::Utc::now()).await {
+                            // Delivered through the outbox by the job itself.
+                            Ok(Some(_)) => Vec::new(),
+                            Ok(None) => reply(chat, &format!("{} is already running.", job.name)),
+                            Err(e) => reply(chat, &format!("{} failed: {e}", job.name)),
+                        }
+                    }
+                    Err(e) => reply(chat, &e.to_string()),
+                },
                 _ => reply(chat, &format!("I don't know /{name}.\n\n{HELP}")),
             };
         }
         self.converse(chat, text).await
+    }
+
+    async fn jobs(&self, chat: i64) -> Vec<OutMessage> {
+        match openzero_app::jobs::list(&self.loaded, &*self.store).await {
+            Ok(all) => {
+                let lines: Vec<String> = all
+                    .iter()
+                    .map(|j| {
+                        format!(
+                            "{}{} – next {} – last {}",
+                            j.name,
+                            if j.paused { " (paused)" } else { "" },
+                            j.next.as_deref().unwrap_or("never"),
+                            j.last_outcome.as_deref().unwrap_or("never run")
+                        )
+                    })
+                    .collect();
+                reply(
+                    chat,
+                    &format!(
+                        "{}\n\n/pause NAME · /resume NAME · /run NAME",
+                        lines.join("\n")
+                    ),
+                )
+            }
+            Err(e) => reply(chat, &format!("I could not read the jobs: {e}")),
+        }
     }
 
     async fn search(&self, chat: i64, q: &str) -> Vec<OutMessage> {

@@ -43,6 +43,7 @@ macro_rules! store_suite {
             conversations_keep_order_per_channel,
             summaries_cover_turns_up_to_a_point,
             telegram_updates_are_handled_once_and_replies_queued,
+            job_slots_are_claimed_once_and_pauses_kept,
             thoughts_round_trip_and_decide_once,
             thoughts_expire_and_race,
             disclosures_are_logged_newest_first
@@ -990,5 +991,58 @@ pub async fn telegram_updates_are_handled_once_and_replies_queued(s: &dyn Store)
         s.tg_next_offset().await.unwrap(),
         102,
         "offset survives handling"
+    );
+}
+
+pub async fn job_slots_are_claimed_once_and_pauses_kept(s: &dyn Store) {
+    let since = crate::now();
+    assert_eq!(
+        s.job_ensure("briefing", since).await.unwrap(),
+        (false, since)
+    );
+    // Registering again keeps the first date.
+    let later = since + Duration::days(1);
+    assert_eq!(s.job_ensure("briefing", later).await.unwrap().1, since);
+    assert!(s.job_set_paused("briefing", true).await.unwrap());
+    assert!(
+        s.job_ensure("briefing", later).await.unwrap().0,
+        "pause kept"
+    );
+    assert!(!s.job_set_paused("nope", true).await.unwrap());
+
+    let slot = since + Duration::hours(2);
+    let (a, b) = tokio::join!(s.job_claim("briefing", slot), s.job_claim("briefing", slot));
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one claim wins");
+    assert!(!s.job_claim("briefing", slot).await.unwrap());
+    s.job_finish("briefing", slot, None).await.unwrap();
+    let missed = [slot - Duration::days(2), slot - Duration::days(1)];
+    s.job_missed("briefing", &missed).await.unwrap();
+    assert!(
+        !s.job_claim("briefing", missed[0]).await.unwrap(),
+        "a missed slot is never run"
+    );
+    let runs = s.job_runs("briefing", 10).await.unwrap();
+    let outcomes: Vec<&str> = runs.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["ok", "missed", "missed"]);
+    assert_eq!(runs[0].scheduled_for, slot);
+    assert!(runs[0].started_at.is_some() && runs[0].ended_at.is_some());
+    let slot2 = slot + Duration::days(1);
+    assert!(s.job_claim("briefing", slot2).await.unwrap());
+    s.job_finish("briefing", slot2, Some("the model timed out"))
+        .await
+        .unwrap();
+    let runs = s.job_runs("briefing", 1).await.unwrap();
+    assert_eq!(
+        (runs[0].outcome.as_str(), runs[0].error.as_deref()),
+        ("failed", Some("the model timed out"))
+    );
+
+    assert_eq!(s.last_briefing(None).await.unwrap(), None);
+    s.add_briefing("daily", "Good morning").await.unwrap();
+    s.add_briefing("weekly", "The week").await.unwrap();
+    assert_eq!(s.last_briefing(None).await.unwrap().unwrap().2, "The week");
+    assert_eq!(
+        s.last_briefing(Some("daily")).await.unwrap().unwrap().2,
+        "Good morning"
     );
 }

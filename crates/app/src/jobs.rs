@@ -1,0 +1,297 @@
+//! Scheduled jobs: registered in one place ([`registry`]), run by
+//! `openzero serve` in the owner's time zone, each slot exactly once
+//! (claimed in the store), paused and resumed from the CLI or Telegram.
+//! Today: the morning briefing and the weekly and monthly reviews.
+//!
+//! **Invariants:** a job that fails does not stop the others and is
+//! recorded with its error; a slot already claimed (running, done or
+//! missed) is never run again; a briefing is phrased only by a local model
+//! (the structured text is delivered if that fails), and is always stored.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use openzero_config::Loaded;
+use openzero_core::briefing::{self, Inputs, Kind};
+use openzero_core::schedule::{Schedule, decide};
+use openzero_llm::{ChatModel, ChatRequest, Locality};
+use openzero_store::Store;
+use serde::Serialize;
+use tokio::sync::OnceCell;
+
+use crate::AppError;
+
+/// One scheduled job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// `None`: disabled by an empty expression.
+    pub schedule: Option<Schedule>,
+    pub grace: Duration,
+}
+
+/// Every job, with its schedule from the settings.
+pub fn registry(loaded: &Loaded) -> Result<Vec<Job>, AppError> {
+    let s = &loaded.settings.schedule;
+    let grace = Duration::hours(i64::from(s.grace_hours));
+    let job = |name: &'static str, kind: Kind, expr: &str| -> Result<Job, AppError> {
+        Ok(Job {
+            name,
+            kind,
+            schedule: Schedule::parse(expr)
+                .map_err(|e| AppError::Invalid(format!("schedule of {name}: {e}")))?,
+            grace,
+        })
+    };
+    Ok(vec![
+        job("daily-briefing", Kind::Daily, &s.daily_briefing)?,
+        job("weekly-review", Kind::Weekly, &s.weekly_review)?,
+        job("monthly-review", Kind::Monthly, &s.monthly_review)?,
+    ])
+}
+
+/// Finds a job by name.
+pub fn find(loaded: &Loaded, name: &str) -> Result<Job, AppError> {
+    let all = registry(loaded)?;
+    let names: Vec<&str> = all.iter().map(|j| j.name).collect();
+    let names = names.join(", ");
+    all.into_iter()
+        .find(|j| j.name.eq_ignore_ascii_case(name))
+        .ok_or_else(|| AppError::Invalid(format!("there is no job '{name}' (jobs: {names})")))
+}
+
+/// What `jobs list` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobInfo {
+    pub name: String,
+    pub schedule: String,
+    pub paused: bool,
+    /// Next run, in the owner's time zone (none when disabled).
+    pub next: Option<String>,
+    pub last_outcome: Option<String>,
+    pub last_scheduled_for: Option<DateTime<Utc>>,
+}
+
+/// Every job's state.
+pub async fn list(loaded: &Loaded, store: &dyn Store) -> Result<Vec<JobInfo>, AppError> {
+    let tz = loaded.settings.general.timezone.0;
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for j in registry(loaded)? {
+        let (paused, _) = store.job_ensure(j.name, now).await?;
+        let last = store.job_runs(j.name, 1).await?.into_iter().next();
+        out.push(JobInfo {
+            name: j.name.to_owned(),
+            schedule: j
+                .schedule
+                .as_ref()
+                .map_or_else(|| "(disabled)".to_owned(), |s| s.expr().to_owned()),
+            paused,
+            next: j
+                .schedule
+                .as_ref()
+                .and_then(|s| s.next_after(tz, now))
+                .map(|t| {
+                    t.with_timezone(&tz)
+                        .format("%a %Y-%m-%d %H:%M %Z")
+                        .to_string()
+                }),
+            last_outcome: last.as_ref().map(|r| r.outcome.clone()),
+            last_scheduled_for: last.map(|r| r.scheduled_for),
+        });
+    }
+    Ok(out)
+}
+
+/// Pauses or resumes a job by name.
+pub async fn set_paused(
+    loaded: &Loaded,
+    store: &dyn Store,
+    name: &str,
+    paused: bool,
+) -> Result<&'static str, AppError> {
+    let j = find(loaded, name)?;
+    store.job_ensure(j.name, Utc::now()).await?;
+    store.job_set_paused(j.name, paused).await?;
+    Ok(j.name)
+}
+
+/// Runs jobs for `serve`, and for `jobs run` / `briefing`.
+#[derive(Debug)]
+pub struct Runner {
+    loaded: Loaded,
+    store: Arc<dyn Store>,
+    model: OnceCell<Option<Arc<dyn ChatModel>>>,
+}
+
+impl Runner {
+    pub fn new(loaded: Loaded, store: Arc<dyn Store>) -> Self {
+        Self {
+            loaded,
+            store,
+            model: OnceCell::new(),
+        }
+    }
+
+    /// The local model that phrases briefings, loaded once (`None`: none
+    /// usable, or a cloud model, which never sees a briefing unasked).
+    async fn model(&self) -> Option<Arc<dyn ChatModel>> {
+        self.model
+            .get_or_init(|| async {
+                match crate::agent::load_chat_model(&self.loaded).await {
+                    Ok(m) if m.info().locality == Locality::Local => Some(m),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "briefings go out unphrased: no chat model");
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// The briefing of `kind` as it would be delivered now: structured, then
+    /// phrased by the local model when one answers within two minutes.
+    pub async fn compose(&self, kind: Kind, phrase: bool) -> Result<String, AppError> {
+        let tz = self.loaded.settings.general.timezone.0;
+        let projects = crate::projects::list(&*self.store).await?;
+        let b = briefing::compose(
+            kind,
+            &Inputs {
+                projects: &projects,
+                memories: &[],
+                now: Utc::now().with_timezone(&tz),
+            },
+        );
+        let plain = b.render();
+        if !phrase {
+            return Ok(plain);
+        }
+        let Some(model) = self.model().await else {
+            return Ok(plain);
+        };
+        let req = ChatRequest {
+            messages: briefing::phrasing_prompt(&b),
+            max_tokens: 400,
+            temperature: 0.2,
+            tools: Vec::new(),
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(120), model.chat(req, None)).await
+        {
+            Ok(Ok(r)) if !r.text.trim().is_empty() => Ok(r.text.trim().to_owned()),
+            Ok(Ok(_)) => Ok(plain),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "briefing delivered unphrased: the model failed");
+                Ok(plain)
+            }
+            Err(_) => {
+                tracing::warn!("briefing delivered unphrased: the model took too long");
+                Ok(plain)
+            }
+        }
+    }
+
+    /// Stores a briefing and queues it for Telegram when configured.
+    pub async fn deliver(&self, kind: Kind, text: &str) -> Result<(), AppError> {
+        self.store.add_briefing(kind.as_str(), text).await?;
+        let t = &self.loaded.settings.telegram;
+        if t.bot_token.is_some() && !t.allowed_user_ids.is_empty() {
+            let out: Vec<openzero_store::OutMessage> = t
+                .allowed_user_ids
+                .iter()
+                .map(|&chat| openzero_store::OutMessage {
+                    chat_id: chat,
+                    text: text.chars().take(4000).collect(),
+                    buttons: None,
+                })
+                .collect();
+            self.store.tg_queue(&out).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs `job` for `slot` if this caller claims it. Returns the text
+    /// delivered, or `None` when the slot was already taken.
+    pub async fn run(&self, job: &Job, slot: DateTime<Utc>) -> Result<Option<String>, AppError> {
+        if !self.store.job_claim(job.name, slot).await? {
+            return Ok(None);
+        }
+        tracing::info!(job = job.name, %slot, "job started");
+        let result = async {
+            let text = self.compose(job.kind, true).await?;
+            self.deliver(job.kind, &text).await?;
+            Ok::<_, AppError>(text)
+        }
+        .await;
+        let error = result.as_ref().err().map(ToString::to_string);
+        self.store
+            .job_finish(job.name, slot, error.as_deref())
+            .await?;
+        match result {
+            Ok(text) => {
+                tracing::info!(job = job.name, "job done");
+                Ok(Some(text))
+            }
+            Err(e) => {
+                tracing::warn!(job = job.name, error = %e, "job failed");
+                Err(e)
+            }
+        }
+    }
+
+    /// One pass over every job at `now`: records missed slots, runs the
+    /// due ones. Returns when to look again.
+    pub async fn tick(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let tz = self.loaded.settings.general.timezone.0;
+        let jobs = match registry(&self.loaded) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(error = %e, "no jobs run");
+                return None;
+            }
+        };
+        let mut next: Option<DateTime<Utc>> = None;
+        for job in &jobs {
+            let Some(schedule) = &job.schedule else {
+                continue;
+            };
+            let outcome = async {
+                let (paused, since) = self.store.job_ensure(job.name, now).await?;
+                if paused {
+                    return Ok::<_, AppError>(schedule.next_after(tz, now));
+                }
+                let last = self
+                    .store
+                    .job_runs(job.name, 1)
+                    .await?
+                    .first()
+                    .map(|r| r.scheduled_for);
+                let d = decide(schedule, tz, last, since, now, job.grace);
+                if !d.missed.is_empty() {
+                    tracing::warn!(
+                        job = job.name,
+                        missed = d.missed.len(),
+                        "slots missed while the service was down"
+                    );
+                    self.store.job_missed(job.name, &d.missed).await?;
+                }
+                if let Some(slot) = d.run
+                    && let Err(e) = self.run(job, slot).await
+                {
+                    // Recorded as failed; the other jobs go on.
+                    tracing::warn!(job = job.name, error = %e, "job failed");
+                }
+                Ok(d.next)
+            }
+            .await;
+            match outcome {
+                Ok(Some(n)) => next = Some(next.map_or(n, |m| m.min(n))),
+                Ok(None) => {}
+                Err(e) => tracing::error!(job = job.name, error = %e, "job skipped this pass"),
+            }
+        }
+        next
+    }
+}

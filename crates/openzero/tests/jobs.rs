@@ -1,0 +1,149 @@
+//! Scheduled jobs and briefings from the command line: jobs listed with
+//! their next run in the owner's time zone, paused across restarts, run now
+//! and recorded; briefings composed from the projects, delivered plain when
+//! the model fails, stored and shown again.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Oz;
+use predicates::prelude::*;
+
+fn berlin(oz: &Oz, args: &[&str]) -> assert_cmd::assert::Assert {
+    oz.cmd()
+        .env("USER_TIMEZONE", "Europe/Berlin")
+        .args(args)
+        .assert()
+}
+
+#[test]
+fn jobs_are_listed_paused_across_restarts_and_resumed() {
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    let out = berlin(&oz, &["jobs", "list", "--json"])
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let jobs: Vec<serde_json::Value> = String::from_utf8_lossy(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = jobs.iter().map(|j| j["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["daily-briefing", "weekly-review", "monthly-review"]);
+    assert_eq!(jobs[0]["schedule"], "30 7 * * MON-FRI");
+    let next = jobs[0]["next"].as_str().unwrap();
+    assert!(
+        next.contains("07:30") && (next.ends_with("CET") || next.ends_with("CEST")),
+        "{next}"
+    );
+    assert!(
+        jobs[1]["next"].as_str().unwrap().starts_with("Sun")
+            && jobs[1]["next"].as_str().unwrap().contains("10:00")
+    );
+    assert_eq!(jobs[0]["paused"], false);
+
+    berlin(&oz, &["jobs", "pause", "daily-briefing"])
+        .success()
+        .stdout(predicate::str::contains("Paused daily-briefing"));
+    // Each command is a new process: the pause is in the database.
+    berlin(&oz, &["jobs", "list"])
+        .success()
+        .stdout(predicate::str::is_match(r"daily-briefing\s+30 7 \* \* MON-FRI\s+paused").unwrap());
+    berlin(&oz, &["jobs", "resume", "daily-briefing"]).success();
+    berlin(&oz, &["jobs", "list"])
+        .success()
+        .stdout(predicate::str::is_match(r"daily-briefing\s+30 7 \* \* MON-FRI\s+active").unwrap());
+    oz.fails(&["jobs", "pause", "coffee"])
+        .stderr(predicate::str::contains("there is no job 'coffee'"))
+        .stderr(predicate::str::contains(
+            "daily-briefing, weekly-review, monthly-review",
+        ));
+}
+
+#[test]
+fn a_bad_schedule_is_named() {
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.cmd()
+        .env("OPENZERO__SCHEDULE__WEEKLY_REVIEW", "sundays at ten")
+        .args(["jobs", "list"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("schedule of weekly-review"))
+        .stderr(predicate::str::contains("30 7 * * MON-FRI"));
+}
+
+#[test]
+fn briefings_are_composed_delivered_plain_when_the_model_fails_and_kept() {
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.ok(&[
+        "project",
+        "add",
+        "Career",
+        "--priority",
+        "1",
+        "--progress",
+        "40",
+    ]);
+    oz.ok(&["project", "add", "Novel", "--status", "paused"]);
+    oz.ok(&["project", "add", "Kindergarten", "--status", "done"]);
+    berlin(&oz, &["briefing", "daily", "--dry-run"])
+        .success()
+        .stdout(predicate::str::contains("Good morning."))
+        .stdout(predicate::str::contains(
+            "Needs your attention\n- Novel (paused, 0% done) – paused",
+        ))
+        .stdout(predicate::str::contains(
+            "Done since yesterday\n- Kindergarten",
+        ))
+        .stdout(predicate::str::contains(
+            "Top priorities\n- Career (active, 40% done)",
+        ));
+    berlin(&oz, &["briefing", "last"])
+        .success()
+        .stdout(predicate::str::contains("No briefing yet"));
+
+    // The model is down: the plain weekly review still goes out and is kept.
+    let dead = [
+        ("LLM_PROVIDER", "llamacpp"),
+        ("OPENAI_BASE_URL", "http://127.0.0.1:1/v1"),
+    ];
+    let out = oz
+        .cmd()
+        .envs(dead)
+        .args(["briefing", "weekly"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("Weekly review,"), "{text}");
+    assert!(text.contains("One question"), "{text}");
+    berlin(&oz, &["briefing", "last"])
+        .success()
+        .stdout(predicate::str::contains("Weekly review,"))
+        .stderr(predicate::str::contains("(weekly,"));
+
+    // Run a job now: recorded like a scheduled run.
+    oz.cmd()
+        .envs(dead)
+        .args(["jobs", "run", "monthly-review"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Monthly review,"))
+        .stdout(predicate::str::contains(
+            "general\n- 1 active (on average 40% done), 1 completed this month",
+        ));
+    let out = oz
+        .ok(&["jobs", "list", "--json"])
+        .get_output()
+        .stdout
+        .clone();
+    let monthly: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out).lines().nth(2).unwrap()).unwrap();
+    assert_eq!(monthly["last_outcome"], "ok", "{monthly}");
+}
