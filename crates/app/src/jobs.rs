@@ -193,9 +193,19 @@ impl Runner {
         }
     }
 
-    /// Stores a briefing and queues it for Telegram when configured.
+    /// Stores a briefing and queues it for Telegram when configured. A
+    /// weekly review marks the active projects reviewed, so "not looked at
+    /// for N days" counts from it.
     pub async fn deliver(&self, kind: Kind, text: &str) -> Result<(), AppError> {
         self.store.add_briefing(kind.as_str(), text).await?;
+        if kind == Kind::Weekly {
+            let now = openzero_store::now();
+            for p in crate::projects::list(&*self.store).await? {
+                if p.status == openzero_core::Status::Active {
+                    self.store.mark_reviewed(p.id, now).await?;
+                }
+            }
+        }
         let t = &self.loaded.settings.telegram;
         if t.bot_token.is_some() && !t.allowed_user_ids.is_empty() {
             let out: Vec<openzero_store::OutMessage> = t

@@ -123,6 +123,23 @@ fn briefings_are_composed_delivered_plain_when_the_model_fails_and_kept() {
     let text = String::from_utf8(out).unwrap();
     assert!(text.starts_with("Weekly review,"), "{text}");
     assert!(text.contains("One question"), "{text}");
+    // The weekly review marked the active project reviewed, not the paused one.
+    let list = oz
+        .ok(&["project", "list", "--json"])
+        .get_output()
+        .stdout
+        .clone();
+    let projects: serde_json::Value = serde_json::from_slice(&list).unwrap();
+    let reviewed = |name: &str| {
+        projects
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| !p["last_reviewed_at"].is_null())
+            .unwrap()
+    };
+    assert!(reviewed("Career") && !reviewed("Novel"), "{projects}");
     berlin(&oz, &["briefing", "last"])
         .success()
         .stdout(predicate::str::contains("Weekly review,"))

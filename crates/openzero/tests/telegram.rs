@@ -31,6 +31,9 @@ struct Api {
     calls: Vec<(String, Value)>,
     /// sendMessage calls to answer with 429 before accepting.
     throttle: usize,
+    /// Refuse every message sent with parse_mode HTML, as Telegram does
+    /// with markup it cannot parse.
+    reject_html: bool,
     next_message_id: i64,
 }
 
@@ -88,6 +91,17 @@ async fn bot_api(
                     StatusCode::TOO_MANY_REQUESTS,
                     json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1",
                            "parameters": {"retry_after": 1}})
+                    .to_string(),
+                );
+            }
+            if a.reject_html && params["parse_mode"] == "HTML" {
+                if let Some(last) = a.calls.last_mut() {
+                    last.0 = "sendmessage refused: markup".into();
+                }
+                return (
+                    StatusCode::BAD_REQUEST,
+                    json!({"ok": false, "error_code": 400,
+                           "description": "Bad Request: can't parse entities: Unsupported start tag \"b\" at byte offset 0"})
                     .to_string(),
                 );
             }
@@ -777,4 +791,47 @@ async fn serve_runs_the_briefing_on_schedule_and_jobs_are_controlled_from_telegr
         serde_json::from_str(String::from_utf8_lossy(&runs).lines().next().unwrap()).unwrap();
     assert_eq!(first["paused"], true, "{first}");
     assert_eq!(first["last_outcome"], "ok", "{first}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markdown_goes_out_as_html_and_plain_when_telegram_refuses_it() {
+    let (api_url, api) = start_fake().await;
+    let llm = model_server("**Career** first, then `run` <5k>".to_owned()).await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    let env = [
+        ("LLM_PROVIDER", "llamacpp"),
+        ("OPENAI_BASE_URL", llm.as_str()),
+    ];
+    push(&api, vec![message(1, OWNER, "what first?")]);
+    let served = serve(&oz, &api_url, &env);
+    wait_for("the answer", || !sent_to(&api, OWNER).is_empty());
+    let calls = api.lock().unwrap().calls.clone();
+    let (_, sent) = calls.iter().find(|(m, _)| m == "sendmessage").unwrap();
+    assert_eq!(sent["parse_mode"], "HTML");
+    assert_eq!(
+        sent["text"],
+        "<b>Career</b> first, then <code>run</code> &lt;5k&gt;"
+    );
+
+    api.lock().unwrap().reject_html = true;
+    push(&api, vec![message(2, OWNER, "again?")]);
+    wait_for("the plain answer", || sent_to(&api, OWNER).len() >= 2);
+    let calls = api.lock().unwrap().calls.clone();
+    assert!(
+        calls
+            .iter()
+            .any(|(m, _)| m == "sendmessage refused: markup")
+    );
+    let (_, plain) = calls
+        .iter()
+        .rev()
+        .find(|(m, _)| m == "sendmessage")
+        .unwrap();
+    assert!(
+        plain.get("parse_mode").is_none_or(Value::is_null),
+        "{plain}"
+    );
+    assert_eq!(plain["text"], "**Career** first, then `run` <5k>");
+    served.stop();
 }

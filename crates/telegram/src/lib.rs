@@ -34,10 +34,13 @@ use openzero_core::memory::Filters;
 use openzero_llm::ChatModel;
 use openzero_store::{Decided, OutMessage, Store, Thought};
 use teloxide_core::Bot;
-use teloxide_core::payloads::{AnswerCallbackQuerySetters, SendMessageSetters, SetWebhookSetters};
+use teloxide_core::payloads::{
+    AnswerCallbackQuerySetters, EditMessageTextSetters, SendMessageSetters, SetWebhookSetters,
+};
 use teloxide_core::requests::Requester;
 use teloxide_core::types::{
-    BotCommand, ChatAction, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Update, UpdateKind,
+    BotCommand, ChatAction, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, ParseMode, Update,
+    UpdateKind,
 };
 use tokio::sync::{Notify, OnceCell, watch};
 
@@ -512,17 +515,38 @@ impl Telegram {
         }
     }
 
+    /// Sends a queued message as HTML (the model's Markdown rendered,
+    /// everything else escaped); if Telegram rejects the markup, the same
+    /// text goes again as plain text.
     async fn send(&self, m: &OutMessage) -> Result<i64, SendError> {
-        let mut req = self.bot.send_message(ChatId(m.chat_id), m.text.clone());
-        if let Some(b) = m.buttons.as_deref().and_then(keyboard) {
-            req = req.reply_markup(b);
-        }
-        match req.await {
-            Ok(msg) => Ok(i64::from(msg.id.0)),
-            Err(teloxide_core::RequestError::RetryAfter(s)) => {
-                Err(SendError::RetryAfter(s.duration()))
+        let mut html = true;
+        loop {
+            let text = if html {
+                text::to_html(&m.text)
+            } else {
+                m.text.clone()
+            };
+            let mut req = self.bot.send_message(ChatId(m.chat_id), text);
+            if html {
+                req = req.parse_mode(ParseMode::Html);
             }
-            Err(e) => Err(SendError::Other(self.redact(e))),
+            if let Some(b) = m.buttons.as_deref().and_then(keyboard) {
+                req = req.reply_markup(b);
+            }
+            return match req.await {
+                Ok(msg) => Ok(i64::from(msg.id.0)),
+                Err(teloxide_core::RequestError::Api(
+                    teloxide_core::ApiError::CantParseEntities(why),
+                )) if html => {
+                    tracing::warn!(%why, "telegram refused the markup; sending plain text");
+                    html = false;
+                    continue;
+                }
+                Err(teloxide_core::RequestError::RetryAfter(s)) => {
+                    Err(SendError::RetryAfter(s.duration()))
+                }
+                Err(e) => Err(SendError::Other(self.redact(e))),
+            };
         }
     }
 
@@ -892,11 +916,23 @@ impl Telegram {
             return parts;
         };
         let first = parts.remove(0);
-        match self
+        let edit = self
             .bot
-            .edit_message_text(ChatId(chat), id, first.text.clone())
-            .await
-        {
+            .edit_message_text(ChatId(chat), id, text::to_html(&first.text))
+            .parse_mode(ParseMode::Html)
+            .await;
+        let edit = match edit {
+            // The markup refused: the same text, plain.
+            Err(teloxide_core::RequestError::Api(teloxide_core::ApiError::CantParseEntities(
+                _,
+            ))) => {
+                self.bot
+                    .edit_message_text(ChatId(chat), id, first.text.clone())
+                    .await
+            }
+            other => other,
+        };
+        match edit {
             Ok(_)
             | Err(teloxide_core::RequestError::Api(teloxide_core::ApiError::MessageNotModified)) => {
                 parts

@@ -114,3 +114,124 @@ mod tests {
         assert_eq!(parts.concat(), text);
     }
 }
+
+/// The Markdown models write (`**bold**`, `*italic*`, `_italic_`, `` `code` ``,
+/// fenced code blocks, `[text](https://…)`) as Telegram HTML, with `<`, `>`
+/// and `&` escaped everywhere else. Unclosed markers stay as they are.
+pub fn to_html(md: &str) -> String {
+    let mut out = String::with_capacity(md.len() + 16);
+    let mut rest = md;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("```")
+            && let Some(end) = after.find("```")
+        {
+            let block = &after[..end];
+            // Drop a language tag on the opening line.
+            let body = match block.split_once('\n') {
+                Some((first, body)) if !first.contains(' ') => body,
+                _ => block,
+            };
+            out.push_str("<pre>");
+            out.push_str(&escape(body.trim_end_matches('\n')));
+            out.push_str("</pre>");
+            rest = &after[end + 3..];
+            continue;
+        }
+        if let Some(after) = rest.strip_prefix('`')
+            && let Some(end) = after.find(['`', '\n'])
+            && after[end..].starts_with('`')
+            && end > 0
+        {
+            out.push_str("<code>");
+            out.push_str(&escape(&after[..end]));
+            out.push_str("</code>");
+            rest = &after[end + 1..];
+            continue;
+        }
+        if let Some(after) = rest.strip_prefix("**")
+            && let Some(end) = after.find("**")
+            && end > 0
+            && !after[..end].contains('\n')
+        {
+            out.push_str("<b>");
+            out.push_str(&to_html(&after[..end]));
+            out.push_str("</b>");
+            rest = &after[end + 2..];
+            continue;
+        }
+        if let Some(marker) = rest.chars().next().filter(|c| *c == '*' || *c == '_') {
+            let after = &rest[1..];
+            let word_start = after.chars().next().is_some_and(|c| !c.is_whitespace());
+            if word_start
+                && let Some(end) = after.find(marker)
+                && end > 0
+                && !after[..end].contains('\n')
+                && !after[..end].ends_with(' ')
+                // snake_case words are not italics
+                && !(marker == '_' && after[end + 1..].chars().next().is_some_and(char::is_alphanumeric))
+            {
+                out.push_str("<i>");
+                out.push_str(&to_html(&after[..end]));
+                out.push_str("</i>");
+                rest = &after[end + 1..];
+                continue;
+            }
+        }
+        if let Some(after) = rest.strip_prefix('[')
+            && let Some(close) = after.find("](")
+            && !after[..close].contains('\n')
+            && let Some(end) = after[close + 2..].find(')')
+        {
+            let url = &after[close + 2..close + 2 + end];
+            if url.starts_with("https://") || url.starts_with("http://") {
+                out.push_str(&format!(
+                    "<a href=\"{}\">{}</a>",
+                    escape(url).replace('"', "&quot;"),
+                    escape(&after[..close])
+                ));
+                rest = &after[close + 2 + end + 1..];
+                continue;
+            }
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        out.push_str(&escape(&c.to_string()));
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// Escapes text for Telegram HTML.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod html_tests {
+    use super::*;
+
+    #[test]
+    fn markdown_becomes_telegram_html() {
+        assert_eq!(
+            to_html("**Career** is *active*, see `tree` & [docs](https://example.org/a?b=1&c=2)"),
+            "<b>Career</b> is <i>active</i>, see <code>tree</code> &amp; <a href=\"https://example.org/a?b=1&amp;c=2\">docs</a>"
+        );
+        assert_eq!(
+            to_html("```rust\nif a < b { x }\n```\nafter"),
+            "<pre>if a &lt; b { x }</pre>\nafter"
+        );
+    }
+
+    #[test]
+    fn what_is_not_markup_is_escaped_and_left_alone() {
+        assert_eq!(to_html("2 * 3 < 7 and a_b_c"), "2 * 3 &lt; 7 and a_b_c");
+        assert_eq!(to_html("unclosed **bold"), "unclosed **bold");
+        assert_eq!(to_html("<script>"), "&lt;script&gt;");
+        assert_eq!(
+            to_html("[not a link](javascript:x)"),
+            "[not a link](javascript:x)"
+        );
+        assert_eq!(to_html("emoji 🏃 and ü"), "emoji 🏃 and ü");
+    }
+}
