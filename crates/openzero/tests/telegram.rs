@@ -343,6 +343,55 @@ async fn the_owner_is_answered_strangers_get_nothing_and_nothing_is_lost() {
     let detail = health["components"]["telegram"]["detail"].as_str().unwrap();
     assert!(detail.contains("3 from strangers ignored"), "{detail}");
 
+    // The other commands, each answered.
+    let base = sent_to(&api, OWNER).len();
+    push(
+        &api,
+        vec![
+            message(20, OWNER, "/start"),
+            message(21, OWNER, "/status"),
+            message(22, OWNER, "/project add Garden"),
+            message(23, OWNER, "/project done garden"),
+            message(24, OWNER, "/weekly"),
+            message(25, OWNER, "/monthly"),
+            message(26, OWNER, "/frobnicate"),
+            message(27, OWNER, "/memory"),
+        ],
+    );
+    // /weekly and /monthly are phrased by the (fake) local model: its long
+    // answer comes back in two messages each.
+    wait_for("the command replies", || {
+        sent_to(&api, OWNER).len() >= base + 10
+    });
+    let r = &sent_to(&api, OWNER)[base..];
+    assert!(r[0].contains("/think") && r[0].contains("/jobs"), "{r:?}");
+    assert!(
+        r[1].contains("storage: ok") && r[1].contains("telegram: ok"),
+        "{r:?}"
+    );
+    assert!(r[2].starts_with("Added #2 Garden"), "{r:?}");
+    assert!(
+        r[3].starts_with("Done: #2 Garden: completed, 100% done"),
+        "{r:?}"
+    );
+    assert!(
+        r[4..8]
+            .iter()
+            .all(|t| t.starts_with("A line of the long answer")),
+        "{r:?}"
+    );
+    assert!(r[8].starts_with("I don't know /frobnicate."), "{r:?}");
+    assert!(r[9].starts_with("What should I look for?"), "{r:?}");
+    // The help text's <words> went out escaped for HTML.
+    let calls = api.lock().unwrap().calls.clone();
+    assert!(calls.iter().any(|(m, p)| {
+        m == "sendmessage"
+            && p["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains("/memory &lt;words&gt;")
+    }));
+
     // Restart in the middle of a conversation: nothing handled twice.
     let log = served.stop();
     assert!(
@@ -350,7 +399,7 @@ async fn the_owner_is_answered_strangers_get_nothing_and_nothing_is_lost() {
         "the token was logged"
     );
     let before = sent_to(&api, OWNER).len();
-    push(&api, vec![message(11, OWNER, "/tree")]);
+    push(&api, vec![message(30, OWNER, "/tree")]);
     let served = serve(&oz, &api_url, &env);
     wait_for("the reply after the restart", || {
         sent_to(&api, OWNER).len() > before

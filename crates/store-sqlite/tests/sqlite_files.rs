@@ -81,3 +81,58 @@ async fn a_forgotten_memory_leaves_no_trace_in_the_files() {
         assert!(!found, "forgotten text still readable in {}", p.display());
     }
 }
+
+/// Writes that read first (a project update reads the project, then
+/// writes) used to fail with "database is locked" when another connection
+/// wrote in between: a deferred transaction cannot upgrade past a newer
+/// write. Write transactions now begin IMMEDIATE and wait their turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_wait_instead_of_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("openzero.db");
+    let a = std::sync::Arc::new(SqliteStore::open(&path).await.unwrap());
+    let b = std::sync::Arc::new(SqliteStore::open(&path).await.unwrap());
+    let p = a
+        .create_project(&NewProject::new("Career").unwrap())
+        .await
+        .unwrap();
+    let updates = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            for i in 0..60 {
+                let patch = openzero_core::ProjectPatch {
+                    progress: Some(openzero_core::Progress::try_from(i % 100).unwrap()),
+                    ..Default::default()
+                };
+                a.update_project(p.id, &patch).await?;
+            }
+            Ok::<_, StoreError>(())
+        })
+    };
+    let queue = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            for i in 0..60 {
+                b.tg_queue(&[openzero_store::OutMessage {
+                    chat_id: 1,
+                    text: format!("m{i}"),
+                    buttons: None,
+                }])
+                .await?;
+                b.mark_reviewed(p.id, openzero_store::now()).await?;
+            }
+            Ok::<_, StoreError>(())
+        })
+    };
+    updates
+        .await
+        .unwrap()
+        .expect("updates never fail on a busy database");
+    queue
+        .await
+        .unwrap()
+        .expect("writes never fail on a busy database");
+    assert_eq!(b.tg_outbox(100).await.unwrap().len(), 60);
+    a.close().await;
+    b.close().await;
+}
