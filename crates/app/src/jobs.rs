@@ -1,18 +1,25 @@
 //! Scheduled jobs: registered in one place ([`registry`]), run by
 //! `openzero serve` in the owner's time zone, each slot exactly once
 //! (claimed in the store), paused and resumed from the CLI or Telegram.
-//! Today: the morning briefing and the weekly and monthly reviews.
+//! Today: the morning briefing and the weekly and monthly reviews. A later
+//! job (mail poll, calendar sync, backups, Strava, feeds) is one more
+//! [`Action`] variant, one line in [`registry`] and its `schedule.*` key.
 //!
 //! **Invariants:** a job that fails does not stop the others and is
 //! recorded with its error; a slot already claimed (running, done or
-//! missed) is never run again; a briefing is phrased only by a local model
-//! (the structured text is delivered if that fails), and is always stored.
+//! missed) is never run again, and a job is never run twice at once (a run
+//! left `running` by a dead process is taken over after [`RUN_LEASE`]); a
+//! briefing is phrased only by a local model (the structured text is
+//! delivered if that fails), is always stored, and records the items it
+//! carried so the next one does not repeat them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use openzero_config::Loaded;
 use openzero_core::briefing::{self, Inputs, Kind};
+use openzero_core::memory::Memory;
 use openzero_core::schedule::{Schedule, decide};
 use openzero_llm::{ChatModel, ChatRequest, Locality};
 use openzero_store::Store;
@@ -20,12 +27,27 @@ use serde::Serialize;
 use tokio::sync::OnceCell;
 
 use crate::AppError;
+use crate::clock;
+
+/// A run still `running` after this long is taken to be dead (its process
+/// stopped mid-run) and may be run again. A briefing takes at most ~2 min.
+pub const RUN_LEASE: Duration = Duration::minutes(15);
+
+/// How far back "on this day" looks for memories.
+const RECALL_YEARS: i32 = 10;
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Compose and deliver a briefing or review.
+    Briefing(Kind),
+}
 
 /// One scheduled job.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub name: &'static str,
-    pub kind: Kind,
+    pub action: Action,
     /// `None`: disabled by an empty expression.
     pub schedule: Option<Schedule>,
     pub grace: Duration,
@@ -35,19 +57,31 @@ pub struct Job {
 pub fn registry(loaded: &Loaded) -> Result<Vec<Job>, AppError> {
     let s = &loaded.settings.schedule;
     let grace = Duration::hours(i64::from(s.grace_hours));
-    let job = |name: &'static str, kind: Kind, expr: &str| -> Result<Job, AppError> {
+    let job = |name: &'static str, action: Action, expr: &str| -> Result<Job, AppError> {
         Ok(Job {
             name,
-            kind,
+            action,
             schedule: Schedule::parse(expr)
                 .map_err(|e| AppError::Invalid(format!("schedule of {name}: {e}")))?,
             grace,
         })
     };
     Ok(vec![
-        job("daily-briefing", Kind::Daily, &s.daily_briefing)?,
-        job("weekly-review", Kind::Weekly, &s.weekly_review)?,
-        job("monthly-review", Kind::Monthly, &s.monthly_review)?,
+        job(
+            "daily-briefing",
+            Action::Briefing(Kind::Daily),
+            &s.daily_briefing,
+        )?,
+        job(
+            "weekly-review",
+            Action::Briefing(Kind::Weekly),
+            &s.weekly_review,
+        )?,
+        job(
+            "monthly-review",
+            Action::Briefing(Kind::Monthly),
+            &s.monthly_review,
+        )?,
     ])
 }
 
@@ -76,7 +110,7 @@ pub struct JobInfo {
 /// Every job's state.
 pub async fn list(loaded: &Loaded, store: &dyn Store) -> Result<Vec<JobInfo>, AppError> {
     let tz = loaded.settings.general.timezone.0;
-    let now = Utc::now();
+    let now = clock::now();
     let mut out = Vec::new();
     for j in registry(loaded)? {
         let (paused, _) = store.job_ensure(j.name, now).await?;
@@ -112,9 +146,17 @@ pub async fn set_paused(
     paused: bool,
 ) -> Result<&'static str, AppError> {
     let j = find(loaded, name)?;
-    store.job_ensure(j.name, Utc::now()).await?;
+    store.job_ensure(j.name, clock::now()).await?;
     store.job_set_paused(j.name, paused).await?;
     Ok(j.name)
+}
+
+/// A briefing ready to deliver: its text and the keys of the items it
+/// carries.
+#[derive(Debug, Clone)]
+pub struct Composed {
+    pub text: String,
+    pub items: Vec<String>,
 }
 
 /// Runs jobs for `serve`, and for `jobs run` / `briefing`.
@@ -152,25 +194,69 @@ impl Runner {
             .clone()
     }
 
+    /// Memories from this day (in the owner's time zone) in earlier years.
+    async fn on_this_day(&self, now: DateTime<chrono_tz::Tz>) -> Result<Vec<Memory>, AppError> {
+        let tz = now.timezone();
+        let mut out = Vec::new();
+        for years in 1..=RECALL_YEARS {
+            let Some(day) = now.date_naive().with_year(now.year() - years) else {
+                continue; // 29 February in a year without one
+            };
+            let start = |d: chrono::NaiveDate| {
+                d.and_hms_opt(0, 0, 0)
+                    .and_then(|t| tz.from_local_datetime(&t).earliest())
+                    .map(|t| t.with_timezone(&Utc))
+            };
+            let (Some(from), Some(until)) = (start(day), day.succ_opt().and_then(start)) else {
+                continue;
+            };
+            out.extend(self.store.memories_between(from, until, 3).await?);
+        }
+        Ok(out)
+    }
+
     /// The briefing of `kind` as it would be delivered now: structured, then
     /// phrased by the local model when one answers within two minutes.
-    pub async fn compose(&self, kind: Kind, phrase: bool) -> Result<String, AppError> {
+    pub async fn compose(&self, kind: Kind, phrase: bool) -> Result<Composed, AppError> {
         let tz = self.loaded.settings.general.timezone.0;
+        let now = clock::now().with_timezone(&tz);
         let projects = crate::projects::list(&*self.store).await?;
-        let b = briefing::compose(
-            kind,
-            &Inputs {
-                projects: &projects,
-                memories: &[],
-                now: Utc::now().with_timezone(&tz),
-            },
-        );
+        let memories = if kind == Kind::Daily {
+            self.on_this_day(now).await?
+        } else {
+            Vec::new()
+        };
+        let mut keys: Vec<String> = projects
+            .iter()
+            .flat_map(|p| {
+                [
+                    format!("attention:project:{}", p.id),
+                    format!("done:project:{}", p.id),
+                ]
+            })
+            .collect();
+        keys.extend(memories.iter().map(|m| format!("recall:memory:{}", m.id)));
+        let delivered: HashMap<String, DateTime<Utc>> = if kind == Kind::Daily {
+            self.store
+                .delivered_items(&keys)
+                .await?
+                .into_iter()
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        let b = briefing::compose(kind, &Inputs::new(&projects, &memories, &delivered, now));
         let plain = b.render();
+        let items = b.items.clone();
+        let composed = |text: String| Composed {
+            text,
+            items: items.clone(),
+        };
         if !phrase {
-            return Ok(plain);
+            return Ok(composed(plain));
         }
         let Some(model) = self.model().await else {
-            return Ok(plain);
+            return Ok(composed(plain));
         };
         let req = ChatRequest {
             messages: briefing::phrasing_prompt(&b),
@@ -180,24 +266,26 @@ impl Runner {
         };
         match tokio::time::timeout(std::time::Duration::from_secs(120), model.chat(req, None)).await
         {
-            Ok(Ok(r)) if !r.text.trim().is_empty() => Ok(r.text.trim().to_owned()),
-            Ok(Ok(_)) => Ok(plain),
+            Ok(Ok(r)) if !r.text.trim().is_empty() => Ok(composed(r.text.trim().to_owned())),
+            Ok(Ok(_)) => Ok(composed(plain)),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "briefing delivered unphrased: the model failed");
-                Ok(plain)
+                Ok(composed(plain))
             }
             Err(_) => {
                 tracing::warn!("briefing delivered unphrased: the model took too long");
-                Ok(plain)
+                Ok(composed(plain))
             }
         }
     }
 
-    /// Stores a briefing and queues it for Telegram when configured. A
-    /// weekly review marks the active projects reviewed, so "not looked at
-    /// for N days" counts from it.
-    pub async fn deliver(&self, kind: Kind, text: &str) -> Result<(), AppError> {
-        self.store.add_briefing(kind.as_str(), text).await?;
+    /// Stores a briefing with the items it carried (so the next one does
+    /// not repeat them). A weekly review marks the active projects
+    /// reviewed, so "not looked at for N days" counts from it.
+    pub async fn record(&self, kind: Kind, b: &Composed) -> Result<(), AppError> {
+        self.store
+            .add_briefing(kind.as_str(), &b.text, &b.items)
+            .await?;
         if kind == Kind::Weekly {
             let now = openzero_store::now();
             for p in crate::projects::list(&*self.store).await? {
@@ -206,6 +294,12 @@ impl Runner {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Records a briefing and queues it for Telegram when configured.
+    pub async fn deliver(&self, kind: Kind, b: &Composed) -> Result<(), AppError> {
+        self.record(kind, b).await?;
         let t = &self.loaded.settings.telegram;
         if t.bot_token.is_some() && !t.allowed_user_ids.is_empty() {
             let out: Vec<openzero_store::OutMessage> = t
@@ -213,7 +307,7 @@ impl Runner {
                 .iter()
                 .map(|&chat| openzero_store::OutMessage {
                     chat_id: chat,
-                    text: text.chars().take(4000).collect(),
+                    text: b.text.chars().take(4000).collect(),
                     buttons: None,
                 })
                 .collect();
@@ -223,16 +317,21 @@ impl Runner {
     }
 
     /// Runs `job` for `slot` if this caller claims it. Returns the text
-    /// delivered, or `None` when the slot was already taken.
+    /// delivered, or `None` when the slot was already taken or the job is
+    /// running.
     pub async fn run(&self, job: &Job, slot: DateTime<Utc>) -> Result<Option<String>, AppError> {
-        if !self.store.job_claim(job.name, slot).await? {
+        if !self.store.job_claim(job.name, slot, RUN_LEASE).await? {
             return Ok(None);
         }
         tracing::info!(job = job.name, %slot, "job started");
         let result = async {
-            let text = self.compose(job.kind, true).await?;
-            self.deliver(job.kind, &text).await?;
-            Ok::<_, AppError>(text)
+            match job.action {
+                Action::Briefing(kind) => {
+                    let b = self.compose(kind, true).await?;
+                    self.deliver(kind, &b).await?;
+                    Ok::<_, AppError>(b.text)
+                }
+            }
         }
         .await;
         let error = result.as_ref().err().map(ToString::to_string);

@@ -2,8 +2,16 @@
 //! briefing (plain text, always deliverable), which a model may then phrase
 //! in Z's voice. Pure: the caller passes projects, memories and the time.
 //!
-//! Calendar, mail, tasks and training sections appear once those
-//! capabilities exist; until then they are left out rather than shown empty.
+//! Calendar, mail, tasks and training have their sections; nothing fills
+//! them yet (those capabilities are still to come), and an empty section is
+//! left out rather than shown empty.
+//!
+//! A daily briefing does not repeat itself: each line it carries has a key
+//! ([`Briefing::items`]); the caller records them when it delivers, passes
+//! them back in [`Inputs::delivered`], and a line delivered recently is left
+//! out (see [`remind_after`]).
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -45,9 +53,49 @@ pub const STALE_DAYS: i64 = 7;
 #[derive(Debug, Clone)]
 pub struct Inputs<'a> {
     pub projects: &'a [Project],
-    /// Memories to recall (e.g. from this day in earlier years), newest first.
+    /// Memories to recall (from this day in earlier years), newest first.
     pub memories: &'a [Memory],
     pub now: DateTime<Tz>,
+    /// Items delivered before, with when (keys as in [`Briefing::items`]).
+    pub delivered: &'a HashMap<String, DateTime<Utc>>,
+    /// Today's calendar, mail worth knowing, tasks due, training status: one
+    /// line each, from capabilities still to come (empty until then).
+    pub calendar: &'a [String],
+    pub mail: &'a [String],
+    pub tasks: &'a [String],
+    pub training: &'a [String],
+}
+
+impl<'a> Inputs<'a> {
+    /// Inputs with only projects, memories and the time.
+    pub fn new(
+        projects: &'a [Project],
+        memories: &'a [Memory],
+        delivered: &'a HashMap<String, DateTime<Utc>>,
+        now: DateTime<Tz>,
+    ) -> Self {
+        Self {
+            projects,
+            memories,
+            now,
+            delivered,
+            calendar: &[],
+            mail: &[],
+            tasks: &[],
+            training: &[],
+        }
+    }
+}
+
+/// How long a delivered item stays out of the daily briefing: a project
+/// needing attention is named again after 3 days if it still does; a
+/// completion is told once; a memory recalled comes back a year later.
+pub fn remind_after(item: &str) -> Duration {
+    match item.split(':').next() {
+        Some("attention") => Duration::days(3),
+        Some("recall") => Duration::days(300),
+        _ => Duration::days(30),
+    }
 }
 
 /// A composed briefing: a title and sections of lines.
@@ -56,6 +104,8 @@ pub struct Briefing {
     pub kind: Kind,
     pub title: String,
     pub sections: Vec<(String, Vec<String>)>,
+    /// Keys of the items carried (daily only), to record on delivery.
+    pub items: Vec<String>,
 }
 
 impl Briefing {
@@ -89,6 +139,7 @@ pub fn compose(kind: Kind, i: &Inputs<'_>) -> Briefing {
         .filter(|p| p.status == Status::Active)
         .collect();
     let mut sections = Vec::new();
+    let mut items = Vec::new();
     let date = i.now.format("%A %-d %B %Y");
     let title = match kind {
         Kind::Daily => format!("Good morning. {date}."),
@@ -97,23 +148,81 @@ pub fn compose(kind: Kind, i: &Inputs<'_>) -> Briefing {
     };
     match kind {
         Kind::Daily => {
-            let mut attention: Vec<String> = active
+            for (heading, lines) in [
+                ("Today's calendar", i.calendar),
+                ("Mail", i.mail),
+                ("Tasks due", i.tasks),
+            ] {
+                if !lines.is_empty() {
+                    sections.push((heading.to_owned(), lines.to_vec()));
+                }
+            }
+            let mut attention: Vec<(String, String)> = active
                 .iter()
                 .filter(|p| age_days(p, now) >= STALE_DAYS)
-                .map(|p| format!("{} – not looked at for {} days", line(p), age_days(p, now)))
+                .map(|p| {
+                    (
+                        format!("attention:project:{}", p.id),
+                        format!("{} – not looked at for {} days", line(p), age_days(p, now)),
+                    )
+                })
                 .collect();
             attention.extend(
                 i.projects
                     .iter()
                     .filter(|p| p.status == Status::Paused)
-                    .map(|p| format!("{} – paused", line(p))),
+                    .map(|p| {
+                        (
+                            format!("attention:project:{}", p.id),
+                            format!("{} – paused", line(p)),
+                        )
+                    }),
             );
-            if !attention.is_empty() {
-                sections.push(("Needs your attention".to_owned(), attention));
-            }
-            let done: Vec<String> = done_since(i.projects, now - Duration::days(1));
-            if !done.is_empty() {
-                sections.push(("Done since yesterday".to_owned(), done));
+            let done: Vec<(String, String)> = i
+                .projects
+                .iter()
+                .filter(|p| {
+                    p.status == Status::Completed && p.updated_at >= now - Duration::days(1)
+                })
+                .map(|p| (format!("done:project:{}", p.id), line(p)))
+                .collect();
+            let recall: Vec<(String, String)> = i
+                .memories
+                .iter()
+                .map(|m| {
+                    (
+                        format!("recall:memory:{}", m.id),
+                        format!(
+                            "({}) {}",
+                            m.created_at
+                                .with_timezone(&i.now.timezone())
+                                .format("%Y-%m-%d"),
+                            m.text.trim()
+                        ),
+                    )
+                })
+                .collect();
+            for (heading, lines, max) in [
+                ("Needs your attention", attention, usize::MAX),
+                ("Done since yesterday", done, usize::MAX),
+                ("On this day", recall, 3),
+            ] {
+                let fresh: Vec<(String, String)> = lines
+                    .into_iter()
+                    .filter(|(key, _)| {
+                        i.delivered
+                            .get(key)
+                            .is_none_or(|at| now - *at >= remind_after(key))
+                    })
+                    .take(max)
+                    .collect();
+                if !fresh.is_empty() {
+                    items.extend(fresh.iter().map(|(k, _)| k.clone()));
+                    sections.push((
+                        heading.to_owned(),
+                        fresh.into_iter().map(|(_, l)| l).collect(),
+                    ));
+                }
             }
             let focus: Vec<String> = {
                 let mut a = active.clone();
@@ -122,6 +231,9 @@ pub fn compose(kind: Kind, i: &Inputs<'_>) -> Briefing {
             };
             if !focus.is_empty() {
                 sections.push(("Top priorities".to_owned(), focus));
+            }
+            if !i.training.is_empty() {
+                sections.push(("Training".to_owned(), i.training.to_vec()));
             }
         }
         Kind::Weekly => {
@@ -199,24 +311,6 @@ pub fn compose(kind: Kind, i: &Inputs<'_>) -> Briefing {
             }
         }
     }
-    if !i.memories.is_empty() && kind == Kind::Daily {
-        sections.push((
-            "Worth remembering today".to_owned(),
-            i.memories
-                .iter()
-                .take(3)
-                .map(|m| {
-                    format!(
-                        "({}) {}",
-                        m.created_at
-                            .with_timezone(&i.now.timezone())
-                            .format("%Y-%m-%d"),
-                        m.text.trim()
-                    )
-                })
-                .collect(),
-        ));
-    }
     if sections.is_empty() {
         sections.push((
             "Nothing pressing".to_owned(),
@@ -230,6 +324,7 @@ pub fn compose(kind: Kind, i: &Inputs<'_>) -> Briefing {
         kind,
         title,
         sections,
+        items,
     }
 }
 
@@ -288,12 +383,11 @@ mod tests {
         }
     }
 
+    static NONE: std::sync::LazyLock<HashMap<String, DateTime<Utc>>> =
+        std::sync::LazyLock::new(HashMap::new);
+
     fn inputs<'a>(projects: &'a [Project], now: DateTime<Tz>) -> Inputs<'a> {
-        Inputs {
-            projects,
-            memories: &[],
-            now,
-        }
+        Inputs::new(projects, &[], &NONE, now)
     }
 
     #[test]
@@ -326,6 +420,76 @@ mod tests {
             text.contains("Done since yesterday\n- Kindergarten"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_daily_briefing_does_not_repeat_what_it_already_said() {
+        let now = chrono_tz::America::New_York
+            .with_ymd_and_hms(2026, 11, 24, 7, 30, 0)
+            .unwrap();
+        let utc = now.with_timezone(&Utc);
+        let ps = [
+            project(1, "Career", Status::Active, 40, 10, utc),
+            project(3, "Novel", Status::Paused, 10, 30, utc),
+            project(4, "Kindergarten", Status::Completed, 100, 0, utc),
+        ];
+        // Noted a year ago, late in the evening local time (next day in UTC).
+        let memory = Memory {
+            id: 12,
+            text: "Anna's first day at school ".into(),
+            created_at: chrono_tz::America::New_York
+                .with_ymd_and_hms(2025, 11, 24, 21, 0, 0)
+                .unwrap()
+                .with_timezone(&Utc),
+            source: crate::memory::Source::new("chat").unwrap(),
+            external_id: None,
+            metadata: None,
+            model: None,
+        };
+        let calendar = ["09:00 Dentist".to_owned()];
+        let mut delivered = HashMap::new();
+        let mut i = Inputs::new(&ps, std::slice::from_ref(&memory), &delivered, now);
+        i.calendar = &calendar;
+        let first = compose(Kind::Daily, &i);
+        let text = first.render();
+        assert!(
+            text.contains("Today's calendar\n- 09:00 Dentist\n\nNeeds your attention"),
+            "{text}"
+        );
+        assert!(
+            text.contains("On this day\n- (2025-11-24) Anna's first day at school\n"),
+            "{text}"
+        );
+        assert_eq!(
+            first.items,
+            [
+                "attention:project:1",
+                "attention:project:3",
+                "done:project:4",
+                "recall:memory:12"
+            ]
+        );
+
+        // Delivered yesterday: the completion and the memory are not told
+        // again, the paused project waits three days to be named again.
+        for k in &first.items {
+            delivered.insert(k.clone(), utc - Duration::days(1));
+        }
+        delivered.insert("attention:project:1".into(), utc - Duration::days(3));
+        let again = compose(
+            Kind::Daily,
+            &Inputs::new(&ps, std::slice::from_ref(&memory), &delivered, now),
+        );
+        let text = again.render();
+        assert!(
+            text.contains("Career (active, 40% done) – not looked at"),
+            "{text}"
+        );
+        assert!(!text.contains("Novel"), "{text}");
+        assert!(!text.contains("Kindergarten"), "{text}");
+        assert!(!text.contains("On this day"), "{text}");
+        assert!(!text.contains("Today's calendar"), "{text}");
+        assert_eq!(again.items, ["attention:project:1"]);
     }
 
     #[test]

@@ -61,11 +61,16 @@ An existing openzero.toml is never overwritten.")]
 Examples:
   openzero serve
   openzero serve --bind 127.0.0.1:9000
-  DATABASE_URL=postgres://oz:PASSWORD@127.0.0.1/openzero openzero serve")]
+  DATABASE_URL=postgres://oz:PASSWORD@127.0.0.1/openzero openzero serve
+  openzero serve --clock 2026-11-30T07:29:50+01:00   # watch Monday's briefing go out")]
     Serve {
         /// Address to listen on, IP:PORT [default: 127.0.0.1:8000; port 0 picks a free one]
         #[arg(long, value_name = "ADDR")]
         bind: Option<String>,
+        /// Run the schedule as if it were this time now (RFC 3339), going on
+        /// at real speed: to try a schedule. Records keep the real time.
+        #[arg(long, value_name = "TIME")]
+        clock: Option<chrono::DateTime<chrono::FixedOffset>>,
     },
 
     /// Check the configuration and every configured component
@@ -206,6 +211,19 @@ pub enum JobsCommand {
     /// Run a job now (it is recorded like a scheduled run)
     #[command(after_help = "Examples:\n  openzero jobs run weekly-review")]
     Run { name: String },
+    /// A job's recent runs, newest first: slot, start, end, outcome, error
+    #[command(
+        after_help = "Examples:\n  openzero jobs history daily-briefing\n  openzero jobs history weekly-review -n 5 --json"
+    )]
+    History {
+        name: String,
+        /// How many runs
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: i64,
+        /// Print as JSON, one run per line
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,7 +13,7 @@ use crate::cli::{Command, ConfigCommand, ProjectCommand};
 pub async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
     match command {
         Command::Init => init(&loaded).await,
-        Command::Serve { .. } => serve(loaded).await,
+        Command::Serve { clock, .. } => serve(loaded, clock).await,
         Command::Doctor { json } => doctor(&loaded, json).await,
         Command::Config(ConfigCommand::Show { json }) => config_show(&loaded, json),
         Command::Config(ConfigCommand::Paths) => config_paths(&loaded),
@@ -106,7 +106,14 @@ fn write_new(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
-async fn serve(loaded: Loaded) -> Result<ExitCode> {
+async fn serve(
+    loaded: Loaded,
+    clock: Option<chrono::DateTime<chrono::FixedOffset>>,
+) -> Result<ExitCode> {
+    if let Some(at) = clock {
+        openzero_app::clock::start_at(at.with_timezone(&chrono::Utc));
+        tracing::warn!(clock = %at, "the schedule runs on a moved clock (--clock)");
+    }
     let addr = loaded.settings.server.bind.0;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!(

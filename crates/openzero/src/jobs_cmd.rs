@@ -42,10 +42,56 @@ pub async fn jobs(loaded: &Loaded, cmd: JobsCommand) -> Result<ExitCode> {
                 let n = jobs::set_paused(loaded, &*store, &name, false).await?;
                 outln!("Resumed {n}.");
             }
+            JobsCommand::History { name, limit, json } => {
+                let job = jobs::find(loaded, &name)?;
+                let tz = loaded.settings.general.timezone.0;
+                let runs = store.job_runs(job.name, limit.max(1)).await?;
+                let local = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                    t.map_or_else(
+                        || "-".to_owned(),
+                        |t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+                    )
+                };
+                if json {
+                    for r in &runs {
+                        outln!(
+                            "{}",
+                            serde_json::json!({
+                                "job": job.name,
+                                "scheduled_for": r.scheduled_for,
+                                "scheduled_local": local(Some(r.scheduled_for)),
+                                "started_at": r.started_at,
+                                "ended_at": r.ended_at,
+                                "outcome": r.outcome,
+                                "error": r.error,
+                            })
+                        );
+                    }
+                } else if runs.is_empty() {
+                    outln!("{} has not run yet.", job.name);
+                } else {
+                    outln!("{:<26} {:<8} {:<10} ERROR", "SLOT", "OUTCOME", "TOOK");
+                    for r in &runs {
+                        let took = match (r.started_at, r.ended_at) {
+                            (Some(a), Some(b)) => {
+                                format!("{:.1} s", (b - a).num_milliseconds() as f64 / 1000.0)
+                            }
+                            _ => "-".to_owned(),
+                        };
+                        outln!(
+                            "{:<26} {:<8} {:<10} {}",
+                            local(Some(r.scheduled_for)),
+                            r.outcome,
+                            took,
+                            r.error.as_deref().unwrap_or("")
+                        );
+                    }
+                }
+            }
             JobsCommand::Run { name } => {
                 let job = jobs::find(loaded, &name)?;
                 let runner = Runner::new(loaded.clone(), store.clone());
-                let slot = chrono::Utc::now();
+                let slot = openzero_app::clock::now();
                 match runner.run(&job, slot).await? {
                     Some(text) => outln!("{text}"),
                     None => bail!("{} is already running", job.name),
@@ -80,11 +126,11 @@ pub async fn briefing(loaded: &Loaded, which: &str, dry_run: bool) -> Result<Exi
             bail!("'{which}' is not a briefing: daily, weekly, monthly or last");
         };
         let runner = Runner::new(loaded.clone(), store.clone());
-        let text = runner.compose(kind, !dry_run).await?;
+        let b = runner.compose(kind, !dry_run).await?;
         if !dry_run {
-            runner.deliver(kind, &text).await?;
+            runner.deliver(kind, &b).await?;
         }
-        outln!("{text}");
+        outln!("{}", b.text);
         Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
     }
     .await;

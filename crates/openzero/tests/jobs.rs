@@ -164,3 +164,65 @@ fn briefings_are_composed_delivered_plain_when_the_model_fails_and_kept() {
         serde_json::from_str(String::from_utf8_lossy(&out).lines().nth(2).unwrap()).unwrap();
     assert_eq!(monthly["last_outcome"], "ok", "{monthly}");
 }
+
+#[test]
+fn a_daily_briefing_recalls_this_day_and_does_not_repeat_itself() {
+    use chrono::{Datelike, TimeZone};
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.ok(&["project", "add", "Kindergarten", "--status", "done"]);
+    // Noted a year ago today (Berlin), at nine in the evening.
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .date_naive();
+    let Some(year_ago) = today.with_year(today.year() - 1) else {
+        return; // 29 February
+    };
+    let at = chrono_tz::Europe::Berlin
+        .from_local_datetime(&year_ago.and_hms_opt(21, 0, 0).unwrap())
+        .unwrap()
+        .to_rfc3339();
+    oz.ok(&[
+        "memory",
+        "add",
+        "Anna's first swimming badge",
+        "--at",
+        &at,
+        "--source",
+        "chat",
+    ]);
+    oz.ok(&["memory", "add", "Something from this morning"]);
+
+    let daily = |dry: bool| {
+        let mut args = vec!["briefing", "daily"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let out = berlin(&oz, &args).success().get_output().stdout.clone();
+        String::from_utf8(out).unwrap()
+    };
+    // A dry run shows everything and records nothing.
+    let first = daily(true);
+    assert!(
+        first.contains(&format!(
+            "On this day\n- ({year_ago}) Anna's first swimming badge"
+        )),
+        "{first}"
+    );
+    assert!(!first.contains("this morning"), "{first}");
+    assert!(
+        first.contains("Done since yesterday\n- Kindergarten"),
+        "{first}"
+    );
+    assert_eq!(daily(true), first);
+    // Delivered: the next briefing does not tell the same things again.
+    let delivered = daily(false);
+    assert!(
+        delivered.contains("Anna's first swimming badge"),
+        "{delivered}"
+    );
+    let next = daily(false);
+    assert!(!next.contains("Anna's first swimming badge"), "{next}");
+    assert!(!next.contains("Kindergarten"), "{next}");
+    assert!(next.starts_with("Good morning."), "{next}");
+}

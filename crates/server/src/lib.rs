@@ -94,11 +94,24 @@ async fn schedule(
     store: Arc<dyn Store>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let tz = loaded.settings.general.timezone.0;
     let runner = openzero_app::jobs::Runner::new(loaded, store);
+    let mut first = true;
     while !*stop.borrow() {
-        let next = runner.tick(chrono::Utc::now()).await;
+        let next = runner.tick(openzero_app::clock::now()).await;
+        if std::mem::take(&mut first) {
+            let at = next.map_or_else(
+                || "nothing scheduled".to_owned(),
+                |n| {
+                    n.with_timezone(&tz)
+                        .format("%a %Y-%m-%d %H:%M:%S %Z")
+                        .to_string()
+                },
+            );
+            tracing::info!(next = %at, "scheduler: caught up");
+        }
         let wait = next
-            .and_then(|n| (n - chrono::Utc::now()).to_std().ok())
+            .and_then(|n| (n - openzero_app::clock::now()).to_std().ok())
             .unwrap_or(std::time::Duration::from_secs(60))
             .clamp(
                 std::time::Duration::from_millis(200),

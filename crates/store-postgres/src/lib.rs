@@ -1039,19 +1039,61 @@ impl Store for PgStore {
         Ok(n == 1)
     }
 
-    async fn job_claim(&self, job: &str, slot: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn job_claim(
+        &self,
+        job: &str,
+        slot: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
-        let n = sqlx::query(&sql(
-            "INSERT INTO job_runs (job, scheduled_for, started_at, outcome) VALUES ($1, $2, $3, 'running') \
-             ON CONFLICT (job, scheduled_for) DO NOTHING",
+        // Serialises claims of one job across processes.
+        sqlx::query("SELECT 1 FROM job_state WHERE job = $1 FOR UPDATE")
+            .bind(job)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        let at = now();
+        let stale = at - lease;
+        let busy: i64 = sqlx::query_scalar(&sql(
+            "SELECT count(*) FROM job_runs WHERE job = $1 AND outcome = 'running' \
+             AND started_at >= $2 AND scheduled_for <> $3",
         ))
         .bind(job)
+        .bind(stale)
         .bind(slot)
-        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        if busy > 0 {
+            return Ok(false);
+        }
+        let taken_over = sqlx::query(&sql(
+            "UPDATE job_runs SET started_at = $1 WHERE job = $2 AND scheduled_for = $3 \
+             AND outcome = 'running' AND started_at < $4",
+        ))
+        .bind(at)
+        .bind(job)
+        .bind(slot)
+        .bind(stale)
         .execute(&mut *tx)
         .await
         .map_err(|e| self.err(e))?
         .rows_affected();
+        let n = if taken_over == 1 {
+            1
+        } else {
+            sqlx::query(&sql(
+                "INSERT INTO job_runs (job, scheduled_for, started_at, outcome) VALUES ($1, $2, $3, 'running') \
+                 ON CONFLICT (job, scheduled_for) DO NOTHING",
+            ))
+            .bind(job)
+            .bind(slot)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?
+            .rows_affected()
+        };
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(n == 1)
     }
@@ -1123,18 +1165,75 @@ impl Store for PgStore {
             .collect())
     }
 
-    async fn add_briefing(&self, kind: &str, text: &str) -> Result<(), StoreError> {
+    async fn add_briefing(
+        &self,
+        kind: &str,
+        text: &str,
+        items: &[String],
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let at = now();
         sqlx::query(&sql(
             "INSERT INTO briefings (kind, created_at, text) VALUES ($1, $2, $3)",
         ))
         .bind(kind)
-        .bind(now())
+        .bind(at)
         .bind(text)
         .execute(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
+        for item in items {
+            sqlx::query(&sql(
+                "INSERT INTO briefing_items (item, delivered_at) VALUES ($1, $2) \
+                 ON CONFLICT (item) DO UPDATE SET delivered_at = excluded.delivered_at",
+            ))
+            .bind(item)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        }
         tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    async fn delivered_items(
+        &self,
+        items: &[String],
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in items.chunks(200) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let q = format!(
+                "SELECT item, delivered_at FROM briefing_items WHERE item IN ({})",
+                list.join(", ")
+            );
+            let q = sql(&q);
+            let mut query = sqlx::query_as::<_, (String, DateTime<Utc>)>(&q);
+            for item in chunk {
+                query = query.bind(item);
+            }
+            out.extend(query.fetch_all(&self.pool).await.map_err(|e| self.err(e))?);
+        }
+        Ok(out)
+    }
+
+    async fn memories_between(
+        &self,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Memory>, StoreError> {
+        let rows = sqlx::query(&sql(&format!(
+            "SELECT {MEMORY_COLUMNS} FROM memories WHERE created_at >= $1 AND created_at < $2 \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+        )))
+        .bind(from)
+        .bind(until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter().map(to_memory).collect()
     }
 
     async fn last_briefing(

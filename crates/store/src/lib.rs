@@ -244,12 +244,15 @@ pub trait Store: Send + Sync + Debug {
     ) -> Result<(bool, chrono::DateTime<chrono::Utc>), StoreError>;
     /// Pauses or resumes a job; false if the job was never registered.
     async fn job_set_paused(&self, job: &str, paused: bool) -> Result<bool, StoreError>;
-    /// Claims a slot: true if this caller runs it, false if it was already
-    /// claimed (run, running or missed).
+    /// Claims a slot: true if this caller runs it. False if the slot was
+    /// already claimed (run, running or missed) or another run of the job
+    /// is still going. A run left `running` for longer than `lease` (its
+    /// process died mid-run) is taken over, so a restart picks it up.
     async fn job_claim(
         &self,
         job: &str,
         slot: chrono::DateTime<chrono::Utc>,
+        lease: chrono::Duration,
     ) -> Result<bool, StoreError>;
     /// Records how a claimed run ended (`ok` or `failed` with the error).
     async fn job_finish(
@@ -266,8 +269,27 @@ pub trait Store: Send + Sync + Debug {
     ) -> Result<(), StoreError>;
     /// The newest `limit` runs of a job, newest first.
     async fn job_runs(&self, job: &str, limit: i64) -> Result<Vec<JobRun>, StoreError>;
-    /// Stores a delivered briefing.
-    async fn add_briefing(&self, kind: &str, text: &str) -> Result<(), StoreError>;
+    /// Stores a delivered briefing and marks the items it carried (keys
+    /// such as `done:project:4`) delivered now, in one transaction.
+    async fn add_briefing(
+        &self,
+        kind: &str,
+        text: &str,
+        items: &[String],
+    ) -> Result<(), StoreError>;
+    /// When each of `items` was last delivered in a briefing (items never
+    /// delivered are left out).
+    async fn delivered_items(
+        &self,
+        items: &[String],
+    ) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, StoreError>;
+    /// Memories created in `[from, until)`, newest first, at most `limit`.
+    async fn memories_between(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> Result<Vec<Memory>, StoreError>;
     /// The newest briefing (of `kind`, if given): (kind, created_at, text).
     async fn last_briefing(
         &self,

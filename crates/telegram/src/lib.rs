@@ -654,11 +654,11 @@ impl Telegram {
                     let runner =
                         openzero_app::jobs::Runner::new(self.loaded.clone(), self.store.clone());
                     let out = match runner.compose(kind, true).await {
-                        Ok(text) => {
-                            if let Err(e) = self.store.add_briefing(kind.as_str(), &text).await {
+                        Ok(b) => {
+                            if let Err(e) = runner.record(kind, &b).await {
                                 tracing::warn!(error = %e, "briefing not stored");
                             }
-                            reply(chat, &text)
+                            reply(chat, &b.text)
                         }
                         Err(e) => {
                             reply(chat, &format!("I could not put the briefing together: {e}"))
@@ -693,7 +693,7 @@ impl Telegram {
                             self.loaded.clone(),
                             self.store.clone(),
                         );
-                        match runner.run(&job, chrono::Utc::now()).await {
+                        match runner.run(&job, openzero_app::clock::now()).await {
                             // Delivered through the outbox by the job itself.
                             Ok(Some(_)) => Vec::new(),
                             Ok(None) => reply(chat, &format!("{} is already running.", job.name)),

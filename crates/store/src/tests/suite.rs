@@ -40,6 +40,7 @@ macro_rules! store_suite {
             memory_dense_search_is_exact_when_offered,
             memory_forget_removes_everywhere,
             memory_stats_and_listing,
+            memories_between_a_day_newest_first,
             conversations_keep_order_per_channel,
             summaries_cover_turns_up_to_a_point,
             telegram_updates_are_handled_once_and_replies_queued,
@@ -702,6 +703,30 @@ pub async fn memory_stats_and_listing(s: &dyn Store) {
     assert_eq!(rest.iter().map(|m| m.id).collect::<Vec<_>>(), ids[2..]);
 }
 
+pub async fn memories_between_a_day_newest_first(s: &dyn Store) {
+    let at = |d, h| Utc.with_ymd_and_hms(2025, 11, d, h, 0, 0).unwrap();
+    for (text, d, h) in [
+        ("eve", 23, 23),
+        ("morning", 24, 8),
+        ("night", 24, 23),
+        ("next", 25, 0),
+    ] {
+        let mut r = mem(text, "chat", (2025, 1, 1));
+        r.created_at = at(d, h);
+        s.add_memory(&r).await.unwrap();
+    }
+    let day = s.memories_between(at(24, 0), at(25, 0), 10).await.unwrap();
+    let texts: Vec<&str> = day.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["night", "morning"], "the end is excluded");
+    assert_eq!(
+        s.memories_between(at(24, 0), at(25, 0), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 pub async fn conversations_keep_order_per_channel(s: &dyn Store) {
     use openzero_core::agent::{Role, Turn};
     assert!(s.recent_turns("terminal", 10).await.unwrap().is_empty());
@@ -1011,14 +1036,18 @@ pub async fn job_slots_are_claimed_once_and_pauses_kept(s: &dyn Store) {
     assert!(!s.job_set_paused("nope", true).await.unwrap());
 
     let slot = since + Duration::hours(2);
-    let (a, b) = tokio::join!(s.job_claim("briefing", slot), s.job_claim("briefing", slot));
+    let lease = Duration::minutes(15);
+    let (a, b) = tokio::join!(
+        s.job_claim("briefing", slot, lease),
+        s.job_claim("briefing", slot, lease)
+    );
     assert!(a.unwrap() ^ b.unwrap(), "exactly one claim wins");
-    assert!(!s.job_claim("briefing", slot).await.unwrap());
+    assert!(!s.job_claim("briefing", slot, lease).await.unwrap());
     s.job_finish("briefing", slot, None).await.unwrap();
     let missed = [slot - Duration::days(2), slot - Duration::days(1)];
     s.job_missed("briefing", &missed).await.unwrap();
     assert!(
-        !s.job_claim("briefing", missed[0]).await.unwrap(),
+        !s.job_claim("briefing", missed[0], lease).await.unwrap(),
         "a missed slot is never run"
     );
     let runs = s.job_runs("briefing", 10).await.unwrap();
@@ -1027,7 +1056,7 @@ pub async fn job_slots_are_claimed_once_and_pauses_kept(s: &dyn Store) {
     assert_eq!(runs[0].scheduled_for, slot);
     assert!(runs[0].started_at.is_some() && runs[0].ended_at.is_some());
     let slot2 = slot + Duration::days(1);
-    assert!(s.job_claim("briefing", slot2).await.unwrap());
+    assert!(s.job_claim("briefing", slot2, lease).await.unwrap());
     s.job_finish("briefing", slot2, Some("the model timed out"))
         .await
         .unwrap();
@@ -1037,12 +1066,56 @@ pub async fn job_slots_are_claimed_once_and_pauses_kept(s: &dyn Store) {
         ("failed", Some("the model timed out"))
     );
 
+    // While a run of the job is going, no other slot of it starts.
+    let slot3 = slot2 + Duration::days(1);
+    assert!(s.job_claim("briefing", slot3, lease).await.unwrap());
+    assert!(
+        !s.job_claim("briefing", slot3 + Duration::days(1), lease)
+            .await
+            .unwrap(),
+        "a second run while one is going"
+    );
+    // A run whose process died is taken over once its lease is out.
+    assert!(
+        s.job_claim("briefing", slot3, Duration::zero())
+            .await
+            .unwrap(),
+        "a dead run is picked up again"
+    );
+    s.job_finish("briefing", slot3, None).await.unwrap();
+    assert!(
+        !s.job_claim("briefing", slot3, Duration::zero())
+            .await
+            .unwrap(),
+        "a finished run is never taken over"
+    );
+
     assert_eq!(s.last_briefing(None).await.unwrap(), None);
-    s.add_briefing("daily", "Good morning").await.unwrap();
-    s.add_briefing("weekly", "The week").await.unwrap();
+    let items = ["done:project:4".to_owned(), "recall:memory:9".to_owned()];
+    s.add_briefing("daily", "Good morning", &items)
+        .await
+        .unwrap();
+    s.add_briefing("weekly", "The week", &[]).await.unwrap();
     assert_eq!(s.last_briefing(None).await.unwrap().unwrap().2, "The week");
     assert_eq!(
         s.last_briefing(Some("daily")).await.unwrap().unwrap().2,
         "Good morning"
     );
+    let before = crate::now();
+    s.add_briefing("daily", "Again", &items[1..]).await.unwrap();
+    let mut got = s
+        .delivered_items(&[
+            "done:project:4".to_owned(),
+            "recall:memory:9".to_owned(),
+            "attention:project:1".to_owned(),
+        ])
+        .await
+        .unwrap();
+    got.sort();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].0, "done:project:4");
+    assert!(got[0].1 <= before);
+    assert_eq!(got[1].0, "recall:memory:9");
+    assert!(got[1].1 >= before, "delivered again: the time moves on");
+    assert!(s.delivered_items(&[]).await.unwrap().is_empty());
 }
