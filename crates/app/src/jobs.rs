@@ -266,7 +266,19 @@ impl Runner {
         };
         match tokio::time::timeout(std::time::Duration::from_secs(120), model.chat(req, None)).await
         {
-            Ok(Ok(r)) if !r.text.trim().is_empty() => Ok(composed(r.text.trim().to_owned())),
+            Ok(Ok(r)) if !r.text.trim().is_empty() => {
+                let mut names: Vec<&str> = projects.iter().map(|p| p.name.as_str()).collect();
+                if kind == Kind::Monthly {
+                    names.extend(openzero_core::Domain::ALL.iter().map(|d| d.as_str()));
+                }
+                match briefing::check_phrasing(&plain, r.text.trim(), &names) {
+                    Ok(()) => Ok(composed(r.text.trim().to_owned())),
+                    Err(why) => {
+                        tracing::warn!(%why, "briefing delivered unphrased: the model changed its facts");
+                        Ok(composed(plain))
+                    }
+                }
+            }
             Ok(Ok(_)) => Ok(composed(plain)),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "briefing delivered unphrased: the model failed");

@@ -350,6 +350,46 @@ pub fn phrasing_prompt(b: &Briefing) -> Vec<crate::agent::ChatMessage> {
     ]
 }
 
+/// Checks a model's phrasing against the plain briefing: every project the
+/// plain text names must still be named, and every number in the phrasing
+/// must be one the plain text has (no invented percentages, days or dates).
+/// Small models do both; then the plain briefing goes out instead. The
+/// error says what was lost or made up.
+pub fn check_phrasing(plain: &str, phrased: &str, project_names: &[&str]) -> Result<(), String> {
+    let lower = phrased.to_lowercase();
+    if let Some(lost) = project_names
+        .iter()
+        .filter(|n| plain.contains(*n))
+        .find(|n| !lower.contains(&n.to_lowercase()))
+    {
+        return Err(format!("left out {lost}"));
+    }
+    let numbers = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| {
+                // A list marker ("1. ", "2) ") is layout, not a fact.
+                let l = l.trim_start();
+                let digits = l.bytes().take_while(u8::is_ascii_digit).count();
+                match l.as_bytes().get(digits) {
+                    Some(b'.' | b')') if digits > 0 && digits <= 2 => &l[digits + 1..],
+                    _ => l,
+                }
+            })
+            .flat_map(|l| {
+                l.split(|c: char| !c.is_ascii_digit())
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let known = numbers(plain);
+    match numbers(phrased).into_iter().find(|n| !known.contains(n)) {
+        Some(made_up) => Err(format!("made up the number {made_up}")),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,6 +530,26 @@ mod tests {
         assert!(!text.contains("On this day"), "{text}");
         assert!(!text.contains("Today's calendar"), "{text}");
         assert_eq!(again.items, ["attention:project:1"]);
+    }
+
+    #[test]
+    fn a_phrasing_that_drops_a_project_or_changes_a_number_is_refused() {
+        let plain = "Good morning. Tuesday 24 November 2026.\n\nTop priorities\n\
+                     - Career (active, 40% done)\n- Marathon (active, 70% done)";
+        let names = ["Career", "Marathon", "Novel"];
+        let good = "Morning! It's Tuesday 24 November 2026.\n1. Career is 40% done.\n\
+                    2. marathon: 70% there.";
+        assert_eq!(check_phrasing(plain, good, &names), Ok(()));
+        // What a 135M model really wrote: numbers changed, one made up.
+        let bad = "Top priorities\n- Career (active, 35% done)\n- Marathon (active, 42.67%)";
+        assert_eq!(
+            check_phrasing(plain, bad, &names),
+            Err("made up the number 35".into())
+        );
+        assert_eq!(
+            check_phrasing(plain, "Career is 40% done. 2026!", &names),
+            Err("left out Marathon".into())
+        );
     }
 
     #[test]

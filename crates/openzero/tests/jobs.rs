@@ -226,3 +226,55 @@ fn a_daily_briefing_recalls_this_day_and_does_not_repeat_itself() {
     assert!(!next.contains("Kindergarten"), "{next}");
     assert!(next.starts_with("Good morning."), "{next}");
 }
+
+/// A local OpenAI-compatible model server that always answers `answer`.
+async fn local_model(answer: &'static str) -> String {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move || async move {
+            let v = serde_json::json!({"choices": [{"index": 0,
+                "delta": {"content": answer}, "finish_reason": "stop"}]});
+            (
+                [("content-type", "text/event-stream")],
+                format!("data: {v}\n\ndata: [DONE]\n\n"),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/v1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phrasing_that_keeps_the_facts_is_delivered_one_that_changes_them_is_not() {
+    let faithful = local_model("Morning! Career comes first today, 40% done.").await;
+    let unfaithful = local_model("Morning! Career is 35% done, Business 90%.").await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.ok(&["project", "add", "Career", "--progress", "40"]);
+    let brief = |url: &str| {
+        let out = oz
+            .cmd()
+            .env("LLM_PROVIDER", "llamacpp")
+            .env("OPENAI_BASE_URL", url)
+            .args(["briefing", "daily"])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (text, _) = brief(&faithful);
+    assert_eq!(text.trim(), "Morning! Career comes first today, 40% done.");
+    let (text, log) = brief(&unfaithful);
+    assert!(
+        text.starts_with("Good morning.") && text.contains("Career (active, 40% done)"),
+        "{text}"
+    );
+    assert!(log.contains("made up the number 35"), "{log}");
+}
