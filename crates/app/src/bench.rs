@@ -28,6 +28,8 @@ use crate::memory_index::MemoryIndex;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub model_dir: PathBuf,
+    /// The engine measured; with ONNX Runtime, candle is measured too.
+    pub runtime: openzero_embed::Runtime,
     /// Memory counts for the search benchmark.
     pub sizes: Vec<usize>,
     /// Queries timed per configuration.
@@ -102,15 +104,22 @@ pub async fn memory(opts: &Options, say: &(dyn Fn(&str) + Sync)) -> Result<Repor
         figures: Vec::new(),
         notes: vec![machine()],
     };
+    let load = |runtime: openzero_embed::Runtime| async move {
+        let dir = opts.model_dir.clone();
+        let e = tokio::task::spawn_blocking(move || Embedder::load_with(&dir, &runtime))
+            .await
+            .map_err(|e| AppError::Invalid(format!("model load task: {e}")))?
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        Ok::<_, AppError>(Arc::new(e))
+    };
     say("loading the embedding model");
-    let dir = opts.model_dir.clone();
-    let embedder = tokio::task::spawn_blocking(move || Embedder::load(&dir))
-        .await
-        .map_err(|e| AppError::Invalid(format!("model load task: {e}")))?
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
-    let embedder = Arc::new(embedder);
-
-    embedding(opts, &embedder, &mut report, say).await?;
+    let embedder = load(opts.runtime.clone()).await?;
+    let mut engines = vec![embedder.clone()];
+    if opts.runtime != openzero_embed::Runtime::Candle {
+        say("loading the embedding model on candle too, for comparison");
+        engines.push(load(openzero_embed::Runtime::Candle).await?);
+    }
+    embedding(opts, &engines, &mut report, say).await?;
     for &n in &opts.sizes {
         search(opts, n, &mut report, say).await?;
     }
@@ -228,45 +237,59 @@ fn paragraph(embedder: &Embedder, start: usize, tokens: usize) -> Result<String,
 
 async fn embedding(
     opts: &Options,
-    embedder: &Arc<Embedder>,
+    engines: &[Arc<Embedder>],
     report: &mut Report,
     say: &(dyn Fn(&str) + Sync),
 ) -> Result<(), AppError> {
+    let embedder = &engines[0];
     let short: Vec<String> = (0..opts.short_texts)
         .map(|i| sentence(i.wrapping_mul(104_729) % 122_880))
         .collect();
     let paragraphs: Vec<String> = (0..opts.paragraphs)
         .map(|i| paragraph(embedder, i * 13, 128))
         .collect::<Result<_, _>>()?;
-    let mut figures = Vec::new();
-    for (what, texts, unit) in [
-        ("short sentences", &short, "sentences/s"),
-        ("128-token paragraphs", &paragraphs, "paragraphs/s"),
-    ] {
-        for batch in [1usize, 32] {
-            say(&format!("embedding {} {what}, batch {batch}", texts.len()));
-            let e = embedder.clone();
-            let t = texts.clone();
-            let rate = tokio::task::spawn_blocking(move || embed_rate(&e, &t, batch))
-                .await
-                .map_err(|e| AppError::Invalid(format!("embedding task: {e}")))??;
-            figures.push(fig(
-                "embedding",
-                &format!("{what}, batch {batch}"),
-                unit,
-                rate,
-                true,
-            ));
+    // One list per engine, the same four measures in the same order.
+    let mut per_engine: Vec<Vec<Figure>> = Vec::new();
+    for (n, engine) in engines.iter().enumerate() {
+        let mut figures = Vec::new();
+        for (what, texts, unit) in [
+            ("short sentences", &short, "sentences/s"),
+            ("128-token paragraphs", &paragraphs, "paragraphs/s"),
+        ] {
+            for batch in [1usize, 32] {
+                let name = engine.runtime_name();
+                say(&format!(
+                    "embedding {} {what}, batch {batch}, on {name}",
+                    texts.len()
+                ));
+                let e = engine.clone();
+                let t = texts.clone();
+                let rate = tokio::task::spawn_blocking(move || embed_rate(&e, &t, batch))
+                    .await
+                    .map_err(|e| AppError::Invalid(format!("embedding task: {e}")))??;
+                let measure = if n == 0 {
+                    format!("{what}, batch {batch}")
+                } else {
+                    format!("{what}, batch {batch} ({name})")
+                };
+                figures.push(fig("embedding", &measure, unit, rate, true));
+            }
         }
+        per_engine.push(figures);
     }
+    report
+        .notes
+        .push(format!("embedding engine: {}", embedder.runtime_name()));
     match &opts.python {
         Some((python, st_model)) => {
             say("the same texts with Python sentence-transformers");
             match python_rates(python, st_model, &short, &paragraphs, opts) {
                 Ok((rates, version)) => {
-                    for (f, r) in figures.iter_mut().zip(rates) {
-                        f.baseline = Some(r);
-                        f.baseline_name = "Python sentence-transformers".into();
+                    for figures in &mut per_engine {
+                        for (f, r) in figures.iter_mut().zip(&rates) {
+                            f.baseline = Some(*r);
+                            f.baseline_name = "Python sentence-transformers".into();
+                        }
                     }
                     report.notes.push(format!(
                         "embedding baseline: {version}, {} threads",
@@ -282,7 +305,7 @@ async fn embedding(
             "embedding baseline not measured: pass --python (scripts/bench sets it up)".into(),
         ),
     }
-    report.figures.extend(figures);
+    report.figures.extend(per_engine.into_iter().flatten());
     Ok(())
 }
 

@@ -11,12 +11,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use openzero_config::Loaded;
+use openzero_config::{EmbedRuntime, Loaded};
 use openzero_core::memory::{
     Filters, MIN_SIMILARITY, Memory, MemoryError, MemoryId, Source, fuse, query_terms,
     validate_text,
 };
-use openzero_embed::{EmbedError, Embedder, MODEL_ID};
+use openzero_embed::{EmbedError, Embedder, MODEL_ID, Runtime};
 use openzero_store::{Embedding, MemoryRecord, MemoryStats, Store};
 use serde::{Deserialize, Serialize};
 
@@ -38,12 +38,40 @@ pub fn model_dir(loaded: &Loaded) -> PathBuf {
         .unwrap_or_else(|| loaded.data_dir.join("models").join("all-MiniLM-L6-v2"))
 }
 
-/// Loads the embedding model on a blocking thread.
+/// The engine the settings ask for: `auto` takes ONNX Runtime when its
+/// library is where it should be, candle otherwise.
+pub fn embed_runtime(loaded: &Loaded) -> Runtime {
+    let m = &loaded.settings.memory;
+    let library = m.onnxruntime.clone().unwrap_or_else(|| {
+        model_dir(loaded)
+            .parent()
+            .map(|p| p.join(openzero_embed::ONNXRUNTIME_LIBRARY))
+            .unwrap_or_default()
+    });
+    let threads = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    match m.runtime {
+        EmbedRuntime::Candle => Runtime::Candle,
+        EmbedRuntime::Onnxruntime => Runtime::Onnx { library, threads },
+        EmbedRuntime::Auto if library.is_file() => Runtime::Onnx { library, threads },
+        EmbedRuntime::Auto => Runtime::Candle,
+    }
+}
+
+/// Loads the embedding model on a blocking thread. With `auto`, a library
+/// that fails to load falls back to candle (logged), so memory still works.
 pub async fn load_embedder(loaded: &Loaded) -> Result<Arc<Embedder>, EmbedError> {
     let dir = model_dir(loaded);
-    tokio::task::spawn_blocking(move || Embedder::load(&dir).map(Arc::new))
-        .await
-        .map_err(|e| EmbedError::Inference(format!("embedding task failed: {e}")))?
+    let runtime = embed_runtime(loaded);
+    let auto = loaded.settings.memory.runtime == EmbedRuntime::Auto;
+    tokio::task::spawn_blocking(move || match Embedder::load_with(&dir, &runtime) {
+        Err(EmbedError::Runtime(why)) if auto => {
+            tracing::warn!(%why, "embedding on candle: ONNX Runtime did not load");
+            Embedder::load(&dir).map(Arc::new)
+        }
+        other => other.map(Arc::new),
+    })
+    .await
+    .map_err(|e| EmbedError::Inference(format!("embedding task failed: {e}")))?
 }
 
 /// A memory to remember, as the owner gave it.

@@ -301,6 +301,22 @@ pub const KEYS: &[KeyDef] = &[
         "Embedding model directory (config.json, tokenizer.json, model.safetensors). Default: DATA_DIR/models/all-MiniLM-L6-v2, filled by scripts/fetch-models.",
     ),
     k(
+        "memory.runtime",
+        Str,
+        &[],
+        Some("\"auto\""),
+        "\"candle\"",
+        "Engine for embeddings: auto (ONNX Runtime when its library is there, else candle), onnxruntime, or candle. Same vectors; ONNX Runtime is about twice as fast.",
+    ),
+    k(
+        "memory.onnxruntime",
+        Str,
+        &[],
+        None,
+        "\"/usr/lib/libonnxruntime.so.1.31.1\"",
+        "ONNX Runtime's shared library (1.22 or newer). Default: onnxruntime/libonnxruntime.so beside the model directory, filled by scripts/fetch-models.",
+    ),
+    k(
         "schedule.daily_briefing",
         Str,
         &[],

@@ -160,6 +160,22 @@ pub enum LlmProvider {
 pub struct MemorySettings {
     /// Directory of the embedding model; `None`: `DATA_DIR/models/all-MiniLM-L6-v2`.
     pub model_dir: Option<std::path::PathBuf>,
+    /// Which engine embeds: auto (ONNX Runtime when its library is there,
+    /// else candle), onnxruntime, or candle.
+    pub runtime: EmbedRuntime,
+    /// ONNX Runtime's shared library; `None`: `onnxruntime/libonnxruntime.so`
+    /// beside the model directory.
+    pub onnxruntime: Option<std::path::PathBuf>,
+}
+
+/// The engine that runs the embedding model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbedRuntime {
+    #[default]
+    Auto,
+    Onnxruntime,
+    Candle,
 }
 
 /// When the scheduled jobs run (cron, in the owner's time zone).

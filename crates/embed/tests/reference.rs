@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use openzero_embed::{EmbedError, Embedder, cosine};
+use openzero_embed::{EmbedError, Embedder, Runtime, cosine};
 
 /// Where scripts/test put the model; in CI it must be there.
 fn model_dir() -> Option<PathBuf> {
@@ -18,6 +18,24 @@ fn model_dir() -> Option<PathBuf> {
                 "OPENZERO_TEST_MINILM_DIR not set: the embedder must be tested in CI (use scripts/test)"
             );
             eprintln!("skipped: OPENZERO_TEST_MINILM_DIR not set (scripts/test fetches the model)");
+            None
+        }
+    }
+}
+
+/// ONNX Runtime's library, from scripts/test; in CI it must be there.
+fn onnxruntime() -> Option<Runtime> {
+    match std::env::var("OPENZERO_TEST_ONNXRUNTIME") {
+        Ok(lib) => Some(Runtime::Onnx {
+            library: PathBuf::from(lib),
+            threads: 2,
+        }),
+        Err(_) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "OPENZERO_TEST_ONNXRUNTIME not set: the ONNX engine must be tested in CI (use scripts/test)"
+            );
+            eprintln!("skipped: OPENZERO_TEST_ONNXRUNTIME not set");
             None
         }
     }
@@ -39,9 +57,39 @@ struct Item {
 #[test]
 fn matches_sentence_transformers_reference_vectors() {
     let Some(dir) = model_dir() else { return };
+    matches_reference(&Embedder::load(&dir).unwrap());
+}
+
+#[test]
+fn onnxruntime_matches_sentence_transformers_reference_vectors() {
+    let Some(dir) = model_dir() else { return };
+    let Some(runtime) = onnxruntime() else { return };
+    let e = Embedder::load_with(&dir, &runtime).unwrap();
+    assert_eq!(e.runtime_name(), "onnxruntime");
+    matches_reference(&e);
+}
+
+#[test]
+fn a_missing_onnxruntime_library_is_named() {
+    let Some(dir) = model_dir() else { return };
+    let err = Embedder::load_with(
+        &dir,
+        &Runtime::Onnx {
+            library: PathBuf::from("/nonexistent/libonnxruntime.so"),
+            threads: 0,
+        },
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("/nonexistent/libonnxruntime.so") && msg.contains("fetch-models"),
+        "{msg}"
+    );
+}
+
+fn matches_reference(embedder: &Embedder) {
     let reference: Reference =
         serde_json::from_str(include_str!("reference.json")).expect("reference.json");
-    let embedder = Embedder::load(&dir).unwrap();
     assert_eq!(embedder.dim(), 384);
     assert_eq!(embedder.max_tokens(), reference.max_seq_length);
     assert!(

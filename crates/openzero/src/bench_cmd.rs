@@ -59,6 +59,7 @@ async fn memory(loaded: &Loaded, a: BenchMemoryArgs) -> Result<ExitCode> {
     };
     let opts = bench::Options {
         model_dir: openzero_app::memory::model_dir(loaded),
+        runtime: openzero_app::memory::embed_runtime(loaded),
         sizes: a.sizes.unwrap_or(sizes),
         queries: a.queries.unwrap_or(queries).max(1),
         import: a.import.unwrap_or(import),

@@ -90,6 +90,20 @@ async fn bench_memory_prints_figures_beside_pgvector() {
         "{notes:?}"
     );
     assert!(notes.iter().any(|n| n.starts_with("peak RSS")), "{notes:?}");
+    // With ONNX Runtime beside the model (scripts/test puts it there), it
+    // is the engine, and candle is measured beside it.
+    if std::env::var_os("OPENZERO_TEST_ONNXRUNTIME").is_some() {
+        assert!(
+            notes.contains(&"embedding engine: onnxruntime"),
+            "{notes:?}"
+        );
+        assert!(
+            find("short sentences, batch 32 (candle)")["openzero"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+    }
 }
 
 #[test]

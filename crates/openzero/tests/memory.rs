@@ -133,6 +133,58 @@ async fn remember_search_by_meaning_and_forget_on_postgres() {
 }
 
 #[test]
+fn both_engines_give_the_same_vectors_so_memories_stay_searchable_across_them() {
+    let Some(model) = model() else { return };
+    if std::env::var_os("OPENZERO_TEST_ONNXRUNTIME").is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ONNX Runtime must be tested in CI"
+        );
+        return;
+    }
+    let oz = Oz::new();
+    let on = |engine: &str, args: &[&str]| {
+        let mut c = oz.cmd();
+        c.env("OPENZERO__MEMORY__MODEL_DIR", &model)
+            .env("OPENZERO__MEMORY__RUNTIME", engine)
+            .args(args);
+        c.assert().success().get_output().stdout.clone()
+    };
+    // Stored by ONNX Runtime...
+    for text in [
+        "Dentist appointment on Tuesday at 9:30",
+        "Anna's birthday is on 12 May",
+        "The long run on Sunday is 18 km",
+    ] {
+        on("onnxruntime", &["memory", "add", text]);
+    }
+    // ...found the same way by either engine's query vector.
+    let search = |engine: &str| -> Vec<(String, f64)> {
+        let out = on(
+            engine,
+            &["memory", "search", "when do I see the dentist", "--json"],
+        );
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out)
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["text"].as_str().unwrap().to_owned(),
+                    r["score"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (ort, candle) = (search("onnxruntime"), search("candle"));
+    assert_eq!(ort[0].0, "Dentist appointment on Tuesday at 9:30");
+    let texts = |r: &[(String, f64)]| r.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>();
+    assert_eq!(texts(&ort), texts(&candle));
+    for ((_, a), (_, b)) in ort.iter().zip(&candle) {
+        assert!((a - b).abs() < 1e-3, "scores differ: {ort:?} vs {candle:?}");
+    }
+}
+
+#[test]
 fn missing_model_keeps_the_text_and_says_so_then_reindex_catches_up() {
     let Some(model) = model() else { return };
     let oz = Oz::new();
