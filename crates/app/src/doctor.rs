@@ -109,6 +109,7 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
                 ComponentStatus::Ok => check("memory", Outcome::Ok, m.detail),
                 _ => check("memory", Outcome::Warn, m.detail),
             });
+            out.push(embedding_engine(loaded));
             store.close().await;
         }
         Err(e) => {
@@ -171,4 +172,35 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
 /// True when any check failed.
 pub fn failed(checks: &[Check]) -> bool {
     checks.iter().any(|c| c.outcome == Outcome::Fail)
+}
+
+/// Which engine will embed, without loading it.
+fn embedding_engine(loaded: &Loaded) -> Check {
+    use openzero_config::EmbedRuntime;
+    match (
+        crate::memory::embed_runtime(loaded),
+        loaded.settings.memory.runtime,
+    ) {
+        (openzero_embed::Runtime::Onnx { library, .. }, _) if library.is_file() => check(
+            "embedding",
+            Outcome::Ok,
+            format!("ONNX Runtime ({})", library.display()),
+        ),
+        (openzero_embed::Runtime::Onnx { library, .. }, _) => check(
+            "embedding",
+            Outcome::Fail,
+            format!(
+                "memory.runtime = \"onnxruntime\" but {} does not exist: run ./scripts/fetch-models or set memory.onnxruntime",
+                library.display()
+            ),
+        ),
+        (openzero_embed::Runtime::Candle, EmbedRuntime::Candle) => {
+            check("embedding", Outcome::Ok, "candle (memory.runtime)")
+        }
+        (openzero_embed::Runtime::Candle, _) => check(
+            "embedding",
+            Outcome::Warn,
+            "candle: ONNX Runtime's library was not found beside the models; ./scripts/fetch-models puts it there (about twice as fast)",
+        ),
+    }
 }
