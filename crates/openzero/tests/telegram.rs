@@ -571,6 +571,112 @@ async fn think_asks_with_buttons_and_sends_once() {
     served.stop();
 }
 
+fn edited(update_id: i64, from: i64, text: &str) -> Value {
+    json!({"update_id": update_id, "edited_message": {
+        "message_id": update_id * 10, "date": 1_795_500_000, "edit_date": 1_795_500_060,
+        "chat": {"id": from, "type": "private", "first_name": "Someone"},
+        "from": user(from), "text": text}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_an_expired_request_and_the_remaining_commands() {
+    let (api_url, api) = start_fake().await;
+    let (cloud_url, leaked) = cloud().await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.ok(&["project", "add", "Career"]);
+    oz.ok(&["jobs", "pause", "daily-briefing"]);
+    let env = [
+        ("DEEP_THINK_PROVIDER", "openai"),
+        ("OPENAI_BASE_URL", cloud_url.as_str()),
+        ("OPENAI_API_KEY", "sk-test"),
+    ];
+    push(
+        &api,
+        vec![
+            edited(1, STRANGER, "/add a stranger's edit"),
+            edited(2, OWNER, "/add Parcel arrives on Friday"),
+            message(3, OWNER, "/help"),
+            message(4, OWNER, "/review"),
+            message(5, OWNER, "/resume daily-briefing"),
+            message(6, OWNER, "/think is the landlord right?"),
+        ],
+    );
+    let served = serve(&oz, &api_url, &env);
+    wait_for("the replies", || sent_to(&api, OWNER).len() >= 5);
+    let r = sent_to(&api, OWNER);
+    assert!(
+        r[0].starts_with("Remembered"),
+        "an owner's edit counts: {r:?}"
+    );
+    assert!(
+        r[1].contains("/memory &lt;words&gt;") && r[1].contains("/run NAME"),
+        "{r:?}"
+    );
+    assert!(
+        r[2].starts_with("Weekly review,"),
+        "/review is the weekly review: {r:?}"
+    );
+    assert_eq!(r[3], "Resumed daily-briefing.");
+    assert!(r[4].starts_with("This would go to openai"), "{r:?}");
+    assert!(sent_to(&api, STRANGER).is_empty());
+
+    // The request waits longer than its approval window: a tap on Send is
+    // refused and nothing leaves.
+    let db = oz.data.join("openzero.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE thoughts SET expires_at = '2026-01-01T00:00:00+00:00'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    push(
+        &api,
+        vec![
+            button(7, OWNER, "grant:1"),
+            message(8, OWNER, "/run monthly-review"),
+        ],
+    );
+    wait_for("the expiry answer and the review", || {
+        let calls = api.lock().unwrap().calls.clone();
+        calls.iter().any(|(m, _)| m == "answercallbackquery")
+            && sent_to(&api, OWNER)
+                .iter()
+                .any(|t| t.starts_with("Monthly review,"))
+    });
+    let calls = api.lock().unwrap().calls.clone();
+    let answer = calls
+        .iter()
+        .find(|(m, _)| m == "answercallbackquery")
+        .map(|(_, p)| p["text"].as_str().unwrap_or("").to_owned())
+        .unwrap();
+    assert!(answer.contains("expired"), "{answer}");
+    assert!(
+        leaked.lock().unwrap().is_empty(),
+        "an expired request was sent"
+    );
+
+    let log = served.stop();
+    assert!(
+        !log.contains("a stranger's edit"),
+        "a stranger's words were logged"
+    );
+    let stats: Value =
+        serde_json::from_slice(&oz.ok(&["memory", "stats", "--json"]).get_output().stdout).unwrap();
+    assert_eq!(
+        stats["total"], 1,
+        "only the owner's edit was remembered: {stats}"
+    );
+    let runs = oz
+        .ok(&["jobs", "history", "monthly-review", "--json"])
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&runs).contains("\"outcome\":\"ok\""));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_token_serve_runs_and_health_says_so() {
     let oz = Oz::new();
