@@ -349,6 +349,41 @@ impl EmbeddedModel {
             .map_err(|e| LlmError::Inference(format!("tokenizer: {e}")))
     }
 
+    /// The plain argmax continuation of `ids` for `n` tokens, with no
+    /// repeat penalty and no stop tokens: to check a model's forward pass
+    /// against llama.cpp's on the same GGUF. Blocking.
+    pub fn greedy(&self, ids: &[u32], n: usize) -> Result<Vec<u32>, LlmError> {
+        let fail = |e: candle_core::Error| LlmError::Inference(e.to_string());
+        let mut guard = self
+            .engine
+            .lock()
+            .map_err(|_| LlmError::Inference("model lock poisoned".into()))?;
+        let engine: &mut Engine = &mut guard;
+        self.pool.install(|| {
+            let mut out = Vec::with_capacity(n);
+            let mut input = Tensor::new(ids, &Device::Cpu)
+                .and_then(|t| t.unsqueeze(0))
+                .map_err(fail)?;
+            let mut pos = 0;
+            while out.len() < n {
+                let logits = engine
+                    .weights
+                    .forward(&input, pos)
+                    .and_then(|l| l.squeeze(0))
+                    .and_then(|l| l.to_dtype(DType::F32))
+                    .and_then(|l| l.argmax(0))
+                    .and_then(|t| t.to_scalar::<u32>())
+                    .map_err(fail)?;
+                pos += input.dim(1).map_err(fail)?;
+                out.push(logits);
+                input = Tensor::new(&[logits], &Device::Cpu)
+                    .and_then(|t| t.unsqueeze(0))
+                    .map_err(fail)?;
+            }
+            Ok(out)
+        })
+    }
+
     /// How many tokens of this model `text` is (for benchmarks and budgets).
     pub fn count_tokens(&self, text: &str) -> Result<usize, LlmError> {
         let engine = self
