@@ -7,11 +7,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Oz;
+use common::{Oz, Served};
 use serde_json::Value;
 
 /// The settings every scenario shares: the model is down (the plain
@@ -30,49 +28,10 @@ fn env(tz: &str, daily: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-struct Served {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Served {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn stop(mut self) -> String {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let start = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(40),
-                "serve did not stop"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.log()
-    }
-}
-
 /// Starts `serve` with its clock at `clock` and waits for the scheduler's
 /// first pass (catching up on what was missed) to end.
 fn serve(oz: &Oz, clock: &str, env: &[(String, String)]) -> Served {
-    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = RUN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let log = oz.work.join(format!("serve-{n}.log"));
-    let child = Command::new(env!("CARGO_BIN_EXE_openzero"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--clock", clock])
-        .env_clear()
-        .env("HOME", &oz.home)
-        .env("OPENZERO_DATA_DIR", &oz.data)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&oz.work)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let served = Served { child, log };
+    let served = common::serve(oz, &["--clock", clock], env.iter().map(|(k, v)| (k, v)));
     let start = Instant::now();
     while !served.log().contains("scheduler: caught up") {
         assert!(

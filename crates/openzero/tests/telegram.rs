@@ -9,15 +9,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use common::Oz;
+use common::{Oz, Served};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "123456:TEST-token-never-logged";
@@ -204,66 +202,17 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
-struct Served {
-    child: Child,
-    url: String,
-    /// Where its log goes (a file: a pipe nobody reads would fill up).
-    log: Option<std::path::PathBuf>,
-}
-
-impl Served {
-    fn stop(mut self) -> String {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let start = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(40),
-                "serve did not stop"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.log
-            .as_ref()
-            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
-            .unwrap_or_default()
-    }
-}
-
 fn serve(oz: &Oz, api: &str, extra: &[(&str, &str)]) -> Served {
-    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = RUN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let log = oz.work.join(format!("serve-{n}.log"));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_openzero"));
-    cmd.args(["serve", "--bind", "127.0.0.1:0"])
-        .env_clear()
-        .env("HOME", &oz.home)
-        .env("OPENZERO_DATA_DIR", &oz.data)
-        .env("TELEGRAM_BOT_TOKEN", TOKEN)
-        .env("TELEGRAM_ALLOWED_USER_ID", OWNER.to_string())
-        .env("OPENZERO__TELEGRAM__API_BASE_URL", api)
-        .current_dir(&oz.work)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap());
-    *LOG.lock().unwrap() = Some(log.clone());
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    Served {
-        child,
-        url,
-        log: Some(log),
-    }
+    let owner = OWNER.to_string();
+    let mut env = vec![
+        ("TELEGRAM_BOT_TOKEN", TOKEN),
+        ("TELEGRAM_ALLOWED_USER_ID", owner.as_str()),
+        ("OPENZERO__TELEGRAM__API_BASE_URL", api),
+    ];
+    env.extend_from_slice(extra);
+    let served = common::serve(oz, &[], env);
+    *LOG.lock().unwrap() = Some(served.log.clone());
+    served
 }
 
 /// A local OpenAI-compatible model that answers `answer`.
@@ -681,25 +630,8 @@ async fn edits_an_expired_request_and_the_remaining_commands() {
 async fn without_a_token_serve_runs_and_health_says_so() {
     let oz = Oz::new();
     oz.ok(&["init"]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_openzero"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env_clear()
-        .env("HOME", &oz.home)
-        .env("OPENZERO_DATA_DIR", &oz.data)
-        .current_dir(&oz.work)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
+    let served = common::serve(&oz, &[], [("TZ", "UTC")]);
+    let url = served.url.clone();
     let health: Value = reqwest::get(format!("{url}/health"))
         .await
         .unwrap()
@@ -716,11 +648,6 @@ async fn without_a_token_serve_runs_and_health_says_so() {
             .unwrap()
             .contains("TELEGRAM_BOT_TOKEN")
     );
-    let served = Served {
-        child,
-        url,
-        log: None,
-    };
     served.stop();
 }
 

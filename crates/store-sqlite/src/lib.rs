@@ -91,6 +91,16 @@ impl SqliteStore {
         map_err(&self.path, e)
     }
 
+    /// Every transaction takes the write lock at its start (`BEGIN
+    /// IMMEDIATE`), so one that reads and then writes waits for other
+    /// writers (busy_timeout) instead of failing with "database is locked".
+    async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.err(e))
+    }
+
     async fn fetch_in(
         tx: &mut Transaction<'_, Sqlite>,
         id: ProjectId,
@@ -295,11 +305,7 @@ impl Store for SqliteStore {
         // An explicit transaction: with a bare INSERT ... RETURNING, the
         // implicit commit happens after the row is read, and a failure there
         // (disk full) would be lost, reporting success for unsaved data.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO projects (name, parent_id, status, priority, domain, progress, description, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {PROJECT_COLUMNS}"
@@ -325,11 +331,7 @@ impl Store for SqliteStore {
         id: ProjectId,
         patch: &ProjectPatch,
     ) -> Result<Project, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let current: Project = Self::fetch_in(&mut tx, id)
             .await
             .map_err(|e| self.err(e))?
@@ -357,11 +359,7 @@ impl Store for SqliteStore {
     }
 
     async fn remove_project(&self, id: ProjectId) -> Result<Removed, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let project: Project = Self::fetch_in(&mut tx, id)
             .await
             .map_err(|e| self.err(e))?
@@ -436,11 +434,7 @@ impl Store for SqliteStore {
         records: &[MemoryRecord],
     ) -> Result<Vec<(Memory, bool)>, StoreError> {
         // One transaction for the batch: all stored, or none and an error.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let mut out = Vec::with_capacity(records.len());
         for m in records {
             let hash = m.content_hash();
@@ -566,11 +560,7 @@ impl Store for SqliteStore {
 
     async fn memory_changes(&self, after: i64) -> Result<MemoryChanges, StoreError> {
         // One read transaction: the log and the prune mark from one snapshot.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let (pruned,): (i64,) =
             sqlx::query_as("SELECT coalesce(max(upto), 0) FROM memory_changes_pruned")
                 .fetch_one(&mut *tx)
@@ -587,11 +577,7 @@ impl Store for SqliteStore {
     }
 
     async fn prune_memory_changes(&self, keep: i64) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let (last,): (i64,) = sqlx::query_as("SELECT coalesce(max(seq), 0) FROM memory_changes")
             .fetch_one(&mut *tx)
             .await
@@ -714,11 +700,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_turns(&self, channel: &str, turns: &[Turn]) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         for t in turns {
             sqlx::query(
                 "INSERT INTO conversations (channel, role, content, created_at) VALUES (?, ?, ?, ?)",
@@ -803,11 +785,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_summary(&self, channel: &str, upto: i64, text: &str) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         sqlx::query(&sql(
             "INSERT INTO conversation_summaries (channel, upto, text, created_at) VALUES ($1, $2, $3, $4)",
         ))
@@ -822,11 +800,7 @@ impl Store for SqliteStore {
     }
 
     async fn tg_store_updates(&self, updates: &[(i64, String)]) -> Result<usize, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let mut new = 0;
         for (id, payload) in updates {
             new += sqlx::query(&sql(
@@ -865,11 +839,7 @@ impl Store for SqliteStore {
     }
 
     async fn tg_finish(&self, update_id: i64, replies: &[OutMessage]) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         // The payload is no longer needed once handled (it may hold the
         // owner's words; the conversation keeps what matters).
         let done = sqlx::query(&sql(
@@ -900,11 +870,7 @@ impl Store for SqliteStore {
     }
 
     async fn tg_queue(&self, messages: &[OutMessage]) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         for m in messages {
             sqlx::query(&sql(
                 "INSERT INTO telegram_outbox (chat_id, text, buttons, created_at) VALUES ($1, $2, $3, $4)",
@@ -944,11 +910,7 @@ impl Store for SqliteStore {
     }
 
     async fn tg_sent(&self, id: i64, message_id: i64) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         sqlx::query(&sql(
             "UPDATE telegram_outbox SET sent_at = $1, message_id = $2 WHERE id = $3",
         ))
@@ -962,11 +924,7 @@ impl Store for SqliteStore {
     }
 
     async fn tg_send_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         sqlx::query(&sql(
             "UPDATE telegram_outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2",
         ))
@@ -983,11 +941,7 @@ impl Store for SqliteStore {
         job: &str,
         since: DateTime<Utc>,
     ) -> Result<(bool, DateTime<Utc>), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         sqlx::query(&sql(
             "INSERT INTO job_state (job, since) VALUES ($1, $2) ON CONFLICT (job) DO NOTHING",
         ))
@@ -1007,11 +961,7 @@ impl Store for SqliteStore {
     }
 
     async fn job_set_paused(&self, job: &str, paused: bool) -> Result<bool, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let n = sqlx::query(&sql("UPDATE job_state SET paused = $1 WHERE job = $2"))
             .bind(paused)
             .bind(job)
@@ -1029,11 +979,7 @@ impl Store for SqliteStore {
         slot: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<bool, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let at = now();
         let stale = at - lease;
         let busy: i64 = sqlx::query_scalar(&sql(
@@ -1086,11 +1032,7 @@ impl Store for SqliteStore {
         slot: DateTime<Utc>,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         sqlx::query(&sql(
             "UPDATE job_runs SET ended_at = $1, outcome = $2, error = $3 WHERE job = $4 AND scheduled_for = $5",
         ))
@@ -1106,11 +1048,7 @@ impl Store for SqliteStore {
     }
 
     async fn job_missed(&self, job: &str, slots: &[DateTime<Utc>]) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         for slot in slots {
             sqlx::query(&sql(
                 "INSERT INTO job_runs (job, scheduled_for, outcome) VALUES ($1, $2, 'missed') \
@@ -1161,11 +1099,7 @@ impl Store for SqliteStore {
         text: &str,
         items: &[String],
     ) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let at = now();
         sqlx::query(&sql(
             "INSERT INTO briefings (kind, created_at, text) VALUES ($1, $2, $3)",
@@ -1243,11 +1177,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_thought(&self, t: &NewThought) -> Result<Thought, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(&sql(&format!(
             "INSERT INTO thoughts (created_at, expires_at, channel, provider, model, question, disclosure) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {THOUGHT_COLUMNS}"
@@ -1296,11 +1226,7 @@ impl Store for SqliteStore {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<Decided, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         // A write first takes the lock (SQLite's database write lock,
         // PostgreSQL's row lock), so decisions on one thought run one at a
         // time instead of failing when both read and then both write.
@@ -1361,11 +1287,7 @@ impl Store for SqliteStore {
             ThoughtEnd::Answered(a) => ("answered", Some(a.as_str()), None),
             ThoughtEnd::Failed(e) => ("failed", None, Some(e.as_str())),
         };
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         sqlx::query(&sql(
             "UPDATE thoughts SET state = $1, answer = $2, error = $3 WHERE id = $4 AND state = 'granted'",
         ))
@@ -1380,11 +1302,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_disclosure(&self, d: &NewDisclosure) -> Result<DisclosureRecord, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(&sql(&format!(
             "INSERT INTO disclosures (at, thought_id, provider, model, bytes, sha256, items, approved_by) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {DISCLOSURE_COLUMNS}"
@@ -1406,11 +1324,7 @@ impl Store for SqliteStore {
     }
 
     async fn finish_disclosure(&self, id: i64, outcome: &str) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         sqlx::query(&sql("UPDATE disclosures SET outcome = $1 WHERE id = $2"))
             .bind(outcome)
             .bind(id)

@@ -68,3 +68,76 @@ pub fn read_dir_bytes(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     }
     out
 }
+
+/// A running `openzero serve`, stopped with SIGTERM.
+pub struct Served {
+    child: std::process::Child,
+    /// Its address, from the first line it prints.
+    pub url: String,
+    /// Where its log goes (a file: a pipe nobody reads would fill up).
+    pub log: PathBuf,
+}
+
+impl Served {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops it (SIGTERM, as systemd or Ctrl-C would) and returns its log.
+    pub fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(40),
+                "serve did not stop"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        self.log()
+    }
+}
+
+/// Starts `openzero serve --bind 127.0.0.1:0 EXTRA…` for `oz` with `env`
+/// and nothing else from the environment; returns once it listens.
+pub fn serve<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
+    oz: &Oz,
+    extra: &[&str],
+    env: impl IntoIterator<Item = (K, V)>,
+) -> Served {
+    use std::io::BufRead;
+    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let log = oz.work.join(format!("serve-{n}.log"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_openzero"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(extra)
+        .env_clear()
+        .env("HOME", &oz.home)
+        .env("OPENZERO_DATA_DIR", &oz.data)
+        .envs(env)
+        .current_dir(&oz.work)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no address in {line:?}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        })
+        .to_owned();
+    Served { child, url, log }
+}
