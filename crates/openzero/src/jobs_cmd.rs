@@ -78,13 +78,14 @@ pub async fn jobs(loaded: &Loaded, cmd: JobsCommand) -> Result<ExitCode> {
                             }
                             _ => "-".to_owned(),
                         };
-                        outln!(
+                        let line = format!(
                             "{:<26} {:<8} {:<10} {}",
                             local(Some(r.scheduled_for)),
                             r.outcome,
                             took,
                             r.error.as_deref().unwrap_or("")
                         );
+                        outln!("{}", line.trim_end());
                     }
                 }
             }
