@@ -20,8 +20,3 @@ pub fn now() -> DateTime<Utc> {
 pub fn start_at(at: DateTime<Utc>) -> bool {
     OFFSET.set(at - Utc::now()).is_ok()
 }
-
-/// Whether the clock was moved.
-pub fn is_shifted() -> bool {
-    OFFSET.get().is_some()
-}

@@ -155,7 +155,7 @@ impl Embedder {
                 }
                 let value: serde_json::Value = serde_json::from_str(&config_text)
                     .map_err(|e| corrupt("config.json", e.to_string()))?;
-                let shape = onnx::Shape3::from_config(&value).ok_or_else(|| {
+                let shape = onnx::BertShape::from_config(&value).ok_or_else(|| {
                     corrupt(
                         "config.json",
                         "no num_hidden_layers, hidden_size or num_attention_heads".into(),

@@ -51,14 +51,14 @@ fn environment(lib: &Path) -> Result<&'static Environment, EmbedError> {
 }
 
 /// The BERT shape read from `config.json`.
-pub(crate) struct Shape3 {
+pub(crate) struct BertShape {
     pub layers: usize,
     pub hidden: usize,
     pub heads: usize,
     pub eps: f32,
 }
 
-impl Shape3 {
+impl BertShape {
     pub(crate) fn from_config(config: &serde_json::Value) -> Option<Self> {
         let n = |k: &str| {
             config
@@ -89,7 +89,7 @@ impl OnnxBert {
     pub(crate) fn load(
         lib: &Path,
         weights: &[u8],
-        shape: &Shape3,
+        shape: &BertShape,
         threads: usize,
     ) -> Result<Self, String> {
         let env = environment(lib).map_err(|e| e.to_string())?;
@@ -180,7 +180,7 @@ fn weight(
     Ok((vec![cols as i64, rows as i64], out))
 }
 
-fn build_graph(st: &SafeTensors<'_>, s: &Shape3) -> ort::Result<Graph> {
+fn build_graph(st: &SafeTensors<'_>, s: &BertShape) -> ort::Result<Graph> {
     let mut g = Graph::new()?;
     let ids_type = || ValueType::Tensor {
         ty: TensorElementType::Int32,

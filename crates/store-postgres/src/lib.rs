@@ -150,6 +150,27 @@ impl PgStore {
         map_err(&self.target, e)
     }
 
+    /// Queues messages for Telegram inside `tx` (the outbox worker sends them).
+    async fn queue_in(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        messages: &[OutMessage],
+    ) -> Result<(), StoreError> {
+        for m in messages {
+            sqlx::query(&sql(
+                "INSERT INTO telegram_outbox (chat_id, text, buttons, created_at) VALUES ($1, $2, $3, $4)",
+            ))
+            .bind(m.chat_id)
+            .bind(&m.text)
+            .bind(&m.buttons)
+            .bind(now())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
     async fn fetch_in(
         tx: &mut Transaction<'_, Postgres>,
         id: ProjectId,
@@ -919,36 +940,14 @@ impl Store for PgStore {
         .map_err(|e| self.err(e))?
         .rows_affected();
         if done == 1 {
-            for m in replies {
-                sqlx::query(&sql(
-                    "INSERT INTO telegram_outbox (chat_id, text, buttons, created_at) VALUES ($1, $2, $3, $4)",
-                ))
-                .bind(m.chat_id)
-                .bind(&m.text)
-                .bind(&m.buttons)
-                .bind(now())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.err(e))?;
-            }
+            self.queue_in(&mut tx, replies).await?;
         }
         tx.commit().await.map_err(|e| self.err(e))
     }
 
     async fn tg_queue(&self, messages: &[OutMessage]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
-        for m in messages {
-            sqlx::query(&sql(
-                "INSERT INTO telegram_outbox (chat_id, text, buttons, created_at) VALUES ($1, $2, $3, $4)",
-            ))
-            .bind(m.chat_id)
-            .bind(&m.text)
-            .bind(&m.buttons)
-            .bind(now())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
-        }
+        self.queue_in(&mut tx, messages).await?;
         tx.commit().await.map_err(|e| self.err(e))
     }
 

@@ -91,6 +91,27 @@ impl SqliteStore {
         map_err(&self.path, e)
     }
 
+    /// Queues messages for Telegram inside `tx` (the outbox worker sends them).
+    async fn queue_in(
+        &self,
+        tx: &mut Transaction<'_, Sqlite>,
+        messages: &[OutMessage],
+    ) -> Result<(), StoreError> {
+        for m in messages {
+            sqlx::query(&sql(
+                "INSERT INTO telegram_outbox (chat_id, text, buttons, created_at) VALUES ($1, $2, $3, $4)",
+            ))
+            .bind(m.chat_id)
+            .bind(&m.text)
+            .bind(&m.buttons)
+            .bind(now())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
     /// Every transaction takes the write lock at its start (`BEGIN
     /// IMMEDIATE`), so one that reads and then writes waits for other
     /// writers (busy_timeout) instead of failing with "database is locked".
@@ -853,36 +874,14 @@ impl Store for SqliteStore {
         .map_err(|e| self.err(e))?
         .rows_affected();
         if done == 1 {
-            for m in replies {
-                sqlx::query(&sql(
-                    "INSERT INTO telegram_outbox (chat_id, text, buttons, created_at) VALUES ($1, $2, $3, $4)",
-                ))
-                .bind(m.chat_id)
-                .bind(&m.text)
-                .bind(&m.buttons)
-                .bind(now())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.err(e))?;
-            }
+            self.queue_in(&mut tx, replies).await?;
         }
         tx.commit().await.map_err(|e| self.err(e))
     }
 
     async fn tg_queue(&self, messages: &[OutMessage]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        for m in messages {
-            sqlx::query(&sql(
-                "INSERT INTO telegram_outbox (chat_id, text, buttons, created_at) VALUES ($1, $2, $3, $4)",
-            ))
-            .bind(m.chat_id)
-            .bind(&m.text)
-            .bind(&m.buttons)
-            .bind(now())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
-        }
+        self.queue_in(&mut tx, messages).await?;
         tx.commit().await.map_err(|e| self.err(e))
     }
 
