@@ -351,10 +351,11 @@ pub fn phrasing_prompt(b: &Briefing) -> Vec<crate::agent::ChatMessage> {
 }
 
 /// Checks a model's phrasing against the plain briefing: every project the
-/// plain text names must still be named, and every number in the phrasing
-/// must be one the plain text has (no invented percentages, days or dates).
-/// Small models do both; then the plain briefing goes out instead. The
-/// error says what was lost or made up.
+/// plain text names must still be named, every number below the title (a
+/// percentage, a count of days) must still be there, and every number in
+/// the phrasing must be one the plain text has (no invented percentages,
+/// days or dates). Small models fail all three; then the plain briefing
+/// goes out instead. The error says what was lost or made up.
 pub fn check_phrasing(plain: &str, phrased: &str, project_names: &[&str]) -> Result<(), String> {
     let lower = phrased.to_lowercase();
     if let Some(lost) = project_names
@@ -384,8 +385,14 @@ pub fn check_phrasing(plain: &str, phrased: &str, project_names: &[&str]) -> Res
             .collect()
     };
     let known = numbers(plain);
-    match numbers(phrased).into_iter().find(|n| !known.contains(n)) {
-        Some(made_up) => Err(format!("made up the number {made_up}")),
+    let said = numbers(phrased);
+    if let Some(made_up) = said.iter().find(|n| !known.contains(n)) {
+        return Err(format!("made up the number {made_up}"));
+    }
+    // The title's date may be rephrased; the facts below it may not go.
+    let body = plain.split_once('\n').map_or("", |(_, b)| b);
+    match numbers(body).into_iter().find(|n| !said.contains(n)) {
+        Some(lost) => Err(format!("left out the number {lost}")),
         None => Ok(()),
     }
 }
@@ -549,6 +556,14 @@ mod tests {
         assert_eq!(
             check_phrasing(plain, "Career is 40% done. 2026!", &names),
             Err("left out Marathon".into())
+        );
+        // What it wrote on a fresh install: every name somewhere, no
+        // number at all — the facts are gone.
+        let waffle = "I'm glad to see you're taking a positive approach to your career \
+                      and your marathon. Prioritise self-care.";
+        assert_eq!(
+            check_phrasing(plain, waffle, &names),
+            Err("left out the number 40".into())
         );
     }
 
