@@ -10,6 +10,7 @@ use openzero_core::agent::{
     Budget, Context, Conversation, DEFAULT_PERSONA, Effect, Event, SUMMARY_CHARS, Turn, clip_front,
     fallback_summary, plan_fold, project_list, summary_prompt,
 };
+use openzero_core::llm::{LocalityRule, declared_hosts, judge_host};
 use openzero_core::memory::{Filters, Memory};
 use openzero_llm::embedded::{DEFAULT_FILE, EmbeddedModel};
 use openzero_llm::fallback::Fallback;
@@ -63,6 +64,8 @@ pub enum ChatTarget {
         /// `Cloud` for the cloud services whatever their address, and for
         /// any server outside this machine and the owner's private network.
         locality: Locality,
+        /// Which rule decided `locality` (shown by `doctor`).
+        rule: LocalityRule,
     },
     /// Not usable with these settings, and why.
     Unavailable(String),
@@ -150,11 +153,12 @@ fn target(loaded: &Loaded, provider: LlmProvider, model: Option<&str>) -> ChatTa
             .unwrap_or_else(|| default_url.to_owned()),
         _ => default_url.to_owned(),
     };
-    let locality = if cloud {
-        Locality::Cloud
+    let rule = if cloud {
+        LocalityRule::CloudService
     } else {
-        openzero_llm::openai::locality_of(&base_url)
+        locality_rule(&base_url, llm.local_hosts.as_deref())
     };
+    let locality = rule.locality();
     if cloud && api_key(loaded, provider).is_none() {
         let key = match provider {
             LlmProvider::Groq => "GROQ_API_KEY",
@@ -169,7 +173,27 @@ fn target(loaded: &Loaded, provider: LlmProvider, model: Option<&str>) -> ChatTa
         base_url,
         model: model.unwrap_or(default_model).to_owned(),
         locality,
+        rule,
     }
+}
+
+/// Whether the server at `base_url` is the owner's: by its address, the
+/// owner's `llm.local_hosts`, or else by what its name resolves to (every
+/// address loopback or private; a compose service name such as `ollama`).
+/// Anything that cannot be shown local is treated as a cloud.
+pub fn locality_rule(base_url: &str, local_hosts: Option<&str>) -> LocalityRule {
+    let host = match openzero_llm::openai::host_of(base_url) {
+        Ok(h) => h,
+        Err(why) => return LocalityRule::BadUrl(why),
+    };
+    judge_host(&host, &declared_hosts(local_hosts), |name| {
+        use std::net::ToSocketAddrs;
+        // The port plays no part in the lookup.
+        (name, 0)
+            .to_socket_addrs()
+            .map(|a| a.map(|a| a.ip()).collect())
+            .map_err(|e| e.to_string())
+    })
 }
 
 fn api_key(loaded: &Loaded, provider: LlmProvider) -> Option<String> {
@@ -249,9 +273,7 @@ pub async fn load_chat_model(loaded: &Loaded) -> Result<Arc<dyn ChatModel>, AppE
         .map(|t| Arc::new(Lazy::new(loaded.clone(), t)) as Arc<dyn ChatModel>)
         .collect();
     let cooldown = std::time::Duration::from_secs(loaded.settings.llm.fallback_cooldown_secs);
-    Ok(Arc::new(
-        Fallback::new(members, cooldown).map_err(|e| AppError::Invalid(e.to_string()))?,
-    ))
+    Ok(Arc::new(Fallback::new(members, cooldown)?))
 }
 
 /// A model loaded the first time it is asked (a fallback may never be).
@@ -330,7 +352,7 @@ pub async fn load_model(
             let model = tokio::task::spawn_blocking(move || EmbeddedModel::load(&path, threads))
                 .await
                 .map_err(|e| AppError::Invalid(format!("model load task: {e}")))?
-                .map_err(|e| AppError::Invalid(e.to_string()))?;
+                .map_err(AppError::Model)?;
             Ok(Arc::new(model))
         }
         ChatTarget::Server {
@@ -339,6 +361,7 @@ pub async fn load_model(
             base_url,
             model,
             locality,
+            ..
         } => {
             let kind = match provider.as_str() {
                 "groq" => LlmProvider::Groq,
@@ -347,7 +370,7 @@ pub async fn load_model(
                 _ => LlmProvider::Openai,
             };
             let key = api_key(loaded, kind);
-            let bad = |e: openzero_llm::LlmError| AppError::Invalid(e.to_string());
+            let bad = AppError::Model;
             let m: Arc<dyn ChatModel> = match api {
                 Api::OpenAi => Arc::new(
                     OpenAiCompatible::new(provider, base_url, key, model, SERVER_TIMEOUT)

@@ -265,10 +265,7 @@ pub async fn send(
         }
     };
     let call = async {
-        match model
-            .encode(&req)
-            .map_err(|e| AppError::Invalid(e.to_string()))?
-        {
+        match model.encode(&req)? {
             Some(body) => {
                 let record = store
                     .add_disclosure(&NewDisclosure {
@@ -346,7 +343,7 @@ pub async fn send(
             store
                 .finish_thought(current.id, &ThoughtEnd::Failed(e.to_string()))
                 .await?;
-            Err(AppError::Invalid(e.to_string()))
+            Err(AppError::Model(e))
         }
     }
 }

@@ -88,15 +88,16 @@ pub fn llm(chat: &crate::agent::ChatTarget) -> Component {
             base_url,
             model,
             locality,
+            rule,
             ..
         } => Component::new(
             ComponentStatus::Ok,
             match locality {
-                openzero_llm::Locality::Local => {
-                    format!("{provider} at {base_url}, model {model} (your network; not probed)")
-                }
+                openzero_llm::Locality::Local => format!(
+                    "{provider} at {base_url}, model {model} (your network: {rule}; not probed)"
+                ),
                 openzero_llm::Locality::Cloud => format!(
-                    "{provider} at {base_url}, model {model} (cloud: each request waits for your approval; not probed)"
+                    "{provider} at {base_url}, model {model} (cloud: {rule}; each request waits for your approval; not probed)"
                 ),
             },
             false,

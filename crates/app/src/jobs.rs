@@ -24,10 +24,9 @@ use openzero_core::schedule::{Schedule, decide};
 use openzero_llm::{ChatModel, ChatRequest, Locality};
 use openzero_store::Store;
 use serde::Serialize;
-use tokio::sync::OnceCell;
 
-use crate::AppError;
 use crate::clock;
+use crate::{AppError, Services};
 
 /// A run still `running` after this long is taken to be dead (its process
 /// stopped mid-run) and may be run again. A briefing takes at most ~2 min.
@@ -159,39 +158,35 @@ pub struct Composed {
     pub items: Vec<String>,
 }
 
-/// Runs jobs for `serve`, and for `jobs run` / `briefing`.
+/// Runs jobs for `serve`, and for `jobs run` / `briefing`. Cheap to make:
+/// the models it uses are the process's own, in [`Services`].
 #[derive(Debug)]
 pub struct Runner {
+    services: Arc<Services>,
     loaded: Loaded,
     store: Arc<dyn Store>,
-    model: OnceCell<Option<Arc<dyn ChatModel>>>,
 }
 
 impl Runner {
-    pub fn new(loaded: Loaded, store: Arc<dyn Store>) -> Self {
+    pub fn new(services: Arc<Services>) -> Self {
         Self {
-            loaded,
-            store,
-            model: OnceCell::new(),
+            loaded: services.loaded.clone(),
+            store: services.store.clone(),
+            services,
         }
     }
 
-    /// The local model that phrases briefings, loaded once (`None`: none
-    /// usable, or a cloud model, which never sees a briefing unasked).
+    /// The local model that phrases briefings (`None`: none usable, or a
+    /// cloud model, which never sees a briefing unasked).
     async fn model(&self) -> Option<Arc<dyn ChatModel>> {
-        self.model
-            .get_or_init(|| async {
-                match crate::agent::load_chat_model(&self.loaded).await {
-                    Ok(m) if m.info().locality == Locality::Local => Some(m),
-                    Ok(_) => None,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "briefings go out unphrased: no chat model");
-                        None
-                    }
-                }
-            })
-            .await
-            .clone()
+        match self.services.chat_model().await {
+            Ok(m) if m.info().locality == Locality::Local => Some(m),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "briefings go out unphrased: no chat model");
+                None
+            }
+        }
     }
 
     /// Memories from this day (in the owner's time zone) in earlier years.
@@ -309,23 +304,11 @@ impl Runner {
         Ok(())
     }
 
-    /// Records a briefing and queues it for Telegram when configured.
+    /// Records a briefing and queues it, whole, on every channel the owner
+    /// uses (each channel cuts it to its own size).
     pub async fn deliver(&self, kind: Kind, b: &Composed) -> Result<(), AppError> {
         self.record(kind, b).await?;
-        let t = &self.loaded.settings.telegram;
-        if t.bot_token.is_some() && !t.allowed_user_ids.is_empty() {
-            let out: Vec<openzero_store::OutMessage> = t
-                .allowed_user_ids
-                .iter()
-                .map(|&chat| openzero_store::OutMessage {
-                    chat_id: chat,
-                    text: b.text.chars().take(4000).collect(),
-                    buttons: None,
-                })
-                .collect();
-            self.store.tg_queue(&out).await?;
-        }
-        Ok(())
+        self.services.notify(&b.text).await
     }
 
     /// Runs `job` for `slot` if this caller claims it. Returns the text

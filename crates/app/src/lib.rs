@@ -17,7 +17,9 @@ pub mod jobs;
 pub mod memory;
 pub mod memory_index;
 pub mod projects;
+pub mod services;
 pub mod tools;
 pub mod wiring;
 
+pub use services::Services;
 pub use wiring::{AppError, ensure_data_dir, open_store};

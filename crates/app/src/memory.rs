@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use openzero_config::{EmbedRuntime, Loaded};
+use openzero_core::embedding::TextEmbedder;
 use openzero_core::memory::{
     Filters, MIN_SIMILARITY, Memory, MemoryError, MemoryId, Source, fuse, query_terms,
     validate_text,
@@ -59,16 +60,16 @@ pub fn embed_runtime(loaded: &Loaded) -> Runtime {
 
 /// Loads the embedding model on a blocking thread. With `auto`, a library
 /// that fails to load falls back to candle (logged), so memory still works.
-pub async fn load_embedder(loaded: &Loaded) -> Result<Arc<Embedder>, EmbedError> {
+pub async fn load_embedder(loaded: &Loaded) -> Result<Arc<dyn TextEmbedder>, EmbedError> {
     let dir = model_dir(loaded);
     let runtime = embed_runtime(loaded);
     let auto = loaded.settings.memory.runtime == EmbedRuntime::Auto;
     tokio::task::spawn_blocking(move || match Embedder::load_with(&dir, &runtime) {
         Err(EmbedError::Runtime(why)) if auto => {
             tracing::warn!(%why, "embedding on candle: ONNX Runtime did not load");
-            Embedder::load(&dir).map(Arc::new)
+            Embedder::load(&dir).map(|e| Arc::new(e) as Arc<dyn TextEmbedder>)
         }
-        other => other.map(Arc::new),
+        other => other.map(|e| Arc::new(e) as Arc<dyn TextEmbedder>),
     })
     .await
     .map_err(|e| EmbedError::Inference(format!("embedding task failed: {e}")))?
@@ -144,21 +145,21 @@ pub struct Line {
 #[derive(Debug)]
 pub struct MemoryService<'a> {
     store: &'a dyn Store,
-    embedder: Result<Arc<Embedder>, String>,
+    embedder: Result<Arc<dyn TextEmbedder>, String>,
     index: Arc<MemoryIndex>,
 }
 
 impl<'a> MemoryService<'a> {
     /// A service with its own vector index, built at the first search (for
     /// one-shot commands).
-    pub fn new(store: &'a dyn Store, embedder: Result<Arc<Embedder>, EmbedError>) -> Self {
+    pub fn new(store: &'a dyn Store, embedder: Result<Arc<dyn TextEmbedder>, EmbedError>) -> Self {
         Self::with_index(store, embedder, Arc::default())
     }
 
     /// A service sharing a long-lived index (the server's).
     pub fn with_index(
         store: &'a dyn Store,
-        embedder: Result<Arc<Embedder>, EmbedError>,
+        embedder: Result<Arc<dyn TextEmbedder>, EmbedError>,
         index: Arc<MemoryIndex>,
     ) -> Self {
         Self {
@@ -172,7 +173,7 @@ impl<'a> MemoryService<'a> {
     /// there is none), for long-running channels.
     pub fn shared(
         store: &'a dyn Store,
-        embedder: Result<Arc<Embedder>, String>,
+        embedder: Result<Arc<dyn TextEmbedder>, String>,
         index: Arc<MemoryIndex>,
     ) -> Self {
         Self {
@@ -195,7 +196,7 @@ impl<'a> MemoryService<'a> {
         })
         .await
         .map_err(|e| format!("embedding task failed: {e}"))?
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.0)
     }
 
     /// Cosine similarity of each text to `query` by the local embedding
@@ -208,7 +209,11 @@ impl<'a> MemoryService<'a> {
         all.extend(texts.iter().cloned());
         let vecs = self.embed(all).await.ok()?;
         let (q, rest) = vecs.split_first()?;
-        Some(rest.iter().map(|v| openzero_embed::cosine(q, v)).collect())
+        Some(
+            rest.iter()
+                .map(|v| openzero_core::vector_index::cosine(q, v))
+                .collect(),
+        )
     }
 
     fn record(req: &AddMemory) -> Result<MemoryRecord, AppError> {

@@ -25,6 +25,10 @@ pub enum AppError {
     EmptyUpdate,
     #[error(transparent)]
     Memory(#[from] openzero_core::MemoryError),
+    #[error(transparent)]
+    Notify(#[from] openzero_core::notify::NotifyError),
+    #[error(transparent)]
+    Model(#[from] openzero_core::llm::LlmError),
     #[error("{0}")]
     Invalid(String),
 }

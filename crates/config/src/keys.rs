@@ -205,6 +205,14 @@ pub const KEYS: &[KeyDef] = &[
         "Models tried in order when the chat model fails: provider or provider:model, comma-separated. Cloud providers are never used as a fallback (they need your approval per message).",
     ),
     k(
+        "llm.local_hosts",
+        Str,
+        &[],
+        None,
+        "\"ollama, gpu-box.lan\"",
+        "Host names of chat servers you declare to be yours (comma-separated): they get your context without asking. Without this, a name counts as local only if it resolves to loopback or private addresses.",
+    ),
+    k(
         "llm.fallback_cooldown_secs",
         Int,
         &[],

@@ -106,6 +106,8 @@ pub struct Llm {
     pub fallbacks: Option<String>,
     /// Seconds a failed model rests.
     pub fallback_cooldown_secs: u64,
+    /// Chat-server host names the owner declares local ("ollama, gpu-box.lan").
+    pub local_hosts: Option<String>,
     pub ollama_base_url: String,
     pub openai_base_url: Option<String>,
     pub openai_api_key: Option<Secret>,
@@ -129,6 +131,7 @@ impl Default for Llm {
             max_tokens: 256,
             fallbacks: None,
             fallback_cooldown_secs: 60,
+            local_hosts: None,
             ollama_base_url: "http://127.0.0.1:11434".into(),
             openai_base_url: None,
             openai_api_key: None,

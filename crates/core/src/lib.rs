@@ -7,8 +7,11 @@
 pub mod agent;
 pub mod briefing;
 pub mod consent;
+pub mod embedding;
 pub mod health;
+pub mod llm;
 pub mod memory;
+pub mod notify;
 pub mod project;
 pub mod schedule;
 pub mod tools;

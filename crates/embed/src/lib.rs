@@ -308,6 +308,20 @@ fn sentence_bert_max(dir: &Path) -> Option<usize> {
     v.get("max_seq_length")?.as_u64().map(|n| n as usize)
 }
 
+impl openzero_core::embedding::TextEmbedder for Embedder {
+    fn model_id(&self) -> &str {
+        MODEL_ID
+    }
+
+    fn embed(
+        &self,
+        texts: &[&str],
+    ) -> Result<Vec<Vec<f32>>, openzero_core::embedding::EmbedFailed> {
+        Embedder::embed(self, texts)
+            .map_err(|e| openzero_core::embedding::EmbedFailed(e.to_string()))
+    }
+}
+
 /// Cosine similarity of two vectors (dot product when both are unit length).
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();

@@ -134,11 +134,10 @@ impl Ollama {
         })
     }
 
-    /// Marks the server cloud (it never turns a cloud address local).
+    /// Marks the server local or cloud, as the caller decided (by address,
+    /// name resolution or the owner's `llm.local_hosts`).
     pub fn with_locality(mut self, locality: Locality) -> Self {
-        if locality == Locality::Cloud {
-            self.locality = Locality::Cloud;
-        }
+        self.locality = locality;
         self
     }
 

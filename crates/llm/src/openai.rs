@@ -38,33 +38,24 @@ impl std::fmt::Debug for OpenAiCompatible {
 
 /// Whether `base_url` points at this machine or a private network.
 pub fn locality_of(base_url: &str) -> Locality {
-    let host = base_url
-        .split("://")
-        .nth(1)
-        .unwrap_or(base_url)
-        .split(['/', '?'])
-        .next()
-        .unwrap_or("");
-    let host = match host.rsplit_once('@') {
-        Some((_, h)) => h,
-        None => host,
-    };
-    let host = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or(rest)
-    } else {
-        host.rsplit_once(':').map_or(host, |(h, _)| h)
-    };
-    if host.eq_ignore_ascii_case("localhost") || host.ends_with(".local") {
-        return Locality::Local;
-    }
-    match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(ip))
-            if ip.is_loopback() || ip.is_private() || ip.is_link_local() =>
-        {
-            Locality::Local
+    match host_of(base_url) {
+        Ok(host) => {
+            openzero_core::llm::judge_host(&host, &[], |_| Err("not looked up here".to_owned()))
+                .locality()
         }
-        Ok(std::net::IpAddr::V6(ip)) if ip.is_loopback() || ip.is_unique_local() => Locality::Local,
-        _ => Locality::Cloud,
+        Err(_) => Locality::Cloud,
+    }
+}
+
+/// The host of a server URL, read by a real URL parser (so
+/// `http://evil.example#@127.0.0.1/` is `evil.example`, not loopback).
+pub fn host_of(base_url: &str) -> Result<openzero_core::llm::Host, String> {
+    let url = reqwest::Url::parse(base_url.trim()).map_err(|e| e.to_string())?;
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => Ok(openzero_core::llm::Host::Ip(ip.into())),
+        Some(url::Host::Ipv6(ip)) => Ok(openzero_core::llm::Host::Ip(ip.into())),
+        Some(url::Host::Domain(d)) => Ok(openzero_core::llm::Host::Name(d.to_owned())),
+        None => Err("no host".to_owned()),
     }
 }
 
@@ -198,13 +189,9 @@ impl OpenAiCompatible {
         })
     }
 
-    /// Marks the provider local or cloud. By default it is local only on
-    /// this machine or a private network; a cloud service stays cloud even
-    /// when reached through a local proxy.
+    /// Marks the provider local or cloud, as the caller decided (by address,
+    /// name resolution or the owner's `llm.local_hosts`).
     pub fn with_locality(mut self, locality: Locality) -> Self {
-        if self.locality == Locality::Cloud {
-            return self;
-        }
         self.locality = locality;
         self
     }
@@ -420,6 +407,13 @@ mod tests {
             "https://openrouter.ai/api/v1",
             "http://8.8.8.8/v1",
             "https://localhost.evil.com/v1",
+            // A parser that looks for '@' would read 127.0.0.1 here; the
+            // request goes to evil.example.
+            "http://evil.example#@127.0.0.1:8080/v1",
+            "http://evil.example?@127.0.0.1:8080/v1",
+            "http://evil.example\\@127.0.0.1:8080/v1",
+            "http://127.0.0.1.evil.example/v1",
+            "not a url",
         ] {
             assert_eq!(locality_of(url), Locality::Cloud, "{url}");
         }

@@ -91,7 +91,10 @@ pub async fn jobs(loaded: &Loaded, cmd: JobsCommand) -> Result<ExitCode> {
             }
             JobsCommand::Run { name } => {
                 let job = jobs::find(loaded, &name)?;
-                let runner = Runner::new(loaded.clone(), store.clone());
+                let runner = Runner::new(openzero_server::services_over(
+            loaded.clone(),
+            store.clone(),
+        ));
                 let slot = openzero_app::clock::now();
                 match runner.run(&job, slot).await? {
                     Some(text) => outln!("{text}"),
@@ -126,7 +129,10 @@ pub async fn briefing(loaded: &Loaded, which: &str, dry_run: bool) -> Result<Exi
         let Some(kind) = Kind::parse(which) else {
             bail!("'{which}' is not a briefing: daily, weekly, monthly or last");
         };
-        let runner = Runner::new(loaded.clone(), store.clone());
+        let runner = Runner::new(openzero_server::services_over(
+            loaded.clone(),
+            store.clone(),
+        ));
         let b = runner.compose(kind, !dry_run).await?;
         if !dry_run {
             runner.deliver(kind, &b).await?;

@@ -434,3 +434,63 @@ fn doctor_fails_when_the_configured_database_is_broken() {
         .stdout(predicate::str::contains("FAIL"))
         .stdout(predicate::str::contains("cannot reach the database"));
 }
+
+/// The `llm` line of `doctor --json` with these variables set.
+fn doctor_llm(oz: &Oz, env: &[(&str, &str)]) -> String {
+    let mut cmd = oz.cmd();
+    cmd.args(["doctor", "--json"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let checks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let llm = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "llm")
+        .unwrap();
+    llm["detail"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_chat_server_name_is_local_when_it_resolves_privately_or_is_declared() {
+    let oz = Oz::new();
+    // The seed's compose file names its Ollama service `ollama`. Here the
+    // name does not resolve, so it cannot be shown to be local: cloud.
+    let seed = [
+        ("LLM_PROVIDER", "ollama"),
+        ("OLLAMA_BASE_URL", "http://ollama:11434"),
+    ];
+    let d = doctor_llm(&oz, &seed);
+    assert!(d.contains("(cloud: does not resolve"), "{d}");
+    // The owner declares it theirs.
+    let mut declared = seed.to_vec();
+    declared.push(("OPENZERO__LLM__LOCAL_HOSTS", "gpu-box, Ollama"));
+    let d = doctor_llm(&oz, &declared);
+    assert!(
+        d.contains("(your network: declared local in llm.local_hosts"),
+        "{d}"
+    );
+    // A name that resolves only to loopback or private addresses is local
+    // without being declared: this machine's own name does on Debian.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let url = format!("http://{}:11434", host.trim());
+    let d = doctor_llm(
+        &oz,
+        &[("LLM_PROVIDER", "ollama"), ("OLLAMA_BASE_URL", &url)],
+    );
+    assert!(
+        d.contains("(your network: resolves only to private addresses"),
+        "{d}"
+    );
+    // A URL that only looks like loopback to a careless parser.
+    let d = doctor_llm(
+        &oz,
+        &[
+            ("LLM_PROVIDER", "llamacpp"),
+            ("OPENAI_BASE_URL", "http://evil.example#@127.0.0.1:8080/v1"),
+        ],
+    );
+    assert!(d.contains("(cloud:"), "{d}");
+}

@@ -919,3 +919,66 @@ async fn markdown_goes_out_as_html_and_plain_when_telegram_refuses_it() {
     assert_eq!(plain["text"], "**Career** first, then `run` <5k>");
     served.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_briefing_arrives_whole_in_order_cut_at_line_breaks() {
+    let (api_url, api) = start_fake().await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    // 75 paused projects, each named with emoji: about 3,600 characters
+    // but 4,500 UTF-16 units, which is what Telegram counts.
+    for n in 0..75 {
+        let name = format!("{} {n:02}", "🎯".repeat(15));
+        oz.ok(&["project", "add", &name, "--status", "paused"]);
+    }
+    let owner = OWNER.to_string();
+    let telegram = [
+        ("TELEGRAM_BOT_TOKEN", TOKEN),
+        ("TELEGRAM_ALLOWED_USER_ID", owner.as_str()),
+        ("OPENZERO__TELEGRAM__API_BASE_URL", api_url.as_str()),
+        ("LLM_PROVIDER", "llamacpp"),
+        ("OPENAI_BASE_URL", "http://127.0.0.1:1/v1"),
+    ];
+    // Run now from the CLI: queued for Telegram, sent by `serve`.
+    let mut run = oz.cmd();
+    run.args(["jobs", "run", "daily-briefing"]);
+    for (k, v) in telegram {
+        run.env(k, v);
+    }
+    let briefing = String::from_utf8(run.assert().success().get_output().stdout.clone()).unwrap();
+    let units = |s: &str| s.encode_utf16().count();
+    assert!(briefing.chars().count() < 4096 && units(&briefing) > 4096);
+    let served = serve(&oz, &api_url, &telegram[3..]);
+    wait_for("the whole briefing", || {
+        sent_to(&api, OWNER)
+            .concat()
+            .contains(&format!("{} 74", "🎯".repeat(15)))
+    });
+    served.stop();
+    let parts = sent_to(&api, OWNER);
+    assert!(parts.len() >= 2, "{parts:?}");
+    assert!(
+        parts[0].starts_with("Good morning."),
+        "out of order: {parts:?}"
+    );
+    for p in &parts {
+        assert!(units(p) <= 4096, "a piece of {} units", units(p));
+        assert!(
+            p.trim_end().ends_with("paused") || p.ends_with("paused)"),
+            "cut mid-line: …{}",
+            &p[p.len().saturating_sub(40)..]
+        );
+    }
+    let lines = |s: &str| -> Vec<String> {
+        s.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        lines(&parts.join("\n")),
+        lines(&briefing),
+        "something was lost or reordered"
+    );
+}

@@ -12,9 +12,11 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use openzero_app::AppError;
+use openzero_app::Services;
 use openzero_app::memory_index::MemoryIndex;
 use openzero_config::Loaded;
 use openzero_core::health::{Component, OverallStatus, overall};
+use openzero_core::notify::Notifier;
 use openzero_store::Store;
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -89,13 +91,9 @@ type BotTask = tokio::task::JoinHandle<()>;
 /// Runs the scheduled jobs until `stop`: a pass at start (catching up on
 /// what was missed while down), then at each next slot (looking at least
 /// every minute, so a changed pause or clock is noticed).
-async fn schedule(
-    loaded: Loaded,
-    store: Arc<dyn Store>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let tz = loaded.settings.general.timezone.0;
-    let runner = openzero_app::jobs::Runner::new(loaded, store);
+async fn schedule(services: Arc<Services>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let tz = services.tz();
+    let runner = openzero_app::jobs::Runner::new(services);
     let mut first = true;
     while !*stop.borrow() {
         let next = runner.tick(openzero_app::clock::now()).await;
@@ -126,16 +124,14 @@ async fn schedule(
 
 /// Starts the Telegram channel when a bot token is configured.
 async fn start_telegram(
-    loaded: &Loaded,
-    store: &Arc<dyn Store>,
-    index: &Arc<MemoryIndex>,
+    services: &Arc<Services>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> (
     Option<Result<Arc<openzero_telegram::Status>, String>>,
     Option<BotTask>,
     Option<Arc<openzero_telegram::Telegram>>,
 ) {
-    let t = &loaded.settings.telegram;
+    let t = &services.loaded.settings.telegram;
     let Some(token) = t.bot_token.as_ref() else {
         return (None, None, None);
     };
@@ -155,8 +151,7 @@ async fn start_telegram(
         poll_timeout: 25,
         webhook,
     };
-    match openzero_telegram::Telegram::new(cfg, loaded.clone(), store.clone(), index.clone()).await
-    {
+    match openzero_telegram::Telegram::new(cfg, services.clone()) {
         Ok(bot) => {
             let status = bot.status();
             let task = tokio::spawn(bot.clone().run(stop));
@@ -169,14 +164,32 @@ async fn start_telegram(
     }
 }
 
-/// Runs the service on `listener` until `shutdown` completes: opens the
-/// configured store (migrating it), serves HTTP, then drains and closes.
+/// The composition root: opens the configured store (migrating it) and
+/// plugs in the notification channels the settings configure. Called once
+/// per process, by `serve` and by the CLI commands that deliver.
+pub async fn services(loaded: Loaded) -> Result<Arc<Services>, AppError> {
+    let store = openzero_app::open_store(&loaded).await?;
+    Ok(services_over(loaded, store))
+}
+
+/// [`services`] over a store the caller already opened.
+pub fn services_over(loaded: Loaded, store: Arc<dyn Store>) -> Arc<Services> {
+    let mut notifiers: Vec<Arc<dyn Notifier>> = Vec::new();
+    if let Some(t) = openzero_telegram::TelegramNotifier::from_settings(&loaded, store.clone()) {
+        notifiers.push(Arc::new(t));
+    }
+    Arc::new(Services::new(loaded, store, notifiers))
+}
+
+/// Runs the service on `listener` until `shutdown` completes: builds the
+/// services, serves HTTP, then drains and closes.
 pub async fn run(
     loaded: Loaded,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let store = openzero_app::open_store(&loaded).await?;
+    let services = services(loaded.clone()).await?;
+    let store = services.store.clone();
     let addr = listener.local_addr()?;
     tracing::info!(
         %addr,
@@ -184,7 +197,7 @@ pub async fn run(
         timezone = loaded.settings.general.timezone.0.name(),
         "openzero is serving"
     );
-    let memory_index = Arc::new(MemoryIndex::default());
+    let memory_index = services.memory_index.clone();
     if !store.searches_vectors() {
         // Build the index now, not at the owner's first question.
         let (index, store) = (memory_index.clone(), store.clone());
@@ -195,14 +208,13 @@ pub async fn run(
         });
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (telegram, bot_task, bot) =
-        start_telegram(&loaded, &store, &memory_index, stop_rx.clone()).await;
-    let scheduler = tokio::spawn(schedule(loaded.clone(), store.clone(), stop_rx));
+    let (telegram, bot_task, bot) = start_telegram(&services, stop_rx.clone()).await;
+    let scheduler = tokio::spawn(schedule(services.clone(), stop_rx));
     let mut app = router(AppState {
         store: store.clone(),
         model_dir: openzero_app::memory::model_dir(&loaded),
         memory_index,
-        chat_model: openzero_app::agent::chat_target(&loaded),
+        chat_model: services.chat_target.clone(),
         telegram,
     });
     if let Some(bot) = bot

@@ -24,14 +24,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use openzero_app::agent::{Chat, ChatTarget, load_chat_model, load_model, think_target};
+use openzero_app::Services;
+use openzero_app::agent::{Chat, ChatTarget};
 use openzero_app::consent::{self, needs_consent};
 use openzero_app::memory::{AddMemory, MemoryService};
-use openzero_app::memory_index::MemoryIndex;
 use openzero_config::Loaded;
 use openzero_core::consent::{Decision, ThoughtState};
+use openzero_core::llm::ChatModel;
 use openzero_core::memory::Filters;
-use openzero_llm::ChatModel;
 use openzero_store::{Decided, OutMessage, Store, Thought};
 use teloxide_core::Bot;
 use teloxide_core::payloads::{
@@ -42,7 +42,7 @@ use teloxide_core::types::{
     BotCommand, ChatAction, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, ParseMode, Update,
     UpdateKind,
 };
-use tokio::sync::{Notify, OnceCell, watch};
+use tokio::sync::{Notify, watch};
 
 /// The conversation channel of Telegram.
 pub const CHANNEL: &str = "telegram";
@@ -157,11 +157,9 @@ pub struct Telegram {
     cfg: Config,
     loaded: Loaded,
     store: Arc<dyn Store>,
+    services: Arc<Services>,
     http: reqwest::Client,
     bot: Bot,
-    embedder: Result<Arc<openzero_embed::Embedder>, String>,
-    index: Arc<MemoryIndex>,
-    chat_model: OnceCell<Result<Arc<dyn ChatModel>, String>>,
     status: Arc<Status>,
     inbox: Notify,
     outbox: Notify,
@@ -186,12 +184,9 @@ const HELP: &str = "I'm Z. Write to me in plain words, or:
 /jobs – scheduled jobs; /pause NAME, /resume NAME, /run NAME";
 
 impl Telegram {
-    pub async fn new(
-        cfg: Config,
-        loaded: Loaded,
-        store: Arc<dyn Store>,
-        index: Arc<MemoryIndex>,
-    ) -> Result<Arc<Self>, TelegramError> {
+    /// The bot over the process's services. Models are not loaded here:
+    /// the first message that needs one loads it, once, for everyone.
+    pub fn new(cfg: Config, services: Arc<Services>) -> Result<Arc<Self>, TelegramError> {
         if cfg.owners.is_empty() {
             return Err(TelegramError::NoOwner);
         }
@@ -211,18 +206,13 @@ impl Telegram {
             .build()
             .map_err(|e| TelegramError::BadUrl(e.to_string()))?;
         let bot = Bot::with_client(cfg.token.clone(), http.clone()).set_api_url(url);
-        let embedder = openzero_app::memory::load_embedder(&loaded)
-            .await
-            .map_err(|e| e.to_string());
         Ok(Arc::new(Self {
             cfg,
-            loaded,
-            store,
+            loaded: services.loaded.clone(),
+            store: services.store.clone(),
+            services,
             http,
             bot,
-            embedder,
-            index,
-            chat_model: OnceCell::new(),
             status: Arc::default(),
             inbox: Notify::new(),
             outbox: Notify::new(),
@@ -354,7 +344,7 @@ impl Telegram {
                     .store
                     .tg_next_offset()
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| PollError::Failed(e.to_string()))?;
                 let body =
                     serde_json::json!({ "offset": offset, "timeout": self.cfg.poll_timeout });
                 let resp = self
@@ -364,34 +354,36 @@ impl Telegram {
                     .timeout(Duration::from_secs(u64::from(self.cfg.poll_timeout) + 15))
                     .send()
                     .await
-                    .map_err(|e| self.redact(e.without_url()))?;
-                let v: serde_json::Value = resp
-                    .json()
-                    .await
-                    .map_err(|e| format!("getUpdates answer: {}", self.redact(e.without_url())))?;
+                    .map_err(|e| PollError::Failed(self.redact(e.without_url())))?;
+                let v: serde_json::Value = resp.json().await.map_err(|e| {
+                    PollError::Failed(format!(
+                        "getUpdates answer: {}",
+                        self.redact(e.without_url())
+                    ))
+                })?;
                 if v["ok"] != true {
-                    let wait = v["parameters"]["retry_after"].as_u64();
-                    return Err(match wait {
-                        Some(s) => format!("retry_after:{s}"),
-                        None => format!(
+                    return Err(match v["parameters"]["retry_after"].as_u64() {
+                        Some(s) => PollError::RetryAfter(Duration::from_secs(s)),
+                        None => PollError::Failed(format!(
                             "getUpdates refused: {} {}",
                             v["error_code"],
                             v["description"].as_str().unwrap_or("")
-                        ),
+                        )),
                     });
                 }
-                let batch: Vec<(i64, String)> = v["result"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|u| Some((u["update_id"].as_i64()?, u.to_string())))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let Some(updates) = v["result"].as_array() else {
+                    return Err(PollError::Failed(
+                        "getUpdates answered ok without a list of updates".into(),
+                    ));
+                };
+                let batch: Vec<(i64, String)> = updates
+                    .iter()
+                    .filter_map(|u| Some((u["update_id"].as_i64()?, u.to_string())))
+                    .collect();
                 self.store
                     .tg_store_updates(&batch)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| PollError::Failed(e.to_string()))
             };
             let outcome = tokio::select! {
                 r = result => r,
@@ -406,9 +398,9 @@ impl Telegram {
                     }
                 }
                 Err(e) => {
-                    let wait = match e.strip_prefix("retry_after:").and_then(|s| s.parse().ok()) {
-                        Some(s) => Duration::from_secs(s),
-                        None => {
+                    let wait = match e {
+                        PollError::RetryAfter(wait) => wait,
+                        PollError::Failed(e) => {
                             failures += 1;
                             tracing::warn!(error = %e, "telegram: polling failed");
                             self.status.fail(format!("polling failed: {e}"));
@@ -467,7 +459,14 @@ impl Telegram {
     async fn outbox_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut next_try: HashMap<i64, Instant> = HashMap::new();
         while !*shutdown.borrow() {
-            let rows = self.store.tg_outbox(20).await.unwrap_or_default();
+            let rows = match self.store.tg_outbox(20).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "telegram: cannot read the outbox; retrying");
+                    self.status.fail(format!("cannot read the outbox: {e}"));
+                    Vec::new()
+                }
+            };
             let mut sent_any = false;
             for row in &rows {
                 if next_try.get(&row.id).is_some_and(|t| Instant::now() < *t) {
@@ -497,7 +496,9 @@ impl Telegram {
                         let attempts = row.attempts + 1;
                         tracing::warn!(outbox = row.id, attempts, error = %e, "telegram: sending failed; will retry");
                         self.status.fail(format!("sending failed: {e}"));
-                        let _ = self.store.tg_send_failed(row.id, &e).await;
+                        if let Err(db) = self.store.tg_send_failed(row.id, &e).await {
+                            tracing::warn!(error = %db, "telegram: could not record a failed send");
+                        }
                         let backoff = Duration::from_millis(500 * (1 << attempts.clamp(0, 7)));
                         next_try.insert(row.id, Instant::now() + backoff);
                         // Later messages of the same chat wait, so order holds.
@@ -604,19 +605,12 @@ impl Telegram {
         }
     }
 
-    fn memory(&self) -> MemoryService<'_> {
-        MemoryService::shared(&*self.store, self.embedder.clone(), self.index.clone())
+    async fn memory(&self) -> MemoryService<'_> {
+        self.services.memory().await
     }
 
     async fn chat_model(&self) -> Result<Arc<dyn ChatModel>, String> {
-        self.chat_model
-            .get_or_init(|| async {
-                load_chat_model(&self.loaded)
-                    .await
-                    .map_err(|e| e.to_string())
-            })
-            .await
-            .clone()
+        self.services.chat_model().await
     }
 
     async fn on_text(&self, chat: i64, text: &str) -> Vec<OutMessage> {
@@ -651,8 +645,7 @@ impl Telegram {
                     let kind = openzero_core::briefing::Kind::parse(&name)
                         .unwrap_or(openzero_core::briefing::Kind::Daily);
                     let typing = self.typing(chat);
-                    let runner =
-                        openzero_app::jobs::Runner::new(self.loaded.clone(), self.store.clone());
+                    let runner = openzero_app::jobs::Runner::new(self.services.clone());
                     let out = match runner.compose(kind, true).await {
                         Ok(b) => {
                             if let Err(e) = runner.record(kind, &b).await {
@@ -689,10 +682,7 @@ impl Telegram {
                 "run" if arg.is_empty() => reply(chat, "Which job? /run weekly-review (see /jobs)"),
                 "run" => match openzero_app::jobs::find(&self.loaded, arg) {
                     Ok(job) => {
-                        let runner = openzero_app::jobs::Runner::new(
-                            self.loaded.clone(),
-                            self.store.clone(),
-                        );
+                        let runner = openzero_app::jobs::Runner::new(self.services.clone());
                         match runner.run(&job, openzero_app::clock::now()).await {
                             // Delivered through the outbox by the job itself.
                             Ok(Some(_)) => Vec::new(),
@@ -736,7 +726,7 @@ impl Telegram {
     }
 
     async fn search(&self, chat: i64, q: &str) -> Vec<OutMessage> {
-        match self.memory().search(q, 5, &Filters::default()).await {
+        match self.memory().await.search(q, 5, &Filters::default()).await {
             Ok(found) if found.hits.is_empty() => reply(chat, "Nothing I remember matches."),
             Ok(found) => {
                 let tz = self.loaded.settings.general.timezone.0;
@@ -761,6 +751,7 @@ impl Telegram {
     async fn remember(&self, chat: i64, text: &str) -> Vec<OutMessage> {
         let added = self
             .memory()
+            .await
             .add(AddMemory {
                 text: text.to_owned(),
                 created_at: None,
@@ -846,8 +837,9 @@ impl Telegram {
 
     async fn health(&self, chat: i64) -> Vec<OutMessage> {
         let model_dir = openzero_app::memory::model_dir(&self.loaded);
-        let target = openzero_app::agent::chat_target(&self.loaded);
-        let mut parts = openzero_app::health::components(&*self.store, &model_dir, &target).await;
+        let mut parts =
+            openzero_app::health::components(&*self.store, &model_dir, &self.services.chat_target)
+                .await;
         parts.insert("telegram".into(), self.status.component());
         let lines: Vec<String> = parts
             .iter()
@@ -867,7 +859,7 @@ impl Telegram {
             let c = Chat::new(
                 &self.loaded,
                 &*self.store,
-                self.memory(),
+                self.memory().await,
                 model.clone(),
                 CHANNEL,
             );
@@ -888,7 +880,13 @@ impl Telegram {
                 Err(e) => reply(chat, &format!("I could not prepare that: {e}")),
             }
         } else {
-            let c = Chat::new(&self.loaded, &*self.store, self.memory(), model, CHANNEL);
+            let c = Chat::new(
+                &self.loaded,
+                &*self.store,
+                self.memory().await,
+                model,
+                CHANNEL,
+            );
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
             let streamer = tokio::spawn(stream_preview(self.bot.clone(), chat, rx));
             let answer = c.send(text, Some(tx)).await;
@@ -958,12 +956,11 @@ impl Telegram {
     }
 
     async fn think(&self, chat: i64, question: &str) -> Vec<OutMessage> {
-        let target = think_target(&self.loaded);
-        let model = match load_model(&self.loaded, &target).await {
+        let model = match self.services.think_model().await {
             Ok(m) => m,
             Err(e) => return reply(chat, &format!("I cannot think deeply right now: {e}")),
         };
-        let memory = self.memory();
+        let memory = self.memory().await;
         let ctx = match consent::think_context(&self.loaded, &*self.store, &memory, question).await
         {
             Ok(c) => c,
@@ -1090,20 +1087,15 @@ impl Telegram {
     }
 
     async fn model_for(&self, t: &Thought) -> Result<Arc<dyn ChatModel>, String> {
-        for target in [
-            think_target(&self.loaded),
-            openzero_app::agent::chat_target(&self.loaded),
-        ] {
-            if let ChatTarget::Server {
-                provider, model, ..
-            } = &target
-                && *provider == t.provider
-                && *model == t.model
-            {
-                return load_model(&self.loaded, &target)
-                    .await
-                    .map_err(|e| e.to_string());
-            }
+        let matches = |target: &ChatTarget| {
+            matches!(target, ChatTarget::Server { provider, model, .. }
+                if *provider == t.provider && *model == t.model)
+        };
+        if matches(&self.services.think_target) {
+            return self.services.think_model().await;
+        }
+        if matches(&self.services.chat_target) {
+            return self.services.chat_model().await;
         }
         Err(format!(
             "That was for {} ({}), which is no longer configured; ask again.",
@@ -1131,6 +1123,42 @@ pub async fn notify(
         out.extend(parts);
     }
     store.tg_queue(&out).await
+}
+
+/// Telegram as a notification channel: queues a message for every owner,
+/// cut at paragraph boundaries into pieces Telegram accepts, in one
+/// transaction (so the pieces go out in order, all or none queued).
+#[derive(Debug)]
+pub struct TelegramNotifier {
+    store: Arc<dyn Store>,
+    owners: Vec<i64>,
+}
+
+impl TelegramNotifier {
+    /// The notifier when the settings configure a bot with an owner.
+    pub fn from_settings(loaded: &Loaded, store: Arc<dyn Store>) -> Option<Self> {
+        let t = &loaded.settings.telegram;
+        (t.bot_token.is_some() && !t.allowed_user_ids.is_empty()).then(|| Self {
+            store,
+            owners: t.allowed_user_ids.clone(),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl openzero_core::notify::Notifier for TelegramNotifier {
+    fn channel(&self) -> &str {
+        CHANNEL
+    }
+
+    async fn notify(&self, text: &str) -> Result<(), openzero_core::notify::NotifyError> {
+        notify(&*self.store, &self.owners, text, None)
+            .await
+            .map_err(|e| openzero_core::notify::NotifyError {
+                channel: CHANNEL.to_owned(),
+                detail: e.to_string(),
+            })
+    }
 }
 
 /// After this long without a finished answer, show it as it grows.
@@ -1161,7 +1189,7 @@ async fn stream_preview(
         {
             continue;
         }
-        let preview: String = text.chars().take(text::LIMIT - 2).collect::<String>() + " …";
+        let preview = format!("{} …", text::truncate(&text, text::LIMIT - 2));
         match &shown {
             None => {
                 if let Ok(m) = bot.send_message(ChatId(chat), preview.clone()).await {
@@ -1182,6 +1210,13 @@ async fn stream_preview(
         last = Instant::now();
     }
     shown.map(|(id, _)| id)
+}
+
+/// Why a `getUpdates` round failed.
+enum PollError {
+    /// Telegram asked us to wait this long (429).
+    RetryAfter(Duration),
+    Failed(String),
 }
 
 enum SendError {

@@ -1,17 +1,40 @@
-//! Cutting long replies into Telegram-sized messages (4096 characters):
-//! at paragraph breaks, then line breaks, then spaces; a code block is kept
-//! whole when it fits in one message.
+//! Cutting long replies into Telegram-sized messages (4096 UTF-16 code
+//! units): at paragraph breaks, then line breaks, then spaces; a code block
+//! is kept whole when it fits in one message.
 
-/// Telegram's limit on a message's text, in characters (UTF-16 units to be
-/// exact; we count chars, and keep a margin for characters outside the BMP).
+/// Telegram's limit on a message's text, in UTF-16 code units (an emoji
+/// outside the BMP counts two).
 pub const LIMIT: usize = 4096;
 
-/// Splits `text` into pieces of at most `limit` characters.
+/// Length of `s` as Telegram counts it: UTF-16 code units.
+pub fn units(s: &str) -> usize {
+    s.chars().map(char::len_utf16).sum()
+}
+
+/// The longest prefix of `s` of at most `limit` UTF-16 units, never cutting
+/// a character.
+pub fn truncate(s: &str, limit: usize) -> &str {
+    &s[..hard_cut(s, limit)]
+}
+
+/// Byte index just after the longest prefix of at most `limit` units.
+fn hard_cut(s: &str, limit: usize) -> usize {
+    let mut used = 0;
+    for (i, c) in s.char_indices() {
+        used += c.len_utf16();
+        if used > limit {
+            return i;
+        }
+    }
+    s.len()
+}
+
+/// Splits `text` into pieces of at most `limit` UTF-16 units.
 pub fn split(text: &str, limit: usize) -> Vec<String> {
     let limit = limit.max(16);
     let mut out = Vec::new();
     let mut rest = text.trim_end();
-    while rest.chars().count() > limit {
+    while units(rest) > limit {
         let cut = cut_point(rest, limit);
         let (head, tail) = rest.split_at(cut);
         let head = head.trim_end();
@@ -26,10 +49,9 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
     out
 }
 
-/// Where to cut `s` (a byte index) so the head has at most `limit` chars.
+/// Where to cut `s` (a byte index) so the head has at most `limit` units.
 fn cut_point(s: &str, limit: usize) -> usize {
-    // Byte index just after the `limit`-th char: the hard bound.
-    let hard = s.char_indices().nth(limit).map_or(s.len(), |(i, _)| i);
+    let hard = hard_cut(s, limit);
     let head = &s[..hard];
     // A code block that starts in the head and does not close there: cut
     // before it, if that leaves something and the block fits a message.
@@ -52,7 +74,7 @@ fn cut_point(s: &str, limit: usize) -> usize {
                     .find("```")
                     .map(|e| first + 3 + e + 3)
             })
-            .map_or(usize::MAX, |end| s[start..start + end].chars().count());
+            .map_or(usize::MAX, |end| units(&s[start..start + end]));
         if block_len <= limit {
             return start;
         }
@@ -104,6 +126,35 @@ mod tests {
         let with_code: Vec<&String> = parts.iter().filter(|p| p.contains("```")).collect();
         assert_eq!(with_code.len(), 1, "the block was split: {parts:?}");
         assert_eq!(with_code[0].matches("```").count(), 2);
+    }
+
+    #[test]
+    fn emoji_count_as_telegram_counts_them() {
+        // 3,000 emoji are 6,000 UTF-16 units: two messages, though only
+        // 3,000 characters.
+        let text = "😀".repeat(3000);
+        let parts = split(&text, LIMIT);
+        assert_eq!(
+            parts.len(),
+            2,
+            "one message of 6,000 units would be refused"
+        );
+        for p in &parts {
+            assert!(units(p) <= LIMIT, "{} units", units(p));
+        }
+        assert_eq!(parts.concat(), text);
+        // Mixed with words, cut at spaces.
+        let words = "🎉 party ".repeat(1000);
+        for p in split(&words, LIMIT) {
+            assert!(units(&p) <= LIMIT);
+            assert!(
+                p.ends_with("party"),
+                "cut mid-word: {:?}",
+                &p[p.len() - 12..]
+            );
+        }
+        assert_eq!(truncate("a😀b", 2), "a");
+        assert_eq!(truncate("a😀b", 3), "a😀");
     }
 
     #[test]

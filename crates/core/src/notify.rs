@@ -1,0 +1,25 @@
+//! The notification port: tell the owner something (a briefing, urgent
+//! mail) on every channel they use, without the sender knowing any channel.
+//! Each channel queues durably and splits and formats for itself.
+//!
+//! **Invariant:** types only; no I/O.
+
+use async_trait::async_trait;
+
+/// Why a notification could not be queued on a channel.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("could not queue a message for {channel}: {detail}")]
+pub struct NotifyError {
+    pub channel: String,
+    pub detail: String,
+}
+
+/// A channel that reaches the owner.
+#[async_trait]
+pub trait Notifier: Send + Sync + std::fmt::Debug {
+    /// The channel's name ("telegram").
+    fn channel(&self) -> &str;
+    /// Queues `text` for the owner, whole: the channel cuts it into pieces
+    /// its transport accepts, in order. Returns once it is stored durably.
+    async fn notify(&self, text: &str) -> Result<(), NotifyError>;
+}
