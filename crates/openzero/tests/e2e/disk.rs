@@ -2,9 +2,7 @@
 //! error, a non-zero exit, and every accepted byte still there afterwards.
 //! Needs root to mount a small tmpfs (CI runs as root); skipped otherwise.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,9 +3,7 @@
 //! daylight-saving changes, a service down across 07:30, a restart right
 //! after a run, a paused job, a dead model.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

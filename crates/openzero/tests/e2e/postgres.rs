@@ -1,8 +1,6 @@
 //! The same user journey on PostgreSQL, chosen by DATABASE_URL alone.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use common::Oz;
 use predicates::prelude::*;

@@ -4,8 +4,6 @@
 //! with Retry-After, 500, a hang, malformed JSON, an empty answer, an error
 //! in the middle of the stream, a stream cut short.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -4,9 +4,7 @@
 //! tool or bad arguments are answered with the reason, not a crash; the
 //! write changes the owner's data for real.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

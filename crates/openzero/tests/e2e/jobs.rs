@@ -3,9 +3,7 @@
 //! and recorded; briefings composed from the projects, delivered plain when
 //! the model fails, stored and shown again.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use common::Oz;
 use predicates::prelude::*;

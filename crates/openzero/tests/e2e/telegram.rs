@@ -5,9 +5,7 @@
 //! a 429, a 6,000-character answer, malformed and unknown updates, and a
 //! restart in the middle of a conversation.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

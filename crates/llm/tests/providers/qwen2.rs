@@ -3,8 +3,6 @@
 //! does on the same file, step for step, and our tokenizer reads the prompt
 //! as llama.cpp did.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::PathBuf;
 
 use openzero_llm::embedded::EmbeddedModel;

@@ -1,8 +1,6 @@
 //! `openzero serve` as a process: listens, answers /health, stops cleanly on SIGTERM.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

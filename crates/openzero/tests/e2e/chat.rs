@@ -2,9 +2,7 @@
 //! with the owner's projects and memories in the prompt, keeps the
 //! conversation, and explains a missing model or provider.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use common::Oz;
 use predicates::prelude::*;

@@ -7,9 +7,7 @@
 //! loopback, recording every request byte for byte. The `openai` provider
 //! counts as cloud whatever its address.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

@@ -2,9 +2,7 @@
 //! its baseline (pgvector here; the Python baseline needs torch and is run
 //! by scripts/bench, not by the test suite).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use common::Oz;
 

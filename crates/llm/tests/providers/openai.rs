@@ -3,8 +3,6 @@
 //! 429 with Retry-After, 500, a hang, malformed JSON, an empty answer). The
 //! fake records every request it received.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -4,8 +4,6 @@
 //! off mid-stream is not glued to another model's, and when all fail the
 //! error names every model and why.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;

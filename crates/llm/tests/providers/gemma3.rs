@@ -3,8 +3,6 @@
 //! reference texts (tests/data/gemma3-tokens.json, made with
 //! llama-cpp-python), and the model loads and answers offline.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::PathBuf;
 use std::sync::OnceLock;
 

@@ -2,8 +2,6 @@
 //! answers offline, streams, uses what the system prompt tells it, and
 //! reports bad files and over-long prompts instead of panicking.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::PathBuf;
 use std::sync::OnceLock;
 

@@ -3,8 +3,6 @@
 //! SmolLM2 GGUF): streaming, usage, the length limit, and what a wrong
 //! request looks like to the owner.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::Duration;
 
 use openzero_core::agent::{ChatMessage, Role};

@@ -5,8 +5,6 @@
 //! `{"error": {"code", "message", "status", "details"}}` with
 //! `google.rpc.RetryInfo`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

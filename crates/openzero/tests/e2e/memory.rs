@@ -1,9 +1,7 @@
 //! `openzero memory` end to end with the real MiniLM model, on SQLite and
 //! PostgreSQL, and what happens when the model is missing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use common::Oz;
 use predicates::prelude::*;

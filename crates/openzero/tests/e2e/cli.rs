@@ -1,9 +1,7 @@
 //! The real binary, driven as a user would, on SQLite (and PostgreSQL where
 //! marked). Each test gets its own data directory and an empty environment.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use common::{Oz, read_dir_bytes};
 use predicates::prelude::*;

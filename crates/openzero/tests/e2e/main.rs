@@ -1,0 +1,20 @@
+//! The real binary and server, driven as a user would.
+//!
+//! One test binary for the crate (each file a module): one link step
+//! instead of one per file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bench;
+mod chat;
+mod cli;
+mod common;
+mod consent;
+mod disk;
+mod jobs;
+mod memory;
+mod postgres;
+mod schedule;
+mod serve;
+mod telegram;
+mod tools;

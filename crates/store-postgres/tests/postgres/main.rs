@@ -1,0 +1,9 @@
+//! The PostgreSQL adapter: the conformance suite and its error mapping.
+//!
+//! One test binary for the crate (each file a module): one link step
+//! instead of one per file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod conformance;
+mod pg_errors;
