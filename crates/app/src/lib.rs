@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod bench;
 pub mod bench_llm;
+pub mod briefings;
 pub mod clock;
 pub mod consent;
 pub mod doctor;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
+use openzero_app::briefings::Briefings;
 use openzero_app::jobs::{self, Runner};
 use openzero_config::Loaded;
 use openzero_core::briefing::Kind;
@@ -129,13 +130,13 @@ pub async fn briefing(loaded: &Loaded, which: &str, dry_run: bool) -> Result<Exi
         let Some(kind) = Kind::parse(which) else {
             bail!("'{which}' is not a briefing: daily, weekly, monthly or last");
         };
-        let runner = Runner::new(openzero_server::services_over(
+        let briefings = Briefings::new(openzero_server::services_over(
             loaded.clone(),
             store.clone(),
         ));
-        let b = runner.compose(kind, !dry_run).await?;
+        let b = briefings.compose(kind, !dry_run).await?;
         if !dry_run {
-            runner.deliver(kind, &b).await?;
+            briefings.deliver(kind, &b).await?;
         }
         outln!("{}", b.text);
         Ok::<_, anyhow::Error>(ExitCode::SUCCESS)

@@ -88,36 +88,62 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
 
 type BotTask = tokio::task::JoinHandle<()>;
 
-/// Runs the scheduled jobs until `stop`: a pass at start (catching up on
-/// what was missed while down), then at each next slot (looking at least
-/// every minute, so a changed pause or clock is noticed).
-async fn schedule(services: Arc<Services>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let tz = services.tz();
-    let runner = openzero_app::jobs::Runner::new(services);
-    let mut first = true;
-    while !*stop.borrow() {
-        let next = runner.tick(openzero_app::clock::now()).await;
-        if std::mem::take(&mut first) {
-            let at = next.map_or_else(
-                || "nothing scheduled".to_owned(),
-                |n| {
-                    n.with_timezone(&tz)
-                        .format("%a %Y-%m-%d %H:%M:%S %Z")
-                        .to_string()
-                },
-            );
-            tracing::info!(next = %at, "scheduler: caught up");
+/// Runs the scheduled jobs until `stop`, each job on its own task (a slow
+/// job never delays another): a pass at start (catching up on what was
+/// missed while down), then at each next slot (looking at least every
+/// minute, so a changed pause or clock is noticed).
+async fn schedule(services: Arc<Services>, stop: tokio::sync::watch::Receiver<bool>) {
+    let jobs = match openzero_app::jobs::registry(&services.loaded) {
+        Ok(j) => j,
+        Err(e) => {
+            tracing::error!(error = %e, "scheduler: no jobs run");
+            return;
         }
-        let wait = next
-            .and_then(|n| (n - openzero_app::clock::now()).to_std().ok())
-            .unwrap_or(std::time::Duration::from_secs(60))
-            .clamp(
-                std::time::Duration::from_millis(200),
-                std::time::Duration::from_secs(60),
-            );
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = stop.changed() => break,
+    };
+    let runner = Arc::new(openzero_app::jobs::Runner::new(services.clone()));
+    let tasks: Vec<_> = jobs
+        .into_iter()
+        .map(|job| {
+            let (runner, mut stop, tz) = (runner.clone(), stop.clone(), services.tz());
+            tokio::spawn(async move {
+                let mut first = true;
+                while !*stop.borrow() {
+                    let next = match runner.tick_job(&job, openzero_app::clock::now()).await {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::error!(job = job.name, error = %e, "job skipped this pass");
+                            None
+                        }
+                    };
+                    if std::mem::take(&mut first) {
+                        let at = next.map_or_else(
+                            || "not scheduled".to_owned(),
+                            |n| {
+                                n.with_timezone(&tz)
+                                    .format("%a %Y-%m-%d %H:%M:%S %Z")
+                                    .to_string()
+                            },
+                        );
+                        tracing::info!(job = job.name, next = %at, "scheduler: caught up");
+                    }
+                    let wait = next
+                        .and_then(|n| (n - openzero_app::clock::now()).to_std().ok())
+                        .unwrap_or(std::time::Duration::from_secs(60))
+                        .clamp(
+                            std::time::Duration::from_millis(200),
+                            std::time::Duration::from_secs(60),
+                        );
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stop.changed() => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        if let Err(e) = t.await {
+            tracing::error!(error = %e, "scheduler: a job's task ended abnormally");
         }
     }
 }

@@ -645,10 +645,10 @@ impl Telegram {
                     let kind = openzero_core::briefing::Kind::parse(&name)
                         .unwrap_or(openzero_core::briefing::Kind::Daily);
                     let typing = self.typing(chat);
-                    let runner = openzero_app::jobs::Runner::new(self.services.clone());
-                    let out = match runner.compose(kind, true).await {
+                    let briefings = openzero_app::briefings::Briefings::new(self.services.clone());
+                    let out = match briefings.compose(kind, true).await {
                         Ok(b) => {
-                            if let Err(e) = runner.record(kind, &b).await {
+                            if let Err(e) = briefings.record(kind, &b).await {
                                 tracing::warn!(error = %e, "briefing not stored");
                             }
                             reply(chat, &b.text)

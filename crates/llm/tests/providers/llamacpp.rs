@@ -47,7 +47,10 @@ async fn streams_a_real_answer() {
     assert_eq!(p.info().locality, Locality::Local);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let r = p
-        .chat(ask("What is the capital of France? Answer in one word.", 24), Some(tx))
+        .chat(
+            ask("What is the capital of France? Answer in one word.", 24),
+            Some(tx),
+        )
         .await
         .unwrap();
     let mut streamed = String::new();
