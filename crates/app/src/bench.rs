@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::AppError;
 use crate::memory::MemoryService;
 use crate::memory_index::MemoryIndex;
+use openzero_store::prelude::*;
 
 /// What to measure.
 #[derive(Debug, Clone)]

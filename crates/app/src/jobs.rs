@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use openzero_config::Loaded;
 use openzero_core::schedule::{Schedule, decide};
-use openzero_store::Store;
+use openzero_store::{JobStore, Store};
 use serde::Serialize;
 
 use crate::clock;
@@ -97,7 +97,7 @@ pub struct JobInfo {
 }
 
 /// Every job's state.
-pub async fn list(loaded: &Loaded, store: &dyn Store) -> Result<Vec<JobInfo>, AppError> {
+pub async fn list(loaded: &Loaded, store: &dyn JobStore) -> Result<Vec<JobInfo>, AppError> {
     let tz = loaded.settings.general.timezone.0;
     let now = clock::now();
     let mut out = Vec::new();
@@ -130,7 +130,7 @@ pub async fn list(loaded: &Loaded, store: &dyn Store) -> Result<Vec<JobInfo>, Ap
 /// Pauses or resumes a job by name.
 pub async fn set_paused(
     loaded: &Loaded,
-    store: &dyn Store,
+    store: &dyn JobStore,
     name: &str,
     paused: bool,
 ) -> Result<&'static str, AppError> {

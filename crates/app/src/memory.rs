@@ -18,7 +18,7 @@ use openzero_core::memory::{
     validate_text,
 };
 use openzero_embed::{EmbedError, Embedder, MODEL_ID, Runtime};
-use openzero_store::{Embedding, MemoryRecord, MemoryStats, Store};
+use openzero_store::{Embedding, MemoryRecord, MemoryStats, MemoryStore};
 use serde::{Deserialize, Serialize};
 
 use crate::AppError;
@@ -144,7 +144,7 @@ pub struct Line {
 /// Memory operations over a store and, when available, the embedding model.
 #[derive(Debug)]
 pub struct MemoryService<'a> {
-    store: &'a dyn Store,
+    store: &'a dyn MemoryStore,
     embedder: Result<Arc<dyn TextEmbedder>, String>,
     index: Arc<MemoryIndex>,
 }
@@ -152,13 +152,16 @@ pub struct MemoryService<'a> {
 impl<'a> MemoryService<'a> {
     /// A service with its own vector index, built at the first search (for
     /// one-shot commands).
-    pub fn new(store: &'a dyn Store, embedder: Result<Arc<dyn TextEmbedder>, EmbedError>) -> Self {
+    pub fn new(
+        store: &'a dyn MemoryStore,
+        embedder: Result<Arc<dyn TextEmbedder>, EmbedError>,
+    ) -> Self {
         Self::with_index(store, embedder, Arc::default())
     }
 
     /// A service sharing a long-lived index (the server's).
     pub fn with_index(
-        store: &'a dyn Store,
+        store: &'a dyn MemoryStore,
         embedder: Result<Arc<dyn TextEmbedder>, EmbedError>,
         index: Arc<MemoryIndex>,
     ) -> Self {
@@ -172,7 +175,7 @@ impl<'a> MemoryService<'a> {
     /// A service over an embedder loaded once and shared (`Err` says why
     /// there is none), for long-running channels.
     pub fn shared(
-        store: &'a dyn Store,
+        store: &'a dyn MemoryStore,
         embedder: Result<Arc<dyn TextEmbedder>, String>,
         index: Arc<MemoryIndex>,
     ) -> Self {

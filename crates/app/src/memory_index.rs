@@ -12,7 +12,7 @@
 use openzero_core::memory::{Filters, MemoryId};
 use openzero_core::vector_index::VectorIndex;
 use openzero_embed::MODEL_ID;
-use openzero_store::{Store, StoreError, VectorRow};
+use openzero_store::{MemoryStore, StoreError, VectorRow};
 use tokio::sync::{Mutex, MutexGuard};
 
 /// Rows read per page while building.
@@ -88,7 +88,10 @@ impl Default for MemoryIndex {
 impl MemoryIndex {
     /// The index, built or caught up with every change the store has
     /// committed. Holds the lock until the guard is dropped.
-    pub async fn synced(&self, store: &dyn Store) -> Result<MutexGuard<'_, Synced>, StoreError> {
+    pub async fn synced(
+        &self,
+        store: &dyn MemoryStore,
+    ) -> Result<MutexGuard<'_, Synced>, StoreError> {
         let mut s = self.inner.lock().await;
         let changes = store.memory_changes(s.last_change).await?;
         if !s.built || changes.truncated {

@@ -4,7 +4,7 @@ use openzero_core::{
     Domain, NewProject, Priority, Progress, Project, ProjectPatch, Status, check_parent,
     check_unique, resolve, validate_name,
 };
-use openzero_store::{Removed, Store};
+use openzero_store::{ProjectStore, Removed};
 
 use crate::AppError;
 
@@ -34,20 +34,20 @@ pub struct UpdateProject {
     pub description: Option<Option<String>>,
 }
 
-pub async fn list(store: &dyn Store) -> Result<Vec<Project>, AppError> {
+pub async fn list(store: &dyn ProjectStore) -> Result<Vec<Project>, AppError> {
     Ok(store.list_projects().await?)
 }
 
-pub async fn tree(store: &dyn Store) -> Result<String, AppError> {
+pub async fn tree(store: &dyn ProjectStore) -> Result<String, AppError> {
     Ok(openzero_core::render_tree(&store.list_projects().await?))
 }
 
-pub async fn find(store: &dyn Store, query: &str) -> Result<Project, AppError> {
+pub async fn find(store: &dyn ProjectStore, query: &str) -> Result<Project, AppError> {
     let all = store.list_projects().await?;
     Ok(resolve(&all, query)?.clone())
 }
 
-pub async fn add(store: &dyn Store, req: AddProject) -> Result<Project, AppError> {
+pub async fn add(store: &dyn ProjectStore, req: AddProject) -> Result<Project, AppError> {
     let all = store.list_projects().await?;
     let mut p = NewProject::new(&req.name)?;
     if let Some(parent) = &req.parent {
@@ -76,7 +76,7 @@ pub async fn add(store: &dyn Store, req: AddProject) -> Result<Project, AppError
 }
 
 pub async fn update(
-    store: &dyn Store,
+    store: &dyn ProjectStore,
     query: &str,
     req: UpdateProject,
 ) -> Result<Project, AppError> {
@@ -113,7 +113,7 @@ pub async fn update(
     Ok(updated)
 }
 
-pub async fn remove(store: &dyn Store, query: &str) -> Result<Removed, AppError> {
+pub async fn remove(store: &dyn ProjectStore, query: &str) -> Result<Removed, AppError> {
     let all = store.list_projects().await?;
     let p = resolve(&all, query)?;
     let removed = store.remove_project(p.id).await?;

@@ -7,6 +7,7 @@ use chrono::{TimeZone, Utc};
 use openzero_app::memory_index::MemoryIndex;
 use openzero_core::memory::{Filters, Source};
 use openzero_embed::MODEL_ID;
+use openzero_store::prelude::*;
 use openzero_store::{Embedding, MemoryRecord, Store};
 use openzero_store_sqlite::SqliteStore;
 

@@ -84,41 +84,67 @@ pub struct Removed {
     pub children_moved: u64,
 }
 
-/// The storage interface. Methods are small and do one thing; validation of
-/// the domain rules (cycles, duplicate names) happens in the application
-/// layer before a write.
+/// Storage ports, one per aggregate. Methods are small and do one thing;
+/// validation of the domain rules (cycles, duplicate names) happens in the
+/// application layer before a write.
+/// The database itself: which backend, where, whether it answers, its schema.
 #[async_trait]
-pub trait Store: Send + Sync + Debug {
+pub trait Database: Send + Sync + Debug {
     fn backend(&self) -> Backend;
+
     /// Where the data lives, safe to show (no password).
     fn target(&self) -> String;
+
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
     /// Applied schema version (the highest migration run).
     async fn schema_version(&self) -> Result<i64, StoreError>;
 
+    /// Waits for in-flight work and closes connections.
+    async fn close(&self);
+}
+
+/// The project tree.
+#[async_trait]
+pub trait ProjectStore: Send + Sync + Debug {
     async fn list_projects(&self) -> Result<Vec<Project>, StoreError>;
+
     async fn get_project(&self, id: ProjectId) -> Result<Option<Project>, StoreError>;
+
     async fn create_project(&self, p: &NewProject) -> Result<Project, StoreError>;
+
     async fn update_project(
         &self,
         id: ProjectId,
         patch: &ProjectPatch,
     ) -> Result<Project, StoreError>;
+
     /// Deletes a project and, in the same transaction, moves its children up
     /// to its own parent.
     async fn remove_project(&self, id: ProjectId) -> Result<Removed, StoreError>;
+
     /// Records that the owner reviewed the project now.
     async fn mark_reviewed(
         &self,
         id: ProjectId,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError>;
+}
 
+/// The owner's preferences (key → value).
+#[async_trait]
+pub trait PreferenceStore: Send + Sync + Debug {
     async fn get_preference(&self, key: &str) -> Result<Option<String>, StoreError>;
-    async fn set_preference(&self, key: &str, value: &str) -> Result<(), StoreError>;
-    async fn list_preferences(&self) -> Result<Vec<(String, String)>, StoreError>;
 
+    async fn set_preference(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    async fn list_preferences(&self) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+/// Semantic memory: texts, their vectors, full-text search, the change log.
+#[async_trait]
+pub trait MemoryStore: Send + Sync + Debug {
     /// Stores a memory unless the same text from the same source exists;
     /// returns the stored memory and whether it was new.
     async fn add_memory(&self, m: &MemoryRecord) -> Result<(Memory, bool), StoreError> {
@@ -127,23 +153,28 @@ pub trait Store: Send + Sync + Debug {
             .pop()
             .ok_or_else(|| StoreError::Other("the store returned no row for a new memory".into()))
     }
-    /// [`Store::add_memory`] for many, in one transaction: every record is
+
+    /// [`MemoryStore::add_memory`] for many, in one transaction: every record is
     /// stored (or found already present), or none is and the error says why.
     /// Results are in input order.
     async fn add_memories(
         &self,
         records: &[MemoryRecord],
     ) -> Result<Vec<(Memory, bool)>, StoreError>;
+
     /// Stores (or replaces) a memory's vector.
     async fn set_embedding(&self, id: MemoryId, e: &Embedding) -> Result<(), StoreError>;
+
     /// Memories without a vector of `model` (never embedded, or by another model), oldest first.
     async fn memories_needing_embedding(
         &self,
         model: &str,
         limit: i64,
     ) -> Result<Vec<(MemoryId, String)>, StoreError>;
+
     /// The memories with these ids (missing ids are skipped), in no particular order.
     async fn get_memories(&self, ids: &[MemoryId]) -> Result<Vec<Memory>, StoreError>;
+
     /// Vectors of `model` for memories with id greater than `after`, in id
     /// order, at most `limit` (to build the in-process index page by page).
     async fn memory_vectors(
@@ -152,6 +183,7 @@ pub trait Store: Send + Sync + Debug {
         after: MemoryId,
         limit: i64,
     ) -> Result<Vec<VectorRow>, StoreError>;
+
     /// Vectors of `model` for these memories (missing ids and memories
     /// without such a vector are skipped).
     async fn memory_vectors_of(
@@ -159,18 +191,22 @@ pub trait Store: Send + Sync + Debug {
         model: &str,
         ids: &[MemoryId],
     ) -> Result<Vec<VectorRow>, StoreError>;
+
     /// Memories added, re-embedded or forgotten after change `after` of the
     /// change log (0: from the start), so an in-process index can catch up
     /// with writes made by other processes.
     async fn memory_changes(&self, after: i64) -> Result<MemoryChanges, StoreError>;
+
     /// Drops all but the newest `keep` entries of the change log. Readers
     /// further behind are told to rebuild (`MemoryChanges::truncated`).
     async fn prune_memory_changes(&self, keep: i64) -> Result<(), StoreError>;
-    /// True when [`Store::dense_search`] is answered by the database, so no
+
+    /// True when [`MemoryStore::dense_search`] is answered by the database, so no
     /// in-process index is needed.
     fn searches_vectors(&self) -> bool {
         false
     }
+
     /// Exact dense search run by the database itself (pgvector): the
     /// `limit` memories whose `model` vectors are most similar to `query`,
     /// with at least `min_score`, best first. `None` when this backend has
@@ -185,6 +221,7 @@ pub trait Store: Send + Sync + Debug {
     ) -> Result<Option<Vec<(MemoryId, f32)>>, StoreError> {
         Ok(None)
     }
+
     /// Full-text search: ids of memories containing any of the (plain,
     /// alphanumeric) terms, best match first.
     async fn text_search(
@@ -193,15 +230,31 @@ pub trait Store: Send + Sync + Debug {
         filters: &Filters,
         limit: i64,
     ) -> Result<Vec<MemoryId>, StoreError>;
+
     /// Deletes a memory with its vector and full-text entry; false if absent.
     async fn forget_memory(&self, id: MemoryId) -> Result<bool, StoreError>;
+
     /// Memories with id greater than `after`, in id order (for export).
     async fn list_memories(&self, after: MemoryId, limit: i64) -> Result<Vec<Memory>, StoreError>;
+
     /// Counts for `memory stats` and `/health`.
     async fn memory_stats(&self, model: &str) -> Result<MemoryStats, StoreError>;
 
+    /// Memories created in `[from, until)`, newest first, at most `limit`.
+    async fn memories_between(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> Result<Vec<Memory>, StoreError>;
+}
+
+/// Conversations per channel and their running summaries.
+#[async_trait]
+pub trait ConversationStore: Send + Sync + Debug {
     /// Appends turns to a channel's conversation, in one transaction.
     async fn add_turns(&self, channel: &str, turns: &[Turn]) -> Result<(), StoreError>;
+
     /// The newest `limit` turns of a channel, oldest first.
     async fn recent_turns(&self, channel: &str, limit: i64) -> Result<Vec<Turn>, StoreError>;
 
@@ -213,37 +266,60 @@ pub trait Store: Send + Sync + Debug {
         after: i64,
         limit: i64,
     ) -> Result<Vec<(i64, Turn)>, StoreError>;
+
     /// The channel's current running summary.
     async fn latest_summary(&self, channel: &str) -> Result<Option<Summary>, StoreError>;
+
     /// Records a new running summary covering turns up to `upto`.
     async fn add_summary(&self, channel: &str, upto: i64, text: &str) -> Result<(), StoreError>;
+}
 
+/// Incoming Telegram updates: stored before acknowledged, handled once.
+#[async_trait]
+pub trait InboxStore: Send + Sync + Debug {
     /// Stores received Telegram updates (id, raw JSON) in one transaction;
     /// ones already stored are ignored. Returns how many were new.
     async fn tg_store_updates(&self, updates: &[(i64, String)]) -> Result<usize, StoreError>;
+
     /// The offset to poll from: one past the highest update ever stored.
     async fn tg_next_offset(&self) -> Result<i64, StoreError>;
+
     /// Stored updates not handled yet, oldest first.
     async fn tg_unhandled(&self, limit: i64) -> Result<Vec<(i64, String)>, StoreError>;
+
     /// Marks an update handled and queues its replies, in one transaction.
     async fn tg_finish(&self, update_id: i64, replies: &[OutMessage]) -> Result<(), StoreError>;
+}
+
+/// Outgoing Telegram messages: queued durably, sent in order.
+#[async_trait]
+pub trait OutboxStore: Send + Sync + Debug {
     /// Queues messages with no update behind them (notifications).
     async fn tg_queue(&self, messages: &[OutMessage]) -> Result<(), StoreError>;
+
     /// Queued messages not sent yet, oldest first.
     async fn tg_outbox(&self, limit: i64) -> Result<Vec<Outgoing>, StoreError>;
+
     /// Records a queued message as sent.
     async fn tg_sent(&self, id: i64, message_id: i64) -> Result<(), StoreError>;
+
     /// Records a failed attempt to send a queued message.
     async fn tg_send_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
+}
 
+/// Scheduled jobs: registration, pauses, claimed slots and their outcomes.
+#[async_trait]
+pub trait JobStore: Send + Sync + Debug {
     /// Registers a job if new (known from `since`); returns (paused, since).
     async fn job_ensure(
         &self,
         job: &str,
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<(bool, chrono::DateTime<chrono::Utc>), StoreError>;
+
     /// Pauses or resumes a job; false if the job was never registered.
     async fn job_set_paused(&self, job: &str, paused: bool) -> Result<bool, StoreError>;
+
     /// Claims a slot: true if this caller runs it. False if the slot was
     /// already claimed (run, running or missed) or another run of the job
     /// is still going. A run left `running` for longer than `lease` (its
@@ -254,6 +330,7 @@ pub trait Store: Send + Sync + Debug {
         slot: chrono::DateTime<chrono::Utc>,
         lease: chrono::Duration,
     ) -> Result<bool, StoreError>;
+
     /// Records how a claimed run ended (`ok` or `failed` with the error).
     async fn job_finish(
         &self,
@@ -261,14 +338,21 @@ pub trait Store: Send + Sync + Debug {
         slot: chrono::DateTime<chrono::Utc>,
         error: Option<&str>,
     ) -> Result<(), StoreError>;
+
     /// Records slots that will not run.
     async fn job_missed(
         &self,
         job: &str,
         slots: &[chrono::DateTime<chrono::Utc>],
     ) -> Result<(), StoreError>;
+
     /// The newest `limit` runs of a job, newest first.
     async fn job_runs(&self, job: &str, limit: i64) -> Result<Vec<JobRun>, StoreError>;
+}
+
+/// Delivered briefings and the items they carried.
+#[async_trait]
+pub trait BriefingStore: Send + Sync + Debug {
     /// Stores a delivered briefing and marks the items it carried (keys
     /// such as `done:project:4`) delivered now, in one transaction.
     async fn add_briefing(
@@ -277,30 +361,32 @@ pub trait Store: Send + Sync + Debug {
         text: &str,
         items: &[String],
     ) -> Result<(), StoreError>;
+
     /// When each of `items` was last delivered in a briefing (items never
     /// delivered are left out).
     async fn delivered_items(
         &self,
         items: &[String],
     ) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, StoreError>;
-    /// Memories created in `[from, until)`, newest first, at most `limit`.
-    async fn memories_between(
-        &self,
-        from: chrono::DateTime<chrono::Utc>,
-        until: chrono::DateTime<chrono::Utc>,
-        limit: i64,
-    ) -> Result<Vec<Memory>, StoreError>;
+
     /// The newest briefing (of `kind`, if given): (kind, created_at, text).
     async fn last_briefing(
         &self,
         kind: Option<&str>,
     ) -> Result<Option<(String, chrono::DateTime<chrono::Utc>, String)>, StoreError>;
+}
 
+/// Thoughts held for the owner's consent, and the disclosure log.
+#[async_trait]
+pub trait ConsentStore: Send + Sync + Debug {
     /// Stores a pending thought (a cloud request waiting for the owner).
     async fn add_thought(&self, t: &NewThought) -> Result<Thought, StoreError>;
+
     async fn get_thought(&self, id: ThoughtId) -> Result<Option<Thought>, StoreError>;
+
     /// The newest `limit` thoughts, newest first.
     async fn list_thoughts(&self, limit: i64) -> Result<Vec<Thought>, StoreError>;
+
     /// Grants or cancels a pending thought, atomically: of two decisions
     /// racing, one wins and the other sees `AlreadyDecided`.
     async fn decide_thought(
@@ -310,17 +396,65 @@ pub trait Store: Send + Sync + Debug {
         by: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Decided, StoreError>;
+
     /// Records how a granted thought ended (answered or failed).
     async fn finish_thought(&self, id: ThoughtId, end: &ThoughtEnd) -> Result<(), StoreError>;
+
     /// Logs a disclosure; called before the bytes leave.
     async fn add_disclosure(&self, d: &NewDisclosure) -> Result<DisclosureRecord, StoreError>;
+
     /// Records how a logged disclosure ended.
     async fn finish_disclosure(&self, id: i64, outcome: &str) -> Result<(), StoreError>;
+
     /// The newest `limit` disclosures, newest first.
     async fn list_disclosures(&self, limit: i64) -> Result<Vec<DisclosureRecord>, StoreError>;
+}
 
-    /// Waits for in-flight work and closes connections.
-    async fn close(&self);
+/// Every port at once, for the composition root and the conformance suite.
+/// A component takes only the port it uses (`&dyn ProjectStore`, …); a
+/// `&dyn Store` coerces to any of them.
+pub trait Store:
+    Database
+    + ProjectStore
+    + PreferenceStore
+    + MemoryStore
+    + ConversationStore
+    + InboxStore
+    + OutboxStore
+    + JobStore
+    + BriefingStore
+    + ConsentStore
+{
+}
+
+impl<
+    T: Database
+        + ProjectStore
+        + PreferenceStore
+        + MemoryStore
+        + ConversationStore
+        + InboxStore
+        + OutboxStore
+        + JobStore
+        + BriefingStore
+        + ConsentStore,
+> Store for T
+{
+}
+
+/// The ports' traits, to call their methods on a `dyn Store`:
+/// `use openzero_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::BriefingStore as _;
+    pub use crate::ConsentStore as _;
+    pub use crate::ConversationStore as _;
+    pub use crate::Database as _;
+    pub use crate::InboxStore as _;
+    pub use crate::JobStore as _;
+    pub use crate::MemoryStore as _;
+    pub use crate::OutboxStore as _;
+    pub use crate::PreferenceStore as _;
+    pub use crate::ProjectStore as _;
 }
 
 /// A channel's running summary of its older turns.

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use openzero_store::Store;
+use openzero_store::prelude::*;
 
 #[tokio::test]
 async fn notify_queues_for_every_owner_with_buttons_last() {

@@ -1,6 +1,7 @@
 //! Connection failures are reported with the cause and never leak the password.
 
-use openzero_store::{Store, StoreError};
+use openzero_store::StoreError;
+use openzero_store::prelude::*;
 use openzero_store_postgres::{PgStore, testing};
 use sqlx::Connection;
 

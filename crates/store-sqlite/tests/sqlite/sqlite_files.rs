@@ -1,7 +1,8 @@
 //! SQLite-specific behaviour: the file on disk.
 
 use openzero_core::NewProject;
-use openzero_store::{Store, StoreError};
+use openzero_store::StoreError;
+use openzero_store::prelude::*;
 use openzero_store_sqlite::SqliteStore;
 
 #[tokio::test]

@@ -1,0 +1,124 @@
+//! SQLite: telegram's durable inbox and outbox.
+
+use super::*;
+
+#[async_trait]
+impl InboxStore for SqliteStore {
+    async fn tg_store_updates(&self, updates: &[(i64, String)]) -> Result<usize, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut new = 0;
+        for (id, payload) in updates {
+            new += sqlx::query(&sql(
+                "INSERT INTO telegram_updates (update_id, payload, received_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (update_id) DO NOTHING",
+            ))
+            .bind(id)
+            .bind(payload)
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?
+            .rows_affected() as usize;
+        }
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(new)
+    }
+
+    async fn tg_next_offset(&self) -> Result<i64, StoreError> {
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(update_id) FROM telegram_updates")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(max.map_or(0, |m| m + 1))
+    }
+
+    async fn tg_unhandled(&self, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        sqlx::query_as(&sql(
+            "SELECT update_id, payload FROM telegram_updates WHERE handled_at IS NULL \
+             ORDER BY update_id LIMIT $1",
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))
+    }
+
+    async fn tg_finish(&self, update_id: i64, replies: &[OutMessage]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        // The payload is no longer needed once handled (it may hold the
+        // owner's words; the conversation keeps what matters).
+        let done = sqlx::query(&sql(
+            "UPDATE telegram_updates SET handled_at = $1, payload = '' \
+             WHERE update_id = $2 AND handled_at IS NULL",
+        ))
+        .bind(now())
+        .bind(update_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?
+        .rows_affected();
+        if done == 1 {
+            self.queue_in(&mut tx, replies).await?;
+        }
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn tg_queue(&self, messages: &[OutMessage]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        self.queue_in(&mut tx, messages).await?;
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    async fn tg_outbox(&self, limit: i64) -> Result<Vec<Outgoing>, StoreError> {
+        let rows: Vec<(i64, i64, String, Option<String>, i64)> = sqlx::query_as(&sql(
+            "SELECT id, chat_id, text, buttons, attempts FROM telegram_outbox \
+             WHERE sent_at IS NULL ORDER BY id LIMIT $1",
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, chat_id, text, buttons, attempts)| Outgoing {
+                id,
+                message: OutMessage {
+                    chat_id,
+                    text,
+                    buttons,
+                },
+                attempts,
+            })
+            .collect())
+    }
+
+    async fn tg_sent(&self, id: i64, message_id: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(&sql(
+            "UPDATE telegram_outbox SET sent_at = $1, message_id = $2 WHERE id = $3",
+        ))
+        .bind(now())
+        .bind(message_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    async fn tg_send_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(&sql(
+            "UPDATE telegram_outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2",
+        ))
+        .bind(error)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+}
