@@ -438,10 +438,23 @@ pub async fn fold_history(
 
 /// The persona: `persona.md` in the data directory, or the built-in one.
 pub fn persona(data_dir: &Path) -> String {
-    std::fs::read_to_string(data_dir.join(PERSONA_FILE))
-        .ok()
+    owner_file(&data_dir.join(PERSONA_FILE))
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| DEFAULT_PERSONA.to_owned())
+}
+
+/// A file the owner may write (`persona.md`, `about-me.md`): `None` when it
+/// is absent, which is normal. Any other failure (permissions, not UTF-8)
+/// is logged with the path, then Z goes on without it.
+pub fn owner_file(path: &Path) -> Option<String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Some(s),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read this file; going on without it");
+            None
+        }
+    }
 }
 
 /// What Z answered.
@@ -633,9 +646,8 @@ impl<'a> Chat<'a> {
             }
         };
         let projects = project_list(&crate::projects::list(self.store).await?);
-        let about_me = std::fs::read_to_string(self.loaded.data_dir.join(ABOUT_ME_FILE))
-            .ok()
-            .filter(|s| !s.trim().is_empty());
+        let about_me =
+            owner_file(&self.loaded.data_dir.join(ABOUT_ME_FILE)).filter(|s| !s.trim().is_empty());
         let preferences = self.store.list_preferences().await?;
         let summary = self.store.latest_summary(&self.channel).await?;
         let history: Vec<Turn> = self

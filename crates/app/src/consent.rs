@@ -71,7 +71,7 @@ pub async fn think_context(
     };
     let all_projects = project_list(&crate::projects::list(store).await?);
     let project_lines: Vec<String> = all_projects.lines().map(str::to_owned).collect();
-    let about: Vec<String> = std::fs::read_to_string(loaded.data_dir.join(ABOUT_ME_FILE))
+    let about: Vec<String> = crate::agent::owner_file(&loaded.data_dir.join(ABOUT_ME_FILE))
         .unwrap_or_default()
         .split("\n\n")
         .map(str::trim)

@@ -19,6 +19,7 @@ pub mod memory;
 pub mod memory_index;
 pub mod projects;
 pub mod services;
+pub mod think;
 pub mod tools;
 pub mod wiring;
 

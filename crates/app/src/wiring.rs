@@ -29,6 +29,9 @@ pub enum AppError {
     Notify(#[from] openzero_core::notify::NotifyError),
     #[error(transparent)]
     Model(#[from] openzero_core::llm::LlmError),
+    /// No model could be loaded; says why.
+    #[error("{0}")]
+    ModelUnavailable(String),
     #[error("{0}")]
     Invalid(String),
 }

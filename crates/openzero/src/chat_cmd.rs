@@ -14,23 +14,23 @@ const CHANNEL: &str = "terminal";
 
 pub async fn run(loaded: &Loaded, message: Option<String>) -> Result<ExitCode> {
     let store = openzero_app::open_store(loaded).await?;
-    let result = talk(loaded, &*store, message).await;
+    let result = talk(loaded, &store, message).await;
     store.close().await;
     result
 }
 
 async fn talk(
     loaded: &Loaded,
-    store: &dyn openzero_store::Store,
+    store: &std::sync::Arc<dyn openzero_store::Store>,
     message: Option<String>,
 ) -> Result<ExitCode> {
     let model = load_chat_model(loaded).await?;
-    let memory = MemoryService::new(store, load_embedder(loaded).await);
+    let memory = MemoryService::new(&**store, load_embedder(loaded).await);
     if let Some(why) = memory.unavailable() {
         tracing::warn!("memories are found by words only: {why}");
     }
     let cloud = needs_consent(&model.info());
-    let chat = Chat::new(loaded, store, memory, model.clone(), CHANNEL);
+    let chat = Chat::new(loaded, &**store, memory, model.clone(), CHANNEL);
     let turn = Turn {
         loaded,
         store,
@@ -60,7 +60,7 @@ async fn talk(
 /// One message's way: straight to a local model, or through consent.
 struct Turn<'a> {
     loaded: &'a Loaded,
-    store: &'a dyn openzero_store::Store,
+    store: &'a std::sync::Arc<dyn openzero_store::Store>,
     chat: &'a Chat<'a>,
     model: &'a dyn openzero_llm::ChatModel,
     cloud: bool,
@@ -74,14 +74,15 @@ impl Turn<'_> {
         let ctx = self.chat.context(text).await?;
         let thought = openzero_app::consent::hold(
             self.loaded,
-            self.store,
+            &**self.store,
             &self.model.info(),
             CHANNEL,
             text,
             ctx,
         )
         .await?;
-        crate::think_cmd::approve_and_send(self.loaded, self.store, self.model, &thought).await
+        let services = openzero_server::services_over(self.loaded.clone(), self.store.clone());
+        crate::think_cmd::approve_and_send(&services, &thought).await
     }
 }
 

@@ -3,17 +3,13 @@
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use openzero_app::agent::{ChatTarget, chat_target, load_model, persona, think_target};
-use openzero_app::consent::{self, needs_consent};
-use openzero_app::memory::{MemoryService, load_embedder};
+use openzero_app::think::{self, Asked, Decided};
+use openzero_app::{AppError, Services};
 use openzero_config::Loaded;
-use openzero_core::agent::{Budget, messages};
-use openzero_core::consent::{Decision, ThoughtState};
-use openzero_llm::{ChatModel, ChatRequest};
-use openzero_store::{Decided, Store, Thought};
+use openzero_core::consent::Decision;
+use openzero_store::Thought;
 
 use crate::cli::ThoughtsCommand;
 
@@ -26,63 +22,38 @@ pub async fn think(loaded: &Loaded, question: &str) -> Result<ExitCode> {
     if question.trim().is_empty() {
         bail!("the question is empty");
     }
-    let target = think_target(loaded);
     let store = openzero_app::open_store(loaded).await?;
-    let result = think_in(loaded, &*store, &target, question).await;
+    let services = openzero_server::services_over(loaded.clone(), store.clone());
+    let result = think_in(&services, question).await;
     store.close().await;
     result
 }
 
-async fn think_in(
-    loaded: &Loaded,
-    store: &dyn Store,
-    target: &ChatTarget,
-    question: &str,
-) -> Result<ExitCode> {
-    let model = load_model(loaded, target).await?;
-    let memory = MemoryService::new(store, load_embedder(loaded).await);
-    let ctx = consent::think_context(loaded, store, &memory, question).await?;
-    let info = model.info();
-    if !needs_consent(&info) {
-        // A model on this machine or network: nothing leaves, nothing to approve.
-        let now = chrono::Utc::now().with_timezone(&loaded.settings.general.timezone.0);
-        let req = ChatRequest {
-            messages: messages(
-                &persona(&loaded.data_dir),
-                now,
-                &ctx,
-                Budget::default(),
-                question,
-            ),
-            max_tokens: loaded.settings.llm.max_tokens.max(1),
-            temperature: 0.2,
-            tools: Vec::new(),
-        };
-        let (tx, printer) = printer();
-        let answer = model.chat(req, Some(tx)).await;
-        let printed = printer.await.unwrap_or(false);
-        return match answer {
-            Ok(r) => {
-                finish_line(printed, &r.text);
-                Ok(ExitCode::SUCCESS)
+async fn think_in(services: &Services, question: &str) -> Result<ExitCode> {
+    let (tx, printer) = printer();
+    let asked = think::ask(services, CHANNEL, question, Some(tx)).await;
+    let printed = printer.await.unwrap_or(false);
+    match asked {
+        // A model on this machine or network: nothing left, nothing to approve.
+        Ok(Asked::Answered(text)) => {
+            finish_line(printed, &text);
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(Asked::Held(thought)) => approve_and_send(services, &thought).await,
+        Err(e @ (AppError::Model(_) | AppError::ModelUnavailable(_))) => {
+            if printed {
+                eprintln!();
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                Ok(ExitCode::FAILURE)
-            }
-        };
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
     }
-    let thought = consent::hold(loaded, store, &info, CHANNEL, question, ctx).await?;
-    approve_and_send(loaded, store, &*model, &thought).await
 }
 
 /// Shows `thought`, asks y/N on standard input, and acts on the answer.
-pub async fn approve_and_send(
-    loaded: &Loaded,
-    store: &dyn Store,
-    model: &dyn ChatModel,
-    thought: &Thought,
-) -> Result<ExitCode> {
+pub async fn approve_and_send(services: &Services, thought: &Thought) -> Result<ExitCode> {
+    let loaded = &services.loaded;
     show(loaded, thought);
     eprint!(
         "Send this to {} ({})? [y/N] ",
@@ -106,30 +77,21 @@ pub async fn approve_and_send(
         "y" | "yes" => Decision::Grant,
         _ => Decision::Cancel,
     };
-    decide_and_send(loaded, store, model, thought.id, decision).await
+    decide_and_send(services, thought.id, decision).await
 }
 
-async fn decide_and_send(
-    loaded: &Loaded,
-    store: &dyn Store,
-    model: &dyn ChatModel,
-    id: i64,
-    decision: Decision,
-) -> Result<ExitCode> {
-    let thought = match consent::decide(store, id, decision, APPROVER).await? {
-        Decided::Done(t) => t,
-        Decided::Refused(why, _) => bail!("thought #{id}: {why}"),
-        Decided::NotFound => bail!("thought #{id} does not exist"),
-    };
-    if thought.state == ThoughtState::Cancelled {
-        eprintln!("Cancelled: nothing was sent.");
-        return Ok(ExitCode::SUCCESS);
-    }
+async fn decide_and_send(services: &Services, id: i64, decision: Decision) -> Result<ExitCode> {
     let (tx, printer) = printer();
-    let sent = consent::send(loaded, store, model, &thought, Some(tx)).await;
+    let decided = think::decide(services, id, decision, APPROVER, Some(tx)).await;
     let printed = printer.await.unwrap_or(false);
-    match sent {
-        Ok(s) => {
+    match decided {
+        Ok(Decided::Cancelled) => {
+            eprintln!("Cancelled: nothing was sent.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(Decided::Refused(why)) => bail!("thought #{id}: {why}"),
+        Ok(Decided::NotFound) => bail!("thought #{id} does not exist"),
+        Ok(Decided::Sent(s)) => {
             finish_line(printed, &s.text);
             if let Some(d) = s.disclosure {
                 eprintln!(
@@ -142,6 +104,7 @@ async fn decide_and_send(
             }
             Ok(ExitCode::SUCCESS)
         }
+        Err(AppError::ModelUnavailable(why)) => bail!("{why}"),
         Err(e) => {
             if printed {
                 eprintln!();
@@ -226,12 +189,14 @@ fn finish_line(printed: bool, text: &str) {
 
 pub async fn thoughts(loaded: &Loaded, cmd: ThoughtsCommand) -> Result<ExitCode> {
     let store = openzero_app::open_store(loaded).await?;
-    let result = thoughts_in(loaded, &*store, cmd).await;
+    let services = openzero_server::services_over(loaded.clone(), store.clone());
+    let result = thoughts_in(&services, cmd).await;
     store.close().await;
     result
 }
 
-async fn thoughts_in(loaded: &Loaded, store: &dyn Store, cmd: ThoughtsCommand) -> Result<ExitCode> {
+async fn thoughts_in(services: &Services, cmd: ThoughtsCommand) -> Result<ExitCode> {
+    let (loaded, store) = (&services.loaded, &*services.store);
     let now = chrono::Utc::now();
     match cmd {
         ThoughtsCommand::List { limit, json } => {
@@ -280,41 +245,18 @@ async fn thoughts_in(loaded: &Loaded, store: &dyn Store, cmd: ThoughtsCommand) -
             }
         }
         ThoughtsCommand::Grant { id } => {
-            let Some(t) = store.get_thought(id).await? else {
-                bail!("thought #{id} does not exist")
-            };
-            let model = model_for(loaded, &t).await?;
-            return decide_and_send(loaded, store, &*model, id, Decision::Grant).await;
+            return decide_and_send(services, id, Decision::Grant).await;
         }
         ThoughtsCommand::Cancel { id } => {
-            match consent::decide(store, id, Decision::Cancel, APPROVER).await? {
-                Decided::Done(_) => eprintln!("Cancelled thought #{id}: nothing was sent."),
-                Decided::Refused(why, _) => bail!("thought #{id}: {why}"),
+            match think::decide(services, id, Decision::Cancel, APPROVER, None).await? {
+                Decided::Cancelled => eprintln!("Cancelled thought #{id}: nothing was sent."),
+                Decided::Refused(why) => bail!("thought #{id}: {why}"),
                 Decided::NotFound => bail!("thought #{id} does not exist"),
+                Decided::Sent(_) => bail!("thought #{id} was sent, not cancelled"),
             }
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The configured model a thought was made for.
-async fn model_for(loaded: &Loaded, t: &Thought) -> Result<Arc<dyn ChatModel>> {
-    for target in [think_target(loaded), chat_target(loaded)] {
-        if let ChatTarget::Server {
-            provider, model, ..
-        } = &target
-            && *provider == t.provider
-            && *model == t.model
-        {
-            return Ok(load_model(loaded, &target).await?);
-        }
-    }
-    bail!(
-        "thought #{} was made for {} ({}), which is no longer configured; ask again",
-        t.id,
-        t.provider,
-        t.model
-    )
 }
 
 fn clip(s: &str, max: usize) -> String {

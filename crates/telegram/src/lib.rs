@@ -24,15 +24,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use openzero_app::Services;
-use openzero_app::agent::{Chat, ChatTarget};
+use openzero_app::agent::Chat;
 use openzero_app::consent::{self, needs_consent};
 use openzero_app::memory::{AddMemory, MemoryService};
+use openzero_app::think::{self, Asked};
+use openzero_app::{AppError, Services};
 use openzero_config::Loaded;
-use openzero_core::consent::{Decision, ThoughtState};
+use openzero_core::consent::Decision;
 use openzero_core::llm::ChatModel;
 use openzero_core::memory::Filters;
-use openzero_store::{Decided, OutMessage, Store, Thought};
+use openzero_store::{OutMessage, Store, Thought};
 use teloxide_core::Bot;
 use teloxide_core::payloads::{
     AnswerCallbackQuerySetters, EditMessageTextSetters, SendMessageSetters, SetWebhookSetters,
@@ -956,39 +957,17 @@ impl Telegram {
     }
 
     async fn think(&self, chat: i64, question: &str) -> Vec<OutMessage> {
-        let model = match self.services.think_model().await {
-            Ok(m) => m,
-            Err(e) => return reply(chat, &format!("I cannot think deeply right now: {e}")),
-        };
-        let memory = self.memory().await;
-        let ctx = match consent::think_context(&self.loaded, &*self.store, &memory, question).await
-        {
-            Ok(c) => c,
-            Err(e) => return reply(chat, &format!("I could not prepare that: {e}")),
-        };
-        if !needs_consent(&model.info()) {
-            let typing = self.typing(chat);
-            let c = Chat::new(&self.loaded, &*self.store, memory, model, CHANNEL);
-            let out = match c.send(question, None).await {
-                Ok(a) => reply(chat, &a.text),
-                Err(e) => reply(chat, &format!("I could not answer: {e}")),
-            };
-            typing.abort();
-            return out;
-        }
-        match consent::hold(
-            &self.loaded,
-            &*self.store,
-            &model.info(),
-            CHANNEL,
-            question,
-            ctx,
-        )
-        .await
-        {
-            Ok(t) => self.disclosure(chat, &t),
+        let typing = self.typing(chat);
+        let out = match think::ask(&self.services, CHANNEL, question, None).await {
+            Ok(Asked::Answered(text)) => reply(chat, &text),
+            Ok(Asked::Held(t)) => self.disclosure(chat, &t),
+            Err(AppError::ModelUnavailable(e)) => {
+                reply(chat, &format!("I cannot think deeply right now: {e}"))
+            }
             Err(e) => reply(chat, &format!("I could not prepare that: {e}")),
-        }
+        };
+        typing.abort();
+        out
     }
 
     /// The message showing what a thought would send, with Send/Cancel.
@@ -1049,27 +1028,17 @@ impl Telegram {
             _ => return ("That button is not mine.".into(), Vec::new()),
         };
         let by = format!("owner (telegram {chat})");
-        let thought = match consent::decide(&*self.store, id, decision, &by).await {
-            Ok(Decided::Done(t)) => t,
-            Ok(Decided::Refused(why, _)) => return (capitalise(&why.to_string()), Vec::new()),
-            Ok(Decided::NotFound) => return ("I don't know that request.".into(), Vec::new()),
-            Err(e) => return (format!("I could not record that: {e}"), Vec::new()),
-        };
-        if thought.state == ThoughtState::Cancelled {
-            return (
+        let typing = self.typing(chat);
+        let decided = think::decide(&self.services, id, decision, &by, None).await;
+        typing.abort();
+        match decided {
+            Ok(think::Decided::Cancelled) => (
                 "Cancelled: nothing was sent.".into(),
                 reply(chat, "Cancelled: nothing was sent."),
-            );
-        }
-        let model = match self.model_for(&thought).await {
-            Ok(m) => m,
-            Err(e) => return ("Not sent.".into(), reply(chat, &e)),
-        };
-        let typing = self.typing(chat);
-        let sent = consent::send(&self.loaded, &*self.store, &*model, &thought, None).await;
-        typing.abort();
-        match sent {
-            Ok(s) => {
+            ),
+            Ok(think::Decided::Refused(why)) => (capitalise(&why.to_string()), Vec::new()),
+            Ok(think::Decided::NotFound) => ("I don't know that request.".into(), Vec::new()),
+            Ok(think::Decided::Sent(s)) => {
                 let mut text = s.text;
                 if let Some(d) = s.disclosure {
                     text.push_str(&format!(
@@ -1079,28 +1048,12 @@ impl Telegram {
                 }
                 ("Sent.".into(), reply(chat, &text))
             }
+            Err(AppError::ModelUnavailable(e)) => ("Not sent.".into(), reply(chat, &e)),
             Err(e) => (
                 "It failed.".into(),
                 reply(chat, &format!("The request failed: {e}")),
             ),
         }
-    }
-
-    async fn model_for(&self, t: &Thought) -> Result<Arc<dyn ChatModel>, String> {
-        let matches = |target: &ChatTarget| {
-            matches!(target, ChatTarget::Server { provider, model, .. }
-                if *provider == t.provider && *model == t.model)
-        };
-        if matches(&self.services.think_target) {
-            return self.services.think_model().await;
-        }
-        if matches(&self.services.chat_target) {
-            return self.services.chat_model().await;
-        }
-        Err(format!(
-            "That was for {} ({}), which is no longer configured; ask again.",
-            t.provider, t.model
-        ))
     }
 }
 
