@@ -30,6 +30,7 @@ use openzero_app::memory::{AddMemory, MemoryService};
 use openzero_app::think::{self, Asked};
 use openzero_app::{AppError, Services};
 use openzero_config::Loaded;
+use openzero_core::commands;
 use openzero_core::consent::Decision;
 use openzero_core::llm::ChatModel;
 use openzero_core::memory::Filters;
@@ -174,16 +175,6 @@ impl std::fmt::Debug for Telegram {
     }
 }
 
-const HELP: &str = "I'm Z. Write to me in plain words, or:
-/tree – your project tree
-/memory <words> – search what you told me
-/add <text> – remember something
-/think <question> – ask the deep-thinking model (you see what would leave first)
-/project add|done <name>, /project progress <name> <0-100>
-/status – how I am
-/daily /weekly /monthly – a briefing now
-/jobs – scheduled jobs; /pause NAME, /resume NAME, /run NAME";
-
 impl Telegram {
     /// The bot over the process's services. Models are not loaded here:
     /// the first message that needs one loads it, once, for everyone.
@@ -269,24 +260,9 @@ impl Telegram {
 
     /// Runs the poller, the handler and the outbox until `shutdown` is set.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
-        let commands = [
-            ("tree", "Your project tree"),
-            ("memory", "Search what you told me"),
-            ("add", "Remember something"),
-            ("think", "Ask the deep-thinking model, with your approval"),
-            ("project", "add, done or progress of a project"),
-            ("status", "How Z is doing"),
-            ("daily", "Morning briefing"),
-            ("weekly", "Weekly review"),
-            ("review", "Weekly review"),
-            ("monthly", "Monthly review"),
-            ("jobs", "Scheduled jobs"),
-            ("pause", "Pause a job"),
-            ("resume", "Resume a job"),
-            ("run", "Run a job now"),
-            ("help", "What Z can do"),
-        ]
-        .map(|(c, d)| BotCommand::new(c, d));
+        let commands = commands::menu()
+            .into_iter()
+            .map(|(c, d)| BotCommand::new(c, d));
         if let Err(e) = self.bot.set_my_commands(commands).await {
             tracing::warn!(error = %self.redact(e), "setMyCommands failed");
         }
@@ -615,88 +591,94 @@ impl Telegram {
     }
 
     async fn on_text(&self, chat: i64, text: &str) -> Vec<OutMessage> {
-        let text = text.trim();
-        if let Some(cmd) = text.strip_prefix('/') {
-            let (name, arg) = cmd.split_once(char::is_whitespace).unwrap_or((cmd, ""));
-            let name = name.split('@').next().unwrap_or(name).to_ascii_lowercase();
-            let arg = arg.trim();
-            return match name.as_str() {
-                "start" | "help" => reply(chat, HELP),
-                "tree" => match openzero_app::projects::tree(&*self.store).await {
-                    Ok(t) => reply(chat, &t),
-                    Err(e) => reply(chat, &format!("I could not read your projects: {e}")),
-                },
-                "memory" if arg.is_empty() => {
-                    reply(chat, "What should I look for? /memory dentist")
-                }
-                "memory" => self.search(chat, arg).await,
-                "add" if arg.is_empty() => reply(
+        let (name, typed, arg) = match commands::parse(text) {
+            commands::Parsed::Text(text) => return self.converse(chat, text).await,
+            commands::Parsed::Unknown(name) => {
+                return reply(
                     chat,
-                    "What should I remember? /add Dentist on Tuesday at 9:30",
-                ),
-                "add" => self.remember(chat, arg).await,
-                "think" if arg.is_empty() => reply(
-                    chat,
-                    "Ask me something: /think should I take the Berlin offer?",
-                ),
-                "think" => self.think(chat, arg).await,
-                "project" => self.project(chat, arg).await,
-                "status" => self.health(chat).await,
-                "daily" | "weekly" | "review" | "monthly" => {
-                    let kind = openzero_core::briefing::Kind::parse(&name)
-                        .unwrap_or(openzero_core::briefing::Kind::Daily);
-                    let typing = self.typing(chat);
-                    let briefings = openzero_app::briefings::Briefings::new(self.services.clone());
-                    let out = match briefings.compose(kind, true).await {
-                        Ok(b) => {
-                            if let Err(e) = briefings.record(kind, &b).await {
-                                tracing::warn!(error = %e, "briefing not stored");
-                            }
-                            reply(chat, &b.text)
+                    &format!("I don't know /{name}.\n\n{}", commands::help()),
+                );
+            }
+            commands::Parsed::Command { name, typed, arg } => (name, typed, arg),
+        };
+        match name {
+            "help" => reply(chat, &commands::help()),
+            "tree" => match openzero_app::projects::tree(&*self.store).await {
+                Ok(t) => reply(chat, &t),
+                Err(e) => reply(chat, &format!("I could not read your projects: {e}")),
+            },
+            "memory" if arg.is_empty() => reply(chat, "What should I look for? /memory dentist"),
+            "memory" => self.search(chat, arg).await,
+            "add" if arg.is_empty() => reply(
+                chat,
+                "What should I remember? /add Dentist on Tuesday at 9:30",
+            ),
+            "add" => self.remember(chat, arg).await,
+            "think" if arg.is_empty() => reply(
+                chat,
+                "Ask me something: /think should I take the Berlin offer?",
+            ),
+            "think" => self.think(chat, arg).await,
+            "project" => self.project(chat, arg).await,
+            "status" => self.health(chat).await,
+            "daily" | "weekly" | "monthly" => {
+                let kind = openzero_core::briefing::Kind::parse(name)
+                    .unwrap_or(openzero_core::briefing::Kind::Daily);
+                let typing = self.typing(chat);
+                let briefings = openzero_app::briefings::Briefings::new(self.services.clone());
+                let out = match briefings.compose(kind, true).await {
+                    Ok(b) => {
+                        if let Err(e) = briefings.record(kind, &b).await {
+                            tracing::warn!(error = %e, "briefing not stored");
                         }
-                        Err(e) => {
-                            reply(chat, &format!("I could not put the briefing together: {e}"))
-                        }
-                    };
-                    typing.abort();
-                    out
-                }
-                "jobs" => self.jobs(chat).await,
-                "pause" | "resume" if arg.is_empty() => reply(
-                    chat,
-                    &format!("Which job? /{name} daily-briefing (see /jobs)"),
-                ),
-                "pause" | "resume" => {
-                    match openzero_app::jobs::set_paused(
-                        &self.loaded,
-                        &*self.store,
-                        arg,
-                        name == "pause",
-                    )
-                    .await
-                    {
-                        Ok(job) if name == "pause" => reply(chat, &format!("Paused {job}.")),
-                        Ok(job) => reply(chat, &format!("Resumed {job}.")),
-                        Err(e) => reply(chat, &e.to_string()),
+                        reply(chat, &b.text)
                     }
-                }
-                "run" if arg.is_empty() => reply(chat, "Which job? /run weekly-review (see /jobs)"),
-                "run" => match openzero_app::jobs::find(&self.loaded, arg) {
-                    Ok(job) => {
-                        let runner = openzero_app::jobs::Runner::new(self.services.clone());
-                        match runner.run(&job, openzero_app::clock::now()).await {
-                            // Delivered through the outbox by the job itself.
-                            Ok(Some(_)) => Vec::new(),
-                            Ok(None) => reply(chat, &format!("{} is already running.", job.name)),
-                            Err(e) => reply(chat, &format!("{} failed: {e}", job.name)),
-                        }
-                    }
+                    Err(e) => reply(chat, &format!("I could not put the briefing together: {e}")),
+                };
+                typing.abort();
+                out
+            }
+            "jobs" => self.jobs(chat).await,
+            "pause" | "resume" if arg.is_empty() => reply(
+                chat,
+                &format!("Which job? /{name} daily-briefing (see /jobs)"),
+            ),
+            "pause" | "resume" => {
+                match openzero_app::jobs::set_paused(
+                    &self.loaded,
+                    &*self.store,
+                    arg,
+                    name == "pause",
+                )
+                .await
+                {
+                    Ok(job) if name == "pause" => reply(chat, &format!("Paused {job}.")),
+                    Ok(job) => reply(chat, &format!("Resumed {job}.")),
                     Err(e) => reply(chat, &e.to_string()),
-                },
-                _ => reply(chat, &format!("I don't know /{name}.\n\n{HELP}")),
-            };
+                }
+            }
+            "run" if arg.is_empty() => reply(chat, "Which job? /run weekly-review (see /jobs)"),
+            "run" => match openzero_app::jobs::find(&self.loaded, arg) {
+                Ok(job) => {
+                    let runner = openzero_app::jobs::Runner::new(self.services.clone());
+                    match runner.run(&job, openzero_app::clock::now()).await {
+                        // Delivered through the outbox by the job itself.
+                        Ok(Some(_)) => Vec::new(),
+                        Ok(None) => reply(chat, &format!("{} is already running.", job.name)),
+                        Err(e) => reply(chat, &format!("{} failed: {e}", job.name)),
+                    }
+                }
+                Err(e) => reply(chat, &e.to_string()),
+            },
+            _ => {
+                tracing::warn!(
+                    command = name,
+                    typed,
+                    "telegram: a command in the table has no handler"
+                );
+                reply(chat, &format!("/{typed} is not available here yet."))
+            }
         }
-        self.converse(chat, text).await
     }
 
     async fn jobs(&self, chat: i64) -> Vec<OutMessage> {

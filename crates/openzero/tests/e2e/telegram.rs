@@ -564,6 +564,30 @@ async fn edits_an_expired_request_and_the_remaining_commands() {
         r[2].starts_with("Weekly review,"),
         "/review is the weekly review: {r:?}"
     );
+    // The command menu comes from the same table as /help.
+    let calls = api.lock().unwrap().calls.clone();
+    let menu: Vec<String> = calls
+        .iter()
+        .find(|(m, _)| m == "setmycommands")
+        .map(|(_, p)| {
+            p["commands"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["command"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap();
+    for name in &menu {
+        assert!(
+            r[1].contains(&format!("/{name}")),
+            "/{name} is in the menu, not in /help"
+        );
+    }
+    assert!(
+        menu.contains(&"think".to_owned()) && menu.contains(&"jobs".to_owned()),
+        "{menu:?}"
+    );
     assert_eq!(r[3], "Resumed daily-briefing.");
     assert!(r[4].starts_with("This would go to openai"), "{r:?}");
     assert!(sent_to(&api, STRANGER).is_empty());
