@@ -395,15 +395,39 @@ impl Telegram {
 
     /// Handles stored updates one at a time, oldest first.
     async fn handle_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        // Agent turns run beside the loop on one worker, in order (a
+        // conversation is sequential), so a long answer never holds up
+        // /status, a button tap or another command.
+        let in_flight: Arc<std::sync::Mutex<std::collections::HashSet<i64>>> = Arc::default();
+        let (turn_tx, mut turn_rx) = tokio::sync::mpsc::unbounded_channel::<(i64, String)>();
+        let worker = {
+            let (me, in_flight, stop) = (self.clone(), in_flight.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                while let Some((id, raw)) = turn_rx.recv().await {
+                    if *stop.borrow() {
+                        // Left unhandled in the inbox for the next start.
+                        break;
+                    }
+                    me.handle_and_finish(id, &raw).await;
+                    if let Ok(mut s) = in_flight.lock() {
+                        s.remove(&id);
+                    }
+                    me.inbox.notify_one();
+                }
+            })
+        };
         while !*shutdown.borrow() {
-            let pending = match self.store.tg_unhandled(20).await {
+            let pending = match self.store.tg_unhandled(50).await {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(error = %e, "telegram: cannot read the inbox");
                     Vec::new()
                 }
             };
-            if pending.is_empty() {
+            let busy = |id| in_flight.lock().is_ok_and(|s| s.contains(&id));
+            let fresh: Vec<(i64, String)> =
+                pending.into_iter().filter(|(id, _)| !busy(*id)).collect();
+            if fresh.is_empty() {
                 tokio::select! {
                     _ = self.inbox.notified() => {}
                     _ = tokio::time::sleep(Duration::from_secs(2)) => {}
@@ -411,23 +435,47 @@ impl Telegram {
                 }
                 continue;
             }
-            for (id, raw) in pending {
-                let replies = self.handle(id, &raw).await;
-                match self.store.tg_finish(id, &replies).await {
-                    Ok(()) => {
-                        self.status.handled.fetch_add(1, Ordering::Relaxed);
-                        self.outbox.notify_one();
+            for (id, raw) in fresh {
+                if is_agent_turn(&raw) {
+                    if let Ok(mut s) = in_flight.lock() {
+                        s.insert(id);
                     }
-                    Err(e) => {
-                        // Left unhandled: tried again, nothing lost.
-                        tracing::error!(update = id, error = %e, "telegram: could not record a handled update");
-                        tokio::time::sleep(Duration::from_secs(2)).await;
-                        break;
+                    if turn_tx.send((id, raw)).is_err() {
+                        tracing::error!(update = id, "telegram: the agent worker stopped");
                     }
+                    continue;
+                }
+                if !self.handle_and_finish(id, &raw).await {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    break;
                 }
                 if *shutdown.borrow() {
                     break;
                 }
+            }
+        }
+        // The turn in hand is finished; what is stored but not started
+        // waits in the inbox for the next start.
+        drop(turn_tx);
+        if let Err(e) = worker.await {
+            tracing::error!(error = %e, "telegram: the agent worker ended abnormally");
+        }
+    }
+
+    /// Handles one stored update and records it handled with its replies.
+    /// False when that record failed (the update stays unhandled and is
+    /// tried again: nothing lost).
+    async fn handle_and_finish(&self, id: i64, raw: &str) -> bool {
+        let replies = self.handle(id, raw).await;
+        match self.store.tg_finish(id, &replies).await {
+            Ok(()) => {
+                self.status.handled.fetch_add(1, Ordering::Relaxed);
+                self.outbox.notify_one();
+                true
+            }
+            Err(e) => {
+                tracing::error!(update = id, error = %e, "telegram: could not record a handled update");
+                false
             }
         }
     }
@@ -1145,6 +1193,18 @@ async fn stream_preview(
         last = Instant::now();
     }
     shown.map(|(id, _)| id)
+}
+
+/// True for a message (or an edit) of plain text, which goes to the agent
+/// and may take long; commands, buttons and the rest are quick.
+fn is_agent_turn(raw: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(raw) else {
+        return false;
+    };
+    let text = v["message"]["text"]
+        .as_str()
+        .or_else(|| v["edited_message"]["text"].as_str());
+    text.is_some_and(|t| matches!(commands::parse(t), commands::Parsed::Text(_)))
 }
 
 /// Why a `getUpdates` round failed.

@@ -1004,3 +1004,46 @@ async fn a_long_briefing_arrives_whole_in_order_cut_at_line_breaks() {
         "something was lost or reordered"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_agent_turn_does_not_hold_up_status_or_other_commands() {
+    let (api_url, api) = start_fake().await;
+    // About five seconds of answer.
+    let llm = slow_model(
+        &[
+            "Plan: ", "rest ", "on ", "Monday, ", "run ", "on ", "Tuesday.",
+        ],
+        Duration::from_millis(800),
+    )
+    .await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    push(
+        &api,
+        vec![
+            message(1, OWNER, "plan my week"),
+            message(2, OWNER, "/status"),
+            message(3, OWNER, "/tree"),
+        ],
+    );
+    let env = [
+        ("LLM_PROVIDER", "llamacpp"),
+        ("OPENAI_BASE_URL", llm.as_str()),
+    ];
+    let served = serve(&oz, &api_url, &env);
+    let whole = "Plan: rest on Monday, run on Tuesday.";
+    let answered = || {
+        let calls = api.lock().unwrap().calls.clone();
+        calls.iter().any(|(m, p)| {
+            (m == "sendmessage" || m == "editmessagetext") && p["text"].as_str() == Some(whole)
+        })
+    };
+    wait_for("/status and /tree", || {
+        let sent = sent_to(&api, OWNER);
+        sent.iter().any(|t| t.contains("storage: ok"))
+            && sent.iter().any(|t| t.contains("No projects"))
+    });
+    assert!(!answered(), "the commands waited for the agent's answer");
+    wait_for("the agent's answer", answered);
+    served.stop();
+}
