@@ -12,6 +12,8 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use openzero_app::AppError;
+pub mod supervisor;
+
 use openzero_app::Services;
 use openzero_app::memory_index::MemoryIndex;
 use openzero_config::Loaded;
@@ -20,6 +22,8 @@ use openzero_core::notify::Notifier;
 use openzero_store::Store;
 use serde::Serialize;
 use tokio::net::TcpListener;
+
+use crate::supervisor::{FIRST_BACKOFF, Workers, supervise};
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +47,8 @@ pub struct AppState {
     /// The Telegram channel: its status, or why it is not running (`None`:
     /// not configured).
     pub telegram: Option<Result<Arc<openzero_telegram::Status>, String>>,
+    /// The supervised workers (scheduler, Telegram): down while restarting.
+    pub workers: Workers,
 }
 
 /// Body of `GET /health`.
@@ -79,6 +85,14 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
             ),
         },
     );
+    for (name, c) in state.workers.components() {
+        // A worker that is down outranks what its component says of itself.
+        if c.status == openzero_core::health::ComponentStatus::Down
+            || !components.contains_key(&name)
+        {
+            components.insert(name, c);
+        }
+    }
     Json(Health {
         status: overall(components.values()),
         version: env!("CARGO_PKG_VERSION"),
@@ -92,14 +106,11 @@ type BotTask = tokio::task::JoinHandle<()>;
 /// job never delays another): a pass at start (catching up on what was
 /// missed while down), then at each next slot (looking at least every
 /// minute, so a changed pause or clock is noticed).
-async fn schedule(services: Arc<Services>, stop: tokio::sync::watch::Receiver<bool>) {
-    let jobs = match openzero_app::jobs::registry(&services.loaded) {
-        Ok(j) => j,
-        Err(e) => {
-            tracing::error!(error = %e, "scheduler: no jobs run");
-            return;
-        }
-    };
+async fn schedule(
+    services: Arc<Services>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), String> {
+    let jobs = openzero_app::jobs::registry(&services.loaded).map_err(|e| e.to_string())?;
     let runner = Arc::new(openzero_app::jobs::Runner::new(services.clone()));
     let tasks: Vec<_> = jobs
         .into_iter()
@@ -142,21 +153,25 @@ async fn schedule(services: Arc<Services>, stop: tokio::sync::watch::Receiver<bo
         })
         .collect();
     for t in tasks {
-        if let Err(e) = t.await {
-            tracing::error!(error = %e, "scheduler: a job's task ended abnormally");
-        }
+        // A job's loop that panicked takes the scheduler down with it, so
+        // the supervisor restarts the whole scheduler.
+        t.await
+            .map_err(|e| format!("a job's loop ended abnormally: {e}"))?;
     }
+    Ok(())
 }
 
 /// Starts the Telegram channel when a bot token is configured.
 async fn start_telegram(
     services: &Arc<Services>,
+    workers: &Workers,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> (
     Option<Result<Arc<openzero_telegram::Status>, String>>,
     Option<BotTask>,
     Option<Arc<openzero_telegram::Telegram>>,
 ) {
+    let workers = workers.clone();
     let t = &services.loaded.settings.telegram;
     let Some(token) = t.bot_token.as_ref() else {
         return (None, None, None);
@@ -180,7 +195,18 @@ async fn start_telegram(
     match openzero_telegram::Telegram::new(cfg, services.clone()) {
         Ok(bot) => {
             let status = bot.status();
-            let task = tokio::spawn(bot.clone().run(stop));
+            let worker = bot.clone();
+            let task = tokio::spawn(async move {
+                let stopped = stop.clone();
+                supervise("telegram", workers, stop, FIRST_BACKOFF, move || {
+                    let (bot, stop) = (worker.clone(), stopped.clone());
+                    async move {
+                        bot.run(stop).await;
+                        Ok(())
+                    }
+                })
+                .await;
+            });
             (Some(Ok(status)), Some(task), Some(bot))
         }
         Err(e) => {
@@ -234,14 +260,24 @@ pub async fn run(
         });
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (telegram, bot_task, bot) = start_telegram(&services, stop_rx.clone()).await;
-    let scheduler = tokio::spawn(schedule(services.clone(), stop_rx));
+    let workers = Workers::default();
+    let (telegram, bot_task, bot) = start_telegram(&services, &workers, stop_rx.clone()).await;
+    let scheduler = {
+        let (services, workers, stop) = (services.clone(), workers.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            supervise("scheduler", workers, stop_rx, FIRST_BACKOFF, move || {
+                schedule(services.clone(), stop.clone())
+            })
+            .await;
+        })
+    };
     let mut app = router(AppState {
         store: store.clone(),
         model_dir: openzero_app::memory::model_dir(&loaded),
         memory_index,
         chat_model: services.chat_target.clone(),
         telegram,
+        workers,
     });
     if let Some(bot) = bot
         && let Some(path) = bot.webhook_path()

@@ -99,6 +99,7 @@ async fn health_is_down_when_storage_breaks_under_a_running_server() {
         memory_index: Default::default(),
         chat_model: openzero_app::agent::ChatTarget::File(dir.path().join("no-model.gguf")),
         telegram: None,
+        workers: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
