@@ -22,6 +22,9 @@ use crate::agent::{ChatTarget, chat_target, think_target};
 use crate::memory::MemoryService;
 use crate::memory_index::MemoryIndex;
 
+/// A model loaded once, or why it could not be.
+type Model<T> = Result<Arc<T>, String>;
+
 /// What every use case may reach. Build with [`Services::new`].
 pub struct Services {
     pub loaded: Loaded,
@@ -34,7 +37,9 @@ pub struct Services {
     pub think_target: ChatTarget,
     notifiers: Vec<Arc<dyn Notifier>>,
     embedder: OnceCell<Result<Arc<dyn TextEmbedder>, String>>,
-    chat_model: OnceCell<Result<Arc<dyn ChatModel>, String>>,
+    /// The chat model (or why there is none) and when it was last asked
+    /// for; released after `llm.unload_after_secs` without use.
+    chat_model: tokio::sync::Mutex<Option<(Model<dyn ChatModel>, std::time::Instant)>>,
     think_model: OnceCell<Result<Arc<dyn ChatModel>, String>>,
 }
 
@@ -61,7 +66,7 @@ impl Services {
             think_target,
             notifiers,
             embedder: OnceCell::new(),
-            chat_model: OnceCell::new(),
+            chat_model: tokio::sync::Mutex::new(None),
             think_model: OnceCell::new(),
         }
     }
@@ -95,16 +100,41 @@ impl Services {
         )
     }
 
-    /// The chat model (with its fallback chain), loaded on first use.
+    /// The chat model (with its fallback chain), loaded on first use and
+    /// kept until [`Services::release_idle`] lets it go.
     pub async fn chat_model(&self) -> Result<Arc<dyn ChatModel>, String> {
-        self.chat_model
-            .get_or_init(|| async {
-                crate::agent::load_chat_model(&self.loaded)
-                    .await
-                    .map_err(|e| e.to_string())
-            })
+        let mut slot = self.chat_model.lock().await;
+        if let Some((model, used)) = slot.as_mut() {
+            *used = std::time::Instant::now();
+            return model.clone();
+        }
+        let model = crate::agent::load_chat_model(&self.loaded)
             .await
-            .clone()
+            .map_err(|e| e.to_string());
+        *slot = Some((model.clone(), std::time::Instant::now()));
+        model
+    }
+
+    /// Releases the chat model when it has not been asked for in
+    /// `llm.unload_after_secs` (0: never). A turn still using it keeps it
+    /// until that turn ends. Returns true when it was released.
+    pub async fn release_idle(&self) -> bool {
+        let after = self.loaded.settings.llm.unload_after_secs;
+        if after == 0 {
+            return false;
+        }
+        let mut slot = self.chat_model.lock().await;
+        let idle = slot
+            .as_ref()
+            .is_some_and(|(_, used)| used.elapsed() >= std::time::Duration::from_secs(after));
+        if idle {
+            *slot = None;
+            tracing::info!(
+                idle_secs = after,
+                "chat model released; loaded again on the next question"
+            );
+        }
+        idle
     }
 
     /// The deep-thinking model, loaded on first use.

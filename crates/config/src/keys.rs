@@ -197,6 +197,14 @@ pub const KEYS: &[KeyDef] = &[
         "Longest answer, in tokens.",
     ),
     k(
+        "llm.unload_after_secs",
+        Int,
+        &[],
+        Some("600"),
+        "3600",
+        "Seconds without a question after which `serve` releases the chat model's memory (loaded again on the next question); 0 keeps it loaded.",
+    ),
+    k(
         "llm.fallbacks",
         Str,
         &[],

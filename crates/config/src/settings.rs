@@ -102,6 +102,8 @@ pub struct Llm {
     pub threads: usize,
     /// Longest answer, in tokens.
     pub max_tokens: usize,
+    /// Seconds without use after which `serve` releases the chat model (0: never).
+    pub unload_after_secs: u64,
     /// Models tried when the chat model fails ("ollama:llama3.2, embedded").
     pub fallbacks: Option<String>,
     /// Seconds a failed model rests.
@@ -129,6 +131,7 @@ impl Default for Llm {
             model: None,
             threads: 0,
             max_tokens: 256,
+            unload_after_secs: 600,
             fallbacks: None,
             fallback_cooldown_secs: 60,
             local_hosts: None,

@@ -6,13 +6,32 @@ use anyhow::{Context, Result};
 use openzero_app::bench;
 use openzero_config::Loaded;
 
-use crate::cli::{BenchCommand, BenchLlmArgs, BenchMemoryArgs};
+use crate::cli::{BenchCommand, BenchFootprintArgs, BenchLlmArgs, BenchMemoryArgs};
 
 pub async fn run(loaded: &Loaded, cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Memory(args) => memory(loaded, args).await,
         BenchCommand::Llm(args) => llm(loaded, args).await,
+        BenchCommand::Footprint(args) => footprint(loaded, args).await,
     }
+}
+
+async fn footprint(loaded: &Loaded, a: BenchFootprintArgs) -> Result<ExitCode> {
+    let store = openzero_app::open_store(loaded).await?;
+    let services = openzero_server::services_over(loaded.clone(), store.clone());
+    let python = a
+        .python
+        .zip(a.python_model)
+        .map(|(python, model)| openzero_app::bench_footprint::Python { python, model });
+    let report = openzero_app::bench_footprint::footprint(&services, python.as_ref()).await;
+    store.close().await;
+    let report = report?;
+    if a.json {
+        outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        outln!("{}", bench::markdown(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn llm(loaded: &Loaded, a: BenchLlmArgs) -> Result<ExitCode> {

@@ -501,6 +501,30 @@ The llama.cpp server must serve the same GGUF file with the same thread
 count (scripts/bench-llm does). Tokens are counted with the GGUF's own
 tokenizer on both sides.")]
     Llm(BenchLlmArgs),
+
+    /// Footprint: resident memory with the embedding model ready, vs Python
+    #[command(after_help = "\
+Examples:
+  ./scripts/bench                       every benchmark, baselines set up for you
+  openzero bench footprint              this build alone
+  openzero bench footprint --python ~/.cache/openzero/refvenv/bin/python --python-model DIR --json
+
+The model is loaded as `serve` loads it (memory.runtime decides the engine).
+Goals: idle ≤ 120 MB with the embedder ready; peak while loading ≤ 1.5× idle.")]
+    Footprint(BenchFootprintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchFootprintArgs {
+    /// Python with sentence-transformers installed, for the baseline
+    #[arg(long, value_name = "PYTHON", requires = "python_model")]
+    pub python: Option<PathBuf>,
+    /// The sentence-transformers model directory (with modules.json) for --python
+    #[arg(long, value_name = "DIR")]
+    pub python_model: Option<PathBuf>,
+    /// Print the figures as JSON instead of a Markdown table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

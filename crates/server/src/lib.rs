@@ -261,6 +261,20 @@ pub async fn run(
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workers = Workers::default();
+    let releaser = {
+        let (services, mut stop) = (services.clone(), stop_rx.clone());
+        let every =
+            std::time::Duration::from_secs(loaded.settings.llm.unload_after_secs.clamp(1, 30));
+        tokio::spawn(async move {
+            while !*stop.borrow() {
+                services.release_idle().await;
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        })
+    };
     let (telegram, bot_task, bot) = start_telegram(&services, &workers, stop_rx.clone()).await;
     let scheduler = {
         let (services, workers, stop) = (services.clone(), workers.clone(), stop_rx.clone());
@@ -308,6 +322,7 @@ pub async fn run(
         })
         .await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), scheduler).await;
+    releaser.abort();
     if let Some(task) = bot_task {
         // The bot finishes the update in hand; what is queued stays queued.
         if tokio::time::timeout(std::time::Duration::from_secs(30), task)

@@ -1047,3 +1047,47 @@ async fn a_long_agent_turn_does_not_hold_up_status_or_other_commands() {
     wait_for("the agent's answer", answered);
     served.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_model_is_loaded_on_first_use_and_released_when_idle() {
+    let Ok(model) = std::env::var("OPENZERO_TEST_CHAT_MODEL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "OPENZERO_TEST_CHAT_MODEL must be set in CI"
+        );
+        return;
+    };
+    let (api_url, api) = start_fake().await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    let env = [
+        ("OPENZERO__LLM__MODEL", model.as_str()),
+        ("OPENZERO__LLM__MAX_TOKENS", "8"),
+        ("OPENZERO__LLM__UNLOAD_AFTER_SECS", "2"),
+        // No embedding model: this is about the chat model alone.
+        ("OPENZERO__MEMORY__MODEL_DIR", "/nonexistent"),
+    ];
+    let served = serve(&oz, &api_url, &env);
+    std::thread::sleep(Duration::from_millis(500));
+    let idle = served.rss_mb();
+    push(&api, vec![message(1, OWNER, "hello")]);
+    wait_for("an answer", || !sent_to(&api, OWNER).is_empty());
+    let loaded = served.rss_mb();
+    assert!(
+        loaded > idle + 50.0,
+        "the model was loaded at start ({idle:.0} MB idle) or not at all ({loaded:.0} MB)"
+    );
+    wait_for("the model to be released", || {
+        served.log().contains("chat model released")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let released = served.rss_mb();
+    assert!(
+        released < loaded - 50.0,
+        "released, but memory stayed at {released:.0} MB (was {loaded:.0} MB, {idle:.0} MB idle)"
+    );
+    // Loaded again for the next question.
+    push(&api, vec![message(2, OWNER, "hello again")]);
+    wait_for("a second answer", || sent_to(&api, OWNER).len() >= 2);
+    served.stop();
+}
