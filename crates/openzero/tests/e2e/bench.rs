@@ -158,3 +158,39 @@ fn bench_llm_prints_decode_and_first_token_beside_llamacpp() {
         );
     }
 }
+
+#[test]
+fn bench_footprint_loads_the_embedder_and_reports_resident_memory() {
+    let Ok(model) = std::env::var("OPENZERO_TEST_MINILM_DIR") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "OPENZERO_TEST_MINILM_DIR must be set in CI"
+        );
+        return;
+    };
+    let oz = Oz::new();
+    let out = oz
+        .cmd()
+        .env("OPENZERO__MEMORY__MODEL_DIR", &model)
+        .args(["bench", "footprint", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let figures = report["figures"].as_array().unwrap();
+    let mb = |i: usize| figures[i]["openzero"].as_f64().unwrap();
+    // The model's weights alone are about 90 MB: a figure below that
+    // means the embedder was not loaded.
+    assert!(mb(0) > 90.0 && mb(1) >= mb(0), "{report}");
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("goals: idle"), "{notes}");
+    // Without a model the benchmark says why instead of measuring nothing.
+    oz.cmd()
+        .env("OPENZERO__MEMORY__MODEL_DIR", "/nonexistent")
+        .args(["bench", "footprint"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("embedding model is missing"));
+}
