@@ -11,7 +11,10 @@
 use std::sync::Arc;
 
 use openzero_config::Loaded;
+use std::collections::BTreeMap;
+
 use openzero_core::embedding::TextEmbedder;
+use openzero_core::health::{Component, ComponentStatus, HealthCheck};
 use openzero_core::llm::ChatModel;
 use openzero_core::notify::{Notifier, NotifyError};
 use openzero_store::Store;
@@ -36,6 +39,7 @@ pub struct Services {
     /// Where the deep-thinking model is.
     pub think_target: ChatTarget,
     notifiers: Vec<Arc<dyn Notifier>>,
+    checks: std::sync::RwLock<Vec<Arc<dyn HealthCheck>>>,
     embedder: OnceCell<Result<Arc<dyn TextEmbedder>, String>>,
     /// The chat model (or why there is none) and when it was last asked
     /// for; released after `llm.unload_after_secs` without use.
@@ -65,6 +69,7 @@ impl Services {
             chat_target,
             think_target,
             notifiers,
+            checks: std::sync::RwLock::default(),
             embedder: OnceCell::new(),
             chat_model: tokio::sync::Mutex::new(None),
             think_model: OnceCell::new(),
@@ -163,6 +168,48 @@ impl Services {
             }
         }
         first.map_or(Ok(()), |e| Err(AppError::Notify(e)))
+    }
+
+    /// Adds a component to the health report (a channel, a worker, a
+    /// capability's connection).
+    pub fn add_check(&self, check: Arc<dyn HealthCheck>) {
+        if let Ok(mut c) = self.checks.write() {
+            c.push(check);
+        }
+    }
+
+    /// Every component's health, by name: storage, memory and the chat
+    /// model, then each registered check. Of two reports under one name
+    /// (a channel's own and its worker's), the worse wins; on a tie the
+    /// first registered stays.
+    pub async fn health(&self) -> BTreeMap<String, Component> {
+        let mut out = crate::health::components(
+            &*self.store,
+            &crate::memory::model_dir(&self.loaded),
+            &self.chat_target,
+        )
+        .await;
+        let checks: Vec<Arc<dyn HealthCheck>> = match self.checks.read() {
+            Ok(c) => c.clone(),
+            Err(_) => Vec::new(),
+        };
+        for check in checks {
+            let c = check.check().await;
+            let name = check.name().to_owned();
+            let worse = |a: ComponentStatus| match a {
+                ComponentStatus::Disabled => 0,
+                ComponentStatus::Ok => 1,
+                ComponentStatus::Degraded => 2,
+                ComponentStatus::Down => 3,
+            };
+            if out
+                .get(&name)
+                .is_none_or(|old| worse(c.status) > worse(old.status))
+            {
+                out.insert(name, c);
+            }
+        }
+        out
     }
 
     /// The channels notifications go to.

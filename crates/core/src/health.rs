@@ -46,6 +46,34 @@ impl Component {
     }
 }
 
+/// A component that reports on itself in `/health`, `/status` and
+/// `doctor`. Capabilities register theirs with the process's services.
+#[async_trait::async_trait]
+pub trait HealthCheck: Send + Sync + std::fmt::Debug {
+    /// The component's name in the report ("telegram", "scheduler").
+    fn name(&self) -> &str;
+    async fn check(&self) -> Component;
+}
+
+/// A check whose answer is fixed (a channel that is not configured, or
+/// that could not start and says why).
+#[derive(Debug, Clone)]
+pub struct Fixed {
+    pub name: String,
+    pub component: Component,
+}
+
+#[async_trait::async_trait]
+impl HealthCheck for Fixed {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn check(&self) -> Component {
+        self.component.clone()
+    }
+}
+
 /// Folds component reports: a critical component down makes the whole
 /// service down; any other problem makes it degraded.
 pub fn overall<'a>(components: impl IntoIterator<Item = &'a Component>) -> OverallStatus {

@@ -15,9 +15,8 @@ use openzero_app::AppError;
 pub mod supervisor;
 
 use openzero_app::Services;
-use openzero_app::memory_index::MemoryIndex;
 use openzero_config::Loaded;
-use openzero_core::health::{Component, OverallStatus, overall};
+use openzero_core::health::{Component, ComponentStatus, OverallStatus, overall};
 use openzero_core::notify::Notifier;
 use openzero_store::Store;
 use serde::Serialize;
@@ -37,18 +36,7 @@ pub enum ServerError {
 /// Shared state of every request handler.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
-    /// Where the embedding model is expected (for the memory component).
-    pub model_dir: std::path::PathBuf,
-    /// The vector index, built once and kept in step with the store.
-    pub memory_index: Arc<MemoryIndex>,
-    /// Where the chat model is, or why there is none.
-    pub chat_model: openzero_app::agent::ChatTarget,
-    /// The Telegram channel: its status, or why it is not running (`None`:
-    /// not configured).
-    pub telegram: Option<Result<Arc<openzero_telegram::Status>, String>>,
-    /// The supervised workers (scheduler, Telegram): down while restarting.
-    pub workers: Workers,
+    pub services: Arc<Services>,
 }
 
 /// Body of `GET /health`.
@@ -67,40 +55,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
-    let mut components =
-        openzero_app::health::components(&*state.store, &state.model_dir, &state.chat_model).await;
-    components.insert(
-        "telegram".to_owned(),
-        match &state.telegram {
-            None => Component::new(
-                openzero_core::health::ComponentStatus::Disabled,
-                "not configured (set TELEGRAM_BOT_TOKEN and TELEGRAM_ALLOWED_USER_ID)",
-                false,
-            ),
-            Some(Ok(status)) => status.component(),
-            Some(Err(why)) => Component::new(
-                openzero_core::health::ComponentStatus::Down,
-                why.clone(),
-                false,
-            ),
-        },
-    );
-    for (name, c) in state.workers.components() {
-        // A worker that is down outranks what its component says of itself.
-        if c.status == openzero_core::health::ComponentStatus::Down
-            || !components.contains_key(&name)
-        {
-            components.insert(name, c);
-        }
-    }
+    let components = state.services.health().await;
     Json(Health {
         status: overall(components.values()),
         version: env!("CARGO_PKG_VERSION"),
         components,
     })
 }
-
-type BotTask = tokio::task::JoinHandle<()>;
 
 /// Runs the scheduled jobs until `stop`, each job on its own task (a slow
 /// job never delays another): a pass at start (catching up on what was
@@ -161,20 +122,28 @@ async fn schedule(
     Ok(())
 }
 
-/// Starts the Telegram channel when a bot token is configured.
-async fn start_telegram(
+type BotTask = tokio::task::JoinHandle<()>;
+
+/// Starts the Telegram channel when a bot token is configured, under the
+/// supervisor; registers its health either way.
+fn start_telegram(
     services: &Arc<Services>,
     workers: &Workers,
     stop: tokio::sync::watch::Receiver<bool>,
-) -> (
-    Option<Result<Arc<openzero_telegram::Status>, String>>,
-    Option<BotTask>,
-    Option<Arc<openzero_telegram::Telegram>>,
-) {
-    let workers = workers.clone();
+) -> Option<(BotTask, Arc<openzero_telegram::Telegram>)> {
+    let fixed = |status, detail: String| {
+        Arc::new(openzero_core::health::Fixed {
+            name: openzero_telegram::CHANNEL.to_owned(),
+            component: Component::new(status, detail, false),
+        })
+    };
     let t = &services.loaded.settings.telegram;
     let Some(token) = t.bot_token.as_ref() else {
-        return (None, None, None);
+        services.add_check(fixed(
+            ComponentStatus::Disabled,
+            "not configured (set TELEGRAM_BOT_TOKEN and TELEGRAM_ALLOWED_USER_ID)".to_owned(),
+        ));
+        return None;
     };
     let webhook =
         (t.mode == openzero_config::TelegramMode::Webhook).then(|| openzero_telegram::Webhook {
@@ -194,24 +163,31 @@ async fn start_telegram(
     };
     match openzero_telegram::Telegram::new(cfg, services.clone()) {
         Ok(bot) => {
-            let status = bot.status();
-            let worker = bot.clone();
+            services.add_check(workers.check(openzero_telegram::CHANNEL));
+            let (worker, workers) = (bot.clone(), workers.clone());
             let task = tokio::spawn(async move {
                 let stopped = stop.clone();
-                supervise("telegram", workers, stop, FIRST_BACKOFF, move || {
-                    let (bot, stop) = (worker.clone(), stopped.clone());
-                    async move {
-                        bot.run(stop).await;
-                        Ok(())
-                    }
-                })
+                supervise(
+                    openzero_telegram::CHANNEL,
+                    workers,
+                    stop,
+                    FIRST_BACKOFF,
+                    move || {
+                        let (bot, stop) = (worker.clone(), stopped.clone());
+                        async move {
+                            bot.run(stop).await;
+                            Ok(())
+                        }
+                    },
+                )
                 .await;
             });
-            (Some(Ok(status)), Some(task), Some(bot))
+            Some((task, bot))
         }
         Err(e) => {
             tracing::error!(error = %e, "telegram not started");
-            (Some(Err(e.to_string())), None, None)
+            services.add_check(fixed(ComponentStatus::Down, e.to_string()));
+            None
         }
     }
 }
@@ -275,7 +251,8 @@ pub async fn run(
             }
         })
     };
-    let (telegram, bot_task, bot) = start_telegram(&services, &workers, stop_rx.clone()).await;
+    let telegram = start_telegram(&services, &workers, stop_rx.clone());
+    services.add_check(workers.check("scheduler"));
     let scheduler = {
         let (services, workers, stop) = (services.clone(), workers.clone(), stop_rx.clone());
         tokio::spawn(async move {
@@ -286,35 +263,18 @@ pub async fn run(
         })
     };
     let mut app = router(AppState {
-        store: store.clone(),
-        model_dir: openzero_app::memory::model_dir(&loaded),
-        memory_index,
-        chat_model: services.chat_target.clone(),
-        telegram,
-        workers,
+        services: services.clone(),
     });
-    if let Some(bot) = bot
-        && let Some(path) = bot.webhook_path()
-    {
-        app = app.route(
-            &path,
-            axum::routing::post(
-                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                    let bot = bot.clone();
-                    async move {
-                        let secret = headers
-                            .get("x-telegram-bot-api-secret-token")
-                            .and_then(|v| v.to_str().ok());
-                        match bot.accept_webhook(secret, &body).await {
-                            Ok(()) => axum::http::StatusCode::OK,
-                            Err(code) => axum::http::StatusCode::from_u16(code)
-                                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
-                        }
-                    }
-                },
-            ),
-        );
-    }
+    // Routes the channels contribute (Telegram's webhook).
+    let bot_task = match telegram {
+        Some((task, bot)) => {
+            if let Some(routes) = bot.routes() {
+                app = app.merge(routes);
+            }
+            Some(task)
+        }
+        None => None,
+    };
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -33,6 +33,35 @@ impl Workers {
     pub fn components(&self) -> BTreeMap<String, Component> {
         self.0.lock().map(|m| m.clone()).unwrap_or_default()
     }
+
+    /// The health check of worker `name`, to register with the services.
+    pub fn check(&self, name: &str) -> Arc<WorkerCheck> {
+        Arc::new(WorkerCheck {
+            name: name.to_owned(),
+            workers: self.clone(),
+        })
+    }
+}
+
+/// A supervised worker's health: ok while running, down while restarting.
+#[derive(Debug)]
+pub struct WorkerCheck {
+    name: String,
+    workers: Workers,
+}
+
+#[async_trait::async_trait]
+impl openzero_core::health::HealthCheck for WorkerCheck {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn check(&self) -> Component {
+        self.workers
+            .components()
+            .remove(&self.name)
+            .unwrap_or_else(|| Component::new(ComponentStatus::Ok, "starting", false))
+    }
 }
 
 /// Runs `start()` as worker `name` until `stop` is set, starting it again
@@ -119,17 +148,32 @@ mod tests {
                 }
             },
         ));
-        // Right after the first failure it is down, with the reason.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let c = &workers.components()["scheduler"];
-        assert_eq!(c.status, ComponentStatus::Down);
-        assert!(c.detail.contains("the database went away"), "{}", c.detail);
+        // Polled, not timed: a panic's backtrace can take a while to print.
+        async fn until(what: &str, mut ok: impl FnMut() -> bool) {
+            let start = std::time::Instant::now();
+            while !ok() {
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "timed out: {what}"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        // After the first failure it is down, with the reason.
+        until("down after the first failure", || {
+            workers.components().get("scheduler").is_some_and(|c| {
+                c.status == ComponentStatus::Down && c.detail.contains("the database went away")
+            })
+        })
+        .await;
         // After the panic and a longer backoff, it runs again.
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        assert_eq!(starts.load(Ordering::SeqCst), 3);
-        let c = &workers.components()["scheduler"];
-        assert_eq!(c.status, ComponentStatus::Ok, "{}", c.detail);
-        assert!(c.detail.contains("restarted 2×"), "{}", c.detail);
+        until("the third start", || starts.load(Ordering::SeqCst) == 3).await;
+        until("running again", || {
+            workers.components().get("scheduler").is_some_and(|c| {
+                c.status == ComponentStatus::Ok && c.detail.contains("restarted 2×")
+            })
+        })
+        .await;
         // Shutdown: no restart, the supervisor returns.
         stop_tx.send(true).unwrap();
         task.abort();

@@ -58,6 +58,9 @@ async fn health_reports_storage_ok_and_server_stops_on_signal() {
     assert_eq!(body["components"]["storage"]["status"], "ok", "{body}");
     assert_eq!(body["components"]["memory"]["status"], "ok", "{body}");
     assert_eq!(body["components"]["llm"]["status"], "ok", "{body}");
+    // The supervised scheduler reports itself.
+    assert_eq!(body["components"]["scheduler"]["status"], "ok", "{body}");
+    assert_eq!(body["components"]["telegram"]["status"], "disabled", "{body}");
     assert!(
         body["components"]["memory"]["detail"]
             .as_str()
@@ -94,12 +97,7 @@ async fn health_is_down_when_storage_breaks_under_a_running_server() {
     .unwrap();
     let store = openzero_app::open_store(&loaded).await.unwrap();
     let app = openzero_server::router(openzero_server::AppState {
-        store: store.clone(),
-        model_dir: dir.path().join("no-model"),
-        memory_index: Default::default(),
-        chat_model: openzero_app::agent::ChatTarget::File(dir.path().join("no-model.gguf")),
-        telegram: None,
-        workers: Default::default(),
+        services: openzero_server::services_over(loaded, store.clone()),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -154,6 +154,17 @@ impl Status {
     }
 }
 
+#[async_trait::async_trait]
+impl openzero_core::health::HealthCheck for Status {
+    fn name(&self) -> &str {
+        CHANNEL
+    }
+
+    async fn check(&self) -> openzero_core::health::Component {
+        self.component()
+    }
+}
+
 /// The running bot.
 pub struct Telegram {
     cfg: Config,
@@ -198,6 +209,8 @@ impl Telegram {
             .build()
             .map_err(|e| TelegramError::BadUrl(e.to_string()))?;
         let bot = Bot::with_client(cfg.token.clone(), http.clone()).set_api_url(url);
+        let status: Arc<Status> = Arc::default();
+        services.add_check(status.clone());
         Ok(Arc::new(Self {
             cfg,
             loaded: services.loaded.clone(),
@@ -205,7 +218,7 @@ impl Telegram {
             services,
             http,
             bot,
-            status: Arc::default(),
+            status,
             inbox: Notify::new(),
             outbox: Notify::new(),
         }))
@@ -251,6 +264,31 @@ impl Telegram {
     /// The webhook route's path, in webhook mode.
     pub fn webhook_path(&self) -> Option<String> {
         self.cfg.webhook.as_ref().map(Webhook::path)
+    }
+
+    /// The HTTP routes this channel adds to the server: the webhook, in
+    /// webhook mode (none for long polling).
+    pub fn routes(self: &Arc<Self>) -> Option<axum::Router> {
+        let path = self.webhook_path()?;
+        let bot = self.clone();
+        Some(axum::Router::new().route(
+            &path,
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let bot = bot.clone();
+                    async move {
+                        let secret = headers
+                            .get("x-telegram-bot-api-secret-token")
+                            .and_then(|v| v.to_str().ok());
+                        match bot.accept_webhook(secret, &body).await {
+                            Ok(()) => axum::http::StatusCode::OK,
+                            Err(code) => axum::http::StatusCode::from_u16(code)
+                                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+                        }
+                    }
+                },
+            ),
+        ))
     }
 
     /// Any text with the token removed.
@@ -867,11 +905,7 @@ impl Telegram {
     }
 
     async fn health(&self, chat: i64) -> Vec<OutMessage> {
-        let model_dir = openzero_app::memory::model_dir(&self.loaded);
-        let mut parts =
-            openzero_app::health::components(&*self.store, &model_dir, &self.services.chat_target)
-                .await;
-        parts.insert("telegram".into(), self.status.component());
+        let parts = self.services.health().await;
         let lines: Vec<String> = parts
             .iter()
             .map(|(name, c)| format!("{name}: {:?} – {}", c.status, c.detail).to_lowercase())
