@@ -132,10 +132,12 @@ impl Services {
         let idle = slot
             .as_ref()
             .is_some_and(|(_, used)| used.elapsed() >= std::time::Duration::from_secs(after));
-        if idle {
-            *slot = None;
+        if idle && let Some((model, _)) = slot.take() {
+            let holders = model.as_ref().map_or(0, Arc::strong_count);
+            drop(model);
             tracing::info!(
                 idle_secs = after,
+                other_holders = holders.saturating_sub(1),
                 "chat model released; loaded again on the next question"
             );
         }

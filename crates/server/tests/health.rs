@@ -60,7 +60,10 @@ async fn health_reports_storage_ok_and_server_stops_on_signal() {
     assert_eq!(body["components"]["llm"]["status"], "ok", "{body}");
     // The supervised scheduler reports itself.
     assert_eq!(body["components"]["scheduler"]["status"], "ok", "{body}");
-    assert_eq!(body["components"]["telegram"]["status"], "disabled", "{body}");
+    assert_eq!(
+        body["components"]["telegram"]["status"], "disabled",
+        "{body}"
+    );
     assert!(
         body["components"]["memory"]["detail"]
             .as_str()

@@ -26,6 +26,7 @@ use openzero_store::{
     BriefingStore, ConsentStore, ConversationStore, Database, InboxStore, JobStore, MemoryStore,
     OutboxStore, PreferenceStore, ProjectStore,
 };
+use openzero_store::{InboxEvent, Incoming};
 use pgvector::Vector;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};

@@ -26,6 +26,7 @@ use openzero_store::{
     BriefingStore, ConsentStore, ConversationStore, Database, InboxStore, JobStore, MemoryStore,
     OutboxStore, PreferenceStore, ProjectStore,
 };
+use openzero_store::{InboxEvent, Incoming};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };

@@ -1,19 +1,21 @@
-//! SQLite: telegram's durable inbox and outbox.
+//! SQLite: the durable inbox of incoming events and Telegram's outbox.
 
 use super::*;
 
 #[async_trait]
 impl InboxStore for SqliteStore {
-    async fn tg_store_updates(&self, updates: &[(i64, String)]) -> Result<usize, StoreError> {
+    async fn inbox_store(&self, source: &str, events: &[Incoming]) -> Result<usize, StoreError> {
         let mut tx = self.begin().await?;
         let mut new = 0;
-        for (id, payload) in updates {
+        for e in events {
             new += sqlx::query(&sql(
-                "INSERT INTO telegram_updates (update_id, payload, received_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (update_id) DO NOTHING",
+                "INSERT INTO inbox (source, external_id, position, payload, received_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, external_id) DO NOTHING",
             ))
-            .bind(id)
-            .bind(payload)
+            .bind(source)
+            .bind(&e.external_id)
+            .bind(e.position)
+            .bind(&e.payload)
             .bind(now())
             .execute(&mut *tx)
             .await
@@ -24,35 +26,47 @@ impl InboxStore for SqliteStore {
         Ok(new)
     }
 
-    async fn tg_next_offset(&self) -> Result<i64, StoreError> {
-        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(update_id) FROM telegram_updates")
+    async fn inbox_position(&self, source: &str) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar(&sql("SELECT MAX(position) FROM inbox WHERE source = $1"))
+            .bind(source)
             .fetch_one(&self.pool)
             .await
-            .map_err(|e| self.err(e))?;
-        Ok(max.map_or(0, |m| m + 1))
+            .map_err(|e| self.err(e))
     }
 
-    async fn tg_unhandled(&self, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
-        sqlx::query_as(&sql(
-            "SELECT update_id, payload FROM telegram_updates WHERE handled_at IS NULL \
-             ORDER BY update_id LIMIT $1",
+    async fn inbox_unhandled(
+        &self,
+        source: &str,
+        limit: i64,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(&sql(
+            "SELECT id, external_id, payload FROM inbox WHERE source = $1 AND handled_at IS NULL \
+             ORDER BY position, id LIMIT $2",
         ))
+        .bind(source)
         .bind(limit)
         .fetch_all(&self.pool)
         .await
-        .map_err(|e| self.err(e))
+        .map_err(|e| self.err(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, external_id, payload)| InboxEvent {
+                id,
+                external_id,
+                payload,
+            })
+            .collect())
     }
 
-    async fn tg_finish(&self, update_id: i64, replies: &[OutMessage]) -> Result<(), StoreError> {
+    async fn inbox_finish(&self, id: i64, replies: &[OutMessage]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         // The payload is no longer needed once handled (it may hold the
         // owner's words; the conversation keeps what matters).
         let done = sqlx::query(&sql(
-            "UPDATE telegram_updates SET handled_at = $1, payload = '' \
-             WHERE update_id = $2 AND handled_at IS NULL",
+            "UPDATE inbox SET handled_at = $1, payload = '' WHERE id = $2 AND handled_at IS NULL",
         ))
         .bind(now())
-        .bind(update_id)
+        .bind(id)
         .execute(&mut *tx)
         .await
         .map_err(|e| self.err(e))?

@@ -274,21 +274,47 @@ pub trait ConversationStore: Send + Sync + Debug {
     async fn add_summary(&self, channel: &str, upto: i64, text: &str) -> Result<(), StoreError>;
 }
 
-/// Incoming Telegram updates: stored before acknowledged, handled once.
+/// The durable inbox of incoming events from every source (Telegram now;
+/// Strava, Gmail push, Planka, the dashboard later): stored before the
+/// sender is told they arrived, handled exactly once.
 #[async_trait]
 pub trait InboxStore: Send + Sync + Debug {
-    /// Stores received Telegram updates (id, raw JSON) in one transaction;
-    /// ones already stored are ignored. Returns how many were new.
-    async fn tg_store_updates(&self, updates: &[(i64, String)]) -> Result<usize, StoreError>;
+    /// Stores received events of `source` in one transaction; ones already
+    /// stored (same external id) are ignored. Returns how many were new.
+    async fn inbox_store(&self, source: &str, events: &[Incoming]) -> Result<usize, StoreError>;
+    /// The highest `position` stored for `source` (Telegram polls from one
+    /// past it), if any.
+    async fn inbox_position(&self, source: &str) -> Result<Option<i64>, StoreError>;
+    /// Events of `source` not handled yet, in the source's order (its
+    /// positions, else arrival), at most `limit`.
+    async fn inbox_unhandled(
+        &self,
+        source: &str,
+        limit: i64,
+    ) -> Result<Vec<InboxEvent>, StoreError>;
+    /// Marks event `id` handled and queues its replies, in one transaction;
+    /// an event already handled queues nothing.
+    async fn inbox_finish(&self, id: i64, replies: &[OutMessage]) -> Result<(), StoreError>;
+}
 
-    /// The offset to poll from: one past the highest update ever stored.
-    async fn tg_next_offset(&self) -> Result<i64, StoreError>;
+/// An event as received from a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    /// The source's own id for it (Telegram's update_id, Strava's event
+    /// time and object): the same id twice is one event.
+    pub external_id: String,
+    /// The source's order, where it has one.
+    pub position: Option<i64>,
+    /// The raw payload (JSON), kept until handled.
+    pub payload: String,
+}
 
-    /// Stored updates not handled yet, oldest first.
-    async fn tg_unhandled(&self, limit: i64) -> Result<Vec<(i64, String)>, StoreError>;
-
-    /// Marks an update handled and queues its replies, in one transaction.
-    async fn tg_finish(&self, update_id: i64, replies: &[OutMessage]) -> Result<(), StoreError>;
+/// A stored event waiting to be handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxEvent {
+    pub id: i64,
+    pub external_id: String,
+    pub payload: String,
 }
 
 /// Outgoing Telegram messages: queued durably, sent in order.

@@ -34,7 +34,7 @@ use openzero_core::commands;
 use openzero_core::consent::Decision;
 use openzero_core::llm::ChatModel;
 use openzero_core::memory::Filters;
-use openzero_store::{OutMessage, Store, Thought};
+use openzero_store::{Incoming, OutMessage, Store, Thought};
 use teloxide_core::Bot;
 use teloxide_core::payloads::{
     AnswerCallbackQuerySetters, EditMessageTextSetters, SendMessageSetters, SetWebhookSetters,
@@ -249,7 +249,11 @@ impl Telegram {
             return Ok(());
         };
         // Stored before we answer 200: an update Telegram saw accepted is kept.
-        match self.store.tg_store_updates(&[(id, v.to_string())]).await {
+        match self
+            .store
+            .inbox_store(CHANNEL, &[update(id, v.to_string())])
+            .await
+        {
             Ok(_) => {
                 self.inbox.notify_one();
                 Ok(())
@@ -357,9 +361,10 @@ impl Telegram {
             let result = async {
                 let offset = self
                     .store
-                    .tg_next_offset()
+                    .inbox_position(CHANNEL)
                     .await
-                    .map_err(|e| PollError::Failed(e.to_string()))?;
+                    .map_err(|e| PollError::Failed(e.to_string()))?
+                    .map_or(0, |p| p + 1);
                 let body =
                     serde_json::json!({ "offset": offset, "timeout": self.cfg.poll_timeout });
                 let resp = self
@@ -391,12 +396,12 @@ impl Telegram {
                         "getUpdates answered ok without a list of updates".into(),
                     ));
                 };
-                let batch: Vec<(i64, String)> = updates
+                let batch: Vec<Incoming> = updates
                     .iter()
-                    .filter_map(|u| Some((u["update_id"].as_i64()?, u.to_string())))
+                    .filter_map(|u| Some(update(u["update_id"].as_i64()?, u.to_string())))
                     .collect();
                 self.store
-                    .tg_store_updates(&batch)
+                    .inbox_store(CHANNEL, &batch)
                     .await
                     .map_err(|e| PollError::Failed(e.to_string()))
             };
@@ -455,7 +460,7 @@ impl Telegram {
             })
         };
         while !*shutdown.borrow() {
-            let pending = match self.store.tg_unhandled(50).await {
+            let pending = match self.store.inbox_unhandled(CHANNEL, 50).await {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(error = %e, "telegram: cannot read the inbox");
@@ -463,8 +468,11 @@ impl Telegram {
                 }
             };
             let busy = |id| in_flight.lock().is_ok_and(|s| s.contains(&id));
-            let fresh: Vec<(i64, String)> =
-                pending.into_iter().filter(|(id, _)| !busy(*id)).collect();
+            let fresh: Vec<(i64, String)> = pending
+                .into_iter()
+                .filter(|e| !busy(e.id))
+                .map(|e| (e.id, e.payload))
+                .collect();
             if fresh.is_empty() {
                 tokio::select! {
                     _ = self.inbox.notified() => {}
@@ -505,7 +513,7 @@ impl Telegram {
     /// tried again: nothing lost).
     async fn handle_and_finish(&self, id: i64, raw: &str) -> bool {
         let replies = self.handle(id, raw).await;
-        match self.store.tg_finish(id, &replies).await {
+        match self.store.inbox_finish(id, &replies).await {
             Ok(()) => {
                 self.status.handled.fetch_add(1, Ordering::Relaxed);
                 self.outbox.notify_one();
@@ -1227,6 +1235,15 @@ async fn stream_preview(
         last = Instant::now();
     }
     shown.map(|(id, _)| id)
+}
+
+/// A Telegram update as an inbox event: its update_id orders it.
+fn update(id: i64, payload: String) -> Incoming {
+    Incoming {
+        external_id: id.to_string(),
+        position: Some(id),
+        payload,
+    }
 }
 
 /// True for a message (or an edit) of plain text, which goes to the agent

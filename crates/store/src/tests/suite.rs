@@ -43,7 +43,7 @@ macro_rules! store_suite {
             memories_between_a_day_newest_first,
             conversations_keep_order_per_channel,
             summaries_cover_turns_up_to_a_point,
-            telegram_updates_are_handled_once_and_replies_queued,
+            inbox_events_are_handled_once_and_replies_queued,
             job_slots_are_claimed_once_and_pauses_kept,
             thoughts_round_trip_and_decide_once,
             thoughts_expire_and_race,
@@ -972,30 +972,56 @@ pub async fn summaries_cover_turns_up_to_a_point(s: &dyn Store) {
     assert_eq!(s.latest_summary("telegram").await.unwrap(), None);
 }
 
-pub async fn telegram_updates_are_handled_once_and_replies_queued(s: &dyn Store) {
-    use crate::OutMessage;
-    assert_eq!(s.tg_next_offset().await.unwrap(), 0);
-    let batch = vec![
-        (100, "{\"update_id\":100}".to_owned()),
-        (101, "{}".to_owned()),
-    ];
-    assert_eq!(s.tg_store_updates(&batch).await.unwrap(), 2);
-    // Telegram sending the same updates again changes nothing.
-    assert_eq!(s.tg_store_updates(&batch).await.unwrap(), 0);
-    assert_eq!(s.tg_next_offset().await.unwrap(), 102);
-    let pending = s.tg_unhandled(10).await.unwrap();
-    assert_eq!(pending.iter().map(|p| p.0).collect::<Vec<_>>(), [100, 101]);
+pub async fn inbox_events_are_handled_once_and_replies_queued(s: &dyn Store) {
+    use crate::{Incoming, OutMessage};
+    assert_eq!(s.inbox_position("telegram").await.unwrap(), None);
+    let update = |id: i64, payload: &str| Incoming {
+        external_id: id.to_string(),
+        position: Some(id),
+        payload: payload.to_owned(),
+    };
+    // Arriving out of order, handled in the source's order.
+    let batch = vec![update(101, "{}"), update(100, "{\"update_id\":100}")];
+    assert_eq!(s.inbox_store("telegram", &batch).await.unwrap(), 2);
+    // The same events sent again change nothing.
+    assert_eq!(s.inbox_store("telegram", &batch).await.unwrap(), 0);
+    assert_eq!(s.inbox_position("telegram").await.unwrap(), Some(101));
+    // Another source with the same external id is another event, and
+    // sources without positions keep arrival order.
+    let strava = |id: &str| Incoming {
+        external_id: id.to_owned(),
+        position: None,
+        payload: "{}".to_owned(),
+    };
+    assert_eq!(
+        s.inbox_store("strava", &[strava("b"), strava("100"), strava("a")])
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(s.inbox_position("strava").await.unwrap(), None);
+    let ids = |v: Vec<crate::InboxEvent>| v.into_iter().map(|e| e.external_id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.inbox_unhandled("strava", 10).await.unwrap()),
+        ["b", "100", "a"]
+    );
+    let pending = s.inbox_unhandled("telegram", 10).await.unwrap();
+    assert_eq!(ids(pending.clone()), ["100", "101"]);
+    assert_eq!(pending[0].payload, "{\"update_id\":100}");
     let reply = |t: &str| OutMessage {
         chat_id: 42,
         text: t.into(),
         buttons: None,
     };
-    s.tg_finish(100, &[reply("one"), reply("two")])
+    s.inbox_finish(pending[0].id, &[reply("one"), reply("two")])
         .await
         .unwrap();
     // Finishing twice queues nothing more.
-    s.tg_finish(100, &[reply("again")]).await.unwrap();
-    assert_eq!(s.tg_unhandled(10).await.unwrap().len(), 1);
+    s.inbox_finish(pending[0].id, &[reply("again")])
+        .await
+        .unwrap();
+    assert_eq!(s.inbox_unhandled("telegram", 10).await.unwrap().len(), 1);
+    assert_eq!(s.inbox_unhandled("strava", 10).await.unwrap().len(), 3);
     s.tg_queue(&[OutMessage {
         chat_id: 42,
         text: "briefing".into(),
@@ -1013,9 +1039,9 @@ pub async fn telegram_updates_are_handled_once_and_replies_queued(s: &dyn Store)
     assert_eq!(left.len(), 2);
     assert_eq!(left[0].message.text, "two");
     assert_eq!(
-        s.tg_next_offset().await.unwrap(),
-        102,
-        "offset survives handling"
+        s.inbox_position("telegram").await.unwrap(),
+        Some(101),
+        "the position survives handling"
     );
 }
 
