@@ -9,7 +9,7 @@ impl JobStore for PgStore {
         job: &str,
         since: DateTime<Utc>,
     ) -> Result<(bool, DateTime<Utc>), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         sqlx::query(&sql(
             "INSERT INTO job_state (job, since) VALUES ($1, $2) ON CONFLICT (job) DO NOTHING",
         ))
@@ -29,7 +29,7 @@ impl JobStore for PgStore {
     }
 
     async fn job_set_paused(&self, job: &str, paused: bool) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let n = sqlx::query(&sql("UPDATE job_state SET paused = $1 WHERE job = $2"))
             .bind(paused)
             .bind(job)
@@ -47,7 +47,7 @@ impl JobStore for PgStore {
         slot: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         // Serialises claims of one job across processes.
         sqlx::query("SELECT 1 FROM job_state WHERE job = $1 FOR UPDATE")
             .bind(job)
@@ -106,7 +106,7 @@ impl JobStore for PgStore {
         slot: DateTime<Utc>,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         sqlx::query(&sql(
             "UPDATE job_runs SET ended_at = $1, outcome = $2, error = $3 WHERE job = $4 AND scheduled_for = $5",
         ))
@@ -122,7 +122,7 @@ impl JobStore for PgStore {
     }
 
     async fn job_missed(&self, job: &str, slots: &[DateTime<Utc>]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         for slot in slots {
             sqlx::query(&sql(
                 "INSERT INTO job_runs (job, scheduled_for, outcome) VALUES ($1, $2, 'missed') \
@@ -176,7 +176,7 @@ impl BriefingStore for PgStore {
         text: &str,
         items: &[String],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let at = now();
         sqlx::query(&sql(
             "INSERT INTO briefings (kind, created_at, text) VALUES ($1, $2, $3)",

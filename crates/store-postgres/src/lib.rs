@@ -38,12 +38,18 @@ pub mod testing;
 /// How long to wait for the server before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+#[path = "../../store/sql/consent.rs"]
 mod consent;
+#[path = "../../store/sql/conversations.rs"]
 mod conversations;
+#[path = "../../store/sql/inbox_outbox.rs"]
+mod inbox_outbox;
 mod jobs;
 mod memory;
 mod projects;
-mod telegram;
+
+/// This adapter's store, as the shared query modules (`crates/store/sql/`) name it.
+type Db = PgStore;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -65,6 +71,10 @@ impl std::fmt::Debug for PgStore {
 const PROJECT_COLUMNS: &str = "id, name, parent_id, status, priority::BIGINT AS priority, domain, progress::BIGINT AS progress, description, created_at, updated_at, last_reviewed_at";
 
 impl PgStore {
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool.begin().await.map_err(|e| self.err(e))
+    }
+
     /// Creates database `name` on the server of `admin_url` (a role allowed
     /// to create databases) and returns the URL of the new database. For
     /// benchmarks; `name` must be a plain identifier.

@@ -9,7 +9,7 @@ impl MemoryStore for PgStore {
         records: &[MemoryRecord],
     ) -> Result<Vec<(Memory, bool)>, StoreError> {
         // One transaction for the batch: all stored, or none and an error.
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let mut out = Vec::with_capacity(records.len());
         for m in records {
             let hash = m.content_hash();
@@ -124,7 +124,7 @@ impl MemoryStore for PgStore {
 
     async fn memory_changes(&self, after: i64) -> Result<MemoryChanges, StoreError> {
         // One snapshot for the log and the prune mark.
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await
@@ -145,7 +145,7 @@ impl MemoryStore for PgStore {
     }
 
     async fn prune_memory_changes(&self, keep: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let (last,): (i64,) = sqlx::query_as("SELECT coalesce(max(seq), 0) FROM memory_changes")
             .fetch_one(&mut *tx)
             .await

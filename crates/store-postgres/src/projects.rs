@@ -33,7 +33,7 @@ impl ProjectStore for PgStore {
         // An explicit transaction: with a bare INSERT ... RETURNING, the
         // implicit commit happens after the row is read, and a failure there
         // (disk full) would be lost, reporting success for unsaved data.
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO projects (name, parent_id, status, priority, domain, progress, description, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {PROJECT_COLUMNS}"
@@ -59,7 +59,7 @@ impl ProjectStore for PgStore {
         id: ProjectId,
         patch: &ProjectPatch,
     ) -> Result<Project, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let current: Project = Self::fetch_in(&mut tx, id, true)
             .await
             .map_err(|e| self.err(e))?
@@ -87,7 +87,7 @@ impl ProjectStore for PgStore {
     }
 
     async fn remove_project(&self, id: ProjectId) -> Result<Removed, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let project: Project = Self::fetch_in(&mut tx, id, true)
             .await
             .map_err(|e| self.err(e))?

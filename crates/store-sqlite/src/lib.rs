@@ -32,12 +32,18 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+#[path = "../../store/sql/consent.rs"]
 mod consent;
+#[path = "../../store/sql/conversations.rs"]
 mod conversations;
+#[path = "../../store/sql/inbox_outbox.rs"]
+mod inbox_outbox;
 mod jobs;
 mod memory;
 mod projects;
-mod telegram;
+
+/// This adapter's store, as the shared query modules (`crates/store/sql/`) name it.
+type Db = SqliteStore;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

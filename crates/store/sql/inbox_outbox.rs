@@ -1,11 +1,17 @@
-//! PostgreSQL: the durable inbox of incoming events and Telegram's outbox.
+//! The durable inbox of incoming events and Telegram's outbox.
+//!
+//! Shared by both SQL adapters (`#[path]` module in each): the queries are
+//! the same in SQLite and PostgreSQL, written with `$N` placeholders that
+//! each adapter's `sql()` renders, and `Db` is the adapter's store type.
+//! Keep only what both dialects accept here; dialect differences stay in
+//! the adapters' own modules.
 
 use super::*;
 
 #[async_trait]
-impl InboxStore for PgStore {
+impl InboxStore for Db {
     async fn inbox_store(&self, source: &str, events: &[Incoming]) -> Result<usize, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         let mut new = 0;
         for e in events {
             new += sqlx::query(&sql(
@@ -59,7 +65,7 @@ impl InboxStore for PgStore {
     }
 
     async fn inbox_finish(&self, id: i64, replies: &[OutMessage]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         // The payload is no longer needed once handled (it may hold the
         // owner's words; the conversation keeps what matters).
         let done = sqlx::query(&sql(
@@ -79,9 +85,9 @@ impl InboxStore for PgStore {
 }
 
 #[async_trait]
-impl OutboxStore for PgStore {
+impl OutboxStore for Db {
     async fn tg_queue(&self, messages: &[OutMessage]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         self.queue_in(&mut tx, messages).await?;
         tx.commit().await.map_err(|e| self.err(e))
     }
@@ -110,7 +116,7 @@ impl OutboxStore for PgStore {
     }
 
     async fn tg_sent(&self, id: i64, message_id: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         sqlx::query(&sql(
             "UPDATE telegram_outbox SET sent_at = $1, message_id = $2 WHERE id = $3",
         ))
@@ -124,7 +130,7 @@ impl OutboxStore for PgStore {
     }
 
     async fn tg_send_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.begin().await?;
         sqlx::query(&sql(
             "UPDATE telegram_outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2",
         ))

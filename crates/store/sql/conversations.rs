@@ -1,15 +1,21 @@
-//! SQLite: conversations and their running summaries.
+//! Conversations and their running summaries.
+//!
+//! Shared by both SQL adapters (`#[path]` module in each): the queries are
+//! the same in SQLite and PostgreSQL, written with `$N` placeholders that
+//! each adapter's `sql()` renders, and `Db` is the adapter's store type.
+//! Keep only what both dialects accept here; dialect differences stay in
+//! the adapters' own modules.
 
 use super::*;
 
 #[async_trait]
-impl ConversationStore for SqliteStore {
+impl ConversationStore for Db {
     async fn add_turns(&self, channel: &str, turns: &[Turn]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         for t in turns {
-            sqlx::query(
-                "INSERT INTO conversations (channel, role, content, created_at) VALUES (?, ?, ?, ?)",
-            )
+            sqlx::query(&sql(
+                "INSERT INTO conversations (channel, role, content, created_at) VALUES ($1, $2, $3, $4)",
+            ))
             .bind(channel)
             .bind(t.role.as_str())
             .bind(&t.content)
@@ -22,9 +28,9 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn recent_turns(&self, channel: &str, limit: i64) -> Result<Vec<Turn>, StoreError> {
-        let rows: Vec<(String, String, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT role, content, created_at FROM conversations WHERE channel = ? ORDER BY id DESC LIMIT ?",
-        )
+        let rows: Vec<(String, String, DateTime<Utc>)> = sqlx::query_as(&sql(
+            "SELECT role, content, created_at FROM conversations WHERE channel = $1 ORDER BY id DESC LIMIT $2",
+        ))
         .bind(channel)
         .bind(limit)
         .fetch_all(&self.pool)

@@ -1,9 +1,15 @@
-//! SQLite: thoughts held for consent and the disclosure log.
+//! Thoughts held for consent and the disclosure log.
+//!
+//! Shared by both SQL adapters (`#[path]` module in each): the queries are
+//! the same in SQLite and PostgreSQL, written with `$N` placeholders that
+//! each adapter's `sql()` renders, and `Db` is the adapter's store type.
+//! Keep only what both dialects accept here; dialect differences stay in
+//! the adapters' own modules.
 
 use super::*;
 
 #[async_trait]
-impl ConsentStore for SqliteStore {
+impl ConsentStore for Db {
     async fn add_thought(&self, t: &NewThought) -> Result<Thought, StoreError> {
         let mut tx = self.begin().await?;
         let row = sqlx::query(&sql(&format!(
