@@ -113,6 +113,16 @@ impl Served {
     }
 }
 
+impl Drop for Served {
+    /// A test that fails before `stop` must not leave its server running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Starts `openzero serve --bind 127.0.0.1:0 EXTRA…` for `oz` with `env`
 /// and nothing else from the environment; returns once it listens.
 pub fn serve<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
