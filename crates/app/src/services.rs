@@ -3,16 +3,17 @@
 //! the jobs. One store, one vector index, one embedding model and one chat
 //! model per process, each model loaded when first needed.
 //!
-//! **Invariants:** models are loaded at most once per process (a failed
-//! load is remembered and reported, not retried per message); nothing
+//! **Invariants:** a model is loaded at most once while it is in use (a
+//! failed load is remembered and reported, not retried per message; the
+//! chat model is released after `llm.unload_after_secs` idle and loaded
+//! again on the next question); nothing
 //! here knows a channel: notifications go through [`Notifier`]s the
 //! caller plugs in.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use openzero_config::Loaded;
-use std::collections::BTreeMap;
-
 use openzero_core::embedding::TextEmbedder;
 use openzero_core::health::{Component, ComponentStatus, HealthCheck};
 use openzero_core::llm::ChatModel;
@@ -40,11 +41,11 @@ pub struct Services {
     pub think_target: ChatTarget,
     notifiers: Vec<Arc<dyn Notifier>>,
     checks: std::sync::RwLock<Vec<Arc<dyn HealthCheck>>>,
-    embedder: OnceCell<Result<Arc<dyn TextEmbedder>, String>>,
+    embedder: OnceCell<Model<dyn TextEmbedder>>,
     /// The chat model (or why there is none) and when it was last asked
     /// for; released after `llm.unload_after_secs` without use.
     chat_model: tokio::sync::Mutex<Option<(Model<dyn ChatModel>, std::time::Instant)>>,
-    think_model: OnceCell<Result<Arc<dyn ChatModel>, String>>,
+    think_model: OnceCell<Model<dyn ChatModel>>,
 }
 
 impl std::fmt::Debug for Services {
