@@ -148,10 +148,7 @@ impl openzero_core::notify::Notifier for TelegramNotifier {
         CHANNEL
     }
 
-    async fn notify(
-        &self,
-        text: &str,
-    ) -> Result<(), openzero_core::notify::NotifyError> {
+    async fn notify(&self, text: &str) -> Result<(), openzero_core::notify::NotifyError> {
         notify(&*self.store, &self.owners, text, None)
             .await
             .map_err(|e| openzero_core::notify::NotifyError {
