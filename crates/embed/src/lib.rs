@@ -162,7 +162,7 @@ impl Embedder {
                     )
                 })?;
                 Engine::Onnx(
-                    onnx::OnnxBert::load(library, &weights, &shape, *threads)
+                    onnx::OnnxBert::load(library, weights, &shape, *threads)
                         .map_err(EmbedError::Runtime)?,
                 )
             }

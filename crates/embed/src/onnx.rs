@@ -85,16 +85,21 @@ pub(crate) struct OnnxBert {
 
 impl OnnxBert {
     /// Builds the graph from the safetensors bytes and opens a session
-    /// using `threads` threads (0: ONNX Runtime's choice).
+    /// using `threads` threads (0: ONNX Runtime's choice). The file's bytes
+    /// are dropped once the graph holds the weights, before the session is
+    /// made: ONNX Runtime's own copies then never meet ours (peak memory).
     pub(crate) fn load(
         lib: &Path,
-        weights: &[u8],
+        weights: Vec<u8>,
         shape: &BertShape,
         threads: usize,
     ) -> Result<Self, String> {
         let env = environment(lib).map_err(|e| e.to_string())?;
-        let st = SafeTensors::deserialize(weights).map_err(|e| e.to_string())?;
-        let graph = build_graph(&st, shape).map_err(|e| e.to_string())?;
+        let graph = {
+            let st = SafeTensors::deserialize(&weights).map_err(|e| e.to_string())?;
+            build_graph(&st, shape).map_err(|e| e.to_string())?
+        };
+        drop(weights);
         let mut model = Model::new([
             Opset::new(ONNX_DOMAIN, 17).map_err(|e| e.to_string())?,
             Opset::new(MS_DOMAIN, 1).map_err(|e| e.to_string())?,
