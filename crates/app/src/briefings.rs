@@ -15,7 +15,6 @@ use openzero_config::Loaded;
 use openzero_core::briefing::{self, Inputs, Kind};
 use openzero_core::llm::{ChatModel, ChatRequest, Locality};
 use openzero_core::memory::Memory;
-use openzero_store::Store;
 
 use crate::clock;
 use crate::jobs::{Job, Task};
@@ -68,17 +67,11 @@ pub struct Composed {
 #[derive(Debug)]
 pub struct Briefings {
     services: Arc<Services>,
-    loaded: Loaded,
-    store: Arc<dyn Store>,
 }
 
 impl Briefings {
     pub fn new(services: Arc<Services>) -> Self {
-        Self {
-            loaded: services.loaded.clone(),
-            store: services.store.clone(),
-            services,
-        }
+        Self { services }
     }
 
     /// The local model that phrases briefings (`None`: none usable, or a
@@ -110,7 +103,7 @@ impl Briefings {
             let (Some(from), Some(until)) = (start(day), day.succ_opt().and_then(start)) else {
                 continue;
             };
-            out.extend(self.store.memories_between(from, until, 3).await?);
+            out.extend(self.services.store.memories_between(from, until, 3).await?);
         }
         Ok(out)
     }
@@ -118,9 +111,9 @@ impl Briefings {
     /// The briefing of `kind` as it would be delivered now: structured, then
     /// phrased by the local model when one answers within two minutes.
     pub async fn compose(&self, kind: Kind, phrase: bool) -> Result<Composed, AppError> {
-        let tz = self.loaded.settings.general.timezone.0;
+        let tz = self.services.loaded.settings.general.timezone.0;
         let now = clock::now().with_timezone(&tz);
-        let projects = crate::projects::list(&*self.store).await?;
+        let projects = crate::projects::list(&*self.services.store).await?;
         let memories = if kind == Kind::Daily {
             self.on_this_day(now).await?
         } else {
@@ -137,7 +130,8 @@ impl Briefings {
             .collect();
         keys.extend(memories.iter().map(|m| format!("recall:memory:{}", m.id)));
         let delivered: HashMap<String, DateTime<Utc>> = if kind == Kind::Daily {
-            self.store
+            self.services
+                .store
                 .delivered_items(&keys)
                 .await?
                 .into_iter()
@@ -195,14 +189,15 @@ impl Briefings {
     /// not repeat them). A weekly review marks the active projects
     /// reviewed, so "not looked at for N days" counts from it.
     pub async fn record(&self, kind: Kind, b: &Composed) -> Result<(), AppError> {
-        self.store
+        self.services
+            .store
             .add_briefing(kind.as_str(), &b.text, &b.items)
             .await?;
         if kind == Kind::Weekly {
             let now = openzero_store::now();
-            for p in crate::projects::list(&*self.store).await? {
+            for p in crate::projects::list(&*self.services.store).await? {
                 if p.status == openzero_core::Status::Active {
-                    self.store.mark_reviewed(p.id, now).await?;
+                    self.services.store.mark_reviewed(p.id, now).await?;
                 }
             }
         }

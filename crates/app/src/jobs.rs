@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use openzero_config::Loaded;
 use openzero_core::schedule::{Schedule, decide};
-use openzero_store::{JobStore, Store};
+use openzero_store::JobStore;
 use serde::Serialize;
 
 use crate::clock;
@@ -145,24 +145,23 @@ pub async fn set_paused(
 #[derive(Debug)]
 pub struct Runner {
     services: Arc<Services>,
-    loaded: Loaded,
-    store: Arc<dyn Store>,
 }
 
 impl Runner {
     pub fn new(services: Arc<Services>) -> Self {
-        Self {
-            loaded: services.loaded.clone(),
-            store: services.store.clone(),
-            services,
-        }
+        Self { services }
     }
 
     /// Runs `job` for `slot` if this caller claims it. Returns the text
     /// delivered, or `None` when the slot was already taken or the job is
     /// running.
     pub async fn run(&self, job: &Job, slot: DateTime<Utc>) -> Result<Option<String>, AppError> {
-        if !self.store.job_claim(job.name, slot, RUN_LEASE).await? {
+        if !self
+            .services
+            .store
+            .job_claim(job.name, slot, RUN_LEASE)
+            .await?
+        {
             return Ok(None);
         }
         tracing::info!(job = job.name, %slot, "job started");
@@ -174,7 +173,8 @@ impl Runner {
             ))),
         };
         let error = result.as_ref().err().map(ToString::to_string);
-        self.store
+        self.services
+            .store
             .job_finish(job.name, slot, error.as_deref())
             .await?;
         match result {
@@ -196,15 +196,16 @@ impl Runner {
         job: &Job,
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, AppError> {
-        let tz = self.loaded.settings.general.timezone.0;
+        let tz = self.services.loaded.settings.general.timezone.0;
         let Some(schedule) = &job.schedule else {
             return Ok(None);
         };
-        let (paused, since) = self.store.job_ensure(job.name, now).await?;
+        let (paused, since) = self.services.store.job_ensure(job.name, now).await?;
         if paused {
             return Ok(schedule.next_after(tz, now));
         }
         let last = self
+            .services
             .store
             .job_runs(job.name, 1)
             .await?
@@ -217,7 +218,7 @@ impl Runner {
                 missed = d.missed.len(),
                 "slots missed while the service was down"
             );
-            self.store.job_missed(job.name, &d.missed).await?;
+            self.services.store.job_missed(job.name, &d.missed).await?;
         }
         if let Some(slot) = d.run
             && let Err(e) = self.run(job, slot).await

@@ -79,7 +79,7 @@ impl Telegram {
         };
         match name {
             "help" => reply(chat, &commands::help()),
-            "tree" => match openzero_app::projects::tree(&*self.store).await {
+            "tree" => match openzero_app::projects::tree(&*self.services.store).await {
                 Ok(t) => reply(chat, &t),
                 Err(e) => reply(chat, &format!("I could not read your projects: {e}")),
             },
@@ -121,8 +121,8 @@ impl Telegram {
             ),
             "pause" | "resume" => {
                 match openzero_app::jobs::set_paused(
-                    &self.loaded,
-                    &*self.store,
+                    &self.services.loaded,
+                    &*self.services.store,
                     arg,
                     name == "pause",
                 )
@@ -134,7 +134,7 @@ impl Telegram {
                 }
             }
             "run" if arg.is_empty() => reply(chat, "Which job? /run weekly-review (see /jobs)"),
-            "run" => match openzero_app::jobs::find(&self.loaded, arg) {
+            "run" => match openzero_app::jobs::find(&self.services.loaded, arg) {
                 Ok(job) => {
                     let runner = openzero_app::jobs::Runner::new(self.services.clone());
                     match runner.run(&job, openzero_app::clock::now()).await {
@@ -158,7 +158,7 @@ impl Telegram {
     }
 
     pub(crate) async fn jobs(&self, chat: i64) -> Vec<OutMessage> {
-        match openzero_app::jobs::list(&self.loaded, &*self.store).await {
+        match openzero_app::jobs::list(&self.services.loaded, &*self.services.store).await {
             Ok(all) => {
                 let lines: Vec<String> = all
                     .iter()
@@ -188,7 +188,7 @@ impl Telegram {
         match self.memory().await.search(q, 5, &Filters::default()).await {
             Ok(found) if found.hits.is_empty() => reply(chat, "Nothing I remember matches."),
             Ok(found) => {
-                let tz = self.loaded.settings.general.timezone.0;
+                let tz = self.services.loaded.settings.general.timezone.0;
                 let lines: Vec<String> = found
                     .hits
                     .iter()
@@ -241,7 +241,7 @@ impl Telegram {
         };
         let result = match verb {
             "add" if !rest.is_empty() => openzero_app::projects::add(
-                &*self.store,
+                &*self.services.store,
                 AddProject {
                     name: rest.to_owned(),
                     ..AddProject::default()
@@ -250,7 +250,7 @@ impl Telegram {
             .await
             .map(|p| format!("Added {}", done(p))),
             "done" if !rest.is_empty() => openzero_app::projects::update(
-                &*self.store,
+                &*self.services.store,
                 rest,
                 UpdateProject {
                     status: Some(openzero_core::Status::Completed),
@@ -269,7 +269,7 @@ impl Telegram {
                     .and_then(|n| openzero_core::Progress::try_from(n).ok())
                 {
                     Some(p) => openzero_app::projects::update(
-                        &*self.store,
+                        &*self.services.store,
                         name.trim(),
                         UpdateProject {
                             progress: Some(p),
@@ -312,16 +312,16 @@ impl Telegram {
         let typing = self.typing(chat);
         let out = if needs_consent(&model.info()) {
             let c = Chat::new(
-                &self.loaded,
-                &*self.store,
+                &self.services.loaded,
+                &*self.services.store,
                 self.memory().await,
                 model.clone(),
                 CHANNEL,
             );
             match c.context(text).await {
                 Ok(ctx) => match consent::hold(
-                    &self.loaded,
-                    &*self.store,
+                    &self.services.loaded,
+                    &*self.services.store,
                     &model.info(),
                     CHANNEL,
                     text,
@@ -336,8 +336,8 @@ impl Telegram {
             }
         } else {
             let c = Chat::new(
-                &self.loaded,
-                &*self.store,
+                &self.services.loaded,
+                &*self.services.store,
                 self.memory().await,
                 model,
                 CHANNEL,
@@ -447,7 +447,7 @@ impl Telegram {
                 r.join(", ")
             ));
         }
-        let tz = self.loaded.settings.general.timezone.0;
+        let tz = self.services.loaded.settings.general.timezone.0;
         text.push_str(&format!(
             "\nSend it? (expires {})",
             t.expires_at.with_timezone(&tz).format("%Y-%m-%d %H:%M")

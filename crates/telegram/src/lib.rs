@@ -175,8 +175,6 @@ impl openzero_core::health::HealthCheck for Status {
 /// The running bot.
 pub struct Telegram {
     cfg: Config,
-    loaded: Loaded,
-    store: Arc<dyn Store>,
     services: Arc<Services>,
     http: reqwest::Client,
     bot: Bot,
@@ -219,8 +217,6 @@ impl Telegram {
         services.add_check(status.clone());
         Ok(Arc::new(Self {
             cfg,
-            loaded: services.loaded.clone(),
-            store: services.store.clone(),
             services,
             http,
             bot,

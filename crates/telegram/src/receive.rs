@@ -25,6 +25,7 @@ impl Telegram {
         };
         // Stored before we answer 200: an update Telegram saw accepted is kept.
         match self
+            .services
             .store
             .inbox_store(CHANNEL, &[update(id, v.to_string())])
             .await
@@ -82,6 +83,7 @@ impl Telegram {
         while !*shutdown.borrow() {
             let result = async {
                 let offset = self
+                    .services
                     .store
                     .inbox_position(CHANNEL)
                     .await
@@ -122,7 +124,8 @@ impl Telegram {
                     .iter()
                     .filter_map(|u| Some(update(u["update_id"].as_i64()?, u.to_string())))
                     .collect();
-                self.store
+                self.services
+                    .store
                     .inbox_store(CHANNEL, &batch)
                     .await
                     .map_err(|e| PollError::Failed(e.to_string()))
@@ -182,7 +185,7 @@ impl Telegram {
             })
         };
         while !*shutdown.borrow() {
-            let pending = match self.store.inbox_unhandled(CHANNEL, 50).await {
+            let pending = match self.services.store.inbox_unhandled(CHANNEL, 50).await {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(error = %e, "telegram: cannot read the inbox");
@@ -235,7 +238,7 @@ impl Telegram {
     /// tried again: nothing lost).
     pub(crate) async fn handle_and_finish(&self, id: i64, raw: &str) -> bool {
         let replies = self.handle(id, raw).await;
-        match self.store.inbox_finish(id, &replies).await {
+        match self.services.store.inbox_finish(id, &replies).await {
             Ok(()) => {
                 self.status.handled.fetch_add(1, Ordering::Relaxed);
                 self.outbox.notify_one();

@@ -8,7 +8,7 @@ impl Telegram {
     pub(crate) async fn outbox_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut next_try: HashMap<i64, Instant> = HashMap::new();
         while !*shutdown.borrow() {
-            let rows = match self.store.tg_outbox(20).await {
+            let rows = match self.services.store.tg_outbox(20).await {
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::warn!(error = %e, "telegram: cannot read the outbox; retrying");
@@ -23,7 +23,7 @@ impl Telegram {
                 }
                 match self.send(&row.message).await {
                     Ok(message_id) => {
-                        if let Err(e) = self.store.tg_sent(row.id, message_id).await {
+                        if let Err(e) = self.services.store.tg_sent(row.id, message_id).await {
                             tracing::error!(error = %e, "telegram: sent, but could not record it");
                         }
                         next_try.remove(&row.id);
@@ -45,7 +45,7 @@ impl Telegram {
                         let attempts = row.attempts + 1;
                         tracing::warn!(outbox = row.id, attempts, error = %e, "telegram: sending failed; will retry");
                         self.status.fail(format!("sending failed: {e}"));
-                        if let Err(db) = self.store.tg_send_failed(row.id, &e).await {
+                        if let Err(db) = self.services.store.tg_send_failed(row.id, &e).await {
                             tracing::warn!(error = %db, "telegram: could not record a failed send");
                         }
                         let backoff = Duration::from_millis(500 * (1 << attempts.clamp(0, 7)));
