@@ -237,10 +237,11 @@ pub async fn run(
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workers = Workers::default();
-    let releaser = {
+    // Releases the chat model after llm.unload_after_secs idle (0: never).
+    let unload_after = loaded.settings.llm.unload_after_secs;
+    let releaser = (unload_after > 0).then(|| {
         let (services, mut stop) = (services.clone(), stop_rx.clone());
-        let every =
-            std::time::Duration::from_secs(loaded.settings.llm.unload_after_secs.clamp(1, 30));
+        let every = std::time::Duration::from_secs(unload_after.clamp(1, 30));
         tokio::spawn(async move {
             while !*stop.borrow() {
                 services.release_idle().await;
@@ -250,7 +251,7 @@ pub async fn run(
                 }
             }
         })
-    };
+    });
     let telegram = start_telegram(&services, &workers, stop_rx.clone());
     services.add_check(workers.check("scheduler"));
     let scheduler = {
@@ -282,7 +283,9 @@ pub async fn run(
         })
         .await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), scheduler).await;
-    releaser.abort();
+    if let Some(r) = releaser {
+        r.abort();
+    }
     if let Some(task) = bot_task {
         // The bot finishes the update in hand; what is queued stays queued.
         if tokio::time::timeout(std::time::Duration::from_secs(30), task)
