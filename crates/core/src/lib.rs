@@ -11,6 +11,7 @@ pub mod consent;
 pub mod embedding;
 pub mod health;
 pub mod llm;
+pub mod mail;
 pub mod memory;
 pub mod notify;
 pub mod project;

@@ -45,6 +45,8 @@ mod conversations;
 #[path = "../../store/sql/inbox_outbox.rs"]
 mod inbox_outbox;
 mod jobs;
+#[path = "../../store/sql/mail.rs"]
+mod mail;
 mod memory;
 mod projects;
 

@@ -92,6 +92,25 @@ impl OutboxStore for Db {
         tx.commit().await.map_err(|e| self.err(e))
     }
 
+    async fn tg_queue_once(&self, key: &str, messages: &[OutMessage]) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let fresh = sqlx::query(&sql(
+            "INSERT INTO outbox_keys (key, created_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        ))
+        .bind(key)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?
+        .rows_affected()
+            == 1;
+        if fresh {
+            self.queue_in(&mut tx, messages).await?;
+        }
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(fresh)
+    }
+
     async fn tg_outbox(&self, limit: i64) -> Result<Vec<Outgoing>, StoreError> {
         let rows: Vec<(i64, i64, String, Option<String>, i64)> = sqlx::query_as(&sql(
             "SELECT id, chat_id, text, buttons, attempts FROM telegram_outbox \

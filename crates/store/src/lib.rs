@@ -13,9 +13,15 @@ use openzero_core::consent::{DecideError, Decision, Disclosure, ThoughtState};
 use openzero_core::memory::{Filters, Memory, MemoryId, Source};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
 
+pub mod mail;
+#[cfg(feature = "testsuite")]
+#[path = "tests/mail_suite.rs"]
+pub mod mail_testsuite;
 #[cfg(feature = "testsuite")]
 #[path = "tests/suite.rs"]
 pub mod testsuite;
+
+pub use mail::MailStore;
 
 /// Which backend a store is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,6 +329,11 @@ pub trait OutboxStore: Send + Sync + Debug {
     /// Queues messages with no update behind them (notifications).
     async fn tg_queue(&self, messages: &[OutMessage]) -> Result<(), StoreError>;
 
+    /// Queues `messages` unless `key` was queued before (then does
+    /// nothing and returns false): a notification re-sent after a crash
+    /// reaches the owner once.
+    async fn tg_queue_once(&self, key: &str, messages: &[OutMessage]) -> Result<bool, StoreError>;
+
     /// Queued messages not sent yet, oldest first.
     async fn tg_outbox(&self, limit: i64) -> Result<Vec<Outgoing>, StoreError>;
 
@@ -450,6 +461,7 @@ pub trait Store:
     + JobStore
     + BriefingStore
     + ConsentStore
+    + MailStore
 {
 }
 
@@ -463,7 +475,8 @@ impl<
         + OutboxStore
         + JobStore
         + BriefingStore
-        + ConsentStore,
+        + ConsentStore
+        + MailStore,
 > Store for T
 {
 }
@@ -477,6 +490,7 @@ pub mod prelude {
     pub use crate::Database as _;
     pub use crate::InboxStore as _;
     pub use crate::JobStore as _;
+    pub use crate::MailStore as _;
     pub use crate::MemoryStore as _;
     pub use crate::OutboxStore as _;
     pub use crate::PreferenceStore as _;

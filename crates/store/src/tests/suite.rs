@@ -7,6 +7,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use openzero_core::{Domain, NewProject, Priority, Progress, ProjectPatch, Status};
 
+pub use crate::mail_testsuite::*;
 use crate::{Embedding, MemoryRecord, Store, StoreError};
 use openzero_core::memory::{Filters, Source};
 
@@ -47,7 +48,11 @@ macro_rules! store_suite {
             job_slots_are_claimed_once_and_pauses_kept,
             thoughts_round_trip_and_decide_once,
             thoughts_expire_and_race,
-            disclosures_are_logged_newest_first
+            disclosures_are_logged_newest_first,
+            mail_is_kept_once_with_its_watermark,
+            mail_list_filters_and_searches,
+            mail_rules_keep_their_order,
+            outbox_keys_queue_once
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
