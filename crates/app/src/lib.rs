@@ -16,6 +16,8 @@ pub mod consent;
 pub mod doctor;
 pub mod health;
 pub mod jobs;
+pub mod mail;
+pub mod mail_sync;
 pub mod memory;
 pub mod memory_index;
 pub mod projects;

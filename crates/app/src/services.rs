@@ -173,6 +173,24 @@ impl Services {
         first.map_or(Ok(()), |e| Err(AppError::Notify(e)))
     }
 
+    /// Queues `text` under `key` on every channel that has not had it yet
+    /// (see [`Notifier::notify_once`]). The first failure is returned.
+    pub async fn notify_once(&self, key: &str, text: &str) -> Result<(), AppError> {
+        let mut first: Option<NotifyError> = None;
+        for n in &self.notifiers {
+            if let Err(e) = n.notify_once(key, text).await {
+                tracing::error!(channel = n.channel(), error = %e, "notification not queued");
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), |e| Err(AppError::Notify(e)))
+    }
+
+    /// Whether any channel reaches the owner.
+    pub fn can_notify(&self) -> bool {
+        !self.notifiers.is_empty()
+    }
+
     /// Adds a component to the health report (a channel, a worker, a
     /// capability's connection).
     pub fn add_check(&self, check: Arc<dyn HealthCheck>) {

@@ -20,6 +20,7 @@ pub struct Settings {
     pub schedule: ScheduleSettings,
     pub qdrant: Qdrant,
     pub planka: Planka,
+    pub mail: MailSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -230,6 +231,70 @@ pub struct Planka {
     pub base_url: Option<String>,
     pub admin_email: Option<String>,
     pub admin_password: Option<Secret>,
+}
+
+/// The owner's mailbox, read-only.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct MailSettings {
+    /// IMAP server; none: no mailbox is read.
+    pub imap_host: Option<String>,
+    pub imap_port: u16,
+    pub imap_security: ImapSecurity,
+    pub imap_user: Option<String>,
+    pub imap_password: Option<Secret>,
+    /// Comma-separated folders to read.
+    pub imap_folders: String,
+    /// A PEM file of extra certificate authorities to trust (a home server
+    /// with its own CA); the system's web roots are trusted always.
+    pub imap_ca_file: Option<std::path::PathBuf>,
+    /// Seconds between polls when the server offers no IDLE (and as a
+    /// safety net when it does).
+    pub poll_secs: u64,
+    /// Wait for new mail with IDLE where the server offers it.
+    pub idle: bool,
+    /// What happens to mail no rule matches: urgent, summarize or archive.
+    pub default_action: String,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            imap_host: None,
+            imap_port: 993,
+            imap_security: ImapSecurity::Tls,
+            imap_user: None,
+            imap_password: None,
+            imap_folders: "INBOX".into(),
+            imap_ca_file: None,
+            poll_secs: 600,
+            idle: true,
+            default_action: "summarize".into(),
+        }
+    }
+}
+
+impl MailSettings {
+    /// The folders to read, trimmed, empty entries dropped.
+    pub fn folders(&self) -> Vec<String> {
+        self.imap_folders
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// How the IMAP connection is protected. There is no plain-text mode: a
+/// password never crosses a network unencrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapSecurity {
+    /// TLS from the first byte (port 993).
+    Tls,
+    /// Plain connection upgraded with STARTTLS before login (port 143).
+    Starttls,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -22,4 +22,9 @@ pub trait Notifier: Send + Sync + std::fmt::Debug {
     /// Queues `text` for the owner, whole: the channel cuts it into pieces
     /// its transport accepts, in order. Returns once it is stored durably.
     async fn notify(&self, text: &str) -> Result<(), NotifyError>;
+    /// Like [`Notifier::notify`], unless a notification under `key` was
+    /// queued before on this channel: then nothing is queued and false is
+    /// returned. What must reach the owner once (urgent mail) is re-sent
+    /// after a crash with the same key.
+    async fn notify_once(&self, key: &str, text: &str) -> Result<bool, NotifyError>;
 }

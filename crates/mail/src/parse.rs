@@ -36,6 +36,17 @@ pub struct Parsed {
     pub attachments: Vec<Attachment>,
     /// What was malformed ("no Date header", "part 2: bad base64", …).
     pub problems: Vec<String>,
+    /// Whether any header a mail message has was found (addresses,
+    /// subject, date, ids, MIME or transport headers).
+    pub has_headers: bool,
+}
+
+impl Parsed {
+    /// Whether this looks like a mail message at all: a header a message
+    /// has was read (a stray text file in an archive has none).
+    pub fn looks_like_mail(&self) -> bool {
+        self.has_headers
+    }
 }
 
 /// Parses `raw`.
@@ -53,6 +64,7 @@ pub fn parse(raw: &[u8]) -> Parsed {
             text: clean_text(&String::from_utf8_lossy(raw), TEXT_CHARS),
             attachments: Vec::new(),
             problems: vec!["not a mail message (no headers could be read)".into()],
+            has_headers: false,
         },
     }
 }
@@ -63,9 +75,6 @@ fn from_message(m: &Message<'_>, raw: &[u8]) -> Parsed {
         .message_id()
         .map(|id| clean_line(id.trim_matches(['<', '>', ' '])))
         .filter(|id| !id.is_empty());
-    if message_id.is_none() {
-        problems.push("no Message-ID (identified by its content)".into());
-    }
     let from = m.from().map(address).unwrap_or_default();
     if from.is_empty() {
         problems.push("no From header".into());
@@ -131,7 +140,22 @@ fn from_message(m: &Message<'_>, raw: &[u8]) -> Parsed {
     if let Some(HeaderValue::Empty) = m.header("Content-Type").cloned() {
         problems.push("empty Content-Type".into());
     }
+    let has_headers = [
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "Content-Type",
+        "MIME-Version",
+        "Received",
+        "Return-Path",
+        "Sender",
+    ]
+    .iter()
+    .any(|h| m.header(*h).is_some());
     Parsed {
+        has_headers,
         key: message_id
             .as_ref()
             .map_or_else(|| content_key(raw), |id| format!("<{id}>")),

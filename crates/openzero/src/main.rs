@@ -14,6 +14,7 @@ mod chat_cmd;
 mod cli;
 mod commands;
 mod jobs_cmd;
+mod mail_cmd;
 mod memory_cmd;
 mod think_cmd;
 

@@ -13,7 +13,12 @@ use crate::cli::MemoryCommand;
 
 /// RFC 3339, or a date meaning the start (or, with `end_of_day`, the end)
 /// of that day in the owner's time zone.
-fn parse_time(s: &str, tz: chrono_tz::Tz, end_of_day: bool, flag: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_time(
+    s: &str,
+    tz: chrono_tz::Tz,
+    end_of_day: bool,
+    flag: &str,
+) -> Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -38,7 +43,7 @@ fn parse_time(s: &str, tz: chrono_tz::Tz, end_of_day: bool, flag: &str) -> Resul
     })
 }
 
-fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
+pub(crate) fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
     let b = indicatif::ProgressBar::new(len);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
         "{spinner} {msg} [{bar:30}] {percent}% ({eta} left)",

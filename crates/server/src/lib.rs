@@ -126,6 +126,48 @@ type BotTask = tokio::task::JoinHandle<()>;
 
 /// Starts the Telegram channel when a bot token is configured, under the
 /// supervisor; registers its health either way.
+/// Starts the mail watcher when a mailbox is configured, and registers the
+/// `mail` health check either way.
+fn start_mail(
+    services: &Arc<Services>,
+    workers: &Workers,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    use openzero_app::mail_sync;
+    let fixed = |status, detail: String| {
+        Arc::new(openzero_core::health::Fixed {
+            name: "mail".to_owned(),
+            component: Component::new(status, detail, false),
+        })
+    };
+    let cfg = match mail_sync::imap_config(services) {
+        None => {
+            services.add_check(fixed(
+                ComponentStatus::Disabled,
+                "not configured (set EMAIL_IMAP_HOST, EMAIL_IMAP_USER and EMAIL_IMAP_PASSWORD)"
+                    .to_owned(),
+            ));
+            return None;
+        }
+        Some(Err(e)) => {
+            services.add_check(fixed(ComponentStatus::Down, e));
+            return None;
+        }
+        Some(Ok(cfg)) => cfg,
+    };
+    let health = Arc::new(mail_sync::MailHealth::default());
+    services.add_check(health.clone());
+    services.add_check(workers.check("mail-watcher"));
+    let (services, workers) = (services.clone(), workers.clone());
+    Some(tokio::spawn(async move {
+        let stop2 = stop.clone();
+        supervise("mail-watcher", workers, stop, FIRST_BACKOFF, move || {
+            mail_sync::watch(services.clone(), cfg.clone(), health.clone(), stop2.clone())
+        })
+        .await;
+    }))
+}
+
 fn start_telegram(
     services: &Arc<Services>,
     workers: &Workers,
@@ -253,6 +295,7 @@ pub async fn run(
         })
     });
     let telegram = start_telegram(&services, &workers, stop_rx.clone());
+    let mail = start_mail(&services, &workers, stop_rx.clone());
     services.add_check(workers.check("scheduler"));
     let scheduler = {
         let (services, workers, stop) = (services.clone(), workers.clone(), stop_rx.clone());
@@ -283,6 +326,9 @@ pub async fn run(
         })
         .await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), scheduler).await;
+    if let Some(m) = mail {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), m).await;
+    }
     if let Some(r) = releaser {
         r.abort();
     }

@@ -87,12 +87,11 @@ impl MailStore for Db {
         &self,
         batch: &[NewMail],
         mark: Option<(&str, &str, Watermark)>,
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<Vec<Option<i64>>, StoreError> {
         let mut tx = self.begin().await?;
         let mut new = Vec::new();
         let at = now();
         for m in batch {
-            let pending = m.action != openzero_core::mail::Action::Archive;
             let id: Option<i64> = sqlx::query_scalar(&sql(
                 "INSERT INTO mail_messages (account, folder, uid, key, from_addr, to_addr, subject, \
                  sent_at, received_at, body, attachments, problems, action, rule_id, rule, summary, \
@@ -116,12 +115,12 @@ impl MailStore for Db {
             .bind(m.rule_id)
             .bind(&m.rule)
             .bind(&m.summary)
-            .bind(if pending { None } else { Some(at) })
+            .bind(if m.pending { None } else { Some(at) })
             .bind(search_text(m))
             .fetch_optional(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
-            new.extend(id);
+            new.push(id);
         }
         if let Some((account, folder, w)) = mark {
             sqlx::query(&sql(
@@ -140,6 +139,23 @@ impl MailStore for Db {
         }
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(new)
+    }
+
+    async fn mail_known(&self, account: &str, keys: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(200) {
+            let list: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
+            let q = sql(&format!(
+                "SELECT key FROM mail_messages WHERE account = $1 AND key IN ({})",
+                list.join(", ")
+            ));
+            let mut query = sqlx::query_scalar::<_, String>(&q).bind(account);
+            for k in chunk {
+                query = query.bind(k);
+            }
+            out.extend(query.fetch_all(&self.pool).await.map_err(|e| self.err(e))?);
+        }
+        Ok(out)
     }
 
     async fn mail_watermark(

@@ -39,6 +39,9 @@ pub struct NewMail {
     /// How the matching rule read when it matched.
     pub rule: Option<String>,
     pub summary: Option<String>,
+    /// Whether it owes the owner something (urgent push, memory): false
+    /// for archived mail and for imported archives.
+    pub pending: bool,
 }
 
 /// A kept message.
@@ -106,7 +109,10 @@ pub trait MailStore: Send + Sync + std::fmt::Debug {
         &self,
         batch: &[NewMail],
         mark: Option<(&str, &str, Watermark)>,
-    ) -> Result<Vec<i64>, StoreError>;
+    ) -> Result<Vec<Option<i64>>, StoreError>;
+
+    /// Which of `keys` are kept under `account` already.
+    async fn mail_known(&self, account: &str, keys: &[String]) -> Result<Vec<String>, StoreError>;
 
     /// Where `(account, folder)` was read up to.
     async fn mail_watermark(

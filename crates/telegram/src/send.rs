@@ -156,6 +156,21 @@ impl openzero_core::notify::Notifier for TelegramNotifier {
                 detail: e.to_string(),
             })
     }
+
+    async fn notify_once(
+        &self,
+        key: &str,
+        text: &str,
+    ) -> Result<bool, openzero_core::notify::NotifyError> {
+        let out: Vec<_> = self.owners.iter().flat_map(|&c| reply(c, text)).collect();
+        self.store
+            .tg_queue_once(&format!("{CHANNEL}:{key}"), &out)
+            .await
+            .map_err(|e| openzero_core::notify::NotifyError {
+                channel: CHANNEL.to_owned(),
+                detail: e.to_string(),
+            })
+    }
 }
 
 /// After this long without a finished answer, show it as it grows.

@@ -1,0 +1,395 @@
+//! Reading the owner's IMAP mailbox: one sync (for `openzero mail sync`),
+//! and the watcher `serve` supervises (IDLE where offered, polling
+//! otherwise), with a health check that does not lie.
+//!
+//! **Invariants:** a folder's watermark (UIDVALIDITY, highest UID read)
+//! moves only in the transaction that keeps the messages below it, so a
+//! crash mid-sync re-reads and never skips; a mailbox's first sync (and a
+//! resync after UIDVALIDITY changed) pushes nothing old: only mail dated in
+//! the last [`FIRST_SYNC_LIVE_HOURS`] counts as arriving now; the owner is
+//! told once when mail stops working, and once when it works again.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use openzero_core::health::{Component, ComponentStatus, HealthCheck};
+use openzero_mail::imap::{ImapConfig, ImapError, Mailbox, Security, Woken};
+use openzero_store::mail::Watermark;
+
+use crate::mail::{MailService, Mode, Raw};
+use crate::{AppError, Services};
+
+/// On a mailbox's first sync, mail dated within this many hours is
+/// treated as arriving now (pushed if urgent); older mail is backfilled.
+pub const FIRST_SYNC_LIVE_HOURS: i64 = 24;
+
+/// Messages fetched and kept per transaction.
+const BATCH: usize = 50;
+
+/// The IMAP settings, when a mailbox is configured (`Err`: configured but
+/// incomplete, saying what is missing).
+pub fn imap_config(services: &Services) -> Option<Result<ImapConfig, String>> {
+    let m = &services.loaded.settings.mail;
+    let host = m.imap_host.as_deref().filter(|h| !h.trim().is_empty())?;
+    let Some(user) = m.imap_user.clone().filter(|u| !u.is_empty()) else {
+        return Some(Err(
+            "mail.imap_host is set but EMAIL_IMAP_USER is not".into()
+        ));
+    };
+    let Some(password) = m.imap_password.as_ref() else {
+        return Some(Err(
+            "mail.imap_host is set but EMAIL_IMAP_PASSWORD is not".into()
+        ));
+    };
+    Some(Ok(ImapConfig {
+        host: host.trim().to_owned(),
+        port: m.imap_port,
+        security: match m.imap_security {
+            openzero_config::ImapSecurity::Tls => Security::Tls,
+            openzero_config::ImapSecurity::Starttls => Security::Starttls,
+        },
+        user,
+        password: password.expose().to_owned(),
+        ca_file: m.imap_ca_file.clone(),
+        timeout: Duration::from_secs(30),
+    }))
+}
+
+/// The account name mail from this configuration is kept under.
+pub fn account_name(cfg: &ImapConfig) -> String {
+    format!("{}@{}", cfg.user, cfg.host)
+}
+
+/// What one sync of one folder did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FolderReport {
+    pub folder: String,
+    pub new: usize,
+    pub urgent: usize,
+    /// UIDVALIDITY changed: the folder was read again from the start.
+    pub resynced: bool,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub account: String,
+    pub folders: Vec<FolderReport>,
+}
+
+impl std::fmt::Display for SyncReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let new: usize = self.folders.iter().map(|r| r.new).sum();
+        let urgent: usize = self.folders.iter().map(|r| r.urgent).sum();
+        write!(
+            f,
+            "{}: {new} new message{}{}",
+            self.account,
+            if new == 1 { "" } else { "s" },
+            if urgent > 0 {
+                format!(", {urgent} urgent (pushed)")
+            } else {
+                String::new()
+            }
+        )?;
+        for r in &self.folders {
+            if r.resynced {
+                write!(
+                    f,
+                    "; {} was renumbered by the server (UIDVALIDITY changed) and read again",
+                    r.folder
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn imap_err(e: ImapError) -> AppError {
+    AppError::Invalid(e.to_string())
+}
+
+/// Connects, reads every configured folder once, logs out.
+pub async fn sync_once(services: &Arc<Services>) -> Result<SyncReport, AppError> {
+    let cfg = match imap_config(services) {
+        None => {
+            return Err(AppError::Invalid(
+                "no mailbox configured: set EMAIL_IMAP_HOST, EMAIL_IMAP_USER and EMAIL_IMAP_PASSWORD (or mail.imap_* in openzero.toml)".into(),
+            ));
+        }
+        Some(Err(e)) => return Err(AppError::Invalid(e)),
+        Some(Ok(c)) => c,
+    };
+    let mail = MailService::new(services.clone());
+    mail.deliver_pending().await?;
+    let mut mb = Mailbox::connect(&cfg).await.map_err(imap_err)?;
+    let report = sync_folders(services, &mail, &cfg, &mut mb).await;
+    mb.logout().await;
+    report
+}
+
+async fn sync_folders(
+    services: &Services,
+    mail: &MailService,
+    cfg: &ImapConfig,
+    mb: &mut Mailbox,
+) -> Result<SyncReport, AppError> {
+    let account = account_name(cfg);
+    let mut report = SyncReport {
+        account: account.clone(),
+        folders: Vec::new(),
+    };
+    for folder in services.loaded.settings.mail.folders() {
+        report
+            .folders
+            .push(sync_folder(services, mail, &account, &folder, mb).await?);
+    }
+    Ok(report)
+}
+
+/// Reads one folder from its watermark on.
+pub async fn sync_folder(
+    services: &Services,
+    mail: &MailService,
+    account: &str,
+    folder: &str,
+    mb: &mut Mailbox,
+) -> Result<FolderReport, AppError> {
+    let state = mb.examine(folder).await.map_err(imap_err)?;
+    let mark = services.store.mail_watermark(account, folder).await?;
+    let mut report = FolderReport {
+        folder: folder.to_owned(),
+        ..Default::default()
+    };
+    let first_sync_mode = Mode::Backfill {
+        live_since: Some(Utc::now() - chrono::Duration::hours(FIRST_SYNC_LIVE_HOURS)),
+    };
+    let (after, mode) = match mark {
+        None => (0, first_sync_mode),
+        Some(m) if m.uidvalidity != i64::from(state.uidvalidity) => {
+            // The server renumbered the folder: read it all again. Mail
+            // already kept is recognised by its key and not pushed again.
+            tracing::warn!(
+                account,
+                folder,
+                old = m.uidvalidity,
+                new = state.uidvalidity,
+                "UIDVALIDITY changed: resyncing the folder"
+            );
+            report.resynced = true;
+            (0, first_sync_mode)
+        }
+        Some(m) => {
+            let last = u32::try_from(m.uid).unwrap_or(0);
+            if state.uidnext != 0 && state.uidnext <= last.saturating_add(1) {
+                return Ok(report); // nothing new: no SEARCH, no FETCH
+            }
+            (last, Mode::Live)
+        }
+    };
+    let uids = mb.uids_after(after).await.map_err(imap_err)?;
+    if uids.is_empty() && report.resynced {
+        // An emptied folder: remember the new UIDVALIDITY.
+        let w = Watermark {
+            uidvalidity: i64::from(state.uidvalidity),
+            uid: 0,
+        };
+        services
+            .store
+            .mail_ingest(&[], Some((account, folder, w)))
+            .await?;
+    }
+    for chunk in uids.chunks(BATCH) {
+        let fetched = mb.fetch(chunk).await.map_err(imap_err)?;
+        let raws: Vec<Raw> = fetched
+            .into_iter()
+            .map(|(uid, bytes)| Raw {
+                account: account.to_owned(),
+                folder: folder.to_owned(),
+                uid: Some(i64::from(uid)),
+                bytes,
+            })
+            .collect();
+        // The mark covers the whole chunk asked for: a message deleted
+        // between SEARCH and FETCH is not waited for.
+        let top = chunk.iter().copied().max().unwrap_or(after);
+        let w = Watermark {
+            uidvalidity: i64::from(state.uidvalidity),
+            uid: i64::from(top),
+        };
+        let outcomes = mail.ingest(&raws, Some((account, folder, w)), mode).await?;
+        for o in &outcomes {
+            if o.id.is_some() {
+                report.new += 1;
+                if o.action == openzero_core::mail::Action::Urgent && mode == Mode::Live {
+                    report.urgent += 1;
+                }
+            }
+        }
+    }
+    tracing::info!(account, folder, new = report.new, "mail synced");
+    Ok(report)
+}
+
+/// The mail component's health, as the watcher last saw it.
+#[derive(Debug, Default)]
+pub struct MailHealth {
+    state: Mutex<HealthState>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct HealthState {
+    last_ok: Option<DateTime<Utc>>,
+    error: Option<String>,
+    /// The owner was told mail is down (and not yet that it is back).
+    told: bool,
+    idle: bool,
+}
+
+impl MailHealth {
+    fn get(&self) -> HealthState {
+        self.state.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut HealthState)) {
+        if let Ok(mut s) = self.state.lock() {
+            f(&mut s);
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl HealthCheck for MailHealth {
+    fn name(&self) -> &str {
+        "mail"
+    }
+
+    async fn check(&self) -> Component {
+        let s = self.get();
+        match (&s.error, s.last_ok) {
+            (Some(e), _) => Component::new(ComponentStatus::Down, e.clone(), false),
+            (None, Some(t)) => Component::new(
+                ComponentStatus::Ok,
+                format!(
+                    "last read {} ({})",
+                    t.format("%Y-%m-%d %H:%M:%S UTC"),
+                    if s.idle { "IDLE" } else { "polling" }
+                ),
+                false,
+            ),
+            (None, None) => Component::new(ComponentStatus::Ok, "connecting", false),
+        }
+    }
+}
+
+/// Reads the mailbox until `stop`: a sync, then IDLE on the first folder
+/// (or a sleep of `mail.poll_secs` when the server has no IDLE), then a
+/// sync again. Failures are reported in `health` and to the owner once;
+/// the watcher retries with a growing pause (at most the poll interval)
+/// and never gives up.
+pub async fn watch(
+    services: Arc<Services>,
+    cfg: ImapConfig,
+    health: Arc<MailHealth>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mail = MailService::new(services.clone());
+    let poll = Duration::from_secs(services.loaded.settings.mail.poll_secs.max(10));
+    let use_idle = services.loaded.settings.mail.idle;
+    let mut backoff = Duration::from_secs(5);
+    // Whatever a crash left owed (a push, a memory) goes out first.
+    if let Err(e) = mail.deliver_pending().await {
+        tracing::warn!(error = %e, "pending mail not delivered yet");
+    }
+    while !*stop.borrow() {
+        match session(&services, &mail, &cfg, &health, use_idle, poll, &mut stop).await {
+            Ok(()) => return Ok(()), // stopped
+            Err(e) => {
+                let text = e.to_string();
+                tracing::warn!(error = %text, retry_in_secs = backoff.as_secs(), "mail: not working");
+                let tell = !health.get().told;
+                health.update(|s| {
+                    s.error = Some(text.clone());
+                    s.told = true;
+                });
+                if tell
+                    && let Err(e) = services
+                        .notify(&format!("📭 Mail is not working: {text}\nI keep trying; nothing that arrives meanwhile is lost."))
+                        .await
+                {
+                    tracing::warn!(error = %e, "could not tell the owner that mail is down");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => return Ok(()),
+                }
+                backoff = (backoff * 2).min(poll.max(Duration::from_secs(5)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One connection's life: sync, wait, sync … until an error or `stop`.
+async fn session(
+    services: &Arc<Services>,
+    mail: &MailService,
+    cfg: &ImapConfig,
+    health: &MailHealth,
+    use_idle: bool,
+    poll: Duration,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<(), AppError> {
+    let mut mb = Mailbox::connect(cfg).await.map_err(imap_err)?;
+    let idle = use_idle && mb.offers_idle();
+    loop {
+        sync_folders(services, mail, cfg, &mut mb).await?;
+        let was_told = health.get().told;
+        health.update(|s| {
+            s.last_ok = Some(Utc::now());
+            s.error = None;
+            s.told = false;
+            s.idle = idle;
+        });
+        if was_told && let Err(e) = services.notify("📬 Mail works again.").await {
+            tracing::warn!(error = %e, "could not tell the owner that mail is back");
+        }
+        if idle {
+            let first = services
+                .loaded
+                .settings
+                .mail
+                .folders()
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| "INBOX".into());
+            mb.examine(&first).await.map_err(imap_err)?;
+            // IDLE until a change, the poll interval (other folders and
+            // a safety net), or shutdown (then the connection is dropped).
+            let wait = poll.min(Duration::from_secs(29 * 60));
+            tokio::select! {
+                r = mb.idle(wait) => {
+                    let (back, woken) = r.map_err(imap_err)?;
+                    mb = back;
+                    if woken == Woken::Changed {
+                        tracing::debug!("mail: IDLE woke on a change");
+                    }
+                }
+                _ = stop.changed() => return Ok(()),
+            }
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = stop.changed() => {
+                    mb.logout().await;
+                    return Ok(());
+                }
+            }
+        }
+        if *stop.borrow() {
+            mb.logout().await;
+            return Ok(());
+        }
+    }
+}
