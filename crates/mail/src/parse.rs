@@ -112,7 +112,9 @@ fn from_message(m: &Message<'_>, raw: &[u8]) -> Parsed {
             .content_type()
             .map(|ct| match ct.subtype() {
                 Some(sub) => format!("{}/{}", ct.ctype(), sub),
-                None => ct.ctype().to_owned(),
+                // A bare type ("text") is as good as its usual subtype.
+                None if ct.ctype().eq_ignore_ascii_case("text") => "text/plain".into(),
+                None => "application/octet-stream".into(),
             })
             .unwrap_or_else(|| "application/octet-stream".into())
             .to_ascii_lowercase();

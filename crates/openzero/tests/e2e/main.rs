@@ -12,6 +12,7 @@ mod common;
 mod consent;
 mod disk;
 mod jobs;
+mod mail;
 mod memory;
 mod postgres;
 mod schedule;

@@ -16,12 +16,12 @@ use axum::response::IntoResponse;
 use common::{Oz, Served};
 use serde_json::{Value, json};
 
-const TOKEN: &str = "123456:TEST-token-never-logged";
-const OWNER: i64 = 4242;
+pub(crate) const TOKEN: &str = "123456:TEST-token-never-logged";
+pub(crate) const OWNER: i64 = 4242;
 const STRANGER: i64 = 666;
 
 #[derive(Default)]
-struct Api {
+pub(crate) struct Api {
     updates: Vec<Value>,
     /// Every call: (method, params).
     calls: Vec<(String, Value)>,
@@ -33,7 +33,7 @@ struct Api {
     next_message_id: i64,
 }
 
-type Fake = Arc<Mutex<Api>>;
+pub(crate) type Fake = Arc<Mutex<Api>>;
 
 async fn bot_api(
     State(api): State<Fake>,
@@ -136,7 +136,7 @@ async fn bot_api(
     }
 }
 
-async fn start_fake() -> (String, Fake) {
+pub(crate) async fn start_fake() -> (String, Fake) {
     let api: Fake = Arc::default();
     let app = axum::Router::new()
         .route("/{bot}/{method}", axum::routing::post(bot_api))
@@ -172,7 +172,7 @@ fn push(api: &Fake, updates: Vec<Value>) {
 }
 
 /// Texts sent to `chat` so far.
-fn sent_to(api: &Fake, chat: i64) -> Vec<String> {
+pub(crate) fn sent_to(api: &Fake, chat: i64) -> Vec<String> {
     api.lock()
         .unwrap()
         .calls
