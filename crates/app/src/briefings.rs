@@ -139,9 +139,19 @@ impl Briefings {
         } else {
             HashMap::new()
         };
-        let b = briefing::compose(kind, &Inputs::new(&projects, &memories, &delivered, now));
+        let (mail, mail_items) = if kind == Kind::Daily {
+            crate::mail::MailService::new(self.services.clone())
+                .briefing_lines()
+                .await?
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let mut inputs = Inputs::new(&projects, &memories, &delivered, now);
+        inputs.mail = &mail;
+        let b = briefing::compose(kind, &inputs);
         let plain = b.render();
-        let items = b.items.clone();
+        let mut items = b.items.clone();
+        items.extend(mail_items);
         let composed = |text: String| Composed {
             text,
             items: items.clone(),

@@ -395,6 +395,89 @@ impl MailService {
         Ok(())
     }
 
+    /// The daily briefing's *Mail* section: urgent mail first, then the
+    /// summaries of the last three days, each message in one briefing only.
+    /// Returns the lines and the item keys to record on delivery.
+    pub async fn briefing_lines(&self) -> Result<(Vec<String>, Vec<String>), AppError> {
+        const MOST: usize = 8;
+        let q = MailQuery {
+            since: Some(openzero_store::now() - chrono::Duration::days(3)),
+            limit: 200,
+            ..Default::default()
+        };
+        let rows = self.services.store.mail_list(&q).await?;
+        let keys: Vec<String> = rows.iter().map(|m| format!("mail:{}", m.id)).collect();
+        let delivered: std::collections::HashSet<String> = self
+            .services
+            .store
+            .delivered_items(&keys)
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let mut fresh: Vec<&MailRow> = rows
+            .iter()
+            .filter(|m| !delivered.contains(&format!("mail:{}", m.id)))
+            .collect();
+        // Urgent first; newest first within each (the listing's order).
+        fresh.sort_by_key(|m| m.action != Action::Urgent);
+        let mut lines: Vec<String> = fresh.iter().take(MOST).map(|m| briefing_line(m)).collect();
+        if fresh.len() > MOST {
+            lines.push(format!(
+                "and {} more (openzero mail list, or /mail)",
+                fresh.len() - MOST
+            ));
+        }
+        // Only what the briefing shows is marked as told.
+        let keys = fresh
+            .iter()
+            .take(MOST)
+            .map(|m| format!("mail:{}", m.id))
+            .collect();
+        Ok((lines, keys))
+    }
+
+    /// What `/mail [words]` answers in a chat: the newest messages (or
+    /// those matching the words), one line each, with their ids.
+    pub async fn chat_list(&self, words: &str) -> Result<String, AppError> {
+        let q = MailQuery {
+            words: words.split_whitespace().map(str::to_owned).collect(),
+            limit: 10,
+            ..Default::default()
+        };
+        let rows = self.services.store.mail_list(&q).await?;
+        if rows.is_empty() {
+            return Ok(if words.trim().is_empty() {
+                "No mail yet. Set EMAIL_IMAP_HOST (and user, password) or run `openzero mail import PATH`.".into()
+            } else {
+                format!("No mail matches “{}”.", words.trim())
+            });
+        }
+        let tz = self.services.tz();
+        let mut out = String::new();
+        for m in &rows {
+            let date = m.date.map_or_else(String::new, |d| {
+                d.with_timezone(&tz).format("%d %b %H:%M ").to_string()
+            });
+            out.push_str(&format!("#{} {date}{}\n", m.id, briefing_line(m)));
+        }
+        Ok(out.trim_end().to_owned())
+    }
+
+    /// What `/rules` answers: the rules in order and the default.
+    pub async fn chat_rules(&self) -> Result<String, AppError> {
+        let rules = self.services.store.mail_rules().await?;
+        let default = &self.services.loaded.settings.mail.default_action;
+        if rules.is_empty() {
+            return Ok(format!(
+                "No mail rules: every message gets “{default}”. Add one with `openzero mail rules add SENDER --action urgent`."
+            ));
+        }
+        let mut out: Vec<String> = rules.iter().map(domain::Rule::label).collect();
+        out.push(format!("Otherwise: {default}."));
+        Ok(out.join("\n"))
+    }
+
     /// Mail matching `q`, newest first.
     pub async fn list(&self, q: &MailQuery) -> Result<Vec<MailRow>, AppError> {
         Ok(self.services.store.mail_list(q).await?)
@@ -424,6 +507,35 @@ pub fn urgent_text(m: &MailRow) -> String {
         None => t.push_str("\n(default action: urgent)"),
     }
     t
+}
+
+/// Who sent it, in a few words: the display name, else the address.
+pub fn sender_name(from: &str) -> &str {
+    let name = from
+        .split('<')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches('"');
+    if name.is_empty() {
+        domain::address(from).unwrap_or(from)
+    } else {
+        name
+    }
+}
+
+/// A message in one line: sender, subject and summary.
+pub fn briefing_line(m: &MailRow) -> String {
+    let mut line = format!("{}: {}", sender_name(&m.from), m.subject);
+    if let Some(s) = m.summary.as_deref().filter(|s| *s != m.subject) {
+        line.push_str(&format!(" — {s}"));
+    }
+    let line = domain::shorten(&line, 220);
+    if m.action == Action::Urgent {
+        format!("Urgent: {line}")
+    } else {
+        line
+    }
 }
 
 /// One line of an import report.

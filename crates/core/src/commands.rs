@@ -49,6 +49,13 @@ pub const COMMANDS: &[Command] = &[
         "add|done <name>, progress <name> <0-100>",
         "change a project",
     ),
+    c(
+        "mail",
+        &[],
+        "[words]",
+        "recent mail, or mail that matches the words",
+    ),
+    c("rules", &[], "", "your mail rules"),
     c("status", &[], "", "how I am"),
     c("daily", &[], "", "the morning briefing now"),
     c("weekly", &["review"], "", "the weekly review now"),

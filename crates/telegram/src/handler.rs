@@ -96,6 +96,18 @@ impl Telegram {
             ),
             "think" => self.think(chat, arg).await,
             "project" => self.project(chat, arg).await,
+            "mail" | "rules" => {
+                let mail = openzero_app::mail::MailService::new(self.services.clone());
+                let out = if name == "mail" {
+                    mail.chat_list(arg).await
+                } else {
+                    mail.chat_rules().await
+                };
+                match out {
+                    Ok(text) => reply(chat, &text),
+                    Err(e) => reply(chat, &format!("I could not read your mail: {e}")),
+                }
+            }
             "status" => self.health(chat).await,
             "daily" | "weekly" | "monthly" => {
                 let kind = openzero_core::briefing::Kind::parse(name)

@@ -151,7 +151,7 @@ fn user(id: i64) -> Value {
     json!({"id": id, "is_bot": false, "first_name": "Someone", "language_code": "en"})
 }
 
-fn message(update_id: i64, from: i64, text: &str) -> Value {
+pub(crate) fn message(update_id: i64, from: i64, text: &str) -> Value {
     json!({"update_id": update_id, "message": {
         "message_id": update_id * 10, "date": 1_795_500_000,
         "chat": {"id": from, "type": "private", "first_name": "Someone"},
@@ -167,7 +167,7 @@ fn button(update_id: i64, from: i64, data: &str) -> Value {
             "from": {"id": 1, "is_bot": true, "first_name": "Z"}, "text": "Send it?"}}})
 }
 
-fn push(api: &Fake, updates: Vec<Value>) {
+pub(crate) fn push(api: &Fake, updates: Vec<Value>) {
     api.lock().unwrap().updates.extend(updates);
 }
 
