@@ -526,11 +526,15 @@ impl<'a> Chat<'a> {
         let mut tool_calls = 0;
         let mut memories_used = 0;
         let mut failed = false;
+        let untrusted = std::sync::atomic::AtomicBool::new(false);
         while let Some(effect) = (!pending.is_empty()).then(|| pending.remove(0)) {
             let next = match effect {
                 Effect::GatherContext { query } => {
                     let ctx = self.context(&query).await?;
                     memories_used = ctx.memories.len();
+                    if ctx.memories.iter().any(|m| m.source.as_str() == "email") {
+                        untrusted.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
                     conv.handle(Event::ContextReady(ctx))
                 }
                 Effect::AskModel { messages, tools } => {
@@ -575,6 +579,7 @@ impl<'a> Chat<'a> {
                     let env = ToolEnv {
                         store: self.store,
                         memory: &self.memory,
+                        untrusted: &untrusted,
                     };
                     let mut results = Vec::with_capacity(calls.len());
                     for call in &calls {

@@ -18,6 +18,7 @@ pub mod health;
 pub mod jobs;
 pub mod mail;
 pub mod mail_sync;
+pub mod mail_tools;
 pub mod memory;
 pub mod memory_index;
 pub mod projects;

@@ -106,7 +106,9 @@ async fn tools_run_their_results_go_back_and_bad_calls_are_answered() {
             "memory_search",
             "memory_add",
             "project_tree",
-            "project_update"
+            "project_update",
+            "email_search",
+            "email_recent"
         ]
     );
     let results: Vec<(String, String)> = seen[1]["messages"]
