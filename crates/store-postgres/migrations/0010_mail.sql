@@ -56,3 +56,8 @@ CREATE TABLE outbox_keys (
     key        TEXT PRIMARY KEY,
     created_at TIMESTAMPTZ NOT NULL
 );
+
+-- The placeholders of 0001 were never written to; mail_rules and
+-- mail_messages (its summary column) replace them.
+DROP TABLE email_rules;
+DROP TABLE email_summaries;
