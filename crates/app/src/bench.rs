@@ -87,7 +87,7 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
-fn fig(group: &str, measure: &str, unit: &str, ours: f64, higher: bool) -> Figure {
+pub(crate) fn fig(group: &str, measure: &str, unit: &str, ours: f64, higher: bool) -> Figure {
     Figure {
         group: group.into(),
         measure: measure.into(),
@@ -745,7 +745,7 @@ fn remove_db(path: &Path) {
 
 // -------------------------------------------------------------- machine ---
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {

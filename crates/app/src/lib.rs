@@ -10,6 +10,7 @@ pub mod agent;
 pub mod bench;
 pub mod bench_footprint;
 pub mod bench_llm;
+pub mod bench_mail;
 pub mod briefings;
 pub mod clock;
 pub mod consent;

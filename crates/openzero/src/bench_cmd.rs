@@ -13,7 +13,28 @@ pub async fn run(loaded: &Loaded, cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Memory(args) => memory(loaded, args).await,
         BenchCommand::Llm(args) => llm(loaded, args).await,
         BenchCommand::Footprint(args) => footprint(loaded, args).await,
+        BenchCommand::Mail(args) => mail(loaded, args).await,
     }
+}
+
+async fn mail(loaded: &Loaded, a: crate::cli::BenchMailArgs) -> Result<ExitCode> {
+    let work = tempfile::tempdir()?;
+    let opts = openzero_app::bench_mail::Options {
+        corpus: a.corpus,
+        messages: a.messages,
+        python: a.python,
+        polls: a.polls,
+        maildir: a.maildir,
+        work_dir: work.path().to_owned(),
+    };
+    let say = |s: &str| eprintln!("bench mail: {s}");
+    let report = openzero_app::bench_mail::mail(loaded, &opts, &say).await?;
+    if a.json {
+        outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        outln!("{}", bench::markdown(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn footprint(loaded: &Loaded, a: BenchFootprintArgs) -> Result<ExitCode> {

@@ -516,6 +516,41 @@ Examples:
 The model is loaded as `serve` loads it (memory.runtime decides the engine).
 Goals: idle ≤ 120 MB with the embedder ready; peak while loading ≤ 1.5× idle.")]
     Footprint(BenchFootprintArgs),
+
+    /// Mail: parse + rules + store vs Python's email parser; polling and IDLE
+    #[command(after_help = "\
+Examples:
+  ./scripts/bench-mail                  a Dovecot with 10,000 messages and Python, set up for you
+  openzero bench mail --corpus ../shared/fixtures/email --python python3
+  EMAIL_IMAP_HOST=... openzero bench mail --corpus ~/Maildir --maildir ~/Maildir --json
+
+Parsing and storing use the corpus given (cycled to --messages) and scratch
+databases; with a mailbox configured (EMAIL_IMAP_*) its unchanged poll is
+timed, and with --maildir (the mailbox's Maildir on this machine) the time
+from delivery to the message kept and its notification queued, by IDLE.")]
+    Mail(BenchMailArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchMailArgs {
+    /// Files or directories of real-world mail (.eml, Maildir, mbox)
+    #[arg(long, required = true, num_args = 1..)]
+    pub corpus: Vec<PathBuf>,
+    /// Messages processed per side
+    #[arg(long, default_value_t = 5000)]
+    pub messages: usize,
+    /// Python 3 for the baseline (the standard library's email parser)
+    #[arg(long, value_name = "PYTHON")]
+    pub python: Option<PathBuf>,
+    /// Timed polls of the configured mailbox
+    #[arg(long, default_value_t = 20)]
+    pub polls: usize,
+    /// The configured mailbox's Maildir, to time IDLE delivery
+    #[arg(long, value_name = "DIR")]
+    pub maildir: Option<PathBuf>,
+    /// Print the figures as JSON instead of a Markdown table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
