@@ -18,6 +18,7 @@ pub mod doctor;
 pub mod health;
 pub mod jobs;
 pub mod mail;
+pub mod mail_gmail;
 pub mod mail_sync;
 pub mod mail_tools;
 pub mod memory;

@@ -232,9 +232,10 @@ pub async fn sync_folder(
     Ok(report)
 }
 
-/// The mail component's health, as the watcher last saw it.
-#[derive(Debug, Default)]
+/// A mail source's health, as its watcher last saw it.
+#[derive(Debug)]
 pub struct MailHealth {
+    name: String,
     state: Mutex<HealthState>,
 }
 
@@ -242,12 +243,20 @@ pub struct MailHealth {
 struct HealthState {
     last_ok: Option<DateTime<Utc>>,
     error: Option<String>,
-    /// The owner was told mail is down (and not yet that it is back).
+    /// The owner was told it is down (and not yet that it is back).
     told: bool,
     idle: bool,
 }
 
 impl MailHealth {
+    /// The health of the source shown as `name` ("mail", "gmail").
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            state: Mutex::default(),
+        }
+    }
+
     fn get(&self) -> HealthState {
         self.state.lock().map(|s| s.clone()).unwrap_or_default()
     }
@@ -257,12 +266,59 @@ impl MailHealth {
             f(&mut s);
         }
     }
+
+    /// A sync worked: healthy, and the owner is told once if they had
+    /// been told it was down.
+    pub async fn ok(&self, services: &Services, idle: bool) {
+        let was_told = self.get().told;
+        self.update(|s| {
+            s.last_ok = Some(Utc::now());
+            s.error = None;
+            s.told = false;
+            s.idle = idle;
+        });
+        if was_told
+            && let Err(e) = services
+                .notify(&format!("📬 {} works again.", self.label()))
+                .await
+        {
+            tracing::warn!(error = %e, "could not tell the owner that mail is back");
+        }
+    }
+
+    /// A sync failed: down, and the owner is told once.
+    pub async fn failed(&self, services: &Services, why: &str) {
+        tracing::warn!(source = %self.name, error = %why, "mail: not working");
+        let tell = !self.get().told;
+        self.update(|s| {
+            s.error = Some(why.to_owned());
+            s.told = true;
+        });
+        if tell
+            && let Err(e) = services
+                .notify(&format!(
+                    "📭 {} is not working: {why}\nI keep trying; nothing that arrives meanwhile is lost.",
+                    self.label()
+                ))
+                .await
+        {
+            tracing::warn!(error = %e, "could not tell the owner that mail is down");
+        }
+    }
+
+    fn label(&self) -> &str {
+        if self.name == "gmail" {
+            "Gmail"
+        } else {
+            "Mail"
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl HealthCheck for MailHealth {
     fn name(&self) -> &str {
-        "mail"
+        &self.name
     }
 
     async fn check(&self) -> Component {
@@ -306,20 +362,7 @@ pub async fn watch(
         match session(&services, &mail, &cfg, &health, use_idle, poll, &mut stop).await {
             Ok(()) => return Ok(()), // stopped
             Err(e) => {
-                let text = e.to_string();
-                tracing::warn!(error = %text, retry_in_secs = backoff.as_secs(), "mail: not working");
-                let tell = !health.get().told;
-                health.update(|s| {
-                    s.error = Some(text.clone());
-                    s.told = true;
-                });
-                if tell
-                    && let Err(e) = services
-                        .notify(&format!("📭 Mail is not working: {text}\nI keep trying; nothing that arrives meanwhile is lost."))
-                        .await
-                {
-                    tracing::warn!(error = %e, "could not tell the owner that mail is down");
-                }
+                health.failed(&services, &e.to_string()).await;
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = stop.changed() => return Ok(()),
@@ -345,16 +388,7 @@ async fn session(
     let idle = use_idle && mb.offers_idle();
     loop {
         sync_folders(services, mail, cfg, &mut mb).await?;
-        let was_told = health.get().told;
-        health.update(|s| {
-            s.last_ok = Some(Utc::now());
-            s.error = None;
-            s.told = false;
-            s.idle = idle;
-        });
-        if was_told && let Err(e) = services.notify("📬 Mail works again.").await {
-            tracing::warn!(error = %e, "could not tell the owner that mail is back");
-        }
+        health.ok(services, idle).await;
         if idle {
             let first = services
                 .loaded

@@ -492,6 +492,46 @@ pub const KEYS: &[KeyDef] = &[
         "\"archive\"",
         "What happens to mail no rule matches: urgent, summarize or archive.",
     ),
+    k(
+        "mail.gmail_api_base",
+        Str,
+        &[],
+        Some("\"https://gmail.googleapis.com\""),
+        "\"https://gmail.googleapis.com\"",
+        "The Gmail API (read with the gmail.readonly scope after `openzero mail connect gmail`).",
+    ),
+    k(
+        "google.client_id",
+        Str,
+        &["GOOGLE_CLIENT_ID"],
+        None,
+        "\"1234-abc.apps.googleusercontent.com\"",
+        "Your Google OAuth client (type Desktop app) for Gmail: create it in your Google Cloud project.",
+    ),
+    k(
+        "google.client_secret",
+        Secret,
+        &["GOOGLE_CLIENT_SECRET"],
+        None,
+        "\"GOCSPX-...\"",
+        "That client's secret.",
+    ),
+    k(
+        "google.auth_url",
+        Str,
+        &[],
+        Some("\"https://accounts.google.com/o/oauth2/v2/auth\""),
+        "\"https://accounts.google.com/o/oauth2/v2/auth\"",
+        "Google's authorization endpoint.",
+    ),
+    k(
+        "google.token_url",
+        Str,
+        &[],
+        Some("\"https://oauth2.googleapis.com/token\""),
+        "\"https://oauth2.googleapis.com/token\"",
+        "Google's token endpoint.",
+    ),
 ];
 
 /// Looks a key up by its `section.key` path.

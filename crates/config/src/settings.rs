@@ -21,6 +21,7 @@ pub struct Settings {
     pub qdrant: Qdrant,
     pub planka: Planka,
     pub mail: MailSettings,
+    pub google: Google,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -255,6 +256,8 @@ pub struct MailSettings {
     pub idle: bool,
     /// What happens to mail no rule matches: urgent, summarize or archive.
     pub default_action: String,
+    /// The Gmail API (tests point it at a fake).
+    pub gmail_api_base: String,
 }
 
 impl Default for MailSettings {
@@ -270,6 +273,7 @@ impl Default for MailSettings {
             poll_secs: 600,
             idle: true,
             default_action: "summarize".into(),
+            gmail_api_base: "https://gmail.googleapis.com".into(),
         }
     }
 }
@@ -283,6 +287,28 @@ impl MailSettings {
             .filter(|f| !f.is_empty())
             .map(str::to_owned)
             .collect()
+    }
+}
+
+/// The owner's own Google OAuth client (a "Desktop app" client in their
+/// Google Cloud project), for Gmail now and Google Calendar later.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Google {
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub auth_url: String,
+    pub token_url: String,
+}
+
+impl Default for Google {
+    fn default() -> Self {
+        Self {
+            client_id: None,
+            client_secret: None,
+            auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            token_url: "https://oauth2.googleapis.com/token".into(),
+        }
     }
 }
 

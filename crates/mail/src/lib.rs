@@ -6,6 +6,7 @@
 //! mailbox: no IMAP command that sets a flag, copies, moves, appends or
 //! expunges is written anywhere in this crate (a test greps for them).
 
+pub mod gmail;
 pub mod imap;
 pub mod import;
 pub mod parse;

@@ -672,14 +672,43 @@ Examples:
         json: bool,
     },
 
-    /// Poll the configured mailbox now (the same as the mail-sync job)
+    /// Read the configured mailboxes now (what the watcher in serve does)
     #[command(after_help = "\
 Examples:
   openzero mail sync
 
 Reads new messages from mail.imap_host (EMAIL_IMAP_HOST) with EXAMINE and
-BODY.PEEK only: nothing in the mailbox changes, not even the Seen flag.")]
+BODY.PEEK only, and from Gmail when connected (GET requests with the
+gmail.readonly scope only): nothing in a mailbox changes, not even the
+Seen flag.")]
     Sync,
+
+    /// Let OpenZero read Gmail (read-only): OAuth in your browser
+    #[command(after_help = "\
+Examples:
+  GOOGLE_CLIENT_ID=1234-abc.apps.googleusercontent.com GOOGLE_CLIENT_SECRET=GOCSPX-... openzero mail connect gmail
+
+Needs your own Google OAuth client of type \"Desktop app\" (Google Cloud
+console → APIs & Services → Credentials; enable the Gmail API). Prints an
+address to open; after you allow read-only access Google sends the browser
+back to a listener on 127.0.0.1. On a server without a browser, open the
+address on any machine and paste the address the browser ends on (it
+fails to load; that is expected) into this command. The refresh token is
+kept in DATA_DIR/gmail-token.json, readable by you only. Only the
+gmail.readonly scope is asked for.")]
+    Connect {
+        /// gmail
+        provider: String,
+    },
+
+    /// Forget the Gmail connection (deletes the stored refresh token)
+    #[command(
+        after_help = "Examples:\n  openzero mail disconnect gmail\n\nAlso remove OpenZero at myaccount.google.com/permissions to revoke it at Google."
+    )]
+    Disconnect {
+        /// gmail
+        provider: String,
+    },
 
     /// The rules that decide what happens to each message
     #[command(subcommand)]

@@ -152,8 +152,77 @@ async fn command(services: &Arc<Services>, cmd: MailCommand) -> Result<ExitCode>
             }
         }
         MailCommand::Sync => {
-            let report = openzero_app::mail_sync::sync_once(services).await?;
-            outln!("{report}");
+            let imap = openzero_app::mail_sync::imap_config(services).is_some();
+            let gmail = openzero_app::mail_gmail::gmail_client(&services.loaded);
+            if !imap && gmail.is_none() {
+                bail!(
+                    "no mailbox configured: set EMAIL_IMAP_HOST, EMAIL_IMAP_USER and EMAIL_IMAP_PASSWORD, or run `openzero mail connect gmail`"
+                );
+            }
+            if imap {
+                let report = openzero_app::mail_sync::sync_once(services).await?;
+                outln!("{report}");
+            }
+            if let Some(g) = gmail {
+                let (g, _) = g.map_err(anyhow::Error::msg)?;
+                let report = openzero_app::mail_gmail::sync(services, &g).await?;
+                outln!("{report}");
+            }
+        }
+        MailCommand::Connect { provider } => {
+            if !provider.eq_ignore_ascii_case("gmail") {
+                bail!(
+                    "'{provider}' cannot be connected: only gmail (IMAP needs only EMAIL_IMAP_* settings)"
+                );
+            }
+            let pasted = async {
+                tokio::task::spawn_blocking(|| {
+                    let mut line = String::new();
+                    match std::io::stdin().read_line(&mut line) {
+                        Ok(n) if n > 0 && !line.trim().is_empty() => Some(line),
+                        _ => None,
+                    }
+                })
+                .await
+                .ok()
+                .flatten()
+            };
+            // Without a terminal and nothing piped, wait for the redirect only.
+            let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+            let say = |s: &str| outln!("{s}");
+            let email = if interactive {
+                openzero_app::mail_gmail::connect(&services.loaded, &say, pasted).await?
+            } else {
+                openzero_app::mail_gmail::connect(&services.loaded, &say, async {
+                    let p = pasted.await;
+                    if p.is_none() {
+                        std::future::pending::<()>().await;
+                    }
+                    p
+                })
+                .await?
+            };
+            outln!(
+                "Connected {email} (read-only). `openzero serve` reads it every mail.poll_secs; `openzero mail sync` reads it now."
+            );
+        }
+        MailCommand::Disconnect { provider } => {
+            if !provider.eq_ignore_ascii_case("gmail") {
+                bail!("'{provider}' is not connected: only gmail can be");
+            }
+            let path = services
+                .loaded
+                .data_dir
+                .join(openzero_app::mail_gmail::TOKEN_FILE);
+            match std::fs::remove_file(&path) {
+                Ok(()) => outln!(
+                    "Forgot the Gmail connection. Also remove OpenZero at myaccount.google.com/permissions to revoke it at Google."
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    outln!("Gmail was not connected.")
+                }
+                Err(e) => bail!("cannot delete {}: {e}", path.display()),
+            }
         }
         MailCommand::Rules(cmd) => rules(&mail, services, cmd).await?,
     }

@@ -155,7 +155,7 @@ fn start_mail(
         }
         Some(Ok(cfg)) => cfg,
     };
-    let health = Arc::new(mail_sync::MailHealth::default());
+    let health = Arc::new(mail_sync::MailHealth::new("mail"));
     services.add_check(health.clone());
     services.add_check(workers.check("mail-watcher"));
     let (services, workers) = (services.clone(), workers.clone());
@@ -163,6 +163,42 @@ fn start_mail(
         let stop2 = stop.clone();
         supervise("mail-watcher", workers, stop, FIRST_BACKOFF, move || {
             mail_sync::watch(services.clone(), cfg.clone(), health.clone(), stop2.clone())
+        })
+        .await;
+    }))
+}
+
+/// Starts the Gmail poller when Gmail is connected (`openzero mail
+/// connect gmail`); registers the `gmail` health check when it is.
+fn start_gmail(
+    services: &Arc<Services>,
+    workers: &Workers,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    use openzero_app::{mail_gmail, mail_sync};
+    let gmail = match mail_gmail::gmail_client(&services.loaded)? {
+        Ok((g, _)) => Arc::new(g),
+        Err(e) => {
+            services.add_check(Arc::new(openzero_core::health::Fixed {
+                name: "gmail".to_owned(),
+                component: Component::new(ComponentStatus::Down, e, false),
+            }));
+            return None;
+        }
+    };
+    let health = Arc::new(mail_sync::MailHealth::new("gmail"));
+    services.add_check(health.clone());
+    services.add_check(workers.check("gmail-poller"));
+    let (services, workers) = (services.clone(), workers.clone());
+    Some(tokio::spawn(async move {
+        let stop2 = stop.clone();
+        supervise("gmail-poller", workers, stop, FIRST_BACKOFF, move || {
+            mail_gmail::watch(
+                services.clone(),
+                gmail.clone(),
+                health.clone(),
+                stop2.clone(),
+            )
         })
         .await;
     }))
@@ -296,6 +332,7 @@ pub async fn run(
     });
     let telegram = start_telegram(&services, &workers, stop_rx.clone());
     let mail = start_mail(&services, &workers, stop_rx.clone());
+    let gmail = start_gmail(&services, &workers, stop_rx.clone());
     services.add_check(workers.check("scheduler"));
     let scheduler = {
         let (services, workers, stop) = (services.clone(), workers.clone(), stop_rx.clone());
@@ -326,7 +363,7 @@ pub async fn run(
         })
         .await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), scheduler).await;
-    if let Some(m) = mail {
+    for m in [mail, gmail].into_iter().flatten() {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(30), m).await;
     }
     if let Some(r) = releaser {

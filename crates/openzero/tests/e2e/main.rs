@@ -11,6 +11,7 @@ mod cli;
 mod common;
 mod consent;
 mod disk;
+mod gmail;
 mod gmail_fake;
 mod jobs;
 mod mail;

@@ -1,0 +1,314 @@
+//! Gmail end to end against the fake of Google's OAuth endpoint and the
+//! Gmail API (`gmail_fake`, built from the documented payloads): connect
+//! through the loopback redirect, sync by history id, refresh once on 401,
+//! back off on 429, resync when history is gone without pushing twice, a
+//! revoked grant reported, and never a request that could change mail.
+
+use crate::common::{self, Oz};
+use crate::gmail_fake::GmailFake;
+use crate::telegram::{OWNER, TOKEN, sent_to, start_fake};
+
+use std::io::BufRead;
+use std::time::{Duration, Instant};
+
+fn message(id: &str, from: &str, subject: &str, body: &str) -> Vec<u8> {
+    let date = chrono::Utc::now().to_rfc2822();
+    format!(
+        "From: {from}\r\nTo: owner@example.com\r\nSubject: {subject}\r\nDate: {date}\r\n\
+         Message-ID: <{id}@test.example>\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+fn env(fake: &GmailFake) -> Vec<(String, String)> {
+    vec![
+        (
+            "GOOGLE_CLIENT_ID".into(),
+            "client-1.apps.googleusercontent.com".into(),
+        ),
+        (
+            "GOOGLE_CLIENT_SECRET".into(),
+            "client-secret-never-logged".into(),
+        ),
+        (
+            "OPENZERO__GOOGLE__AUTH_URL".into(),
+            format!("{}/o/oauth2/v2/auth", fake.url),
+        ),
+        (
+            "OPENZERO__GOOGLE__TOKEN_URL".into(),
+            format!("{}/token", fake.url),
+        ),
+        ("OPENZERO__MAIL__GMAIL_API_BASE".into(), fake.url.clone()),
+        ("TZ".into(), "UTC".into()),
+    ]
+}
+
+/// `openzero mail connect gmail`, with the browser played by this test: it
+/// reads the printed address and follows Google's redirect to the loopback.
+async fn connect(oz: &Oz, fake: &GmailFake) -> String {
+    fake.set_auth_code("code-from-google", "refresh-1");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_openzero"))
+        .args(["mail", "connect", "gmail"])
+        .env_clear()
+        .env("HOME", &oz.home)
+        .env("OPENZERO_DATA_DIR", &oz.data)
+        .envs(env(fake))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let auth_url = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the address to open");
+        if let Some(u) = line.split_whitespace().find(|w| w.starts_with(&fake.url)) {
+            break url::Url::parse(u).unwrap();
+        }
+    };
+    let q: std::collections::HashMap<String, String> =
+        auth_url.query_pairs().into_owned().collect();
+    assert_eq!(
+        q["scope"], "https://www.googleapis.com/auth/gmail.readonly",
+        "read-only scope only"
+    );
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["access_type"], "offline");
+    let redirect = q["redirect_uri"].clone();
+    assert!(redirect.starts_with("http://127.0.0.1:"), "{redirect}");
+    // A stray request first (a favicon): ignored.
+    let client = reqwest::Client::new();
+    let _ = client.get(format!("{redirect}favicon.ico")).send().await;
+    // A redirect from another attempt would carry another state; this one
+    // carries ours.
+    let page = client
+        .get(&redirect)
+        .query(&[("code", "code-from-google"), ("state", q["state"].as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(page.status().is_success());
+    assert!(page.text().await.unwrap().contains("read-only access"));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "connect did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let rest: Vec<String> = rx.try_iter().collect();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{rest:?} {err}");
+    let out = rest.join("\n");
+    assert!(out.contains("Connected owner@example.com"), "{out}");
+    // The code was exchanged with the PKCE verifier.
+    let exchange = fake
+        .token_requests()
+        .into_iter()
+        .find(|r| r.get("grant_type").map(String::as_str) == Some("authorization_code"))
+        .unwrap();
+    assert!(exchange.get("code_verifier").is_some_and(|v| v.len() >= 43));
+    out
+}
+
+fn sync(oz: &Oz, fake: &GmailFake) -> String {
+    let out = oz
+        .cmd()
+        .envs(env(fake))
+        .args(["mail", "sync"])
+        .assert()
+        .success();
+    String::from_utf8_lossy(&out.get_output().stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gmail_connects_syncs_by_history_and_recovers_from_401_429_and_lost_history() {
+    let fake = GmailFake::start().await;
+    for i in 0..3 {
+        fake.add_message(
+            &message(
+                &format!("g{i}"),
+                "Anna <anna@family.example>",
+                &format!("Note {i}"),
+                "Hello.",
+            ),
+            &[],
+        );
+    }
+    // Not in the inbox: never read.
+    fake.add_message(
+        &message("sent", "owner@example.com", "Sent one", "x"),
+        &["SENT"],
+    );
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    connect(&oz, &fake).await;
+    let token = oz.data.join("gmail-token.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode, 0o600,
+            "the refresh token is readable by the owner only"
+        );
+    }
+
+    let out = sync(&oz, &fake);
+    assert!(
+        out.contains("gmail:owner@example.com: 3 new messages"),
+        "{out}"
+    );
+    assert!(sync(&oz, &fake).contains(": 0 new messages"));
+
+    // New mail, with an access token that expired and a 429 on the way.
+    fake.add_message(&message("g3", "Bo <bo@x.example>", "Bike", "Fixed."), &[]);
+    fake.expire_access_tokens();
+    fake.throttle_next(1);
+    let out = sync(&oz, &fake);
+    assert!(out.contains(": 1 new message"), "{out}");
+
+    // Gmail forgot the history we stood at: a full resync, no duplicates.
+    fake.add_message(&message("g4", "Cy <cy@x.example>", "Cake", "Sunday."), &[]);
+    fake.forget_history_before(fake.history_id() + 1);
+    let out = sync(&oz, &fake);
+    assert!(out.contains(": 1 new message"), "only the new one: {out}");
+    let list = oz
+        .cmd()
+        .envs(env(&fake))
+        .args(["mail", "list", "--json"])
+        .assert()
+        .success();
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&list.get_output().stdout).unwrap();
+    assert_eq!(list.len(), 5, "{list:?}");
+    assert!(list.iter().all(|m| m["subject"] != "Sent one"));
+
+    // Read-only: every API request was a GET; the secret never printed.
+    for (method, path, _) in fake.calls() {
+        if path.starts_with("/gmail/v1") {
+            assert_eq!(method, "GET", "{method} {path}");
+        }
+    }
+
+    // Revoked at Google: a clear error, nothing lost.
+    fake.revoke();
+    let out = oz
+        .cmd()
+        .envs(env(&fake))
+        .args(["mail", "sync"])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("openzero mail connect gmail"), "{err}");
+    assert!(
+        !err.contains("refresh-1") && !err.contains("client-secret"),
+        "{err}"
+    );
+    let list = oz
+        .cmd()
+        .envs(env(&fake))
+        .args(["mail", "list", "--json"])
+        .assert()
+        .success();
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&list.get_output().stdout).unwrap();
+    assert_eq!(list.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urgent_gmail_reaches_telegram_once_and_a_revoked_grant_is_told_once() {
+    let fake = GmailFake::start().await;
+    let (api_url, api) = start_fake().await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.ok(&["mail", "rules", "add", "bank.example", "--action", "urgent"]);
+    connect(&oz, &fake).await;
+    let owner = OWNER.to_string();
+    let mut e = env(&fake);
+    e.extend([
+        ("TELEGRAM_BOT_TOKEN".to_owned(), TOKEN.to_owned()),
+        ("TELEGRAM_ALLOWED_USER_ID".to_owned(), owner),
+        ("OPENZERO__TELEGRAM__API_BASE_URL".to_owned(), api_url),
+        ("EMAIL_POLL_SECS".to_owned(), "10".to_owned()),
+    ]);
+    let served = common::serve(&oz, &[], e.clone());
+    let health = format!("{}/health", served.url);
+    let client = reqwest::Client::new();
+    let wait_health = |want: &'static str| {
+        let (client, health) = (client.clone(), health.clone());
+        async move {
+            let start = Instant::now();
+            loop {
+                let h: serde_json::Value = client
+                    .get(&health)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if h["components"]["gmail"]["status"] == want {
+                    return h;
+                }
+                assert!(start.elapsed() < Duration::from_secs(40), "{h}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    wait_health("ok").await;
+    fake.add_message(
+        &message(
+            "fraud",
+            "Alerts <alerts@bank.example>",
+            "Card payment declined",
+            "412.00 EUR declined.",
+        ),
+        &[],
+    );
+    let pushed = || {
+        sent_to(&api, OWNER)
+            .into_iter()
+            .filter(|t| t.contains("Card payment declined"))
+            .count()
+    };
+    let start = Instant::now();
+    while pushed() == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{}",
+            served.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    fake.revoke();
+    let h = wait_health("down").await;
+    assert!(
+        h["components"]["gmail"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("connect gmail")
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await; // a retry or two
+    let log = served.stop();
+    assert_eq!(pushed(), 1, "pushed once");
+    let told = sent_to(&api, OWNER)
+        .into_iter()
+        .filter(|t| t.contains("Gmail is not working"))
+        .count();
+    assert_eq!(told, 1, "told once");
+    assert!(!log.contains("refresh-1") && !log.contains("client-secret-never-logged"));
+}
