@@ -158,11 +158,7 @@ pub async fn mail(
     report.figures.push(f);
 
     // The configured mailbox.
-    match crate::mail_sync::imap_config(&Services::new(
-        loaded.clone(),
-        Arc::new(openzero_store_sqlite::SqliteStore::open(&opts.work_dir.join("poll.db")).await?),
-        Vec::new(),
-    )) {
+    match crate::mail_sync::imap_config(loaded) {
         None => report
             .notes
             .push("no mailbox configured (EMAIL_IMAP_*): poll and IDLE not measured".into()),

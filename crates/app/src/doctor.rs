@@ -155,6 +155,9 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
         },
     );
 
+    out.push(mail_imap(loaded).await);
+    out.push(mail_gmail(loaded).await);
+
     out.push({
         let target = crate::agent::chat_target(loaded);
         let c = crate::health::llm(&target);
@@ -167,6 +170,70 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
         }
     });
     out
+}
+
+/// The IMAP mailbox: logs in and examines each folder (read-only).
+async fn mail_imap(loaded: &Loaded) -> Check {
+    let cfg = match crate::mail_sync::imap_config(loaded) {
+        None => {
+            return check(
+                "mail",
+                Outcome::Skip,
+                "not configured (set EMAIL_IMAP_HOST, EMAIL_IMAP_USER, EMAIL_IMAP_PASSWORD)",
+            );
+        }
+        Some(Err(e)) => return check("mail", Outcome::Fail, e),
+        Some(Ok(c)) => c,
+    };
+    let mut mb = match openzero_mail::imap::Mailbox::connect(&cfg).await {
+        Ok(m) => m,
+        Err(e) => return check("mail", Outcome::Fail, e.to_string()),
+    };
+    let mut parts = Vec::new();
+    for folder in loaded.settings.mail.folders() {
+        match mb.examine(&folder).await {
+            Ok(f) => parts.push(format!("{folder}: {} messages", f.exists)),
+            Err(e) => {
+                mb.logout().await;
+                return check("mail", Outcome::Fail, e.to_string());
+            }
+        }
+    }
+    let idle = if mb.offers_idle() {
+        "IDLE: new mail in seconds"
+    } else {
+        "no IDLE: polled every mail.poll_secs"
+    };
+    mb.logout().await;
+    check(
+        "mail",
+        Outcome::Ok,
+        format!(
+            "{} (read-only; {}; {idle})",
+            crate::mail_sync::account_name(&cfg),
+            parts.join(", ")
+        ),
+    )
+}
+
+/// Gmail: asks for the profile with the stored grant.
+async fn mail_gmail(loaded: &Loaded) -> Check {
+    match crate::mail_gmail::gmail_client(loaded) {
+        None => check(
+            "gmail",
+            Outcome::Skip,
+            "not connected (`openzero mail connect gmail`)",
+        ),
+        Some(Err(e)) => check("gmail", Outcome::Fail, e),
+        Some(Ok((g, _))) => match g.profile().await {
+            Ok((email, _)) => check(
+                "gmail",
+                Outcome::Ok,
+                format!("{email} (read-only: gmail.readonly)"),
+            ),
+            Err(e) => check("gmail", Outcome::Fail, e.to_string()),
+        },
+    }
 }
 
 /// True when any check failed.

@@ -29,8 +29,8 @@ const BATCH: usize = 50;
 
 /// The IMAP settings, when a mailbox is configured (`Err`: configured but
 /// incomplete, saying what is missing).
-pub fn imap_config(services: &Services) -> Option<Result<ImapConfig, String>> {
-    let m = &services.loaded.settings.mail;
+pub fn imap_config(loaded: &openzero_config::Loaded) -> Option<Result<ImapConfig, String>> {
+    let m = &loaded.settings.mail;
     let host = m.imap_host.as_deref().filter(|h| !h.trim().is_empty())?;
     let Some(user) = m.imap_user.clone().filter(|u| !u.is_empty()) else {
         return Some(Err(
@@ -112,7 +112,7 @@ fn imap_err(e: ImapError) -> AppError {
 
 /// Connects, reads every configured folder once, logs out.
 pub async fn sync_once(services: &Arc<Services>) -> Result<SyncReport, AppError> {
-    let cfg = match imap_config(services) {
+    let cfg = match imap_config(&services.loaded) {
         None => {
             return Err(AppError::Invalid(
                 "no mailbox configured: set EMAIL_IMAP_HOST, EMAIL_IMAP_USER and EMAIL_IMAP_PASSWORD (or mail.imap_* in openzero.toml)".into(),

@@ -152,7 +152,7 @@ async fn command(services: &Arc<Services>, cmd: MailCommand) -> Result<ExitCode>
             }
         }
         MailCommand::Sync => {
-            let imap = openzero_app::mail_sync::imap_config(services).is_some();
+            let imap = openzero_app::mail_sync::imap_config(&services.loaded).is_some();
             let gmail = openzero_app::mail_gmail::gmail_client(&services.loaded);
             if !imap && gmail.is_none() {
                 bail!(

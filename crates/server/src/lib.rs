@@ -140,7 +140,7 @@ fn start_mail(
             component: Component::new(status, detail, false),
         })
     };
-    let cfg = match mail_sync::imap_config(services) {
+    let cfg = match mail_sync::imap_config(&services.loaded) {
         None => {
             services.add_check(fixed(
                 ComponentStatus::Disabled,

@@ -133,6 +133,11 @@ fn sync_reads_incrementally_applies_rules_and_changes_nothing_in_the_mailbox() {
     let mut after = d.snapshot(&user);
     after.retain(|p, _| !p.ends_with("4.eml"));
     assert_eq!(before, after, "the mailbox changed");
+    let doc = stdout(&oz.cmd().envs(env.clone()).args(["doctor"]).assert());
+    assert!(
+        doc.contains("INBOX: 4 messages") && doc.contains("IDLE"),
+        "{doc}"
+    );
     std::thread::sleep(Duration::from_millis(1500)); // rawlog flushes late
     let log = d.protocol_log(&user);
     assert!(log.contains("EXAMINE"), "{log}");
@@ -313,6 +318,12 @@ async fn a_wrong_password_turns_mail_down_and_tells_the_owner_once() {
     let owner = OWNER.to_string();
     let mut env: Vec<(String, String)> = d.env(&user, true);
     env.retain(|(k, _)| k != "EMAIL_IMAP_PASSWORD");
+    env.push((
+        "EMAIL_IMAP_PASSWORD".to_owned(),
+        "not-the-password".to_owned(),
+    ));
+    let doctor_env = env.clone();
+    env.pop();
     env.extend([
         (
             "EMAIL_IMAP_PASSWORD".to_owned(),
@@ -352,6 +363,10 @@ async fn a_wrong_password_turns_mail_down_and_tells_the_owner_once() {
     // Retries go on (5 s, 10 s …); the owner hears of it once.
     tokio::time::sleep(Duration::from_secs(12)).await;
     let log = served.stop();
+    // doctor says the same, and exits 1.
+    let out = oz.cmd().envs(doctor_env).args(["doctor"]).assert().code(1);
+    let text = stdout(&out);
+    assert!(text.contains("refused the login"), "{text}");
     let told: Vec<String> = sent_to(&api, OWNER)
         .into_iter()
         .filter(|t| t.contains("Mail is not working"))
