@@ -312,3 +312,200 @@ async fn urgent_gmail_reaches_telegram_once_and_a_revoked_grant_is_told_once() {
     assert_eq!(told, 1, "told once");
     assert!(!log.contains("refresh-1") && !log.contains("client-secret-never-logged"));
 }
+
+/// A local Ollama-shaped model: a faithful summary for the lunch mail, an
+/// invented one (a name and a sum that are not in it) for the invoice.
+async fn summarising_model() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::routing::post;
+    let prompts: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let kept = prompts.clone();
+    let app = axum::Router::new().route(
+        "/api/chat",
+        post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                let req: serde_json::Value = serde_json::from_str(&body).unwrap();
+                let user = req["messages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m["role"] == "user")
+                    .map(|m| m["content"].as_str().unwrap_or("").to_owned())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                kept.lock().unwrap().push(user.clone());
+                let answer = if user.contains("invoice") {
+                    "Peter must pay 999 EUR by Friday."
+                } else {
+                    "Anna invites you to lunch on Sunday at 13:00."
+                };
+                let line = |content: &str, done: bool| {
+                    format!(
+                        "{}\n",
+                        serde_json::json!({"model": "m", "created_at": "2026-11-24T07:00:00Z",
+                            "message": {"role": "assistant", "content": content}, "done": done})
+                    )
+                };
+                let out = line(answer, false) + &line("", true);
+                ([("content-type", "application/x-ndjson")], out)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), prompts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_mail_is_summarised_by_the_local_model_unless_it_invents() {
+    let fake = GmailFake::start().await;
+    let (model, prompts) = summarising_model().await;
+    fake.add_message(
+        &message(
+            "lunch",
+            "Anna <anna@family.example>",
+            "Lunch",
+            "Hi!\n\nCome to lunch on Sunday at 13:00, Anna is cooking.",
+        ),
+        &[],
+    );
+    fake.add_message(
+        &message(
+            "inv",
+            "Billing <billing@shop.example>",
+            "Your invoice",
+            "Your invoice of 42.00 EUR is attached.\n\nThanks.",
+        ),
+        &[],
+    );
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    connect(&oz, &fake).await;
+    let mut e = env(&fake);
+    e.extend([
+        ("LLM_PROVIDER".to_owned(), "ollama".to_owned()),
+        ("OLLAMA_BASE_URL".to_owned(), model),
+        ("OPENZERO__LLM__MODEL".to_owned(), "m".to_owned()),
+    ]);
+    oz.cmd()
+        .envs(e.clone())
+        .args(["mail", "sync"])
+        .assert()
+        .success();
+    let list = oz
+        .cmd()
+        .envs(e)
+        .args(["mail", "list", "--json"])
+        .assert()
+        .success();
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&list.get_output().stdout).unwrap();
+    let summary = |s: &str| {
+        list.iter()
+            .find(|m| m["subject"] == s)
+            .unwrap_or_else(|| panic!("{list:?}"))["summary"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        summary("Lunch"),
+        "Anna invites you to lunch on Sunday at 13:00."
+    );
+    assert_eq!(
+        summary("Your invoice"),
+        "Your invoice of 42.00 EUR is attached.",
+        "the invented summary was refused for the mail's own words"
+    );
+    // The model saw the mail quoted as untrusted data.
+    let prompts = prompts.lock().unwrap().clone();
+    assert_eq!(prompts.len(), 2, "{prompts:?}");
+    assert!(
+        prompts
+            .iter()
+            .all(|p| p.contains("<<<EMAIL (untrusted") && p.contains("| "))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_in_the_middle_of_a_sync_loses_nothing_and_pushes_nothing_twice() {
+    let fake = GmailFake::start().await;
+    let (api_url, api) = start_fake().await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    oz.ok(&["mail", "rules", "add", "bank.example", "--action", "urgent"]);
+    connect(&oz, &fake).await;
+    let owner = OWNER.to_string();
+    let mut e = env(&fake);
+    e.extend([
+        ("TELEGRAM_BOT_TOKEN".to_owned(), TOKEN.to_owned()),
+        ("TELEGRAM_ALLOWED_USER_ID".to_owned(), owner),
+        ("OPENZERO__TELEGRAM__API_BASE_URL".to_owned(), api_url),
+    ]);
+    // Recent urgent mail: all of it is pushed on the first sync.
+    const N: usize = 40;
+    for i in 0..N {
+        fake.add_message(
+            &message(
+                &format!("alert{i}"),
+                "Alerts <alerts@bank.example>",
+                &format!("Alert {i:02}"),
+                "Declined.",
+            ),
+            &[],
+        );
+    }
+    // Slow Gmail down so the first sync is still running when it dies.
+    fake.throttle_next(6);
+    let served = common::serve(&oz, &[], e.clone());
+    let pushed = |api: &crate::telegram::Fake| -> Vec<String> {
+        sent_to(api, OWNER)
+            .into_iter()
+            .filter_map(|t| t.lines().nth(1).map(str::to_owned))
+            .filter(|s| s.starts_with("Alert "))
+            .collect()
+    };
+    let start = Instant::now();
+    while fake
+        .calls()
+        .iter()
+        .filter(|c| c.1.contains("format=raw"))
+        .count()
+        < 5
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{}",
+            served.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(served); // kill -9
+    let before = pushed(&api).len();
+    let served = common::serve(&oz, &[], e);
+    let start = Instant::now();
+    while pushed(&api).len() < N {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{} of {N} pushed ({before} before the crash)\n{}",
+            pushed(&api).len(),
+            served.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    served.stop();
+    let mut all = pushed(&api);
+    all.sort();
+    let n = all.len();
+    all.dedup();
+    assert_eq!(all.len(), N, "every alert pushed");
+    assert_eq!(n, N, "an alert pushed twice");
+    let list = oz
+        .cmd()
+        .args(["mail", "list", "--urgent", "--json", "-n", "100"])
+        .assert()
+        .success();
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&list.get_output().stdout).unwrap();
+    assert_eq!(list.len(), N);
+}
