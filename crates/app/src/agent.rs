@@ -500,6 +500,11 @@ impl<'a> Chat<'a> {
         }
     }
 
+    /// The store this chat records to.
+    pub fn store(&self) -> &dyn Store {
+        self.store
+    }
+
     /// Handles one message from the owner; pieces of the answer go to
     /// `deltas` as they are generated.
     pub async fn send(

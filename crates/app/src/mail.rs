@@ -96,6 +96,41 @@ impl MailService {
         Rules::new(rules, default).map_err(|e| AppError::Invalid(format!("a mail rule: {e}")))
     }
 
+    /// Puts a rule Z proposed in force, on the owner's word (`by` says who
+    /// and where, for the log). False when there is no such proposal.
+    pub async fn confirm_rule(&self, id: i64, by: &str) -> Result<Option<domain::Rule>, AppError> {
+        if !self.services.store.mail_rule_confirm(id).await? {
+            return Ok(None);
+        }
+        let rule = self
+            .services
+            .store
+            .mail_rules()
+            .await?
+            .into_iter()
+            .find(|r| r.id == id);
+        if let Some(r) = &rule {
+            tracing::info!(rule = %r.label(), by, "mail rule confirmed by the owner");
+        }
+        Ok(rule)
+    }
+
+    /// Proposals made since `since`, to show the owner with buttons.
+    pub async fn proposals_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<domain::Rule>, AppError> {
+        Ok(self
+            .services
+            .store
+            .mail_rules_proposed()
+            .await?
+            .into_iter()
+            .filter(|(_, at)| *at >= since)
+            .map(|(r, _)| r)
+            .collect())
+    }
+
     /// Adds a rule after checking its patterns.
     pub async fn add_rule(&self, r: NewRule) -> Result<domain::Rule, AppError> {
         domain::validate(&r.sender, r.subject.as_deref(), r.kind)

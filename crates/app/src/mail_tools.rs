@@ -5,9 +5,9 @@
 //! text in its answer.
 
 use async_trait::async_trait;
-use openzero_core::mail::{Action, quote_untrusted};
+use openzero_core::mail::{Action, MatchKind, quote_untrusted, validate};
 use openzero_core::tools::{Tier, ToolSpec};
-use openzero_store::mail::{MailQuery, MailRow};
+use openzero_store::mail::{MailQuery, MailRow, NewRule};
 use serde_json::{Value, json};
 
 use crate::tools::{Registry, Tool, ToolEnv};
@@ -16,6 +16,7 @@ use crate::tools::{Registry, Tool, ToolEnv};
 pub fn add(r: &mut Registry) {
     r.add(Box::new(EmailSearch));
     r.add(Box::new(EmailRecent));
+    r.add(Box::new(EmailRulePropose));
 }
 
 fn render(rows: &[MailRow]) -> String {
@@ -119,5 +120,57 @@ impl Tool for EmailRecent {
             .map_err(|e| e.to_string())?;
         env.taint();
         Ok(render(&rows))
+    }
+}
+
+/// Proposes a mail rule to the owner; it is in force only once they
+/// confirm it (a button on Telegram, `openzero mail rules confirm ID`).
+struct EmailRulePropose;
+
+#[async_trait]
+impl Tool for EmailRulePropose {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "email_rule_propose".into(),
+            description: "Propose a rule for the owner's incoming mail (sender pattern, optional subject pattern, action urgent/summarize/archive). The owner must confirm it before it applies.".into(),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "sender": {"type": "string", "description": "Part of the sender's name or address, e.g. school.org"},
+                    "subject": {"type": "string", "description": "Part of the subject (optional)"},
+                    "action": {"type": "string", "enum": ["urgent", "summarize", "archive"]},
+                    "match": {"type": "string", "enum": ["substring", "glob", "regex"]}
+                },
+                "required": ["sender", "action"]
+            }),
+            tier: Tier::Write,
+        }
+    }
+
+    async fn call(&self, env: ToolEnv<'_>, args: &Value) -> Result<String, String> {
+        let text = |k: &str| args.get(k).and_then(Value::as_str).map(str::trim);
+        let sender = text("sender").unwrap_or_default().to_owned();
+        let subject = text("subject").filter(|s| !s.is_empty()).map(str::to_owned);
+        let action =
+            Action::parse(text("action").unwrap_or_default()).map_err(|e| e.to_string())?;
+        let kind =
+            MatchKind::parse(text("match").unwrap_or("substring")).map_err(|e| e.to_string())?;
+        validate(&sender, subject.as_deref(), kind).map_err(|e| e.to_string())?;
+        let rule = env
+            .store
+            .mail_rule_propose(&NewRule {
+                sender,
+                subject,
+                kind,
+                action,
+                position: None,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "Proposed to the owner as rule #{}: {}. It applies only after the owner confirms it; tell them so.",
+            rule.id,
+            rule.label()
+        ))
     }
 }

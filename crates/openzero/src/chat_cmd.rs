@@ -105,6 +105,7 @@ async fn one(chat: &Chat<'_>, text: &str) -> Result<ExitCode> {
         }
         printed
     });
+    let started = chrono::Utc::now();
     let answer = chat.send(text, Some(tx)).await?;
     let streamed = printer.await.unwrap_or(false);
     if answer.failed {
@@ -118,6 +119,16 @@ async fn one(chat: &Chat<'_>, text: &str) -> Result<ExitCode> {
     } else {
         // Nothing streamed (an error message, or an empty answer): print it whole.
         outln!("{}", answer.text);
+    }
+    // Mail rules Z proposed: in force only once the owner confirms them.
+    for r in chat.store().mail_rules_proposed().await? {
+        if r.1 >= started {
+            outln!(
+                "Z proposes mail rule {} — add it with `openzero mail rules confirm {}`",
+                r.0.label(),
+                r.0.id
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

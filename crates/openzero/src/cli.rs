@@ -755,9 +755,15 @@ mail.default_action (summarize).")]
         position: Option<i64>,
     },
 
-    /// Remove a rule by id
+    /// Remove a rule (or drop a proposal) by id
     #[command(after_help = "Examples:\n  openzero mail rules remove 3")]
     Remove { id: i64 },
+
+    /// Put a rule Z proposed in chat in force
+    #[command(
+        after_help = "Examples:\n  openzero mail rules list     proposals are listed after the rules\n  openzero mail rules confirm 7"
+    )]
+    Confirm { id: i64 },
 
     /// Show what the rules would do with a message file
     #[command(after_help = "Examples:\n  openzero mail rules test message.eml")]

@@ -258,6 +258,15 @@ async fn rules(mail: &MailService, services: &Services, cmd: MailRulesCommand) -
                     services.loaded.settings.mail.default_action
                 );
             }
+            if !json {
+                for (r, _) in services.store.mail_rules_proposed().await? {
+                    outln!(
+                        "Proposed by Z, not in force: {} (`openzero mail rules confirm {}`)",
+                        r.label(),
+                        r.id
+                    );
+                }
+            }
         }
         MailRulesCommand::Add {
             sender,
@@ -276,6 +285,12 @@ async fn rules(mail: &MailService, services: &Services, cmd: MailRulesCommand) -
                 })
                 .await?;
             outln!("Added rule {}", rule.label());
+        }
+        MailRulesCommand::Confirm { id } => {
+            match mail.confirm_rule(id, "owner (terminal)").await? {
+                Some(r) => outln!("Added rule {}", r.label()),
+                None => bail!("no proposal #{id}: see `openzero mail rules list`"),
+            }
         }
         MailRulesCommand::Remove { id } => {
             if services.store.mail_rule_remove(id).await? {

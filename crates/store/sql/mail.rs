@@ -255,7 +255,8 @@ impl MailStore for Db {
 
     async fn mail_rules(&self) -> Result<Vec<Rule>, StoreError> {
         let rows: Vec<RuleTuple> = sqlx::query_as(&sql(
-            "SELECT id, position, sender, subject, kind, action FROM mail_rules ORDER BY position, id",
+            "SELECT id, position, sender, subject, kind, action FROM mail_rules \
+             WHERE proposed_at IS NULL ORDER BY position, id",
         ))
         .fetch_all(&self.pool)
         .await
@@ -302,6 +303,71 @@ impl MailStore for Db {
         .map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))?;
         rule_row(row)
+    }
+
+    async fn mail_rule_propose(&self, r: &NewRule) -> Result<Rule, StoreError> {
+        let row: RuleTuple = sqlx::query_as(&sql(
+            "INSERT INTO mail_rules (position, sender, subject, kind, action, created_at, proposed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             RETURNING id, position, sender, subject, kind, action",
+        ))
+        .bind(r.position.unwrap_or(0))
+        .bind(&r.sender)
+        .bind(&r.subject)
+        .bind(r.kind.as_str())
+        .bind(r.action.as_str())
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rule_row(row)
+    }
+
+    async fn mail_rules_proposed(
+        &self,
+    ) -> Result<Vec<(Rule, chrono::DateTime<chrono::Utc>)>, StoreError> {
+        let rows: Vec<(
+            i64,
+            i64,
+            String,
+            Option<String>,
+            String,
+            String,
+            chrono::DateTime<chrono::Utc>,
+        )> = sqlx::query_as(&sql(
+            "SELECT id, position, sender, subject, kind, action, proposed_at FROM mail_rules \
+                 WHERE proposed_at IS NOT NULL ORDER BY id",
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.into_iter()
+            .map(|(id, position, sender, subject, kind, action, at)| {
+                Ok((rule_row((id, position, sender, subject, kind, action))?, at))
+            })
+            .collect()
+    }
+
+    async fn mail_rule_confirm(&self, id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let last: Option<i64> = sqlx::query_scalar(&sql(
+            "SELECT MAX(position) FROM mail_rules WHERE proposed_at IS NULL",
+        ))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        let n = sqlx::query(&sql(
+            "UPDATE mail_rules SET proposed_at = NULL, position = $1 \
+             WHERE id = $2 AND proposed_at IS NOT NULL",
+        ))
+        .bind(last.map_or(1, |l| l + 1))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?
+        .rows_affected();
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(n == 1)
     }
 
     async fn mail_rule_remove(&self, id: i64) -> Result<bool, StoreError> {

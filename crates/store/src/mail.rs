@@ -133,12 +133,22 @@ pub trait MailStore: Send + Sync + std::fmt::Debug {
 
     async fn mail_get(&self, id: i64) -> Result<Option<MailRow>, StoreError>;
 
-    /// The owner's rules, in order.
+    /// The owner's rules in force, in order.
     async fn mail_rules(&self) -> Result<Vec<Rule>, StoreError>;
 
     async fn mail_rule_add(&self, r: &NewRule) -> Result<Rule, StoreError>;
 
-    /// Removes a rule; false when there was none with that id.
+    /// Stores a rule Z proposed; it does nothing until confirmed.
+    async fn mail_rule_propose(&self, r: &NewRule) -> Result<Rule, StoreError>;
+
+    /// Rules proposed and not yet confirmed, with when, oldest first.
+    async fn mail_rules_proposed(&self) -> Result<Vec<(Rule, DateTime<Utc>)>, StoreError>;
+
+    /// Puts a proposed rule in force (last in the order); false when no
+    /// proposal has that id (already confirmed, dropped, or never made).
+    async fn mail_rule_confirm(&self, id: i64) -> Result<bool, StoreError>;
+
+    /// Removes a rule or a proposal; false when there was none with that id.
     async fn mail_rule_remove(&self, id: i64) -> Result<bool, StoreError>;
 }
 

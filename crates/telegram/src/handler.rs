@@ -354,14 +354,17 @@ impl Telegram {
                 model,
                 CHANNEL,
             );
+            let started = openzero_store::now();
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
             let streamer = tokio::spawn(stream_preview(self.bot.clone(), chat, rx));
             let answer = c.send(text, Some(tx)).await;
             let shown = streamer.await.ok().flatten();
-            match answer {
+            let mut out = match answer {
                 Ok(a) => self.finish_streamed(chat, shown, &a.text).await,
                 Err(e) => reply(chat, &format!("I could not answer: {e}")),
-            }
+            };
+            out.extend(self.rule_proposals(chat, started).await);
+            out
         };
         typing.abort();
         out
@@ -482,12 +485,80 @@ impl Telegram {
         out
     }
 
+    /// Mail rules Z proposed in this turn, each with Add / Drop buttons.
+    async fn rule_proposals(
+        &self,
+        chat: i64,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<OutMessage> {
+        let mail = openzero_app::mail::MailService::new(self.services.clone());
+        let proposals = match mail.proposals_since(since).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "mail rule proposals not shown");
+                return Vec::new();
+            }
+        };
+        proposals
+            .into_iter()
+            .map(|r| OutMessage {
+                chat_id: chat,
+                text: format!("Add this mail rule?\n{}", r.label()),
+                buttons: Some(
+                    serde_json::json!([[
+                        {"text": "Add rule", "callback_data": format!("ruleadd:{}", r.id)},
+                        {"text": "Drop", "callback_data": format!("ruledrop:{}", r.id)}
+                    ]])
+                    .to_string(),
+                ),
+            })
+            .collect()
+    }
+
+    /// A tap on a mail rule proposal's button.
+    async fn on_rule_button(&self, chat: i64, add: bool, id: i64) -> (String, Vec<OutMessage>) {
+        let mail = openzero_app::mail::MailService::new(self.services.clone());
+        if add {
+            match mail
+                .confirm_rule(id, &format!("owner (telegram {chat})"))
+                .await
+            {
+                Ok(Some(r)) => {
+                    let t = format!("Added rule {}", r.label());
+                    ("Added.".into(), reply(chat, &t))
+                }
+                Ok(None) => ("That proposal is gone.".into(), Vec::new()),
+                Err(e) => (
+                    "It failed.".into(),
+                    reply(chat, &format!("The rule was not added: {e}")),
+                ),
+            }
+        } else {
+            match self.services.store.mail_rules_proposed().await {
+                Ok(p) if p.iter().any(|(r, _)| r.id == id) => {
+                    match self.services.store.mail_rule_remove(id).await {
+                        Ok(_) => (
+                            "Dropped.".into(),
+                            reply(chat, "Dropped: no rule was added."),
+                        ),
+                        Err(e) => ("It failed.".into(), reply(chat, &format!("{e}"))),
+                    }
+                }
+                Ok(_) => ("That proposal is gone.".into(), Vec::new()),
+                Err(e) => ("It failed.".into(), reply(chat, &format!("{e}"))),
+            }
+        }
+    }
+
     /// A tap on Send or Cancel: (the short answer shown, replies).
     pub(crate) async fn on_button(&self, chat: i64, data: &str) -> (String, Vec<OutMessage>) {
         let (verb, id) = data.split_once(':').unwrap_or((data, ""));
         let Ok(id) = id.parse::<i64>() else {
             return ("That button is not mine.".into(), Vec::new());
         };
+        if verb == "ruleadd" || verb == "ruledrop" {
+            return self.on_rule_button(chat, verb == "ruleadd", id).await;
+        }
         let decision = match verb {
             "grant" => Decision::Grant,
             "cancel" => Decision::Cancel,

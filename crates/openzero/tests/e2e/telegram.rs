@@ -24,7 +24,7 @@ const STRANGER: i64 = 666;
 pub(crate) struct Api {
     updates: Vec<Value>,
     /// Every call: (method, params).
-    calls: Vec<(String, Value)>,
+    pub(crate) calls: Vec<(String, Value)>,
     /// sendMessage calls to answer with 429 before accepting.
     throttle: usize,
     /// Refuse every message sent with parse_mode HTML, as Telegram does
@@ -158,7 +158,7 @@ pub(crate) fn message(update_id: i64, from: i64, text: &str) -> Value {
         "from": user(from), "text": text}})
 }
 
-fn button(update_id: i64, from: i64, data: &str) -> Value {
+pub(crate) fn button(update_id: i64, from: i64, data: &str) -> Value {
     json!({"update_id": update_id, "callback_query": {
         "id": format!("cb{update_id}"), "from": user(from), "chat_instance": "42",
         "data": data,

@@ -108,7 +108,8 @@ async fn tools_run_their_results_go_back_and_bad_calls_are_answered() {
             "project_tree",
             "project_update",
             "email_search",
-            "email_recent"
+            "email_recent",
+            "email_rule_propose"
         ]
     );
     let results: Vec<(String, String)> = seen[1]["messages"]

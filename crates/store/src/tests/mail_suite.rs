@@ -186,6 +186,28 @@ pub async fn mail_rules_keep_their_order(s: &dyn Store) {
     assert!(s.mail_rule_remove(a.id).await.unwrap());
     assert!(!s.mail_rule_remove(a.id).await.unwrap());
     assert_eq!(s.mail_rules().await.unwrap().len(), 2);
+
+    // A proposal is not in force until confirmed, and confirmed once.
+    let p = s
+        .mail_rule_propose(&NewRule {
+            sender: "boss@work.example".into(),
+            subject: None,
+            kind: MatchKind::Substring,
+            action: Action::Urgent,
+            position: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(s.mail_rules().await.unwrap().len(), 2);
+    let proposed = s.mail_rules_proposed().await.unwrap();
+    assert_eq!(proposed.len(), 1);
+    assert_eq!(proposed[0].0.sender, "boss@work.example");
+    assert!(s.mail_rule_confirm(p.id).await.unwrap());
+    assert!(!s.mail_rule_confirm(p.id).await.unwrap(), "confirmed twice");
+    let rules = s.mail_rules().await.unwrap();
+    assert_eq!(rules.last().map(|r| r.id), Some(p.id), "last in the order");
+    assert!(s.mail_rules_proposed().await.unwrap().is_empty());
+    assert!(!s.mail_rule_confirm(9999).await.unwrap());
 }
 
 pub async fn outbox_keys_queue_once(s: &dyn Store) {

@@ -10,6 +10,7 @@
 
 mod archive;
 mod imap;
+mod rules;
 mod untrusted;
 
 use crate::common::{self, Oz};
