@@ -155,7 +155,7 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
         },
     );
 
-    out.push(mail_imap(loaded).await);
+    out.extend(mail_imap(loaded).await);
     out.push(mail_gmail(loaded).await);
 
     out.push({
@@ -172,30 +172,43 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
     out
 }
 
-/// The IMAP mailbox: logs in and examines each folder (read-only).
-async fn mail_imap(loaded: &Loaded) -> Check {
-    let cfg = match crate::mail_sync::imap_config(loaded) {
-        None => {
-            return check(
-                "mail",
-                Outcome::Skip,
-                "not configured (set EMAIL_IMAP_HOST, EMAIL_IMAP_USER, EMAIL_IMAP_PASSWORD)",
-            );
-        }
-        Some(Err(e)) => return check("mail", Outcome::Fail, e),
-        Some(Ok(c)) => c,
-    };
-    let mut mb = match openzero_mail::imap::Mailbox::connect(&cfg).await {
+/// Each IMAP mailbox: logs in and examines each folder (read-only).
+async fn mail_imap(loaded: &Loaded) -> Vec<Check> {
+    let accounts = crate::mail_sync::imap_accounts(loaded);
+    if accounts.is_empty() {
+        return vec![check(
+            "mail",
+            Outcome::Skip,
+            "not configured (set EMAIL_IMAP_HOST, EMAIL_IMAP_USER, EMAIL_IMAP_PASSWORD)",
+        )];
+    }
+    let mut out = Vec::new();
+    for a in accounts {
+        let a = match a {
+            Ok(a) => a,
+            Err((name, e)) => {
+                out.push(check("mail", Outcome::Fail, format!("{name}: {e}")));
+                continue;
+            }
+        };
+        out.push(examine_all(&a).await);
+    }
+    out
+}
+
+async fn examine_all(a: &crate::mail_sync::Account) -> Check {
+    let who = crate::mail_sync::account_name(&a.config);
+    let mut mb = match openzero_mail::imap::Mailbox::connect(&a.config).await {
         Ok(m) => m,
         Err(e) => return check("mail", Outcome::Fail, e.to_string()),
     };
     let mut parts = Vec::new();
-    for folder in loaded.settings.mail.folders() {
-        match mb.examine(&folder).await {
+    for folder in &a.folders {
+        match mb.examine(folder).await {
             Ok(f) => parts.push(format!("{folder}: {} messages", f.exists)),
             Err(e) => {
                 mb.logout().await;
-                return check("mail", Outcome::Fail, e.to_string());
+                return check("mail", Outcome::Fail, format!("{who}: {e}"));
             }
         }
     }
@@ -208,11 +221,7 @@ async fn mail_imap(loaded: &Loaded) -> Check {
     check(
         "mail",
         Outcome::Ok,
-        format!(
-            "{} (read-only; {}; {idle})",
-            crate::mail_sync::account_name(&cfg),
-            parts.join(", ")
-        ),
+        format!("{who} (read-only; {}; {idle})", parts.join(", ")),
     )
 }
 

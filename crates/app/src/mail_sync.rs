@@ -27,8 +27,63 @@ pub const FIRST_SYNC_LIVE_HOURS: i64 = 24;
 /// Messages fetched and kept per transaction.
 const BATCH: usize = 50;
 
-/// The IMAP settings, when a mailbox is configured (`Err`: configured but
-/// incomplete, saying what is missing).
+/// One IMAP mailbox to read.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Its name in `/health`: `mail` for the `mail.imap_*` one, `mail:NAME`
+    /// for each `[[mail.accounts]]`.
+    pub health_name: String,
+    pub config: ImapConfig,
+    pub folders: Vec<String>,
+}
+
+/// Every configured IMAP mailbox (`Err`: configured but unusable, with
+/// its health name and why).
+pub fn imap_accounts(loaded: &openzero_config::Loaded) -> Vec<Result<Account, (String, String)>> {
+    let m = &loaded.settings.mail;
+    let mut out = Vec::new();
+    if let Some(first) = imap_config(loaded) {
+        out.push(
+            first
+                .map(|config| Account {
+                    health_name: "mail".into(),
+                    config,
+                    folders: m.folders(),
+                })
+                .map_err(|e| ("mail".to_owned(), e)),
+        );
+    }
+    for a in &m.accounts {
+        let health_name = format!("mail:{}", a.name);
+        if a.host.trim().is_empty() || a.user.trim().is_empty() {
+            out.push(Err((
+                health_name,
+                format!("[[mail.accounts]] {:?} needs host and user", a.name),
+            )));
+            continue;
+        }
+        out.push(Ok(Account {
+            health_name,
+            config: ImapConfig {
+                host: a.host.trim().to_owned(),
+                port: a.port,
+                security: match a.security {
+                    openzero_config::ImapSecurity::Tls => Security::Tls,
+                    openzero_config::ImapSecurity::Starttls => Security::Starttls,
+                },
+                user: a.user.clone(),
+                password: a.password.expose().to_owned(),
+                ca_file: a.ca_file.clone(),
+                timeout: Duration::from_secs(30),
+            },
+            folders: a.folders(),
+        }));
+    }
+    out
+}
+
+/// The `mail.imap_*` mailbox, when one is configured (`Err`: configured
+/// but incomplete, saying what is missing).
 pub fn imap_config(loaded: &openzero_config::Loaded) -> Option<Result<ImapConfig, String>> {
     let m = &loaded.settings.mail;
     let host = m.imap_host.as_deref().filter(|h| !h.trim().is_empty())?;
@@ -80,6 +135,9 @@ pub struct SyncReport {
 
 impl std::fmt::Display for SyncReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.account.starts_with("not read: ") {
+            return f.write_str(&self.account);
+        }
         let new: usize = self.folders.iter().map(|r| r.new).sum();
         let urgent: usize = self.folders.iter().map(|r| r.urgent).sum();
         write!(
@@ -110,40 +168,69 @@ fn imap_err(e: ImapError) -> AppError {
     AppError::Invalid(e.to_string())
 }
 
-/// Connects, reads every configured folder once, logs out.
-pub async fn sync_once(services: &Arc<Services>) -> Result<SyncReport, AppError> {
-    let cfg = match imap_config(&services.loaded) {
-        None => {
-            return Err(AppError::Invalid(
-                "no mailbox configured: set EMAIL_IMAP_HOST, EMAIL_IMAP_USER and EMAIL_IMAP_PASSWORD (or mail.imap_* in openzero.toml)".into(),
-            ));
-        }
-        Some(Err(e)) => return Err(AppError::Invalid(e)),
-        Some(Ok(c)) => c,
-    };
+/// Connects to every configured mailbox, reads its folders once, logs
+/// out. A mailbox that fails is reported; the others are still read.
+pub async fn sync_once(services: &Arc<Services>) -> Result<Vec<SyncReport>, AppError> {
+    let accounts = imap_accounts(&services.loaded);
+    if accounts.is_empty() {
+        return Err(AppError::Invalid(
+            "no mailbox configured: set EMAIL_IMAP_HOST, EMAIL_IMAP_USER and EMAIL_IMAP_PASSWORD (or mail.imap_* in openzero.toml)".into(),
+        ));
+    }
     let mail = MailService::new(services.clone());
     mail.deliver_pending().await?;
-    let mut mb = Mailbox::connect(&cfg).await.map_err(imap_err)?;
-    let report = sync_folders(services, &mail, &cfg, &mut mb).await;
-    mb.logout().await;
-    report
+    let mut reports = Vec::new();
+    let mut failed = Vec::new();
+    for a in accounts {
+        let a = match a {
+            Ok(a) => a,
+            Err((name, e)) => {
+                failed.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let result = async {
+            let mut mb = Mailbox::connect(&a.config).await.map_err(imap_err)?;
+            let r = sync_folders(services, &mail, &a, &mut mb).await;
+            mb.logout().await;
+            r
+        }
+        .await;
+        match result {
+            Ok(r) => reports.push(r),
+            Err(e) => failed.push(format!("{}: {e}", a.health_name)),
+        }
+    }
+    if reports.is_empty() || !failed.is_empty() {
+        if reports.is_empty() {
+            return Err(AppError::Invalid(failed.join("; ")));
+        }
+        for f in &failed {
+            tracing::warn!(error = %f, "a mailbox was not read");
+        }
+        reports.push(SyncReport {
+            account: format!("not read: {}", failed.join("; ")),
+            folders: Vec::new(),
+        });
+    }
+    Ok(reports)
 }
 
 async fn sync_folders(
     services: &Services,
     mail: &MailService,
-    cfg: &ImapConfig,
+    a: &Account,
     mb: &mut Mailbox,
 ) -> Result<SyncReport, AppError> {
-    let account = account_name(cfg);
+    let account = account_name(&a.config);
     let mut report = SyncReport {
         account: account.clone(),
         folders: Vec::new(),
     };
-    for folder in services.loaded.settings.mail.folders() {
+    for folder in &a.folders {
         report
             .folders
-            .push(sync_folder(services, mail, &account, &folder, mb).await?);
+            .push(sync_folder(services, mail, &account, folder, mb).await?);
     }
     Ok(report)
 }
@@ -306,11 +393,11 @@ impl MailHealth {
         }
     }
 
-    fn label(&self) -> &str {
-        if self.name == "gmail" {
-            "Gmail"
-        } else {
-            "Mail"
+    fn label(&self) -> String {
+        match self.name.split_once(':') {
+            Some((_, account)) => format!("Mail ({account})"),
+            None if self.name == "gmail" => "Gmail".into(),
+            None => "Mail".into(),
         }
     }
 }
@@ -346,7 +433,7 @@ impl HealthCheck for MailHealth {
 /// and never gives up.
 pub async fn watch(
     services: Arc<Services>,
-    cfg: ImapConfig,
+    account: Account,
     health: Arc<MailHealth>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), String> {
@@ -359,7 +446,11 @@ pub async fn watch(
         tracing::warn!(error = %e, "pending mail not delivered yet");
     }
     while !*stop.borrow() {
-        match session(&services, &mail, &cfg, &health, use_idle, poll, &mut stop).await {
+        match session(
+            &services, &mail, &account, &health, use_idle, poll, &mut stop,
+        )
+        .await
+        {
             Ok(()) => return Ok(()), // stopped
             Err(e) => {
                 health.failed(&services, &e.to_string()).await;
@@ -378,25 +469,22 @@ pub async fn watch(
 async fn session(
     services: &Arc<Services>,
     mail: &MailService,
-    cfg: &ImapConfig,
+    account: &Account,
     health: &MailHealth,
     use_idle: bool,
     poll: Duration,
     stop: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), AppError> {
-    let mut mb = Mailbox::connect(cfg).await.map_err(imap_err)?;
+    let mut mb = Mailbox::connect(&account.config).await.map_err(imap_err)?;
     let idle = use_idle && mb.offers_idle();
     loop {
-        sync_folders(services, mail, cfg, &mut mb).await?;
+        sync_folders(services, mail, account, &mut mb).await?;
         health.ok(services, idle).await;
         if idle {
-            let first = services
-                .loaded
-                .settings
-                .mail
-                .folders()
-                .into_iter()
-                .next()
+            let first = account
+                .folders
+                .first()
+                .cloned()
                 .unwrap_or_else(|| "INBOX".into());
             mb.examine(&first).await.map_err(imap_err)?;
             // IDLE until a change, the poll interval (other folders and

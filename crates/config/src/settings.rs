@@ -258,6 +258,50 @@ pub struct MailSettings {
     pub default_action: String,
     /// The Gmail API (tests point it at a fake).
     pub gmail_api_base: String,
+    /// More IMAP mailboxes, as `[[mail.accounts]]` tables in
+    /// `openzero.toml` (the `imap_*` keys above are the first one).
+    pub accounts: Vec<ImapAccount>,
+}
+
+/// One more IMAP mailbox (`[[mail.accounts]]` in `openzero.toml`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ImapAccount {
+    /// A short name, shown in `/health` as `mail:NAME`.
+    pub name: String,
+    pub host: String,
+    #[serde(default = "default_imap_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub security: ImapSecurity,
+    pub user: String,
+    pub password: Secret,
+    #[serde(default = "default_folders")]
+    pub folders: String,
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+fn default_imap_port() -> u16 {
+    993
+}
+
+fn default_folders() -> String {
+    "INBOX".into()
+}
+
+impl ImapAccount {
+    /// The folders to read, trimmed, empty entries dropped.
+    pub fn folders(&self) -> Vec<String> {
+        split_folders(&self.folders)
+    }
+}
+
+fn split_folders(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 impl Default for MailSettings {
@@ -274,6 +318,7 @@ impl Default for MailSettings {
             idle: true,
             default_action: "summarize".into(),
             gmail_api_base: "https://gmail.googleapis.com".into(),
+            accounts: Vec::new(),
         }
     }
 }
@@ -281,12 +326,7 @@ impl Default for MailSettings {
 impl MailSettings {
     /// The folders to read, trimmed, empty entries dropped.
     pub fn folders(&self) -> Vec<String> {
-        self.imap_folders
-            .split(',')
-            .map(str::trim)
-            .filter(|f| !f.is_empty())
-            .map(str::to_owned)
-            .collect()
+        split_folders(&self.imap_folders)
     }
 }
 
@@ -314,10 +354,11 @@ impl Default for Google {
 
 /// How the IMAP connection is protected. There is no plain-text mode: a
 /// password never crosses a network unencrypted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ImapSecurity {
     /// TLS from the first byte (port 993).
+    #[default]
     Tls,
     /// Plain connection upgraded with STARTTLS before login (port 143).
     Starttls,

@@ -152,7 +152,7 @@ async fn command(services: &Arc<Services>, cmd: MailCommand) -> Result<ExitCode>
             }
         }
         MailCommand::Sync => {
-            let imap = openzero_app::mail_sync::imap_config(&services.loaded).is_some();
+            let imap = !openzero_app::mail_sync::imap_accounts(&services.loaded).is_empty();
             let gmail = openzero_app::mail_gmail::gmail_client(&services.loaded);
             if !imap && gmail.is_none() {
                 bail!(
@@ -160,8 +160,9 @@ async fn command(services: &Arc<Services>, cmd: MailCommand) -> Result<ExitCode>
                 );
             }
             if imap {
-                let report = openzero_app::mail_sync::sync_once(services).await?;
-                outln!("{report}");
+                for report in openzero_app::mail_sync::sync_once(services).await? {
+                    outln!("{report}");
+                }
             }
             if let Some(g) = gmail {
                 let (g, _) = g.map_err(anyhow::Error::msg)?;

@@ -126,46 +126,57 @@ type BotTask = tokio::task::JoinHandle<()>;
 
 /// Starts the Telegram channel when a bot token is configured, under the
 /// supervisor; registers its health either way.
-/// Starts the mail watcher when a mailbox is configured, and registers the
-/// `mail` health check either way.
+/// Starts one watcher per configured IMAP mailbox, and registers each
+/// one's health check (`mail` disabled when there is none).
 fn start_mail(
     services: &Arc<Services>,
     workers: &Workers,
     stop: tokio::sync::watch::Receiver<bool>,
-) -> Option<tokio::task::JoinHandle<()>> {
+) -> Vec<tokio::task::JoinHandle<()>> {
     use openzero_app::mail_sync;
-    let fixed = |status, detail: String| {
+    let fixed = |name: String, status, detail: String| {
         Arc::new(openzero_core::health::Fixed {
-            name: "mail".to_owned(),
+            name,
             component: Component::new(status, detail, false),
         })
     };
-    let cfg = match mail_sync::imap_config(&services.loaded) {
-        None => {
-            services.add_check(fixed(
-                ComponentStatus::Disabled,
-                "not configured (set EMAIL_IMAP_HOST, EMAIL_IMAP_USER and EMAIL_IMAP_PASSWORD)"
-                    .to_owned(),
-            ));
-            return None;
-        }
-        Some(Err(e)) => {
-            services.add_check(fixed(ComponentStatus::Down, e));
-            return None;
-        }
-        Some(Ok(cfg)) => cfg,
-    };
-    let health = Arc::new(mail_sync::MailHealth::new("mail"));
-    services.add_check(health.clone());
-    services.add_check(workers.check("mail-watcher"));
-    let (services, workers) = (services.clone(), workers.clone());
-    Some(tokio::spawn(async move {
-        let stop2 = stop.clone();
-        supervise("mail-watcher", workers, stop, FIRST_BACKOFF, move || {
-            mail_sync::watch(services.clone(), cfg.clone(), health.clone(), stop2.clone())
-        })
-        .await;
-    }))
+    let accounts = mail_sync::imap_accounts(&services.loaded);
+    if accounts.is_empty() {
+        services.add_check(fixed(
+            "mail".into(),
+            ComponentStatus::Disabled,
+            "not configured (set EMAIL_IMAP_HOST, EMAIL_IMAP_USER and EMAIL_IMAP_PASSWORD)"
+                .to_owned(),
+        ));
+    }
+    let mut tasks = Vec::new();
+    for a in accounts {
+        let account = match a {
+            Ok(a) => a,
+            Err((name, e)) => {
+                services.add_check(fixed(name, ComponentStatus::Down, e));
+                continue;
+            }
+        };
+        let health = Arc::new(mail_sync::MailHealth::new(&account.health_name));
+        services.add_check(health.clone());
+        let worker = format!("{}-watcher", account.health_name);
+        services.add_check(workers.check(&worker));
+        let (services, workers, stop) = (services.clone(), workers.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let stop2 = stop.clone();
+            supervise(&worker, workers, stop, FIRST_BACKOFF, move || {
+                mail_sync::watch(
+                    services.clone(),
+                    account.clone(),
+                    health.clone(),
+                    stop2.clone(),
+                )
+            })
+            .await;
+        }));
+    }
+    tasks
 }
 
 /// Starts the Gmail poller when Gmail is connected (`openzero mail
@@ -363,7 +374,7 @@ pub async fn run(
         })
         .await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), scheduler).await;
-    for m in [mail, gmail].into_iter().flatten() {
+    for m in mail.into_iter().chain(gmail) {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(30), m).await;
     }
     if let Some(r) = releaser {

@@ -374,3 +374,74 @@ async fn a_wrong_password_turns_mail_down_and_tells_the_owner_once() {
     assert_eq!(told.len(), 1, "{told:?}");
     assert!(!log.contains("not-the-password"), "secret in the log");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_mailboxes_are_read_each_with_its_own_health() {
+    let Some(d) = dovecot() else { return };
+    let (home, work) = (d.user(), d.user());
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    let toml = oz.data.join("openzero.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str(&format!(
+        "\n[[mail.accounts]]\nname = \"work\"\nhost = \"localhost\"\nport = {}\nuser = \"{work}\"\npassword = \"pw-of-the-test\"\nca_file = \"{}\"\n",
+        d.tls_port, d.ca
+    ));
+    std::fs::write(&toml, text).unwrap();
+    d.deliver(
+        &home,
+        "1.eml",
+        &message("h1", "Anna <anna@family.example>", "Lunch", "Sunday."),
+    );
+    d.deliver(
+        &work,
+        "1.eml",
+        &message("w1", "Boss <boss@work.example>", "Review", "Monday."),
+    );
+    let env = d.env(&home, true);
+    let out = stdout(
+        &oz.cmd()
+            .envs(env.clone())
+            .args(["mail", "sync"])
+            .assert()
+            .success(),
+    );
+    assert!(
+        out.contains(&format!("{home}@localhost: 1 new message")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{work}@localhost: 1 new message")),
+        "{out}"
+    );
+    let all = list_json(&oz, &env, &[]);
+    let accounts: std::collections::BTreeSet<&str> =
+        all.iter().map(|m| m["account"].as_str().unwrap()).collect();
+    assert_eq!(accounts.len(), 2, "{all:?}");
+    // serve watches both, each in /health.
+    let served = common::serve(&oz, &[], env);
+    let health = format!("{}/health", served.url);
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    loop {
+        let h: serde_json::Value = client
+            .get(&health)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let ok = |n: &str| {
+            h["components"][n]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("last read"))
+        };
+        if ok("mail") && ok("mail:work") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{h}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    served.stop();
+}

@@ -22,9 +22,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The test Dovecot, or `None` (skip) outside CI when it is not running.
 pub(super) struct Dovecot {
     port: String,
-    tls_port: String,
+    pub(super) tls_port: String,
     pub(super) dir: PathBuf,
-    ca: String,
+    pub(super) ca: String,
 }
 
 pub(super) fn dovecot() -> Option<Dovecot> {
