@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use openzero_core::health::{Component, ComponentStatus, HealthCheck};
-use openzero_mail::imap::{ImapConfig, ImapError, Mailbox, Security, Woken};
+use openzero_mail::imap::{ImapAuth, ImapConfig, ImapError, Mailbox, Security, Woken};
 use openzero_store::mail::Watermark;
 
 use crate::mail::{MailService, Mode, Raw};
@@ -62,6 +62,41 @@ pub fn imap_accounts(loaded: &openzero_config::Loaded) -> Vec<Result<Account, (S
             )));
             continue;
         }
+        let auth = match (&a.oauth_refresh_token, &a.password) {
+            (Some(refresh), _) => match (&a.oauth_token_url, &a.oauth_client_id) {
+                (Some(url), Some(id)) => ImapAuth::OAuth2 {
+                    token_url: url.clone(),
+                    client_id: id.clone(),
+                    client_secret: a
+                        .oauth_client_secret
+                        .as_ref()
+                        .map(|s| s.expose().to_owned())
+                        .unwrap_or_default(),
+                    refresh_token: refresh.expose().to_owned(),
+                },
+                _ => {
+                    out.push(Err((
+                        health_name,
+                        format!(
+                            "[[mail.accounts]] {:?}: oauth_refresh_token needs oauth_token_url and oauth_client_id",
+                            a.name
+                        ),
+                    )));
+                    continue;
+                }
+            },
+            (None, Some(p)) => ImapAuth::Password(p.expose().to_owned()),
+            (None, None) => {
+                out.push(Err((
+                    health_name,
+                    format!(
+                        "[[mail.accounts]] {:?} needs a password (or oauth_refresh_token)",
+                        a.name
+                    ),
+                )));
+                continue;
+            }
+        };
         out.push(Ok(Account {
             health_name,
             config: ImapConfig {
@@ -72,7 +107,7 @@ pub fn imap_accounts(loaded: &openzero_config::Loaded) -> Vec<Result<Account, (S
                     openzero_config::ImapSecurity::Starttls => Security::Starttls,
                 },
                 user: a.user.clone(),
-                password: a.password.expose().to_owned(),
+                auth,
                 ca_file: a.ca_file.clone(),
                 timeout: Duration::from_secs(30),
             },
@@ -92,10 +127,36 @@ pub fn imap_config(loaded: &openzero_config::Loaded) -> Option<Result<ImapConfig
             "mail.imap_host is set but EMAIL_IMAP_USER is not".into()
         ));
     };
-    let Some(password) = m.imap_password.as_ref() else {
-        return Some(Err(
-            "mail.imap_host is set but EMAIL_IMAP_PASSWORD is not".into()
-        ));
+    let auth = match m.imap_auth {
+        openzero_config::ImapAuthKind::Password => match m.imap_password.as_ref() {
+            Some(p) => ImapAuth::Password(p.expose().to_owned()),
+            None => {
+                return Some(Err(
+                    "mail.imap_host is set but EMAIL_IMAP_PASSWORD is not".into()
+                ));
+            }
+        },
+        openzero_config::ImapAuthKind::Xoauth2 => {
+            match (
+                &m.imap_oauth_token_url,
+                &m.imap_oauth_client_id,
+                &m.imap_oauth_refresh_token,
+            ) {
+                (Some(url), Some(id), Some(refresh)) => ImapAuth::OAuth2 {
+                    token_url: url.clone(),
+                    client_id: id.clone(),
+                    client_secret: m
+                        .imap_oauth_client_secret
+                        .as_ref()
+                        .map(|s| s.expose().to_owned())
+                        .unwrap_or_default(),
+                    refresh_token: refresh.expose().to_owned(),
+                },
+                _ => {
+                    return Some(Err("mail.imap_auth is xoauth2 but mail.imap_oauth_token_url, mail.imap_oauth_client_id or mail.imap_oauth_refresh_token is not set".into()));
+                }
+            }
+        }
     };
     Some(Ok(ImapConfig {
         host: host.trim().to_owned(),
@@ -105,7 +166,7 @@ pub fn imap_config(loaded: &openzero_config::Loaded) -> Option<Result<ImapConfig
             openzero_config::ImapSecurity::Starttls => Security::Starttls,
         },
         user,
-        password: password.expose().to_owned(),
+        auth,
         ca_file: m.imap_ca_file.clone(),
         timeout: Duration::from_secs(30),
     }))

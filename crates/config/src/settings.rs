@@ -244,6 +244,12 @@ pub struct MailSettings {
     pub imap_security: ImapSecurity,
     pub imap_user: Option<String>,
     pub imap_password: Option<Secret>,
+    /// `password` (LOGIN) or `xoauth2` (an OAuth 2.0 refresh token).
+    pub imap_auth: ImapAuthKind,
+    pub imap_oauth_token_url: Option<String>,
+    pub imap_oauth_client_id: Option<String>,
+    pub imap_oauth_client_secret: Option<Secret>,
+    pub imap_oauth_refresh_token: Option<Secret>,
     /// Comma-separated folders to read.
     pub imap_folders: String,
     /// A PEM file of extra certificate authorities to trust (a home server
@@ -274,7 +280,17 @@ pub struct ImapAccount {
     #[serde(default)]
     pub security: ImapSecurity,
     pub user: String,
-    pub password: Secret,
+    /// Needed unless the OAuth 2.0 fields below are given (then XOAUTH2).
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub oauth_token_url: Option<String>,
+    #[serde(default)]
+    pub oauth_client_id: Option<String>,
+    #[serde(default)]
+    pub oauth_client_secret: Option<Secret>,
+    #[serde(default)]
+    pub oauth_refresh_token: Option<Secret>,
     #[serde(default = "default_folders")]
     pub folders: String,
     #[serde(default)]
@@ -312,6 +328,11 @@ impl Default for MailSettings {
             imap_security: ImapSecurity::Tls,
             imap_user: None,
             imap_password: None,
+            imap_auth: ImapAuthKind::Password,
+            imap_oauth_token_url: None,
+            imap_oauth_client_id: None,
+            imap_oauth_client_secret: None,
+            imap_oauth_refresh_token: None,
             imap_folders: "INBOX".into(),
             imap_ca_file: None,
             poll_secs: 600,
@@ -350,6 +371,15 @@ impl Default for Google {
             token_url: "https://oauth2.googleapis.com/token".into(),
         }
     }
+}
+
+/// How OpenZero logs in to IMAP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapAuthKind {
+    #[default]
+    Password,
+    Xoauth2,
 }
 
 /// How the IMAP connection is protected. There is no plain-text mode: a

@@ -60,19 +60,6 @@ pub enum GmailError {
     Protocol(String),
 }
 
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    expires_in: Option<i64>,
-    refresh_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct TokenError {
-    error: String,
-    error_description: Option<String>,
-}
-
 /// A PKCE pair and the `state` for one authorization.
 #[derive(Debug, Clone)]
 pub struct Authorization {
@@ -132,34 +119,15 @@ fn http(cfg: &GmailConfig) -> Result<reqwest::Client, GmailError> {
 async fn token_request(
     cfg: &GmailConfig,
     form: &[(&str, &str)],
-) -> Result<TokenAnswer, GmailError> {
-    let resp = http(cfg)?
-        .post(&cfg.token_url)
-        .form(form)
-        .send()
+) -> Result<crate::oauth::TokenAnswer, GmailError> {
+    crate::oauth::token_request(&cfg.token_url, form, cfg.timeout)
         .await
-        .map_err(|e| GmailError::Network(e.without_url().to_string()))?;
-    let status = resp.status();
-    let body = resp
-        .text()
-        .await
-        .map_err(|e| GmailError::Network(e.to_string()))?;
-    if status.is_success() {
-        return serde_json::from_str(&body).map_err(|e| GmailError::Protocol(e.to_string()));
-    }
-    let err: Option<TokenError> = serde_json::from_str(&body).ok();
-    match err {
-        Some(e) if e.error == "invalid_grant" => {
-            Err(GmailError::Revoked(e.error_description.unwrap_or(e.error)))
-        }
-        Some(e) => Err(GmailError::Refused(format!(
-            "{}: {}",
-            e.error,
-            e.error_description.unwrap_or_default()
-        ))),
-        None if status.is_server_error() => Err(GmailError::Network(format!("HTTP {status}"))),
-        None => Err(GmailError::Refused(format!("HTTP {status}"))),
-    }
+        .map_err(|e| match e {
+            crate::oauth::OAuthError::Revoked(d) => GmailError::Revoked(d),
+            crate::oauth::OAuthError::Refused(d) => GmailError::Refused(d),
+            crate::oauth::OAuthError::Network(d) => GmailError::Network(d),
+            crate::oauth::OAuthError::Protocol(d) => GmailError::Protocol(d),
+        })
 }
 
 /// Exchanges the code Google handed back for a refresh token.

@@ -25,6 +25,38 @@ pub enum Security {
     Starttls,
 }
 
+/// How to log in.
+#[derive(Clone)]
+pub enum ImapAuth {
+    /// LOGIN with a password (an app password where the provider has them).
+    Password(String),
+    /// AUTHENTICATE XOAUTH2 with an access token got from `refresh_token`
+    /// at `token_url` just before logging in.
+    OAuth2 {
+        token_url: String,
+        client_id: String,
+        client_secret: String,
+        refresh_token: String,
+    },
+}
+
+impl std::fmt::Debug for ImapAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImapAuth::Password(_) => f.write_str("Password([hidden])"),
+            ImapAuth::OAuth2 {
+                token_url,
+                client_id,
+                ..
+            } => f
+                .debug_struct("OAuth2")
+                .field("token_url", token_url)
+                .field("client_id", client_id)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
 /// Where and how to log in.
 #[derive(Clone)]
 pub struct ImapConfig {
@@ -32,7 +64,7 @@ pub struct ImapConfig {
     pub port: u16,
     pub security: Security,
     pub user: String,
-    pub password: String,
+    pub auth: ImapAuth,
     /// Extra certificate authorities (PEM) besides the web's roots.
     pub ca_file: Option<PathBuf>,
     /// The longest any one exchange may take.
@@ -46,7 +78,7 @@ impl std::fmt::Debug for ImapConfig {
             .field("port", &self.port)
             .field("security", &self.security)
             .field("user", &self.user)
-            .field("password", &"[hidden]")
+            .field("auth", &self.auth)
             .field("ca_file", &self.ca_file)
             .finish()
     }
@@ -177,14 +209,37 @@ impl Mailbox {
                 });
             }
         }
-        let mut session = tokio::time::timeout(t, client.login(&cfg.user, &cfg.password))
-            .await
-            .map_err(timed("login"))?
-            .map_err(|(e, _)| ImapError::Auth {
-                target: target.clone(),
-                user: cfg.user.clone(),
-                detail: e.to_string(),
-            })?;
+        let refused = |detail: String| ImapError::Auth {
+            target: target.clone(),
+            user: cfg.user.clone(),
+            detail,
+        };
+        let mut session = match &cfg.auth {
+            ImapAuth::Password(password) => {
+                tokio::time::timeout(t, client.login(&cfg.user, password))
+                    .await
+                    .map_err(timed("login"))?
+                    .map_err(|(e, _)| refused(e.to_string()))?
+            }
+            ImapAuth::OAuth2 {
+                token_url,
+                client_id,
+                client_secret,
+                refresh_token,
+            } => {
+                let (token, _) =
+                    crate::oauth::refresh(token_url, client_id, client_secret, refresh_token, t)
+                        .await
+                        .map_err(|e| refused(format!("no OAuth2 access token: {e}")))?;
+                let xoauth2 = XOAuth2 {
+                    response: format!("user={}\x01auth=Bearer {token}\x01\x01", cfg.user),
+                };
+                tokio::time::timeout(t, client.authenticate("XOAUTH2", xoauth2))
+                    .await
+                    .map_err(timed("authenticate"))?
+                    .map_err(|(e, _)| refused(e.to_string()))?
+            }
+        };
         let caps = tokio::time::timeout(t, session.capabilities())
             .await
             .map_err(timed("capability"))?
@@ -323,6 +378,21 @@ impl Mailbox {
     /// Logs out (best effort: the connection closes either way).
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(self.timeout, self.session.logout()).await;
+    }
+}
+
+/// SASL XOAUTH2's one message (the token is never logged).
+struct XOAuth2 {
+    response: String,
+}
+
+impl async_imap::Authenticator for XOAuth2 {
+    type Response = String;
+
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        // A second challenge carries the server's error; answering it with
+        // an empty line lets the server end the exchange with NO.
+        std::mem::take(&mut self.response)
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod gmail;
 pub mod imap;
 pub mod import;
+pub mod oauth;
 pub mod parse;
 
 pub use parse::{Attachment, Parsed, parse};

@@ -12,6 +12,7 @@ mod archive;
 mod imap;
 mod rules;
 mod untrusted;
+mod xoauth2;
 
 use crate::common::{self, Oz};
 
