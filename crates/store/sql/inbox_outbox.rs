@@ -112,8 +112,16 @@ impl OutboxStore for Db {
     }
 
     async fn tg_outbox(&self, limit: i64) -> Result<Vec<Outgoing>, StoreError> {
-        let rows: Vec<(i64, i64, String, Option<String>, i64)> = sqlx::query_as(&sql(
-            "SELECT id, chat_id, text, buttons, attempts FROM telegram_outbox \
+        type Row = (
+            i64,
+            i64,
+            String,
+            Option<String>,
+            i64,
+            Option<chrono::DateTime<chrono::Utc>>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(&sql(
+            "SELECT id, chat_id, text, buttons, attempts, sending_at FROM telegram_outbox \
              WHERE sent_at IS NULL ORDER BY id LIMIT $1",
         ))
         .bind(limit)
@@ -122,7 +130,7 @@ impl OutboxStore for Db {
         .map_err(|e| self.err(e))?;
         Ok(rows
             .into_iter()
-            .map(|(id, chat_id, text, buttons, attempts)| Outgoing {
+            .map(|(id, chat_id, text, buttons, attempts, sending)| Outgoing {
                 id,
                 message: OutMessage {
                     chat_id,
@@ -130,8 +138,21 @@ impl OutboxStore for Db {
                     buttons,
                 },
                 attempts,
+                in_doubt: sending.is_some(),
             })
             .collect())
+    }
+
+    async fn tg_sending(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query(&sql(
+            "UPDATE telegram_outbox SET sending_at = $1 WHERE id = $2",
+        ))
+        .bind(now())
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     async fn tg_sent(&self, id: i64, message_id: i64) -> Result<(), StoreError> {
@@ -151,7 +172,8 @@ impl OutboxStore for Db {
     async fn tg_send_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query(&sql(
-            "UPDATE telegram_outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2",
+            "UPDATE telegram_outbox SET attempts = attempts + 1, last_error = $1, sending_at = NULL \
+             WHERE id = $2",
         ))
         .bind(error)
         .bind(id)

@@ -10,7 +10,7 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 use openzero_core::agent::{Role, Turn};
 use openzero_core::consent::{DecideError, Decision, Disclosure, ThoughtState};
-use openzero_core::memory::{Filters, Memory, MemoryId, Source};
+use openzero_core::memory::{Filters, Memory, MemoryId};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
 
 pub mod mail;
@@ -22,6 +22,9 @@ pub mod mail_testsuite;
 pub mod testsuite;
 
 pub use mail::MailStore;
+pub use memory_rows::*;
+
+mod memory_rows;
 
 /// Which backend a store is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -340,6 +343,9 @@ pub trait OutboxStore: Send + Sync + Debug {
     /// Records a queued message as sent.
     async fn tg_sent(&self, id: i64, message_id: i64) -> Result<(), StoreError>;
 
+    /// Records that a send of message `id` begins (see [`Outgoing::in_doubt`]).
+    async fn tg_sending(&self, id: i64) -> Result<(), StoreError>;
+
     /// Records a failed attempt to send a queued message.
     async fn tg_send_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
 }
@@ -521,6 +527,9 @@ pub struct Outgoing {
     pub id: i64,
     pub message: OutMessage,
     pub attempts: i64,
+    /// A send of it began and its outcome was never recorded (the process
+    /// died while Telegram had it): it may have arrived already.
+    pub in_doubt: bool,
 }
 
 /// One recorded run of a job.
@@ -681,107 +690,6 @@ pub fn parse_items(id: i64, s: &str) -> Result<Vec<String>, StoreError> {
 /// The stored JSON of item labels.
 pub fn items_json(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
-}
-
-/// One memory's vector with the columns search filters on.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VectorRow {
-    pub id: MemoryId,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub source: Source,
-    pub vector: Vec<f32>,
-}
-
-/// What changed in memory since a point of the change log.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MemoryChanges {
-    /// The newest change seen; pass it next time.
-    pub last: i64,
-    /// Memories added, re-embedded or forgotten since, each once.
-    pub ids: Vec<MemoryId>,
-    /// The log was pruned past the point asked for: rebuild from scratch.
-    pub truncated: bool,
-}
-
-/// A memory about to be stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MemoryRecord {
-    pub text: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub source: Source,
-    pub external_id: Option<String>,
-    /// JSON text.
-    pub metadata: Option<String>,
-    pub embedding: Option<Embedding>,
-}
-
-impl MemoryRecord {
-    /// Identity for de-duplication: the same text from the same source is one memory.
-    pub fn content_hash(&self) -> String {
-        content_hash(&self.text)
-    }
-}
-
-/// SHA-256 of the text, hex.
-pub fn content_hash(text: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A vector and the model that made it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Embedding {
-    pub model: String,
-    pub vector: Vec<f32>,
-}
-
-/// Memory counts.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MemoryStats {
-    pub total: i64,
-    /// With a vector of the current model.
-    pub embedded: i64,
-    /// Waiting for (re-)embedding with the current model.
-    pub backlog: i64,
-    pub by_source: Vec<(String, i64)>,
-}
-
-/// Vector as stored: little-endian f32 bytes.
-pub fn encode_vector(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-/// Inverse of [`encode_vector`] for memory `id`; a length that is not whole
-/// floats is invalid stored data.
-pub fn decode_vector(id: openzero_core::MemoryId, b: &[u8]) -> Result<Vec<f32>, StoreError> {
-    if !b.len().is_multiple_of(4) {
-        return Err(StoreError::InvalidData(format!(
-            "memory #{id}: vector of {} bytes",
-            b.len()
-        )));
-    }
-    Ok(b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
-}
-
-/// Builds [`MemoryChanges`] from change-log rows `(seq, memory_id)` after
-/// `after`, given the highest pruned seq: shared by the adapters so every
-/// backend reports gaps and duplicates the same way.
-pub fn changes(after: i64, pruned: i64, rows: Vec<(i64, MemoryId)>) -> MemoryChanges {
-    let last = rows.last().map_or(after.max(pruned), |r| r.0);
-    let mut seen = std::collections::HashSet::new();
-    let ids = rows
-        .into_iter()
-        .map(|r| r.1)
-        .filter(|id| seen.insert(*id))
-        .collect();
-    MemoryChanges {
-        last,
-        ids,
-        truncated: after < pruned,
-    }
 }
 
 /// Reads a stored role name.

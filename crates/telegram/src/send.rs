@@ -21,7 +21,18 @@ impl Telegram {
                 if next_try.get(&row.id).is_some_and(|t| Instant::now() < *t) {
                     continue;
                 }
-                match self.send(&row.message).await {
+                let mut message = row.message.clone();
+                if row.in_doubt {
+                    // The process died while Telegram had it: it may have
+                    // arrived. Sent again (never lost), marked as such.
+                    message.text =
+                        format!("↻ (again, in case it did not arrive)\n{}", message.text);
+                }
+                if let Err(e) = self.services.store.tg_sending(row.id).await {
+                    tracing::warn!(error = %e, "telegram: cannot mark a send as begun; retrying");
+                    break;
+                }
+                match self.send(&message).await {
                     Ok(message_id) => {
                         if let Err(e) = self.services.store.tg_sent(row.id, message_id).await {
                             tracing::error!(error = %e, "telegram: sent, but could not record it");

@@ -313,48 +313,19 @@ async fn urgent_gmail_reaches_telegram_once_and_a_revoked_grant_is_told_once() {
     assert!(!log.contains("refresh-1") && !log.contains("client-secret-never-logged"));
 }
 
-/// A local Ollama-shaped model: a faithful summary for the lunch mail, an
-/// invented one (a name and a sum that are not in it) for the invoice.
-async fn summarising_model() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use axum::routing::post;
-    let prompts: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
-    let kept = prompts.clone();
-    let app = axum::Router::new().route(
-        "/api/chat",
-        post(move |body: String| {
-            let kept = kept.clone();
-            async move {
-                let req: serde_json::Value = serde_json::from_str(&body).unwrap();
-                let user = req["messages"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter(|m| m["role"] == "user")
-                    .map(|m| m["content"].as_str().unwrap_or("").to_owned())
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                kept.lock().unwrap().push(user.clone());
-                let answer = if user.contains("invoice") {
-                    "Peter must pay 999 EUR by Friday."
-                } else {
-                    "Anna invites you to lunch on Sunday at 13:00."
-                };
-                let line = |content: &str, done: bool| {
-                    format!(
-                        "{}\n",
-                        serde_json::json!({"model": "m", "created_at": "2026-11-24T07:00:00Z",
-                            "message": {"role": "assistant", "content": content}, "done": done})
-                    )
-                };
-                let out = line(answer, false) + &line("", true);
-                ([("content-type", "application/x-ndjson")], out)
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), prompts)
+/// A local model: a faithful summary for the lunch mail, an invented one
+/// (a name and a sum that are not in it) for the invoice.
+async fn summarising_model() -> (String, common::Seen) {
+    common::ollama(|req| {
+        let user = req["messages"].to_string();
+        let answer = if user.contains("invoice") {
+            "Peter must pay 999 EUR by Friday."
+        } else {
+            "Anna invites you to lunch on Sunday at 13:00."
+        };
+        serde_json::json!({"role": "assistant", "content": answer})
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,7 +389,12 @@ async fn new_mail_is_summarised_by_the_local_model_unless_it_invents() {
         "the invented summary was refused for the mail's own words"
     );
     // The model saw the mail quoted as untrusted data.
-    let prompts = prompts.lock().unwrap().clone();
+    let prompts: Vec<String> = prompts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r["messages"].to_string())
+        .collect();
     assert_eq!(prompts.len(), 2, "{prompts:?}");
     assert!(
         prompts
@@ -428,7 +404,7 @@ async fn new_mail_is_summarised_by_the_local_model_unless_it_invents() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crash_in_the_middle_of_a_sync_loses_nothing_and_pushes_nothing_twice() {
+async fn a_crash_in_the_middle_of_a_sync_loses_nothing_and_repeats_nothing_unmarked() {
     let fake = GmailFake::start().await;
     let (api_url, api) = start_fake().await;
     let oz = Oz::new();
@@ -458,12 +434,28 @@ async fn a_crash_in_the_middle_of_a_sync_loses_nothing_and_pushes_nothing_twice(
     // Slow Gmail down so the first sync is still running when it dies.
     fake.throttle_next(6);
     let served = common::serve(&oz, &[], e.clone());
-    let pushed = |api: &crate::telegram::Fake| -> Vec<String> {
+    // (subject, marked as a possible repeat) of every alert sent.
+    let pushed = |api: &crate::telegram::Fake| -> Vec<(String, bool)> {
         sent_to(api, OWNER)
             .into_iter()
-            .filter_map(|t| t.lines().nth(1).map(str::to_owned))
-            .filter(|s| s.starts_with("Alert "))
+            .filter_map(|t| {
+                let again = t.starts_with('↻');
+                let body = if again {
+                    t.split_once('\n')?.1.to_owned()
+                } else {
+                    t
+                };
+                let subject = body.lines().nth(1)?.to_owned();
+                subject.starts_with("Alert ").then_some((subject, again))
+            })
             .collect()
+    };
+    let distinct = |api: &crate::telegram::Fake| {
+        pushed(api)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
     };
     let start = Instant::now();
     while fake
@@ -484,23 +476,27 @@ async fn a_crash_in_the_middle_of_a_sync_loses_nothing_and_pushes_nothing_twice(
     let before = pushed(&api).len();
     let served = common::serve(&oz, &[], e);
     let start = Instant::now();
-    while pushed(&api).len() < N {
+    while distinct(&api) < N {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "{} of {N} pushed ({before} before the crash)\n{}",
-            pushed(&api).len(),
+            distinct(&api),
             served.log()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     served.stop();
-    let mut all = pushed(&api);
-    all.sort();
-    let n = all.len();
-    all.dedup();
-    assert_eq!(all.len(), N, "every alert pushed");
-    assert_eq!(n, N, "an alert pushed twice");
+    // Every alert arrived; none twice unmarked. The one message Telegram
+    // may have had when the process died is sent again, marked as such.
+    let all = pushed(&api);
+    assert_eq!(distinct(&api), N, "every alert pushed");
+    let mut plain: Vec<&String> = all.iter().filter(|(_, a)| !a).map(|(s, _)| s).collect();
+    plain.sort();
+    let n = plain.len();
+    plain.dedup();
+    assert_eq!(plain.len(), n, "an alert pushed twice: {all:?}");
+    assert!(all.iter().filter(|(_, a)| *a).count() <= 1, "{all:?}");
     let list = oz
         .cmd()
         .args(["mail", "list", "--urgent", "--json", "-n", "100"])

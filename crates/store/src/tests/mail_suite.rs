@@ -227,5 +227,19 @@ pub async fn outbox_keys_queue_once(s: &dyn Store) {
             .unwrap()
     );
     assert!(s.tg_queue_once("mail:2", &[m]).await.unwrap());
-    assert_eq!(s.tg_outbox(10).await.unwrap().len(), 2);
+    let out = s.tg_outbox(10).await.unwrap();
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|o| !o.in_doubt));
+    // A send that began and was never recorded is in doubt when read again;
+    // a failed one is not.
+    s.tg_sending(out[0].id).await.unwrap();
+    s.tg_sending(out[1].id).await.unwrap();
+    s.tg_send_failed(out[1].id, "HTTP 502").await.unwrap();
+    let again = s.tg_outbox(10).await.unwrap();
+    assert_eq!(
+        again.iter().map(|o| o.in_doubt).collect::<Vec<_>>(),
+        [true, false]
+    );
+    s.tg_sent(out[0].id, 77).await.unwrap();
+    assert_eq!(s.tg_outbox(10).await.unwrap().len(), 1);
 }

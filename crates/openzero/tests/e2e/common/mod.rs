@@ -162,3 +162,52 @@ pub fn serve<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
         .to_owned();
     Served { child, url, log }
 }
+
+/// Requests an Ollama-shaped fake received, each as JSON.
+pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
+
+/// A local Ollama server fake speaking `/api/chat` (newline-delimited JSON
+/// chunks, as Ollama streams): `answer` turns each request into the
+/// assistant's message (`{"role": "assistant", "content", "tool_calls"?}`).
+/// Returns its base URL and the requests seen.
+pub async fn ollama<F>(answer: F) -> (String, Seen)
+where
+    F: Fn(&serde_json::Value) -> serde_json::Value + Clone + Send + Sync + 'static,
+{
+    use axum::routing::post;
+    let seen: Seen = Seen::default();
+    let kept = seen.clone();
+    let app = axum::Router::new().route(
+        "/api/chat",
+        post(move |body: String| {
+            let (kept, answer) = (kept.clone(), answer.clone());
+            async move {
+                let req: serde_json::Value = serde_json::from_str(&body).unwrap();
+                let msg = answer(&req);
+                kept.lock().unwrap().push(req);
+                let line = |m: serde_json::Value, done: bool| {
+                    let mut v = serde_json::json!({"model": "m", "created_at": "2026-11-24T07:00:00Z",
+                        "message": m, "done": done});
+                    if done {
+                        v["done_reason"] = "stop".into();
+                    }
+                    format!("{v}\n")
+                };
+                let out = line(msg, false)
+                    + &line(serde_json::json!({"role": "assistant", "content": ""}), true);
+                ([("content-type", "application/x-ndjson")], out)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), seen)
+}
+
+/// How many tool results a chat request carries.
+pub fn tool_results(req: &serde_json::Value) -> usize {
+    req["messages"]
+        .as_array()
+        .map_or(0, |m| m.iter().filter(|m| m["role"] == "tool").count())
+}

@@ -6,32 +6,19 @@ use crate::telegram::{OWNER, TOKEN, button, message as update, push, sent_to, st
 
 use std::time::{Duration, Instant};
 
-/// An Ollama-shaped model that proposes one rule, then answers.
+/// A local model that proposes one rule, then answers.
 async fn proposing_model() -> String {
-    use axum::routing::post;
-    let app = axum::Router::new().route(
-        "/api/chat",
-        post(move |body: String| async move {
-            let req: serde_json::Value = serde_json::from_str(&body).unwrap();
-            let answered = req["messages"].as_array().unwrap().iter().any(|m| m["role"] == "tool");
-            let msg = if answered {
-                serde_json::json!({"role": "assistant", "content": "I proposed it; tap Add rule to apply it."})
-            } else {
-                serde_json::json!({"role": "assistant", "content": "", "tool_calls": [
-                    {"function": {"name": "email_rule_propose",
-                                  "arguments": {"sender": "school.example", "subject": "trip", "action": "urgent"}}}]})
-            };
-            let line = |m: serde_json::Value, done: bool| {
-                format!("{}\n", serde_json::json!({"model": "m", "created_at": "2026-11-24T07:00:00Z", "message": m, "done": done}))
-            };
-            let out = line(msg, false) + &line(serde_json::json!({"role": "assistant", "content": ""}), true);
-            ([("content-type", "application/x-ndjson")], out)
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
+    common::ollama(|req| {
+        if common::tool_results(req) > 0 {
+            serde_json::json!({"role": "assistant", "content": "I proposed it; tap Add rule to apply it."})
+        } else {
+            serde_json::json!({"role": "assistant", "content": "", "tool_calls": [
+                {"function": {"name": "email_rule_propose",
+                              "arguments": {"sender": "school.example", "subject": "trip", "action": "urgent"}}}]})
+        }
+    })
+    .await
+    .0
 }
 
 fn rules_json(oz: &Oz) -> Vec<serde_json::Value> {
