@@ -196,9 +196,6 @@ pub struct SyncReport {
 
 impl std::fmt::Display for SyncReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.account.starts_with("not read: ") {
-            return f.write_str(&self.account);
-        }
         let new: usize = self.folders.iter().map(|r| r.new).sum();
         let urgent: usize = self.folders.iter().map(|r| r.urgent).sum();
         write!(
@@ -230,8 +227,11 @@ fn imap_err(e: ImapError) -> AppError {
 }
 
 /// Connects to every configured mailbox, reads its folders once, logs
-/// out. A mailbox that fails is reported; the others are still read.
-pub async fn sync_once(services: &Arc<Services>) -> Result<Vec<SyncReport>, AppError> {
+/// out. A mailbox that fails does not stop the others: its error is in
+/// the second list (`Err` only when there is no mailbox at all).
+pub async fn sync_once(
+    services: &Arc<Services>,
+) -> Result<(Vec<SyncReport>, Vec<String>), AppError> {
     let accounts = imap_accounts(&services.loaded);
     if accounts.is_empty() {
         return Err(AppError::Invalid(
@@ -259,22 +259,11 @@ pub async fn sync_once(services: &Arc<Services>) -> Result<Vec<SyncReport>, AppE
         .await;
         match result {
             Ok(r) => reports.push(r),
+            Err(e) if a.health_name == "mail" => failed.push(e.to_string()),
             Err(e) => failed.push(format!("{}: {e}", a.health_name)),
         }
     }
-    if reports.is_empty() || !failed.is_empty() {
-        if reports.is_empty() {
-            return Err(AppError::Invalid(failed.join("; ")));
-        }
-        for f in &failed {
-            tracing::warn!(error = %f, "a mailbox was not read");
-        }
-        reports.push(SyncReport {
-            account: format!("not read: {}", failed.join("; ")),
-            folders: Vec::new(),
-        });
-    }
-    Ok(reports)
+    Ok((reports, failed))
 }
 
 async fn sync_folders(

@@ -186,11 +186,6 @@ impl Services {
         first.map_or(Ok(()), |e| Err(AppError::Notify(e)))
     }
 
-    /// Whether any channel reaches the owner.
-    pub fn can_notify(&self) -> bool {
-        !self.notifiers.is_empty()
-    }
-
     /// Adds a component to the health report (a channel, a worker, a
     /// capability's connection).
     pub fn add_check(&self, check: Arc<dyn HealthCheck>) {

@@ -159,15 +159,28 @@ async fn command(services: &Arc<Services>, cmd: MailCommand) -> Result<ExitCode>
                     "no mailbox configured: set EMAIL_IMAP_HOST, EMAIL_IMAP_USER and EMAIL_IMAP_PASSWORD, or run `openzero mail connect gmail`"
                 );
             }
+            let mut failed = Vec::new();
             if imap {
-                for report in openzero_app::mail_sync::sync_once(services).await? {
+                let (reports, errors) = openzero_app::mail_sync::sync_once(services).await?;
+                for report in reports {
                     outln!("{report}");
                 }
+                failed.extend(errors);
             }
             if let Some(g) = gmail {
-                let (g, _) = g.map_err(anyhow::Error::msg)?;
-                let report = openzero_app::mail_gmail::sync(services, &g).await?;
-                outln!("{report}");
+                let synced = match g {
+                    Ok((g, _)) => openzero_app::mail_gmail::sync(services, &g)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                match synced {
+                    Ok(report) => outln!("{report}"),
+                    Err(e) => failed.push(format!("gmail: {e}")),
+                }
+            }
+            if !failed.is_empty() {
+                bail!("{}", failed.join("\n"));
             }
         }
         MailCommand::Connect { provider } => {

@@ -444,4 +444,30 @@ async fn several_mailboxes_are_read_each_with_its_own_health() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     served.stop();
+    // One mailbox failing does not stop the others; the failure is named.
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace("password = \"pw-of-the-test\"", "password = \"wrong\"");
+    std::fs::write(&toml, text).unwrap();
+    d.deliver(
+        &home,
+        "2.eml",
+        &message("h2", "Anna <anna@family.example>", "Tea", "Monday."),
+    );
+    let out = oz
+        .cmd()
+        .envs(d.env(&home, true))
+        .args(["mail", "sync"])
+        .assert()
+        .code(1);
+    assert!(
+        stdout(&out).contains(&format!("{home}@localhost: 1 new message")),
+        "{}",
+        stdout(&out)
+    );
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("mail:work") && err.contains("refused the login"),
+        "{err}"
+    );
 }
