@@ -259,7 +259,7 @@ pub fn extractive_summary(subject: &str, body: &str) -> String {
     let mut text = String::new();
     for line in body.lines() {
         let l = line.trim();
-        if l == "--" || l == "-- " || l.starts_with("-----") || l.starts_with("____") {
+        if l == "--" || (!is_boundary(l) && (l.starts_with("-----") || l.starts_with("____"))) {
             break; // signature or forwarded/quoted block
         }
         if l.is_empty() {
@@ -301,7 +301,19 @@ fn skippable(l: &str) -> bool {
     ]
     .iter()
     .any(|g| lower.starts_with(g) && l.len() < 40 && l.ends_with([',', '!', ':']));
+    // MIME debris a broken message leaves in its text: boundary lines and
+    // part headers.
+    let mime = is_boundary(l)
+        || [
+            "content-type:",
+            "content-transfer-encoding:",
+            "content-disposition:",
+            "mime-version:",
+        ]
+        .iter()
+        .any(|h| lower.starts_with(h));
     greeting
+        || mime
         || l.starts_with('>')
         || (lower.starts_with("on ") && lower.ends_with("wrote:"))
         || lower.starts_with("http://")
@@ -309,6 +321,12 @@ fn skippable(l: &str) -> bool {
         || lower.starts_with("[image")
         || lower.starts_with("[cid:")
         || lower.starts_with("view this email in your browser")
+}
+
+/// A MIME boundary line ("--" and a token, no spaces), unlike a
+/// signature marker or "-----Original Message-----".
+fn is_boundary(l: &str) -> bool {
+    l.len() > 2 && l.starts_with("--") && !l.contains(char::is_whitespace)
 }
 
 fn first_sentence(text: &str) -> String {
@@ -514,6 +532,16 @@ mod tests {
         assert_eq!(
             extractive_summary("  Re:   lunch\n plans ", quoted),
             "Re: lunch plans"
+        );
+        let debris = "------=_Part_961284236552522269\nContent-Type: text/html;\nContent-Transfer-Encoding: 7Bit\n\n<p>The real text starts here and goes on.</p>\n";
+        assert_eq!(
+            extractive_summary("x", debris),
+            "<p>The real text starts here and goes on.</p>"
+        );
+        assert_eq!(
+            extractive_summary("Fwd", "FYI\n-----Original Message-----\nFrom: x\n"),
+            "FYI",
+            "a forwarded block ends the text"
         );
         let long = "word ".repeat(200);
         let s = extractive_summary("x", &long);
