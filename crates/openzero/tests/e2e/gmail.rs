@@ -505,3 +505,104 @@ async fn a_crash_in_the_middle_of_a_sync_loses_nothing_and_repeats_nothing_unmar
     let list: Vec<serde_json::Value> = serde_json::from_slice(&list.get_output().stdout).unwrap();
     assert_eq!(list.len(), N);
 }
+
+/// A proxy in front of the real llama.cpp server that counts the chat
+/// requests it passes on (to know the model was asked).
+async fn counting_proxy(
+    upstream: String,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::routing::post;
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move |body: String| {
+            let (upstream, seen) = (upstream.clone(), seen.clone());
+            async move {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let resp = reqwest::Client::new()
+                    .post(format!(
+                        "{}/chat/completions",
+                        upstream.trim_end_matches('/')
+                    ))
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let ct = resp
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("application/json")
+                    .to_owned();
+                let bytes = resp.bytes().await.unwrap();
+                ([("content-type", ct)], bytes.to_vec())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/v1"), count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_llama_cpp_model_summarises_new_mail_and_invents_nothing() {
+    let Ok(llama) = std::env::var("OPENZERO_TEST_LLAMACPP_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "OPENZERO_TEST_LLAMACPP_URL is not set: the llama.cpp tests must run in CI"
+        );
+        eprintln!("skipped: no llama.cpp server (scripts/test starts one)");
+        return;
+    };
+    let (proxy, asked) = counting_proxy(llama).await;
+    let fake = GmailFake::start().await;
+    let body = "Hello,\n\nThe school trip to the science museum is on Friday 12 December. \
+                The bus leaves at 8:15 from the main gate.\n\nMrs Patel";
+    fake.add_message(
+        &message(
+            "trip",
+            "Mrs Patel <patel@school.example>",
+            "School trip",
+            body,
+        ),
+        &[],
+    );
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    connect(&oz, &fake).await;
+    let mut e = env(&fake);
+    e.extend([
+        ("LLM_PROVIDER".to_owned(), "llamacpp".to_owned()),
+        ("OPENAI_BASE_URL".to_owned(), proxy),
+    ]);
+    oz.cmd()
+        .envs(e.clone())
+        .args(["mail", "sync"])
+        .assert()
+        .success();
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the model was asked once"
+    );
+    let list = oz
+        .cmd()
+        .envs(e)
+        .args(["mail", "list", "--json"])
+        .assert()
+        .success();
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&list.get_output().stdout).unwrap();
+    let summary = list[0]["summary"].as_str().unwrap().to_owned();
+    assert!(!summary.trim().is_empty());
+    assert!(summary.chars().count() <= 200, "{summary}");
+    // Whatever the small model wrote, what was kept invents no number.
+    for n in summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|d| !d.is_empty())
+    {
+        assert!(body.contains(n), "invented {n}: {summary}");
+    }
+}
