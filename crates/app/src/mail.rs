@@ -309,7 +309,7 @@ impl MailService {
                     let memory = self.services.memory().await;
                     let added = memory
                         .add(AddMemory {
-                            text: format!("Email from {}: {} — {}", m.from, m.subject, summary),
+                            text: memory_text(&m.from, &m.subject, summary),
                             created_at: m.date,
                             source: Some("email".into()),
                             external_id: Some(format!("mail:{}:{}", m.account, m.key)),
@@ -332,7 +332,8 @@ impl MailService {
     }
 
     /// Imports local archives (`.eml`, Maildir, mbox) under `paths`: rules
-    /// applied, extractive summaries, nothing pushed (it is old mail).
+    /// applied, extractive summaries offered to memory in batches, nothing
+    /// pushed (it is old mail).
     /// `progress` is told each message as it is handled.
     pub async fn import(
         &self,
@@ -419,6 +420,26 @@ impl MailService {
         let ids = self.services.store.mail_ingest(&news, None).await?;
         let mut outcomes: Vec<Outcome> = batch.iter().map(|(_, _, o)| o.clone()).collect();
         assign_ids(&mut outcomes, &ids);
+        // The summaries of newly kept mail go to semantic memory too (in
+        // batches, never one model call per message), so "what did the
+        // school write about the trip?" finds archived mail as well.
+        let remember: Vec<AddMemory> = news
+            .iter()
+            .zip(&ids)
+            .filter(|(_, id)| id.is_some())
+            .filter_map(|(n, _)| {
+                n.summary.as_ref().map(|s| AddMemory {
+                    text: memory_text(&n.from, &n.subject, s),
+                    created_at: n.date,
+                    source: Some("email".into()),
+                    external_id: Some(format!("mail:{}:{}", n.account, n.key)),
+                    metadata: None,
+                })
+            })
+            .collect();
+        if !remember.is_empty() {
+            self.services.memory().await.add_many(&remember).await?;
+        }
         for ((label, _, _), outcome) in batch.drain(..).zip(outcomes) {
             let line = ImportLine {
                 label,
@@ -542,6 +563,11 @@ pub fn urgent_text(m: &MailRow) -> String {
         None => t.push_str("\n(default action: urgent)"),
     }
     t
+}
+
+/// How a message is remembered.
+fn memory_text(from: &str, subject: &str, summary: &str) -> String {
+    format!("Email from {from}: {subject} — {summary}")
 }
 
 /// Who sent it, in a few words: the display name, else the address.

@@ -471,6 +471,26 @@ impl<'a> MemoryService<'a> {
         Ok(())
     }
 
+    /// Adds many memories at once, embedded in batches (those the model
+    /// cannot embed now are stored without a vector, for `reindex`).
+    pub async fn add_many(&self, reqs: &[AddMemory]) -> Result<ImportReport, AppError> {
+        let mut report = ImportReport::default();
+        for chunk in reqs.chunks(BATCH) {
+            let mut pending = Vec::with_capacity(chunk.len());
+            for req in chunk {
+                match Self::record(req) {
+                    Ok(r) => pending.push(r),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "not remembered");
+                        report.rejected.push((0, e.to_string()));
+                    }
+                }
+            }
+            self.store_batch(&mut pending, &mut report).await?;
+        }
+        Ok(report)
+    }
+
     /// Writes every memory as JSONL that [`MemoryService::import`] reads back.
     pub async fn export(&self, out: &mut dyn Write) -> Result<usize, AppError> {
         let mut after = 0;

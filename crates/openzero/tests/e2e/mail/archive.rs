@@ -37,6 +37,16 @@ fn importing_the_public_corpus_reports_every_file_and_adds_nothing_twice() {
         "{}",
         stdout(&out)
     );
+    // Imported summaries are in semantic memory, source email.
+    let found = stdout(&oz.ok(&[
+        "memory",
+        "search",
+        "simple multipart",
+        "--source",
+        "email",
+        "--json",
+    ]));
+    assert!(found.contains("Email from"), "{found}");
     // Search finds imported mail; nothing imported was pushed or pending.
     let found = oz.ok(&["mail", "list", "--search", "simple multipart", "--json"]);
     let found: Vec<serde_json::Value> = serde_json::from_str(&stdout(&found)).unwrap();
