@@ -4,28 +4,27 @@ use std::io::{BufRead, IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use openzero_app::agent::{Chat, load_chat_model};
+use openzero_app::agent::Chat;
 use openzero_app::consent::needs_consent;
-use openzero_app::memory::{MemoryService, load_embedder};
 use openzero_config::Loaded;
 
 /// The conversation channel of the terminal.
 const CHANNEL: &str = "terminal";
 
 pub async fn run(loaded: &Loaded, message: Option<String>) -> Result<ExitCode> {
-    let store = openzero_app::open_store(loaded).await?;
-    let result = talk(loaded, &store, message).await;
-    store.close().await;
+    let services = openzero_server::services(loaded.clone()).await?;
+    let result = talk(&services, message).await;
+    services.store.close().await;
     result
 }
 
-async fn talk(
-    loaded: &Loaded,
-    store: &std::sync::Arc<dyn openzero_store::Store>,
-    message: Option<String>,
-) -> Result<ExitCode> {
-    let model = load_chat_model(loaded).await?;
-    let memory = MemoryService::new(&**store, load_embedder(loaded).await);
+async fn talk(services: &openzero_app::Services, message: Option<String>) -> Result<ExitCode> {
+    let (loaded, store) = (&services.loaded, &services.store);
+    let model = services
+        .chat_model()
+        .await
+        .map_err(openzero_app::AppError::ModelUnavailable)?;
+    let memory = services.memory().await;
     if let Some(why) = memory.unavailable() {
         tracing::warn!("memories are found by words only: {why}");
     }

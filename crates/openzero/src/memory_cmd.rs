@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use openzero_app::memory::{AddMemory, MemoryService, load_embedder};
+use openzero_app::memory::{AddMemory, MemoryService};
 use openzero_config::Loaded;
 use openzero_core::memory::{Filters, Source};
 
@@ -108,7 +108,7 @@ async fn batch_search(
 
 pub async fn run(loaded: &Loaded, cmd: MemoryCommand) -> Result<ExitCode> {
     let tz = loaded.settings.general.timezone.0;
-    let store = openzero_app::open_store(loaded).await?;
+    let services = openzero_server::services(loaded.clone()).await?;
     // Only commands that embed load the model (90 MB).
     let needs_model = matches!(
         cmd,
@@ -117,14 +117,17 @@ pub async fn run(loaded: &Loaded, cmd: MemoryCommand) -> Result<ExitCode> {
             | MemoryCommand::Import { .. }
             | MemoryCommand::Reindex
     );
-    let embedder = if needs_model {
-        load_embedder(loaded).await
+    let svc = if needs_model {
+        services.memory().await
     } else {
-        Err(openzero_embed::EmbedError::Inference("not loaded".into()))
+        MemoryService::shared(
+            &*services.store,
+            Err("not loaded".into()),
+            services.memory_index.clone(),
+        )
     };
-    let svc = MemoryService::new(&*store, embedder);
     let result = run_with(&svc, cmd, tz).await;
-    store.close().await;
+    services.store.close().await;
     result
 }
 
