@@ -23,6 +23,7 @@ pub mod mail_sync;
 pub mod mail_tools;
 pub mod memory;
 pub mod memory_index;
+pub mod oauth_flow;
 pub mod projects;
 pub mod services;
 pub mod think;

@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openzero_config::Loaded;
-use openzero_mail::gmail::{Gmail, GmailConfig, GmailError, authorization, exchange_code};
+use openzero_mail::gmail::{Gmail, GmailConfig, GmailError};
 use openzero_store::mail::Watermark;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::mail::{MailService, Mode, Raw};
 use crate::mail_sync::{FIRST_SYNC_LIVE_HOURS, FolderReport, MailHealth, SyncReport};
@@ -98,32 +97,9 @@ pub fn gmail_client(loaded: &Loaded) -> Option<Result<(Gmail, String), String>> 
     )
 }
 
-fn save_token(loaded: &Loaded, t: &StoredToken) -> Result<(), AppError> {
-    crate::ensure_data_dir(&loaded.data_dir)?;
-    let path = token_path(loaded);
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string(t).map_err(|e| AppError::Invalid(e.to_string()))?;
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    };
-    write().map_err(|e| AppError::Invalid(format!("cannot write {}: {e}", path.display())))
-}
-
-/// Connects Gmail: prints the URL to open, then takes the code either from
-/// Google's redirect to a loopback listener on this machine or pasted by
-/// the owner (the code, or the whole address the browser ended on, for a
-/// server without a browser). Returns the account's address.
+/// Connects Gmail: the owner grants read-only access in a browser (see
+/// [`crate::oauth_flow::grant`]); the refresh token is kept in
+/// `DATA_DIR/gmail-token.json`, mode 0600. Returns the account's address.
 pub async fn connect(
     loaded: &Loaded,
     say: &(dyn Fn(&str) + Sync),
@@ -134,130 +110,27 @@ pub async fn connect(
             "set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET first: a Google OAuth client of type \"Desktop app\" from your Google Cloud project (console.cloud.google.com → APIs & Services → Credentials), with the Gmail API enabled".into(),
         ));
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| AppError::Invalid(format!("cannot listen on 127.0.0.1: {e}")))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| AppError::Invalid(e.to_string()))?
-        .port();
-    let auth = authorization(&cfg, &format!("http://127.0.0.1:{port}/"))
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
-    say(&format!(
-        "Open this address in a browser and allow read-only access to Gmail:\n\n  {}\n\nWaiting for Google to send you back here. On a server without a browser, paste the address your browser ends on (or its code=…) and press Enter:",
-        auth.url
-    ));
-    let code = tokio::select! {
-        c = redirected(&listener) => c?,
-        p = pasted => match p {
-            Some(p) => code_of(&p, &auth.state)?,
-            None => return Err(AppError::Invalid("no code given: nothing was connected".into())),
-        },
+    let endpoints = crate::oauth_flow::Endpoints {
+        auth_url: cfg.auth_url.clone(),
+        token_url: cfg.token_url.clone(),
+        client_id: cfg.client_id.clone(),
+        client_secret: cfg.client_secret.clone(),
+        scope: openzero_mail::gmail::SCOPE.to_owned(),
+        what: "read-only access to Gmail",
     };
-    let refresh = exchange_code(&cfg, &auth, &code)
-        .await
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
+    let refresh = crate::oauth_flow::grant(&endpoints, say, pasted).await?;
     let gmail = Gmail::new(cfg, refresh.clone()).map_err(|e| AppError::Invalid(e.to_string()))?;
     let (email, _) = gmail
         .profile()
         .await
         .map_err(|e| AppError::Invalid(e.to_string()))?;
-    save_token(
-        loaded,
-        &StoredToken {
-            refresh_token: refresh,
-            email: email.clone(),
-        },
-    )?;
+    let text = serde_json::to_string(&StoredToken {
+        refresh_token: refresh,
+        email: email.clone(),
+    })
+    .map_err(|e| AppError::Invalid(e.to_string()))?;
+    crate::oauth_flow::save_private(loaded, &token_path(loaded), &text)?;
     Ok(email)
-}
-
-/// The code from a pasted address (`…?code=X&state=Y`: the state must be
-/// ours) or a bare code.
-fn code_of(pasted: &str, state: &str) -> Result<String, AppError> {
-    let p = pasted.trim();
-    if p.contains("code=") {
-        let full = if p.starts_with("http") {
-            p.to_owned()
-        } else {
-            format!("http://x/?{}", p.trim_start_matches(['?', '/']))
-        };
-        let url = url::Url::parse(&full)
-            .map_err(|e| AppError::Invalid(format!("cannot read that address: {e}")))?;
-        let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
-        if let Some(s) = q.get("state")
-            && s != state
-        {
-            return Err(AppError::Invalid(
-                "that address belongs to another attempt (its state differs); nothing was connected".into(),
-            ));
-        }
-        if let Some(e) = q.get("error") {
-            return Err(AppError::Invalid(format!("Google said: {e}")));
-        }
-        return q
-            .get("code")
-            .cloned()
-            .ok_or_else(|| AppError::Invalid("no code in that address".into()));
-    }
-    if p.is_empty() {
-        return Err(AppError::Invalid("no code given".into()));
-    }
-    Ok(p.to_owned())
-}
-
-/// Waits for Google's redirect on the loopback listener and answers it.
-async fn redirected(listener: &tokio::net::TcpListener) -> Result<String, AppError> {
-    loop {
-        let (mut sock, _) = listener
-            .accept()
-            .await
-            .map_err(|e| AppError::Invalid(e.to_string()))?;
-        let mut buf = vec![0u8; 8192];
-        let mut n = 0;
-        while n < buf.len() {
-            match sock.read(&mut buf[n..]).await {
-                Ok(0) | Err(_) => break,
-                Ok(k) => n += k,
-            }
-            if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                break;
-            }
-        }
-        let head = String::from_utf8_lossy(&buf[..n]).into_owned();
-        let target = head
-            .lines()
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .unwrap_or("/")
-            .to_owned();
-        let url = url::Url::parse(&format!("http://127.0.0.1{target}"));
-        let q: std::collections::HashMap<String, String> = url
-            .map(|u| u.query_pairs().into_owned().collect())
-            .unwrap_or_default();
-        let (status, text, result) = match (q.get("code"), q.get("error")) {
-            (Some(code), _) => (
-                "200 OK",
-                "OpenZero has read-only access to Gmail now. You can close this tab.",
-                Some(Ok(code.clone())),
-            ),
-            (None, Some(e)) => (
-                "200 OK",
-                "Google did not grant access. Nothing was connected; you can close this tab.",
-                Some(Err(AppError::Invalid(format!("Google said: {e}")))),
-            ),
-            // A favicon request or a stray visit: keep waiting.
-            _ => ("404 Not Found", "Not here.", None),
-        };
-        let reply = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-            text.len()
-        );
-        let _ = sock.write_all(reply.as_bytes()).await;
-        if let Some(r) = result {
-            return r;
-        }
-    }
 }
 
 fn gmail_err(e: GmailError) -> AppError {

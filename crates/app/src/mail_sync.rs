@@ -117,6 +117,80 @@ pub fn imap_accounts(loaded: &openzero_config::Loaded) -> Vec<Result<Account, (S
     out
 }
 
+/// Where `openzero mail connect imap` keeps the refresh token.
+pub const IMAP_TOKEN_FILE: &str = "imap-oauth-token.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ImapToken {
+    refresh_token: String,
+}
+
+/// The refresh token `openzero mail connect imap` stored, if any.
+fn imap_oauth_token(loaded: &openzero_config::Loaded) -> Result<Option<String>, String> {
+    let path = loaded.data_dir.join(IMAP_TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str::<ImapToken>(&text)
+            .map(|t| Some(t.refresh_token))
+            .map_err(|e| {
+                format!(
+                    "{} is damaged ({e}); run `openzero mail connect imap` again",
+                    path.display()
+                )
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Grants OpenZero IMAP access by OAuth 2.0 in a browser and keeps the
+/// refresh token (mode 0600) for `EMAIL_IMAP_AUTH=xoauth2`.
+pub async fn connect_imap(
+    loaded: &openzero_config::Loaded,
+    say: &(dyn Fn(&str) + Sync),
+    pasted: impl std::future::Future<Output = Option<String>>,
+) -> Result<(), AppError> {
+    let m = &loaded.settings.mail;
+    let (Some(auth_url), Some(token_url), Some(client_id)) = (
+        m.imap_oauth_auth_url.clone(),
+        m.imap_oauth_token_url.clone(),
+        m.imap_oauth_client_id.clone(),
+    ) else {
+        return Err(AppError::Invalid(
+            "set mail.imap_oauth_auth_url, mail.imap_oauth_token_url and mail.imap_oauth_client_id first (your OAuth client at the mail provider)".into(),
+        ));
+    };
+    let scope = match &m.imap_oauth_scope {
+        Some(s) => s.clone(),
+        None if token_url.contains("login.microsoftonline.com") => {
+            "https://outlook.office.com/IMAP.AccessAsUser.All offline_access".into()
+        }
+        None if token_url.contains("googleapis.com") => "https://mail.google.com/".into(),
+        None => {
+            return Err(AppError::Invalid(
+                "set mail.imap_oauth_scope: the scope your provider wants for IMAP".into(),
+            ));
+        }
+    };
+    let endpoints = crate::oauth_flow::Endpoints {
+        auth_url,
+        token_url,
+        client_id,
+        client_secret: m
+            .imap_oauth_client_secret
+            .as_ref()
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_default(),
+        scope,
+        what: "access to your mailbox over IMAP (OpenZero only reads)",
+    };
+    let refresh = crate::oauth_flow::grant(&endpoints, say, pasted).await?;
+    let text = serde_json::to_string(&ImapToken {
+        refresh_token: refresh,
+    })
+    .map_err(|e| AppError::Invalid(e.to_string()))?;
+    crate::oauth_flow::save_private(loaded, &loaded.data_dir.join(IMAP_TOKEN_FILE), &text)
+}
+
 /// The `mail.imap_*` mailbox, when one is configured (`Err`: configured
 /// but incomplete, saying what is missing).
 pub fn imap_config(loaded: &openzero_config::Loaded) -> Option<Result<ImapConfig, String>> {
@@ -137,11 +211,14 @@ pub fn imap_config(loaded: &openzero_config::Loaded) -> Option<Result<ImapConfig
             }
         },
         openzero_config::ImapAuthKind::Xoauth2 => {
-            match (
-                &m.imap_oauth_token_url,
-                &m.imap_oauth_client_id,
-                &m.imap_oauth_refresh_token,
-            ) {
+            let refresh = match &m.imap_oauth_refresh_token {
+                Some(r) => Some(r.expose().to_owned()),
+                None => match imap_oauth_token(loaded) {
+                    Ok(t) => t,
+                    Err(e) => return Some(Err(e)),
+                },
+            };
+            match (&m.imap_oauth_token_url, &m.imap_oauth_client_id, refresh) {
                 (Some(url), Some(id), Some(refresh)) => ImapAuth::OAuth2 {
                     token_url: url.clone(),
                     client_id: id.clone(),
@@ -150,10 +227,13 @@ pub fn imap_config(loaded: &openzero_config::Loaded) -> Option<Result<ImapConfig
                         .as_ref()
                         .map(|s| s.expose().to_owned())
                         .unwrap_or_default(),
-                    refresh_token: refresh.expose().to_owned(),
+                    refresh_token: refresh,
                 },
+                (_, _, None) => {
+                    return Some(Err("mail.imap_auth is xoauth2 but there is no refresh token: run `openzero mail connect imap` or set EMAIL_IMAP_OAUTH_REFRESH_TOKEN".into()));
+                }
                 _ => {
-                    return Some(Err("mail.imap_auth is xoauth2 but mail.imap_oauth_token_url, mail.imap_oauth_client_id or mail.imap_oauth_refresh_token is not set".into()));
+                    return Some(Err("mail.imap_auth is xoauth2 but mail.imap_oauth_token_url or mail.imap_oauth_client_id is not set".into()));
                 }
             }
         }

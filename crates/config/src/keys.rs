@@ -461,6 +461,22 @@ pub const KEYS: &[KeyDef] = &[
         "password, or xoauth2 (OAuth 2.0: the mail.imap_oauth_* keys; Outlook/Microsoft 365 and Gmail accept it).",
     ),
     k(
+        "mail.imap_oauth_auth_url",
+        Str,
+        &[],
+        None,
+        "\"https://login.microsoftonline.com/common/oauth2/v2.0/authorize\"",
+        "For xoauth2 with `openzero mail connect imap`: the provider's authorization endpoint.",
+    ),
+    k(
+        "mail.imap_oauth_scope",
+        Str,
+        &[],
+        None,
+        "\"https://outlook.office.com/IMAP.AccessAsUser.All offline_access\"",
+        "For `openzero mail connect imap`: the scope to ask for (known by default for Microsoft and Google token endpoints).",
+    ),
+    k(
         "mail.imap_oauth_token_url",
         Str,
         &[],

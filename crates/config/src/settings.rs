@@ -246,7 +246,10 @@ pub struct MailSettings {
     pub imap_password: Option<Secret>,
     /// `password` (LOGIN) or `xoauth2` (an OAuth 2.0 refresh token).
     pub imap_auth: ImapAuthKind,
+    pub imap_oauth_auth_url: Option<String>,
     pub imap_oauth_token_url: Option<String>,
+    /// Default: the provider's IMAP scope, known for Microsoft and Google.
+    pub imap_oauth_scope: Option<String>,
     pub imap_oauth_client_id: Option<String>,
     pub imap_oauth_client_secret: Option<Secret>,
     pub imap_oauth_refresh_token: Option<Secret>,
@@ -329,7 +332,9 @@ impl Default for MailSettings {
             imap_user: None,
             imap_password: None,
             imap_auth: ImapAuthKind::Password,
+            imap_oauth_auth_url: None,
             imap_oauth_token_url: None,
+            imap_oauth_scope: None,
             imap_oauth_client_id: None,
             imap_oauth_client_secret: None,
             imap_oauth_refresh_token: None,

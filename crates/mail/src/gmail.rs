@@ -60,53 +60,21 @@ pub enum GmailError {
     Protocol(String),
 }
 
-/// A PKCE pair and the `state` for one authorization.
-#[derive(Debug, Clone)]
-pub struct Authorization {
-    pub url: String,
-    pub state: String,
-    pub verifier: String,
-    pub redirect_uri: String,
-}
-
-fn random_token(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    if getrandom::fill(&mut buf).is_err() {
-        // No system randomness: fall back to the clock (still unguessable
-        // enough for a loopback state, never for a key).
-        let t = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-        buf = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(
-            t.to_le_bytes(),
-        ))
-        .to_vec();
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
-}
+pub use crate::oauth::Authorization;
 
 /// The URL the owner opens to let OpenZero read their Gmail.
 pub fn authorization(cfg: &GmailConfig, redirect_uri: &str) -> Result<Authorization, GmailError> {
-    let verifier = random_token(48);
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
-    let state = random_token(16);
-    let mut url = url::Url::parse(&cfg.auth_url)
-        .map_err(|e| GmailError::Refused(format!("mail.gmail_auth_url {:?}: {e}", cfg.auth_url)))?;
-    url.query_pairs_mut()
-        .append_pair("client_id", &cfg.client_id)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("response_type", "code")
-        .append_pair("scope", SCOPE)
-        .append_pair("access_type", "offline")
-        .append_pair("prompt", "consent")
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("state", &state);
-    Ok(Authorization {
-        url: url.into(),
-        state,
-        verifier,
-        redirect_uri: redirect_uri.to_owned(),
-    })
+    crate::oauth::authorization(&cfg.auth_url, &cfg.client_id, SCOPE, redirect_uri)
+        .map_err(from_oauth)
+}
+
+fn from_oauth(e: crate::oauth::OAuthError) -> GmailError {
+    match e {
+        crate::oauth::OAuthError::Revoked(d) => GmailError::Revoked(d),
+        crate::oauth::OAuthError::Refused(d) => GmailError::Refused(d),
+        crate::oauth::OAuthError::Network(d) => GmailError::Network(d),
+        crate::oauth::OAuthError::Protocol(d) => GmailError::Protocol(d),
+    }
 }
 
 fn http(cfg: &GmailConfig) -> Result<reqwest::Client, GmailError> {
@@ -122,12 +90,7 @@ async fn token_request(
 ) -> Result<crate::oauth::TokenAnswer, GmailError> {
     crate::oauth::token_request(&cfg.token_url, form, cfg.timeout)
         .await
-        .map_err(|e| match e {
-            crate::oauth::OAuthError::Revoked(d) => GmailError::Revoked(d),
-            crate::oauth::OAuthError::Refused(d) => GmailError::Refused(d),
-            crate::oauth::OAuthError::Network(d) => GmailError::Network(d),
-            crate::oauth::OAuthError::Protocol(d) => GmailError::Protocol(d),
-        })
+        .map_err(from_oauth)
 }
 
 /// Exchanges the code Google handed back for a refresh token.
@@ -136,23 +99,16 @@ pub async fn exchange_code(
     auth: &Authorization,
     code: &str,
 ) -> Result<String, GmailError> {
-    let t = token_request(
-        cfg,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code.trim()),
-            ("redirect_uri", &auth.redirect_uri),
-            ("client_id", &cfg.client_id),
-            ("client_secret", &cfg.client_secret),
-            ("code_verifier", &auth.verifier),
-        ],
+    crate::oauth::exchange_code(
+        &cfg.token_url,
+        &cfg.client_id,
+        &cfg.client_secret,
+        auth,
+        code,
+        cfg.timeout,
     )
-    .await?;
-    t.refresh_token.ok_or_else(|| {
-        GmailError::Protocol(
-            "Google sent no refresh token (remove OpenZero's access at myaccount.google.com/permissions and connect again)".into(),
-        )
-    })
+    .await
+    .map_err(from_oauth)
 }
 
 /// A read-only Gmail client for one account.

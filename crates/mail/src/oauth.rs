@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use base64::Engine;
 use serde::Deserialize;
 
 /// Why no access token was had.
@@ -94,4 +95,87 @@ pub async fn refresh(
     )
     .await?;
     Ok((t.access_token, t.expires_in.unwrap_or(3600)))
+}
+
+/// One authorization in progress: the address to open, the PKCE verifier
+/// and the `state` the redirect must carry back.
+#[derive(Debug, Clone)]
+pub struct Authorization {
+    pub url: String,
+    pub state: String,
+    pub verifier: String,
+    pub redirect_uri: String,
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    if getrandom::fill(&mut buf).is_err() {
+        // No system randomness: fall back to the clock (still unguessable
+        // enough for a loopback state, never for a key).
+        let t = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        buf = <sha2::Sha256 as sha2::Digest>::digest(t.to_le_bytes()).to_vec();
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// The address the owner opens to grant `scope` (authorization-code flow
+/// for an installed app with PKCE, RFC 7636; offline access asked for so
+/// a refresh token comes back).
+pub fn authorization(
+    auth_url: &str,
+    client_id: &str,
+    scope: &str,
+    redirect_uri: &str,
+) -> Result<Authorization, OAuthError> {
+    let verifier = random_token(48);
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
+    let state = random_token(16);
+    let mut url = url::Url::parse(auth_url)
+        .map_err(|e| OAuthError::Refused(format!("the authorization URL {auth_url:?}: {e}")))?;
+    url.query_pairs_mut()
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("response_type", "code")
+        .append_pair("scope", scope)
+        .append_pair("access_type", "offline")
+        .append_pair("prompt", "consent")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("state", &state);
+    Ok(Authorization {
+        url: url.into(),
+        state,
+        verifier,
+        redirect_uri: redirect_uri.to_owned(),
+    })
+}
+
+/// Exchanges the code the provider handed back for a refresh token.
+pub async fn exchange_code(
+    token_url: &str,
+    client_id: &str,
+    client_secret: &str,
+    auth: &Authorization,
+    code: &str,
+    timeout: Duration,
+) -> Result<String, OAuthError> {
+    let t = token_request(
+        token_url,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code.trim()),
+            ("redirect_uri", &auth.redirect_uri),
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+            ("code_verifier", &auth.verifier),
+        ],
+        timeout,
+    )
+    .await?;
+    t.refresh_token.ok_or_else(|| {
+        OAuthError::Protocol(
+            "no refresh token came back (revoke OpenZero's earlier grant at the provider and connect again)".into(),
+        )
+    })
 }

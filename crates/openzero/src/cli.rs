@@ -683,12 +683,17 @@ gmail.readonly scope only): nothing in a mailbox changes, not even the
 Seen flag.")]
     Sync,
 
-    /// Let OpenZero read Gmail (read-only): OAuth in your browser
+    /// Let OpenZero read Gmail (its API) or an IMAP mailbox (OAuth 2.0): in your browser
     #[command(after_help = "\
 Examples:
   GOOGLE_CLIENT_ID=1234-abc.apps.googleusercontent.com GOOGLE_CLIENT_SECRET=GOCSPX-... openzero mail connect gmail
+  openzero mail connect imap            with mail.imap_oauth_auth_url, _token_url and _client_id set
 
-Needs your own Google OAuth client of type \"Desktop app\" (Google Cloud
+imap: for providers that want OAuth 2.0 instead of an app password
+(Microsoft 365, Gmail over IMAP): the refresh token goes to
+DATA_DIR/imap-oauth-token.json and EMAIL_IMAP_AUTH=xoauth2 uses it.
+
+gmail: Needs your own Google OAuth client of type \"Desktop app\" (Google Cloud
 console → APIs & Services → Credentials; enable the Gmail API). Prints an
 address to open; after you allow read-only access Google sends the browser
 back to a listener on 127.0.0.1. On a server without a browser, open the
@@ -697,7 +702,7 @@ fails to load; that is expected) into this command. The refresh token is
 kept in DATA_DIR/gmail-token.json, readable by you only. Only the
 gmail.readonly scope is asked for.")]
     Connect {
-        /// gmail
+        /// gmail or imap
         provider: String,
     },
 

@@ -184,9 +184,10 @@ async fn command(services: &Arc<Services>, cmd: MailCommand) -> Result<ExitCode>
             }
         }
         MailCommand::Connect { provider } => {
-            if !provider.eq_ignore_ascii_case("gmail") {
+            let imap = provider.eq_ignore_ascii_case("imap");
+            if !imap && !provider.eq_ignore_ascii_case("gmail") {
                 bail!(
-                    "'{provider}' cannot be connected: only gmail (IMAP needs only EMAIL_IMAP_* settings)"
+                    "'{provider}' cannot be connected: gmail (its API), or imap (OAuth 2.0 for EMAIL_IMAP_AUTH=xoauth2)"
                 );
             }
             let pasted = async {
@@ -201,24 +202,33 @@ async fn command(services: &Arc<Services>, cmd: MailCommand) -> Result<ExitCode>
                 .ok()
                 .flatten()
             };
-            // Without a terminal and nothing piped, wait for the redirect only.
             let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
             let say = |s: &str| outln!("{s}");
-            let email = if interactive {
-                openzero_app::mail_gmail::connect(&services.loaded, &say, pasted).await?
-            } else {
-                openzero_app::mail_gmail::connect(&services.loaded, &say, async {
-                    let p = pasted.await;
-                    if p.is_none() {
-                        std::future::pending::<()>().await;
-                    }
-                    p
-                })
-                .await?
+            let pasted = async {
+                let p = pasted.await;
+                if p.is_none() && !interactive {
+                    // Nothing piped and no terminal: wait for the redirect.
+                    std::future::pending::<()>().await;
+                }
+                p
             };
-            outln!(
-                "Connected {email} (read-only). `openzero serve` reads it every mail.poll_secs; `openzero mail sync` reads it now."
-            );
+            if imap {
+                openzero_app::mail_sync::connect_imap(&services.loaded, &say, pasted).await?;
+                outln!(
+                    "Connected IMAP by OAuth 2.0 (token in {}). With EMAIL_IMAP_AUTH=xoauth2, `openzero mail sync` reads it now.",
+                    services
+                        .loaded
+                        .data_dir
+                        .join(openzero_app::mail_sync::IMAP_TOKEN_FILE)
+                        .display()
+                );
+            } else {
+                let email =
+                    openzero_app::mail_gmail::connect(&services.loaded, &say, pasted).await?;
+                outln!(
+                    "Connected {email} (read-only). `openzero serve` reads it every mail.poll_secs; `openzero mail sync` reads it now."
+                );
+            }
         }
         MailCommand::Disconnect { provider } => {
             if !provider.eq_ignore_ascii_case("gmail") {

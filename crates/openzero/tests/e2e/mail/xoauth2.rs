@@ -41,9 +41,19 @@ async fn provider(port: u16, user: &str) -> Arc<Mutex<Provider>> {
                 async move {
                     let mut p = s.lock().unwrap();
                     p.token_requests.push(body.clone());
-                    let good = form(&body, "grant_type").as_deref() == Some("refresh_token")
-                        && form(&body, "refresh_token").as_deref() == Some("imap-refresh-token")
-                        && !p.revoked;
+                    let grant = form(&body, "grant_type").unwrap_or_default();
+                    let good = !p.revoked
+                        && match grant.as_str() {
+                            "refresh_token" => {
+                                form(&body, "refresh_token").as_deref()
+                                    == Some("imap-refresh-token")
+                            }
+                            "authorization_code" => {
+                                form(&body, "code").as_deref() == Some("the-code")
+                                    && form(&body, "code_verifier").is_some_and(|v| v.len() >= 43)
+                            }
+                            _ => false,
+                        };
                     if !good {
                         return (
                             axum::http::StatusCode::BAD_REQUEST,
@@ -52,10 +62,11 @@ async fn provider(port: u16, user: &str) -> Arc<Mutex<Provider>> {
                     }
                     let token = format!("access-{}", p.issued.len() + 1);
                     p.issued.push(token.clone());
-                    (
-                        axum::http::StatusCode::OK,
-                        serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3599}).to_string(),
-                    )
+                    let mut answer = serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3599});
+                    if grant == "authorization_code" {
+                        answer["refresh_token"] = "imap-refresh-token".into();
+                    }
+                    (axum::http::StatusCode::OK, answer.to_string())
                 }
             }),
         )
@@ -103,6 +114,10 @@ async fn xoauth2_logs_in_with_a_fresh_token_and_a_revoked_grant_is_clear() {
     env.extend([
         ("EMAIL_IMAP_AUTH".to_owned(), "xoauth2".to_owned()),
         (
+            "OPENZERO__MAIL__IMAP_OAUTH_AUTH_URL".to_owned(),
+            format!("http://127.0.0.1:{port}/authorize"),
+        ),
+        (
             "OPENZERO__MAIL__IMAP_OAUTH_TOKEN_URL".to_owned(),
             format!("http://127.0.0.1:{port}/token"),
         ),
@@ -111,10 +126,21 @@ async fn xoauth2_logs_in_with_a_fresh_token_and_a_revoked_grant_is_clear() {
             "imap-client".to_owned(),
         ),
         (
-            "EMAIL_IMAP_OAUTH_REFRESH_TOKEN".to_owned(),
-            "imap-refresh-token".to_owned(),
+            "OPENZERO__MAIL__IMAP_OAUTH_SCOPE".to_owned(),
+            "imap-scope offline_access".to_owned(),
         ),
     ]);
+    // No refresh token yet: a clear error.
+    let out = oz
+        .cmd()
+        .envs(env.clone())
+        .args(["mail", "sync"])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("openzero mail connect imap"), "{err}");
+    // `mail connect imap`, with the browser played here.
+    connect(&oz, &env).await;
     let out = stdout(
         &oz.cmd()
             .envs(env.clone())
@@ -123,7 +149,16 @@ async fn xoauth2_logs_in_with_a_fresh_token_and_a_revoked_grant_is_clear() {
             .success(),
     );
     assert!(out.contains("1 new message"), "{out}");
-    assert_eq!(p.lock().unwrap().issued.len(), 1, "one token per login");
+    assert_eq!(
+        p.lock().unwrap().issued.len(),
+        2,
+        "one token for the grant, one per login"
+    );
+    // A refresh token in the settings is used as well.
+    env.push((
+        "EMAIL_IMAP_OAUTH_REFRESH_TOKEN".to_owned(),
+        "imap-refresh-token".to_owned(),
+    ));
     // The doctor logs in the same way.
     let doc = stdout(&oz.cmd().envs(env.clone()).args(["doctor"]).assert());
     assert!(doc.contains("INBOX: 1 messages"), "{doc}");
@@ -136,4 +171,45 @@ async fn xoauth2_logs_in_with_a_fresh_token_and_a_revoked_grant_is_clear() {
         !err.contains("imap-refresh-token") && !err.contains("access-"),
         "{err}"
     );
+}
+
+/// Runs `openzero mail connect imap`, follows the printed address as a
+/// browser would after the owner allowed access: to the loopback redirect.
+async fn connect(oz: &Oz, env: &[(String, String)]) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_openzero"))
+        .args(["mail", "connect", "imap"])
+        .env_clear()
+        .env("HOME", &oz.home)
+        .env("OPENZERO_DATA_DIR", &oz.data)
+        .envs(env.iter().cloned())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("the address to open").unwrap();
+        if let Some(u) = line.split_whitespace().find(|w| w.contains("/authorize?")) {
+            break url::Url::parse(u).unwrap();
+        }
+    };
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["scope"], "imap-scope offline_access");
+    let page = reqwest::Client::new()
+        .get(&q["redirect_uri"])
+        .query(&[("code", "the-code"), ("state", q["state"].as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(page.status().is_success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(child.wait().unwrap().success(), "{rest:?}");
+    assert!(rest.join("\n").contains("Connected IMAP"), "{rest:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(oz.data.join("imap-oauth-token.json")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
 }

@@ -1,0 +1,193 @@
+//! Granting OpenZero access at an OAuth 2.0 provider from a terminal:
+//! the owner opens an address, allows access, and the provider's redirect
+//! is caught by a listener on 127.0.0.1 — or, on a server without a
+//! browser, the owner pastes the address the browser ended on. For Gmail's
+//! API and for IMAP's XOAUTH2.
+//!
+//! **Invariants:** the listener binds loopback only and takes one
+//! redirect; a redirect or pasted address carrying another `state` is
+//! refused; refresh tokens are written owner-only (0600), atomically.
+
+use std::path::Path;
+use std::time::Duration;
+
+use openzero_config::Loaded;
+use openzero_mail::oauth::{authorization, exchange_code};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::AppError;
+
+/// A provider's endpoints and what is asked of it.
+#[derive(Clone)]
+pub struct Endpoints {
+    pub auth_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scope: String,
+    /// What the owner grants, in words ("read-only access to Gmail").
+    pub what: &'static str,
+}
+
+impl std::fmt::Debug for Endpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoints")
+            .field("auth_url", &self.auth_url)
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the grant and returns the refresh token.
+pub async fn grant(
+    ep: &Endpoints,
+    say: &(dyn Fn(&str) + Sync),
+    pasted: impl std::future::Future<Output = Option<String>>,
+) -> Result<String, AppError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| AppError::Invalid(format!("cannot listen on 127.0.0.1: {e}")))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| AppError::Invalid(e.to_string()))?
+        .port();
+    let auth = authorization(
+        &ep.auth_url,
+        &ep.client_id,
+        &ep.scope,
+        &format!("http://127.0.0.1:{port}/"),
+    )
+    .map_err(|e| AppError::Invalid(e.to_string()))?;
+    say(&format!(
+        "Open this address in a browser and allow {}:\n\n  {}\n\nWaiting for the provider to send you back here. On a server without a browser, paste the address your browser ends on (or its code=…) and press Enter:",
+        ep.what, auth.url
+    ));
+    let code = tokio::select! {
+        c = redirected(&listener, ep.what) => c?,
+        p = pasted => match p {
+            Some(p) => code_of(&p, &auth.state)?,
+            None => return Err(AppError::Invalid("no code given: nothing was connected".into())),
+        },
+    };
+    exchange_code(
+        &ep.token_url,
+        &ep.client_id,
+        &ep.client_secret,
+        &auth,
+        &code,
+        Duration::from_secs(30),
+    )
+    .await
+    .map_err(|e| AppError::Invalid(e.to_string()))
+}
+
+/// Writes `text` to `path` readable by the owner only (0600), atomically.
+pub fn save_private(loaded: &Loaded, path: &Path, text: &str) -> Result<(), AppError> {
+    crate::ensure_data_dir(&loaded.data_dir)?;
+    let tmp = path.with_extension("tmp");
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| AppError::Invalid(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The code from a pasted address (`…?code=X&state=Y`: the state must be
+/// ours) or a bare code.
+fn code_of(pasted: &str, state: &str) -> Result<String, AppError> {
+    let p = pasted.trim();
+    if p.contains("code=") {
+        let full = if p.starts_with("http") {
+            p.to_owned()
+        } else {
+            format!("http://x/?{}", p.trim_start_matches(['?', '/']))
+        };
+        let url = url::Url::parse(&full)
+            .map_err(|e| AppError::Invalid(format!("cannot read that address: {e}")))?;
+        let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        if let Some(s) = q.get("state")
+            && s != state
+        {
+            return Err(AppError::Invalid(
+                "that address belongs to another attempt (its state differs); nothing was connected".into(),
+            ));
+        }
+        if let Some(e) = q.get("error") {
+            return Err(AppError::Invalid(format!("the provider said: {e}")));
+        }
+        return q
+            .get("code")
+            .cloned()
+            .ok_or_else(|| AppError::Invalid("no code in that address".into()));
+    }
+    if p.is_empty() {
+        return Err(AppError::Invalid("no code given".into()));
+    }
+    Ok(p.to_owned())
+}
+
+/// Waits for the provider's redirect on the loopback listener and answers it.
+async fn redirected(listener: &tokio::net::TcpListener, what: &str) -> Result<String, AppError> {
+    loop {
+        let (mut sock, _) = listener
+            .accept()
+            .await
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        let mut buf = vec![0u8; 8192];
+        let mut n = 0;
+        while n < buf.len() {
+            match sock.read(&mut buf[n..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(k) => n += k,
+            }
+            if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let target = head
+            .lines()
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("/")
+            .to_owned();
+        let url = url::Url::parse(&format!("http://127.0.0.1{target}"));
+        let q: std::collections::HashMap<String, String> = url
+            .map(|u| u.query_pairs().into_owned().collect())
+            .unwrap_or_default();
+        let (status, text, result) = match (q.get("code"), q.get("error")) {
+            (Some(code), _) => (
+                "200 OK",
+                format!("OpenZero has {what} now. You can close this tab."),
+                Some(Ok(code.clone())),
+            ),
+            (None, Some(e)) => (
+                "200 OK",
+                "Access was not granted. Nothing was connected; you can close this tab.".to_owned(),
+                Some(Err(AppError::Invalid(format!("the provider said: {e}")))),
+            ),
+            // A favicon request or a stray visit: keep waiting.
+            _ => ("404 Not Found", "Not here.".to_owned(), None),
+        };
+        let reply = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+            text.len()
+        );
+        let _ = sock.write_all(reply.as_bytes()).await;
+        if let Some(r) = result {
+            return r;
+        }
+    }
+}
