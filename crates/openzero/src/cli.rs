@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+pub use crate::cli_mail::{MailCommand, MailRulesCommand};
 use openzero_core::{Domain, Priority, Progress, Status};
 
 const EXAMPLES: &str = "\
@@ -87,19 +89,49 @@ Exits with status 1 when something configured is broken.")]
     },
 
     /// Show the effective configuration
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero config show
+  openzero config show --json
+  openzero config paths"
+    )]
     Config(ConfigCommand),
 
     /// Manage projects
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero project add Career --priority 1 --domain career
+  openzero project update Career --progress 60
+  openzero project list --json"
+    )]
     Project(ProjectCommand),
 
     /// Remember, search and forget (local semantic memory)
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero memory add \"Dentist on Tuesday at 9:30\"
+  openzero memory search \"when is the dentist\" --json
+  openzero memory import notes.jsonl"
+    )]
     Memory(MemoryCommand),
 
     /// Mail, read-only: import archives, list, show, sync, and the rules
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero mail import ~/Mail/archive.mbox
+  openzero mail list --urgent --json
+  openzero mail rules add school.example --subject trip --action urgent
+  EMAIL_IMAP_HOST=imap.example.org EMAIL_IMAP_USER=me EMAIL_IMAP_PASSWORD=... openzero mail sync
+  openzero mail connect gmail"
+    )]
     Mail(MailCommand),
 
     /// Talk to Z: one message, or a conversation when no message is given
@@ -139,7 +171,14 @@ A local deep-think provider (embedded, ollama, llamacpp) needs no approval.")]
     },
 
     /// Requests waiting for your approval, and what became of earlier ones
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero thoughts list
+  openzero thoughts grant 3
+  openzero thoughts cancel 3"
+    )]
     Thoughts(ThoughtsCommand),
 
     /// Everything that was sent to a cloud model: when, where, how much, what
@@ -160,7 +199,14 @@ sent, who approved, the items it carried and how it ended.")]
     },
 
     /// Scheduled jobs: the morning briefing and the weekly and monthly reviews
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero jobs list
+  openzero jobs run daily-briefing
+  openzero jobs pause weekly-review"
+    )]
     Jobs(JobsCommand),
 
     /// Compose a briefing now, or show the last one delivered
@@ -183,7 +229,14 @@ version goes out.")]
     },
 
     /// Measure speed against baselines (embedding, search, import)
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  ./scripts/bench
+  openzero bench memory --quick
+  openzero bench mail --corpus ../shared/fixtures/email --python python3"
+    )]
     Bench(BenchCommand),
 
     /// Print the project tree
@@ -614,163 +667,28 @@ pub struct BenchMemoryArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum MailCommand {
-    /// Import .eml files, Maildir folders and mbox files (read-only)
-    #[command(after_help = "\
-Examples:
-  openzero mail import message.eml
-  openzero mail import ~/Maildir ~/Downloads/takeout/All\\ mail.mbox
-  openzero mail import ~/mail-archive --json > report.jsonl
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
 
-Directories are walked; a Maildir's cur/ and new/ are read; an mbox is
-streamed. Your rules decide each message's action and a one-line summary is
-taken from its text (no model, nothing is pushed: it is old mail). Every
-message gets a line in the report; malformed ones are kept as far as they
-can be read and marked. Importing the same files again adds nothing.")]
-    Import {
-        /// Files or directories
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// One JSON line per message instead of the text report
-        #[arg(long)]
-        json: bool,
-    },
-
-    /// List kept mail, newest first (archived mail left out)
-    #[command(after_help = "\
-Examples:
-  openzero mail list
-  openzero mail list --urgent --since 2026-11-01
-  openzero mail list --search \"school trip\" --json")]
-    List {
-        /// Only mail a rule made urgent
-        #[arg(long)]
-        urgent: bool,
-        /// Only mail since this date (YYYY-MM-DD in your time zone, or RFC 3339)
-        #[arg(long, value_name = "DATE")]
-        since: Option<String>,
-        /// Words that must all appear (sender, subject, summary or text)
-        #[arg(long, value_name = "WORDS")]
-        search: Option<String>,
-        /// Include archived mail
-        #[arg(long)]
-        all: bool,
-        /// Most messages to list
-        #[arg(short = 'n', long, default_value_t = 20)]
-        limit: i64,
-        /// Print as JSON (id, from, subject, date, summary, urgent, rule, ...)
-        #[arg(long)]
-        json: bool,
-    },
-
-    /// Show one message: headers, summary, rule, attachments and text
-    #[command(after_help = "Examples:\n  openzero mail show 42\n  openzero mail show 42 --json")]
-    Show {
-        id: i64,
-        #[arg(long)]
-        json: bool,
-    },
-
-    /// Read the configured mailboxes now (what the watcher in serve does)
-    #[command(after_help = "\
-Examples:
-  openzero mail sync
-
-Reads new messages from mail.imap_host (EMAIL_IMAP_HOST) with EXAMINE and
-BODY.PEEK only, and from Gmail when connected (GET requests with the
-gmail.readonly scope only): nothing in a mailbox changes, not even the
-Seen flag.")]
-    Sync,
-
-    /// Let OpenZero read Gmail (its API) or an IMAP mailbox (OAuth 2.0): in your browser
-    #[command(after_help = "\
-Examples:
-  GOOGLE_CLIENT_ID=1234-abc.apps.googleusercontent.com GOOGLE_CLIENT_SECRET=GOCSPX-... openzero mail connect gmail
-  openzero mail connect imap            with mail.imap_oauth_auth_url, _token_url and _client_id set
-
-imap: for providers that want OAuth 2.0 instead of an app password
-(Microsoft 365, Gmail over IMAP): the refresh token goes to
-DATA_DIR/imap-oauth-token.json and EMAIL_IMAP_AUTH=xoauth2 uses it.
-
-gmail: Needs your own Google OAuth client of type \"Desktop app\" (Google Cloud
-console → APIs & Services → Credentials; enable the Gmail API). Prints an
-address to open; after you allow read-only access Google sends the browser
-back to a listener on 127.0.0.1. On a server without a browser, open the
-address on any machine and paste the address the browser ends on (it
-fails to load; that is expected) into this command. The refresh token is
-kept in DATA_DIR/gmail-token.json, readable by you only. Only the
-gmail.readonly scope is asked for.")]
-    Connect {
-        /// gmail or imap
-        provider: String,
-    },
-
-    /// Forget the Gmail connection (deletes the stored refresh token)
-    #[command(
-        after_help = "Examples:\n  openzero mail disconnect gmail\n\nAlso remove OpenZero at myaccount.google.com/permissions to revoke it at Google."
-    )]
-    Disconnect {
-        /// gmail
-        provider: String,
-    },
-
-    /// The rules that decide what happens to each message
-    #[command(subcommand)]
-    Rules(MailRulesCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum MailRulesCommand {
-    /// List the rules in the order they are tried
-    #[command(
-        after_help = "Examples:\n  openzero mail rules list\n  openzero mail rules list --json"
-    )]
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-
-    /// Add a rule: sender pattern, optional subject pattern, action
-    #[command(after_help = "\
-Examples:
-  openzero mail rules add school.org --action urgent --subject trip
-  openzero mail rules add '*@news.*' --match glob --action archive
-  openzero mail rules add '@(bank|card)\\.com>?$' --match regex --subject 'fraud|declined' --action urgent
-  openzero mail rules add boss@work.org --action urgent --position 1
-
-The sender pattern is matched against the whole From header (\"Name
-<address>\") and against the bare address; all matching ignores case. The
-first rule that matches decides; mail no rule matches gets
-mail.default_action (summarize).")]
-    Add {
-        /// Sender pattern
-        sender: String,
-        /// Subject pattern (all subjects when not given)
-        #[arg(long)]
-        subject: Option<String>,
-        /// urgent, summarize or archive
-        #[arg(long)]
-        action: String,
-        /// substring, glob or regex
-        #[arg(long = "match", default_value = "substring")]
-        kind: String,
-        /// Where it goes in the order (1: first) [default: last]
-        #[arg(long)]
-        position: Option<i64>,
-    },
-
-    /// Remove a rule (or drop a proposal) by id
-    #[command(after_help = "Examples:\n  openzero mail rules remove 3")]
-    Remove { id: i64 },
-
-    /// Put a rule Z proposed in chat in force
-    #[command(
-        after_help = "Examples:\n  openzero mail rules list     proposals are listed after the rules\n  openzero mail rules confirm 7"
-    )]
-    Confirm { id: i64 },
-
-    /// Show what the rules would do with a message file
-    #[command(after_help = "Examples:\n  openzero mail rules test message.eml")]
-    Test { file: PathBuf },
+    /// Every command and command group, down the whole tree, shows
+    /// examples in its `--help`.
+    #[test]
+    fn every_command_has_examples_in_its_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let help = cmd
+                .get_after_help()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            if !help.contains("Examples:") {
+                missing.push(path.to_owned());
+            }
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "openzero", &mut missing);
+        assert!(missing.is_empty(), "no examples in --help of: {missing:?}");
+    }
 }

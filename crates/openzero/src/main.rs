@@ -12,6 +12,7 @@ macro_rules! outln {
 mod bench_cmd;
 mod chat_cmd;
 mod cli;
+mod cli_mail;
 mod commands;
 mod jobs_cmd;
 mod mail_cmd;
