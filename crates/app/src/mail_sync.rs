@@ -102,10 +102,7 @@ pub fn imap_accounts(loaded: &openzero_config::Loaded) -> Vec<Result<Account, (S
             config: ImapConfig {
                 host: a.host.trim().to_owned(),
                 port: a.port,
-                security: match a.security {
-                    openzero_config::ImapSecurity::Tls => Security::Tls,
-                    openzero_config::ImapSecurity::Starttls => Security::Starttls,
-                },
+                security: security(a.security),
                 user: a.user.clone(),
                 auth,
                 ca_file: a.ca_file.clone(),
@@ -115,6 +112,13 @@ pub fn imap_accounts(loaded: &openzero_config::Loaded) -> Vec<Result<Account, (S
         }));
     }
     out
+}
+
+fn security(s: openzero_config::ImapSecurity) -> Security {
+    match s {
+        openzero_config::ImapSecurity::Tls => Security::Tls,
+        openzero_config::ImapSecurity::Starttls => Security::Starttls,
+    }
 }
 
 /// Where `openzero mail connect imap` keeps the refresh token.
@@ -241,10 +245,7 @@ pub fn imap_config(loaded: &openzero_config::Loaded) -> Option<Result<ImapConfig
     Some(Ok(ImapConfig {
         host: host.trim().to_owned(),
         port: m.imap_port,
-        security: match m.imap_security {
-            openzero_config::ImapSecurity::Tls => Security::Tls,
-            openzero_config::ImapSecurity::Starttls => Security::Starttls,
-        },
+        security: security(m.imap_security),
         user,
         auth,
         ca_file: m.imap_ca_file.clone(),

@@ -44,6 +44,13 @@ fn render(rows: &[MailRow]) -> String {
     out
 }
 
+/// The mail `q` finds, quoted for the model; the turn is tainted.
+async fn listed(env: ToolEnv<'_>, q: &MailQuery) -> Result<String, String> {
+    let rows = env.store.mail_list(q).await.map_err(|e| e.to_string())?;
+    env.taint();
+    Ok(render(&rows))
+}
+
 struct EmailSearch;
 
 #[async_trait]
@@ -70,17 +77,15 @@ impl Tool for EmailSearch {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let k = args.get("k").and_then(Value::as_i64).unwrap_or(5);
-        let rows = env
-            .store
-            .mail_list(&MailQuery {
+        listed(
+            env,
+            &MailQuery {
                 words: query.split_whitespace().map(str::to_owned).collect(),
                 limit: k,
                 ..Default::default()
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        env.taint();
-        Ok(render(&rows))
+            },
+        )
+        .await
     }
 }
 
@@ -109,17 +114,15 @@ impl Tool for EmailRecent {
             .get("urgent_only")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let rows = env
-            .store
-            .mail_list(&MailQuery {
+        listed(
+            env,
+            &MailQuery {
                 urgent_only,
                 limit: k,
                 ..Default::default()
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        env.taint();
-        Ok(render(&rows))
+            },
+        )
+        .await
     }
 }
 
