@@ -24,6 +24,11 @@ use crate::{AppError, Services};
 /// treated as arriving now (pushed if urgent); older mail is backfilled.
 pub const FIRST_SYNC_LIVE_HOURS: i64 = 24;
 
+/// How long one IDLE lasts before it is renewed (with a sync, cheap when
+/// nothing changed: one EXAMINE per folder). RFC 2177 asks for less than
+/// 29 minutes; NATs often forget idle connections sooner.
+const IDLE_RENEW: Duration = Duration::from_secs(5 * 60);
+
 /// Messages fetched and kept per transaction.
 const BATCH: usize = 50;
 
@@ -620,7 +625,10 @@ async fn session(
             mb.examine(&first).await.map_err(imap_err)?;
             // IDLE until a change, the poll interval (other folders and
             // a safety net), or shutdown (then the connection is dropped).
-            let wait = poll.min(Duration::from_secs(29 * 60));
+            // At most IDLE_RENEW: a connection that died without a word
+            // (a NAT dropping it) shows at the next renewal, not after
+            // the whole poll interval.
+            let wait = poll.min(IDLE_RENEW);
             tokio::select! {
                 r = mb.idle(wait) => {
                     let (back, woken) = r.map_err(imap_err)?;
