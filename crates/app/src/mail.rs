@@ -299,6 +299,7 @@ impl MailService {
             if pending.is_empty() {
                 return Ok(done);
             }
+            let memory = self.services.memory().await;
             for m in &pending {
                 if m.action == Action::Urgent {
                     self.services
@@ -306,7 +307,6 @@ impl MailService {
                         .await?;
                 }
                 if let Some(summary) = &m.summary {
-                    let memory = self.services.memory().await;
                     let added = memory
                         .add(AddMemory {
                             text: memory_text(&m.from, &m.subject, summary),

@@ -190,47 +190,59 @@ pub async fn sync(services: &Arc<Services>, gmail: &Gmail) -> Result<SyncReport,
         folder: LABEL.to_owned(),
         ..Default::default()
     };
-    let backfill = Mode::Backfill {
-        live_since: Some(openzero_store::now() - chrono::Duration::hours(FIRST_SYNC_LIVE_HOURS)),
+    let history_id = |h: u64| Watermark {
+        uidvalidity: 0,
+        uid: i64::try_from(h).unwrap_or(i64::MAX),
     };
-    let full = |report: &mut FolderReport| {
-        let (gmail, mail, account) = (&gmail, &mail, &account);
-        let mut r = std::mem::take(report);
-        async move {
-            let mut ids = gmail
-                .recent_ids(LABEL, FULL_SYNC_MESSAGES)
-                .await
-                .map_err(gmail_err)?;
-            ids.reverse();
-            let mark = Watermark {
-                uidvalidity: 0,
-                uid: i64::try_from(current).unwrap_or(i64::MAX),
-            };
-            keep(gmail, mail, account, &ids, mark, backfill, &mut r).await?;
-            Ok::<_, AppError>(r)
-        }
+    // The first time, and when Gmail's history no longer reaches back: the
+    // newest messages, marked with the history id read before listing them.
+    let full = async |report: &mut FolderReport| {
+        let mut ids = gmail
+            .recent_ids(LABEL, FULL_SYNC_MESSAGES)
+            .await
+            .map_err(gmail_err)?;
+        ids.reverse();
+        let backfill = Mode::Backfill {
+            live_since: Some(
+                openzero_store::now() - chrono::Duration::hours(FIRST_SYNC_LIVE_HOURS),
+            ),
+        };
+        keep(
+            gmail,
+            &mail,
+            &account,
+            &ids,
+            history_id(current),
+            backfill,
+            report,
+        )
+        .await
     };
     match services.store.mail_watermark(&account, LABEL).await? {
-        None => report = full(&mut report).await?,
+        None => full(&mut report).await?,
         Some(w) => {
             let start = u64::try_from(w.uid).unwrap_or(0);
             match gmail.added_since(start, LABEL).await {
-                Ok((ids, last)) => {
-                    let mark = Watermark {
-                        uidvalidity: 0,
-                        uid: i64::try_from(last).unwrap_or(i64::MAX),
-                    };
-                    if !ids.is_empty() || last != start {
-                        keep(gmail, &mail, &account, &ids, mark, Mode::Live, &mut report).await?;
-                    }
+                Ok((ids, last)) if !ids.is_empty() || last != start => {
+                    keep(
+                        gmail,
+                        &mail,
+                        &account,
+                        &ids,
+                        history_id(last),
+                        Mode::Live,
+                        &mut report,
+                    )
+                    .await?;
                 }
+                Ok(_) => {}
                 Err(GmailError::HistoryGone(h)) => {
                     tracing::warn!(
                         account,
                         history_id = h,
                         "Gmail's history is gone: full resync"
                     );
-                    report = full(&mut report).await?;
+                    full(&mut report).await?;
                     report.resynced = true;
                 }
                 Err(e) => return Err(gmail_err(e)),

@@ -68,18 +68,14 @@ pub fn imap_accounts(loaded: &openzero_config::Loaded) -> Vec<Result<Account, (S
             continue;
         }
         let auth = match (&a.oauth_refresh_token, &a.password) {
-            (Some(refresh), _) => match (&a.oauth_token_url, &a.oauth_client_id) {
-                (Some(url), Some(id)) => ImapAuth::OAuth2 {
-                    token_url: url.clone(),
-                    client_id: id.clone(),
-                    client_secret: a
-                        .oauth_client_secret
-                        .as_ref()
-                        .map(|s| s.expose().to_owned())
-                        .unwrap_or_default(),
-                    refresh_token: refresh.expose().to_owned(),
-                },
-                _ => {
+            (Some(refresh), _) => match oauth2(
+                a.oauth_token_url.as_deref(),
+                a.oauth_client_id.as_deref(),
+                a.oauth_client_secret.as_ref(),
+                refresh.expose(),
+            ) {
+                Some(auth) => auth,
+                None => {
                     out.push(Err((
                         health_name,
                         format!(
@@ -111,12 +107,32 @@ pub fn imap_accounts(loaded: &openzero_config::Loaded) -> Vec<Result<Account, (S
                 user: a.user.clone(),
                 auth,
                 ca_file: a.ca_file.clone(),
-                timeout: Duration::from_secs(30),
+                timeout: IMAP_TIMEOUT,
             },
             folders: a.folders(),
         }));
     }
     out
+}
+
+/// The longest one IMAP exchange may take.
+const IMAP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// XOAUTH2 with `refresh`, when the token endpoint and client are known.
+fn oauth2(
+    token_url: Option<&str>,
+    client_id: Option<&str>,
+    client_secret: Option<&openzero_config::Secret>,
+    refresh: &str,
+) -> Option<ImapAuth> {
+    Some(ImapAuth::OAuth2 {
+        token_url: token_url?.to_owned(),
+        client_id: client_id?.to_owned(),
+        client_secret: client_secret
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_default(),
+        refresh_token: refresh.to_owned(),
+    })
 }
 
 fn security(s: openzero_config::ImapSecurity) -> Security {
@@ -227,21 +243,17 @@ pub fn imap_config(loaded: &openzero_config::Loaded) -> Option<Result<ImapConfig
                     Err(e) => return Some(Err(e)),
                 },
             };
-            match (&m.imap_oauth_token_url, &m.imap_oauth_client_id, refresh) {
-                (Some(url), Some(id), Some(refresh)) => ImapAuth::OAuth2 {
-                    token_url: url.clone(),
-                    client_id: id.clone(),
-                    client_secret: m
-                        .imap_oauth_client_secret
-                        .as_ref()
-                        .map(|s| s.expose().to_owned())
-                        .unwrap_or_default(),
-                    refresh_token: refresh,
-                },
-                (_, _, None) => {
-                    return Some(Err("mail.imap_auth is xoauth2 but there is no refresh token: run `openzero mail connect imap` or set EMAIL_IMAP_OAUTH_REFRESH_TOKEN".into()));
-                }
-                _ => {
+            let Some(refresh) = refresh else {
+                return Some(Err("mail.imap_auth is xoauth2 but there is no refresh token: run `openzero mail connect imap` or set EMAIL_IMAP_OAUTH_REFRESH_TOKEN".into()));
+            };
+            match oauth2(
+                m.imap_oauth_token_url.as_deref(),
+                m.imap_oauth_client_id.as_deref(),
+                m.imap_oauth_client_secret.as_ref(),
+                &refresh,
+            ) {
+                Some(auth) => auth,
+                None => {
                     return Some(Err("mail.imap_auth is xoauth2 but mail.imap_oauth_token_url or mail.imap_oauth_client_id is not set".into()));
                 }
             }
@@ -254,7 +266,7 @@ pub fn imap_config(loaded: &openzero_config::Loaded) -> Option<Result<ImapConfig
         user,
         auth,
         ca_file: m.imap_ca_file.clone(),
-        timeout: Duration::from_secs(30),
+        timeout: IMAP_TIMEOUT,
     }))
 }
 

@@ -350,6 +350,27 @@ pub fn phrasing_prompt(b: &Briefing) -> Vec<crate::agent::ChatMessage> {
     ]
 }
 
+/// The runs of digits in `t`, line by line, leaving out list markers
+/// ("1. ", "2) ": layout, not facts). What a faithfulness check compares.
+pub(crate) fn numbers(t: &str) -> Vec<String> {
+    t.lines()
+        .map(|l| {
+            let l = l.trim_start();
+            let digits = l.bytes().take_while(u8::is_ascii_digit).count();
+            match l.as_bytes().get(digits) {
+                Some(b'.' | b')') if digits > 0 && digits <= 2 => &l[digits + 1..],
+                _ => l,
+            }
+        })
+        .flat_map(|l| {
+            l.split(|c: char| !c.is_ascii_digit())
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Checks a model's phrasing against the plain briefing: every project the
 /// plain text names must still be named, every number below the title (a
 /// percentage, a count of days) must still be there, and every number in
@@ -365,25 +386,6 @@ pub fn check_phrasing(plain: &str, phrased: &str, project_names: &[&str]) -> Res
     {
         return Err(format!("left out {lost}"));
     }
-    let numbers = |t: &str| -> Vec<String> {
-        t.lines()
-            .map(|l| {
-                // A list marker ("1. ", "2) ") is layout, not a fact.
-                let l = l.trim_start();
-                let digits = l.bytes().take_while(u8::is_ascii_digit).count();
-                match l.as_bytes().get(digits) {
-                    Some(b'.' | b')') if digits > 0 && digits <= 2 => &l[digits + 1..],
-                    _ => l,
-                }
-            })
-            .flat_map(|l| {
-                l.split(|c: char| !c.is_ascii_digit())
-                    .filter(|d| !d.is_empty())
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
     let known = numbers(plain);
     let said = numbers(phrased);
     if let Some(made_up) = said.iter().find(|n| !known.contains(n)) {

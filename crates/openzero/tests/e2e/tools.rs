@@ -6,60 +6,26 @@
 
 use crate::common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use common::Oz;
 
-type Seen = Arc<Mutex<Vec<serde_json::Value>>>;
-
 /// First request: asks for four tools. Any request carrying tool results:
 /// answers in words.
-async fn fake_tool_model() -> (String, Seen) {
-    use axum::routing::post;
-    let seen: Seen = Arc::default();
-    let kept = seen.clone();
-    let app = axum::Router::new().route(
-        "/api/chat",
-        post(move |body: String| {
-            let kept = kept.clone();
-            async move {
-                let req: serde_json::Value = serde_json::from_str(&body).unwrap();
-                let has_results = req["messages"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|m| m["role"] == "tool");
-                kept.lock().unwrap().push(req);
-                let line = |msg: serde_json::Value, done: bool| {
-                    let mut v = serde_json::json!({"model": "llama3.2", "created_at": "2026-11-24T07:00:00Z",
-                        "message": msg, "done": done});
-                    if done {
-                        v["done_reason"] = "stop".into();
-                    }
-                    format!("{v}\n")
-                };
-                let out = if has_results {
-                    line(serde_json::json!({"role": "assistant", "content": "Dentist: Tuesday 9:30. Career is at 60% now."}), false)
-                        + &line(serde_json::json!({"role": "assistant", "content": ""}), true)
-                } else {
-                    line(
-                        serde_json::json!({"role": "assistant", "content": "", "tool_calls": [
-                            {"function": {"name": "memory_search", "arguments": {"query": "dentist"}}},
-                            {"function": {"name": "calendar_delete", "arguments": {}}},
-                            {"function": {"name": "memory_add", "arguments": {}}},
-                            {"function": {"name": "project_update", "arguments": {"project": "career", "progress": 60}}}
-                        ]}),
-                        false,
-                    ) + &line(serde_json::json!({"role": "assistant", "content": ""}), true)
-                };
-                ([("content-type", "application/x-ndjson")], out)
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), seen)
+async fn fake_tool_model() -> (String, common::Seen) {
+    common::ollama(|req| {
+        if common::tool_results(req) > 0 {
+            serde_json::json!({"role": "assistant", "content": "Dentist: Tuesday 9:30. Career is at 60% now."})
+        } else {
+            serde_json::json!({"role": "assistant", "content": "", "tool_calls": [
+                {"function": {"name": "memory_search", "arguments": {"query": "dentist"}}},
+                {"function": {"name": "calendar_delete", "arguments": {}}},
+                {"function": {"name": "memory_add", "arguments": {}}},
+                {"function": {"name": "project_update", "arguments": {"project": "career", "progress": 60}}}
+            ]})
+        }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
