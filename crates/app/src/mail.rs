@@ -471,8 +471,11 @@ impl MailService {
             .into_iter()
             .map(|(k, _)| k)
             .collect();
+        // An imported message without a Date header is as old as anything
+        // in the archive, not "received today": it stays out.
         let mut fresh: Vec<&MailRow> = rows
             .iter()
+            .filter(|m| !(m.date.is_none() && m.account == IMPORT_ACCOUNT))
             .filter(|m| !delivered.contains(&format!("mail:{}", m.id)))
             .collect();
         // Urgent first; newest first within each (the listing's order).
@@ -587,7 +590,16 @@ pub fn sender_name(from: &str) -> &str {
 
 /// A message in one line: sender, subject and summary.
 pub fn briefing_line(m: &MailRow) -> String {
-    let mut line = format!("{}: {}", sender_name(&m.from), m.subject);
+    let sender = match sender_name(&m.from) {
+        "" => "(unknown sender)",
+        s => s,
+    };
+    let subject = if m.subject.is_empty() {
+        "(no subject)"
+    } else {
+        &m.subject
+    };
+    let mut line = format!("{sender}: {subject}");
     if let Some(s) = m.summary.as_deref().filter(|s| *s != m.subject) {
         line.push_str(&format!(" — {s}"));
     }

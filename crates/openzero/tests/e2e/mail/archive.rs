@@ -98,8 +98,15 @@ fn the_morning_briefing_tells_each_mail_once_urgent_first() {
         )
         .unwrap();
     }
+    // An archived message with no Date and no sender: not news.
+    std::fs::write(
+        dir.join("old.eml"),
+        "Subject: From the archive\n\nOld text.\n",
+    )
+    .unwrap();
     oz.ok(&["mail", "import", dir.to_str().unwrap()]);
     let first = stdout(&oz.ok(&["briefing", "daily"]));
+    assert!(!first.contains("From the archive"), "{first}");
     let mail = first
         .split("\nMail\n")
         .nth(1)
