@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod briefing;
+pub mod calendar;
 pub mod commands;
 pub mod consent;
 pub mod embedding;

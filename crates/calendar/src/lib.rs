@@ -1,0 +1,16 @@
+//! Calendar adapters: iCalendar parsing ([`ics`]), time zones as calendars
+//! name them ([`zone`]), recurrence expansion in the owner's zone
+//! ([`expand`]), and later in this crate the read-only sources (CalDAV,
+//! ICS subscriptions, Google Calendar).
+//!
+//! **Invariants:** parsing never fails (what cannot be read is a
+//! [`ics::Problem`], the rest of the calendar stays); expansion looks only
+//! at the window asked for; nothing here writes to a calendar server.
+
+pub mod expand;
+pub mod ics;
+pub mod rule;
+pub mod zone;
+
+pub use expand::expand;
+pub use ics::{Calendar, Event, Problem, parse};

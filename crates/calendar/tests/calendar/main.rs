@@ -1,0 +1,10 @@
+//! The calendar adapters on hand-written cases whose answer is known, and on
+//! the public corpora under `../shared/fixtures/ics` (read at test time,
+//! never copied here), checked against an independent implementation.
+//!
+//! One test binary for the crate (each file a module).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cases;
+mod reference;

@@ -1,0 +1,420 @@
+//! The owner's calendar as Z sees it: occurrences already expanded into
+//! instants (or dates, for all-day events), the agenda of a span of days,
+//! conflicts, free time, and what changed since an earlier look.
+//!
+//! **Invariant:** pure; parsing iCalendar, expanding recurrence and talking
+//! to calendar servers live in the `openzero-calendar` adapter crate. Every
+//! function takes the owner's zone and "now" as arguments.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// When an occurrence happens: at instants, or on whole days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum When {
+    /// From `start` to `end` (UTC instants; `end >= start`).
+    Timed {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    },
+    /// Whole days from `start` up to, not including, `end` (dates in the
+    /// owner's zone, as iCalendar's `VALUE=DATE` means them).
+    AllDay { start: NaiveDate, end: NaiveDate },
+}
+
+impl When {
+    /// The instants this covers in `tz` (an all-day event runs from the
+    /// first day's midnight to the end day's midnight there).
+    pub fn span(&self, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+        match *self {
+            When::Timed { start, end } => (start, end),
+            When::AllDay { start, end } => (midnight(tz, start), midnight(tz, end)),
+        }
+    }
+
+    pub fn is_all_day(&self) -> bool {
+        matches!(self, When::AllDay { .. })
+    }
+
+    /// The time of day it starts at in `tz`, for ordering an agenda:
+    /// all-day events come first.
+    fn sort_key(&self, tz: Tz) -> (DateTime<Utc>, bool) {
+        (self.span(tz).0, !self.is_all_day())
+    }
+}
+
+/// The first instant of `day` in `tz` (the first valid local time when
+/// midnight falls in a daylight-saving gap).
+pub fn midnight(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
+    let mut t = day.and_time(NaiveTime::MIN);
+    for _ in 0..48 {
+        if let Some(dt) = tz.from_local_datetime(&t).earliest() {
+            return dt.with_timezone(&Utc);
+        }
+        t += Duration::minutes(30);
+    }
+    // No zone has a 24-hour gap; a fixed reading keeps this total.
+    Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN))
+}
+
+/// An event's status, as the calendar states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    #[default]
+    Confirmed,
+    Tentative,
+    Cancelled,
+}
+
+impl EventStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Confirmed => "confirmed",
+            EventStatus::Tentative => "tentative",
+            EventStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One occurrence of an event: a single event, or one instance of a series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Occurrence {
+    /// The calendar's name as the owner sees it.
+    pub calendar: String,
+    pub uid: String,
+    /// The instance's original start in a series (its RECURRENCE-ID), so a
+    /// moved instance is still recognised as the same one.
+    pub instance: Option<When>,
+    pub summary: String,
+    pub location: Option<String>,
+    pub when: When,
+    pub status: EventStatus,
+    /// Busy unless the event says it is transparent (free).
+    pub busy: bool,
+}
+
+impl Occurrence {
+    /// What identifies this occurrence across syncs: its calendar, UID and
+    /// original start.
+    pub fn key(&self) -> String {
+        let instance = match self.instance {
+            None => String::new(),
+            Some(When::Timed { start, .. }) => start.format("%Y%m%dT%H%M%SZ").to_string(),
+            Some(When::AllDay { start, .. }) => start.format("%Y%m%d").to_string(),
+        };
+        format!("{}\u{1f}{}\u{1f}{}", self.calendar, self.uid, instance)
+    }
+
+    pub fn overlaps(&self, tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+        let (s, e) = self.when.span(tz);
+        // A zero-length event at `from` is inside the span.
+        s < to && (e > from || (s == e && s >= from))
+    }
+}
+
+/// Orders occurrences as an agenda reads: by start, all-day first on a
+/// day, then by summary.
+pub fn sort_agenda(items: &mut [Occurrence], tz: Tz) {
+    items.sort_by(|a, b| {
+        a.when
+            .sort_key(tz)
+            .cmp(&b.when.sort_key(tz))
+            .then_with(|| a.summary.cmp(&b.summary))
+            .then_with(|| a.calendar.cmp(&b.calendar))
+    });
+}
+
+/// How an occurrence is written for the owner: `09:00–10:00`, or
+/// `all day`, in their zone.
+pub fn time_label(when: &When, tz: Tz) -> String {
+    match *when {
+        When::Timed { start, end } => {
+            let s = start.with_timezone(&tz);
+            let e = end.with_timezone(&tz);
+            if s == e {
+                s.format("%H:%M").to_string()
+            } else if s.date_naive() == e.date_naive() {
+                format!("{}–{}", s.format("%H:%M"), e.format("%H:%M"))
+            } else {
+                format!("{}–{}", s.format("%H:%M"), e.format("%a %H:%M"))
+            }
+        }
+        When::AllDay { start, end } => {
+            if end <= start + Duration::days(1) {
+                "all day".to_string()
+            } else {
+                format!(
+                    "all day until {}",
+                    (end - Duration::days(1)).format("%a %-d %b")
+                )
+            }
+        }
+    }
+}
+
+/// Two occurrences that overlap in time, both busy and not cancelled.
+/// All-day events never conflict (they mark a day, not the owner's time).
+pub fn conflicts(items: &[Occurrence]) -> Vec<(usize, usize)> {
+    let mut timed: Vec<(usize, DateTime<Utc>, DateTime<Utc>)> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.busy && o.status != EventStatus::Cancelled)
+        .filter_map(|(i, o)| match o.when {
+            When::Timed { start, end } if end > start => Some((i, start, end)),
+            _ => None,
+        })
+        .collect();
+    timed.sort_by_key(|t| (t.1, t.2));
+    let mut out = Vec::new();
+    for (n, &(i, _, end)) in timed.iter().enumerate() {
+        for &(j, start_j, _) in &timed[n + 1..] {
+            if start_j >= end {
+                break;
+            }
+            out.push((i.min(j), i.max(j)));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Free stretches of at least `min` between `from` and `to`, given the busy
+/// occurrences (all-day and cancelled ones do not block time).
+pub fn free_slots(
+    items: &[Occurrence],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    min: Duration,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut busy: Vec<(DateTime<Utc>, DateTime<Utc>)> = items
+        .iter()
+        .filter(|o| o.busy && o.status != EventStatus::Cancelled)
+        .filter_map(|o| match o.when {
+            When::Timed { start, end } if end > from && start < to => Some((start, end)),
+            _ => None,
+        })
+        .collect();
+    busy.sort();
+    let mut out = Vec::new();
+    let mut cursor = from;
+    for (s, e) in busy {
+        if s > cursor && s - cursor >= min {
+            out.push((cursor, s.min(to)));
+        }
+        cursor = cursor.max(e);
+        if cursor >= to {
+            break;
+        }
+    }
+    if to > cursor && to - cursor >= min {
+        out.push((cursor, to));
+    }
+    out
+}
+
+/// What happened to an occurrence between two looks at the calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    New(Occurrence),
+    Moved { before: When, now: Occurrence },
+    Cancelled(Occurrence),
+}
+
+/// Compares what a span looked like before with how it looks now, by
+/// occurrence key: new, moved, cancelled (removed or marked cancelled).
+pub fn changes(before: &[Occurrence], now: &[Occurrence]) -> Vec<Change> {
+    use std::collections::HashMap;
+    let old: HashMap<String, &Occurrence> = before.iter().map(|o| (o.key(), o)).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for o in now {
+        let key = o.key();
+        seen.insert(key.clone());
+        match old.get(&key) {
+            None if o.status != EventStatus::Cancelled => out.push(Change::New(o.clone())),
+            None => {}
+            Some(prev) => {
+                if o.status == EventStatus::Cancelled && prev.status != EventStatus::Cancelled {
+                    out.push(Change::Cancelled(o.clone()));
+                } else if o.status != EventStatus::Cancelled && prev.when != o.when {
+                    out.push(Change::Moved {
+                        before: prev.when,
+                        now: o.clone(),
+                    });
+                }
+            }
+        }
+    }
+    for o in before {
+        if o.status != EventStatus::Cancelled && !seen.contains(&o.key()) {
+            out.push(Change::Cancelled(o.clone()));
+        }
+    }
+    out
+}
+
+/// A subscribed calendar whose times look stored in UTC although it is a
+/// local calendar: most timed events sit on whole UTC hours that, in the
+/// owner's zone, fall at odd times (before 7:00 or after 21:00) while the
+/// same events read as UTC wall time land in working hours. Returns the
+/// share of events that look shifted when it is most of them.
+pub fn looks_shifted(starts: &[DateTime<Utc>], tz: Tz) -> Option<f64> {
+    use chrono::Timelike;
+    if starts.len() < 5 {
+        return None;
+    }
+    let offset_hours = |t: &DateTime<Utc>| {
+        let local = t.with_timezone(&tz);
+        let off = local.naive_local() - t.naive_utc();
+        off.num_minutes()
+    };
+    let mut shifted = 0usize;
+    for t in starts {
+        if offset_hours(t) == 0 {
+            return None;
+        }
+        let local_hour = t.with_timezone(&tz).hour();
+        let utc_hour = t.hour();
+        let odd_local = !(7..21).contains(&local_hour);
+        let plausible_utc = (8..19).contains(&utc_hour);
+        if odd_local && plausible_utc {
+            shifted += 1;
+        }
+    }
+    let share = shifted as f64 / starts.len() as f64;
+    (share >= 0.6).then_some(share)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn berlin() -> Tz {
+        "Europe/Berlin".parse().expect("zone")
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    fn occ(uid: &str, start: &str, end: &str) -> Occurrence {
+        Occurrence {
+            calendar: "work".into(),
+            uid: uid.into(),
+            instance: None,
+            summary: uid.into(),
+            location: None,
+            when: When::Timed {
+                start: at(start),
+                end: at(end),
+            },
+            status: EventStatus::Confirmed,
+            busy: true,
+        }
+    }
+
+    #[test]
+    fn all_day_spans_local_midnights_across_a_dst_change() {
+        let day = NaiveDate::from_ymd_opt(2026, 3, 29).expect("date");
+        let w = When::AllDay {
+            start: day,
+            end: day + Duration::days(1),
+        };
+        let (s, e) = w.span(berlin());
+        assert_eq!(s, at("2026-03-28T23:00:00Z"));
+        // The day of the spring change is 23 hours long.
+        assert_eq!(e - s, Duration::hours(23));
+    }
+
+    #[test]
+    fn midnight_in_a_gap_is_the_first_valid_time() {
+        // Santiago skips 00:00-01:00 on its spring change.
+        let tz: Tz = "America/Santiago".parse().expect("zone");
+        let day = NaiveDate::from_ymd_opt(2026, 9, 6).expect("date");
+        let m = midnight(tz, day).with_timezone(&tz);
+        assert_eq!(m.date_naive(), day);
+        assert_eq!(m.format("%H:%M").to_string(), "01:00");
+    }
+
+    #[test]
+    fn conflicts_are_overlaps_of_busy_timed_events_only() {
+        let mut free = occ("free", "2026-11-30T09:30:00Z", "2026-11-30T10:30:00Z");
+        free.busy = false;
+        let items = vec![
+            occ("a", "2026-11-30T09:00:00Z", "2026-11-30T10:00:00Z"),
+            occ("b", "2026-11-30T09:30:00Z", "2026-11-30T11:00:00Z"),
+            occ("c", "2026-11-30T11:00:00Z", "2026-11-30T12:00:00Z"),
+            free,
+        ];
+        assert_eq!(conflicts(&items), vec![(0, 1)]);
+    }
+
+    #[test]
+    fn free_slots_fill_the_gaps() {
+        let items = vec![
+            occ("a", "2026-11-30T09:00:00Z", "2026-11-30T10:00:00Z"),
+            occ("b", "2026-11-30T09:30:00Z", "2026-11-30T11:00:00Z"),
+            occ("c", "2026-11-30T11:30:00Z", "2026-11-30T12:00:00Z"),
+        ];
+        let slots = free_slots(
+            &items,
+            at("2026-11-30T08:00:00Z"),
+            at("2026-11-30T13:00:00Z"),
+            Duration::minutes(30),
+        );
+        assert_eq!(
+            slots,
+            vec![
+                (at("2026-11-30T08:00:00Z"), at("2026-11-30T09:00:00Z")),
+                (at("2026-11-30T11:00:00Z"), at("2026-11-30T11:30:00Z")),
+                (at("2026-11-30T12:00:00Z"), at("2026-11-30T13:00:00Z")),
+            ]
+        );
+    }
+
+    #[test]
+    fn changes_name_new_moved_and_cancelled() {
+        let before = vec![
+            occ("weekly", "2026-11-30T09:00:00Z", "2026-11-30T10:00:00Z"),
+            occ("gone", "2026-11-30T12:00:00Z", "2026-11-30T13:00:00Z"),
+            occ("same", "2026-11-30T14:00:00Z", "2026-11-30T15:00:00Z"),
+        ];
+        let mut now = vec![
+            occ("weekly", "2026-11-30T10:00:00Z", "2026-11-30T11:00:00Z"),
+            occ("same", "2026-11-30T14:00:00Z", "2026-11-30T15:00:00Z"),
+            occ("fresh", "2026-11-30T16:00:00Z", "2026-11-30T17:00:00Z"),
+        ];
+        now[1].status = EventStatus::Confirmed;
+        let c = changes(&before, &now);
+        assert_eq!(c.len(), 3, "{c:?}");
+        assert!(matches!(&c[0], Change::Moved { now, .. } if now.uid == "weekly"));
+        assert!(matches!(&c[1], Change::New(o) if o.uid == "fresh"));
+        assert!(matches!(&c[2], Change::Cancelled(o) if o.uid == "gone"));
+    }
+
+    #[test]
+    fn a_calendar_stored_in_utc_looks_shifted_in_los_angeles() {
+        let tz: Tz = "America/Los_Angeles".parse().expect("zone");
+        // Working-day meetings at 9-17 "UTC wall time": 01:00-09:00 in LA.
+        let starts: Vec<_> = (0..8)
+            .map(|d| at(&format!("2026-11-{:02}T09:00:00Z", d + 2)))
+            .collect();
+        assert!(looks_shifted(&starts, tz).is_some());
+        let local: Vec<_> = (0..8)
+            .map(|d| at(&format!("2026-11-{:02}T17:00:00Z", d + 2)))
+            .collect();
+        assert_eq!(looks_shifted(&local, tz), None);
+    }
+
+    #[test]
+    fn labels_read_in_the_owner_zone() {
+        let o = occ("a", "2026-07-01T07:00:00Z", "2026-07-01T08:30:00Z");
+        assert_eq!(time_label(&o.when, berlin()), "09:00–10:30");
+    }
+}
