@@ -38,6 +38,8 @@ pub mod testing;
 /// How long to wait for the server before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+#[path = "../../store/sql/calendar.rs"]
+mod calendar;
 #[path = "../../store/sql/consent.rs"]
 mod consent;
 #[path = "../../store/sql/conversations.rs"]

@@ -32,6 +32,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+#[path = "../../store/sql/calendar.rs"]
+mod calendar;
 #[path = "../../store/sql/consent.rs"]
 mod consent;
 #[path = "../../store/sql/conversations.rs"]

@@ -13,14 +13,18 @@ use openzero_core::consent::{DecideError, Decision, Disclosure, ThoughtState};
 use openzero_core::memory::{Filters, Memory, MemoryId};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
 
-pub mod mail;
+pub mod calendar;
 #[cfg(feature = "testsuite")]
+#[path = "tests/calendar_suite.rs"]
+pub mod calendar_testsuite;
+pub mod mail;
 #[path = "tests/mail_suite.rs"]
 pub mod mail_testsuite;
 #[cfg(feature = "testsuite")]
 #[path = "tests/suite.rs"]
 pub mod testsuite;
 
+pub use calendar::CalendarStore;
 pub use mail::MailStore;
 pub use memory_rows::*;
 
@@ -468,6 +472,7 @@ pub trait Store:
     + BriefingStore
     + ConsentStore
     + MailStore
+    + CalendarStore
 {
 }
 
@@ -482,7 +487,8 @@ impl<
         + JobStore
         + BriefingStore
         + ConsentStore
-        + MailStore,
+        + MailStore
+        + CalendarStore,
 > Store for T
 {
 }
@@ -491,6 +497,7 @@ impl<
 /// `use openzero_store::prelude::*;`.
 pub mod prelude {
     pub use crate::BriefingStore as _;
+    pub use crate::CalendarStore as _;
     pub use crate::ConsentStore as _;
     pub use crate::ConversationStore as _;
     pub use crate::Database as _;

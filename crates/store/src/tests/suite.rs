@@ -7,6 +7,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use openzero_core::{Domain, NewProject, Priority, Progress, ProjectPatch, Status};
 
+pub use crate::calendar_testsuite::*;
 pub use crate::mail_testsuite::*;
 use crate::{Embedding, MemoryRecord, Store, StoreError};
 use openzero_core::memory::{Filters, Source};
@@ -52,7 +53,9 @@ macro_rules! store_suite {
             mail_is_kept_once_with_its_watermark,
             mail_list_filters_and_searches,
             mail_rules_keep_their_order,
-            outbox_keys_queue_once
+            outbox_keys_queue_once,
+            calendar_sources_calendars_and_objects_round_trip,
+            calendar_snapshots_keep_the_latest_look
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
