@@ -18,6 +18,7 @@ pub mod calendar;
 #[path = "tests/calendar_suite.rs"]
 pub mod calendar_testsuite;
 pub mod mail;
+#[cfg(feature = "testsuite")]
 #[path = "tests/mail_suite.rs"]
 pub mod mail_testsuite;
 #[cfg(feature = "testsuite")]
