@@ -495,7 +495,7 @@ impl<'a> Chat<'a> {
             store,
             memory,
             model,
-            tools: Registry::standard(),
+            tools: Registry::standard(loaded.settings.general.timezone.0),
             channel: channel.to_owned(),
         }
     }

@@ -146,8 +146,21 @@ impl Briefings {
         } else {
             (Vec::new(), Vec::new())
         };
+        let calendar = match kind {
+            Kind::Daily | Kind::Weekly => {
+                crate::calendar::briefing_lines(
+                    &*self.services.store,
+                    tz,
+                    now.with_timezone(&Utc),
+                    kind == Kind::Weekly,
+                )
+                .await?
+            }
+            Kind::Monthly => Vec::new(),
+        };
         let mut inputs = Inputs::new(&projects, &memories, &delivered, now);
         inputs.mail = &mail;
+        inputs.calendar = &calendar;
         let b = briefing::compose(kind, &inputs);
         let plain = b.render();
         let mut items = b.items.clone();
@@ -218,6 +231,10 @@ impl Briefings {
     /// uses (each channel cuts it to its own size).
     pub async fn deliver(&self, kind: Kind, b: &Composed) -> Result<(), AppError> {
         self.record(kind, b).await?;
+        if kind == Kind::Daily {
+            let tz = self.services.loaded.settings.general.timezone.0;
+            crate::calendar::keep_snapshot(&*self.services.store, tz, clock::now()).await?;
+        }
         self.services.notify(&b.text).await
     }
 }

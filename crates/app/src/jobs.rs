@@ -71,6 +71,7 @@ impl Job {
 pub fn registry(loaded: &Loaded) -> Result<Vec<Job>, AppError> {
     let mut all = Vec::new();
     all.extend(crate::briefings::jobs(loaded)?);
+    all.extend(crate::calendar::jobs(loaded)?);
     Ok(all)
 }
 

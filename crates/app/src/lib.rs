@@ -12,6 +12,8 @@ pub mod bench_footprint;
 pub mod bench_llm;
 pub mod bench_mail;
 pub mod briefings;
+pub mod calendar;
+pub mod calendar_tools;
 pub mod clock;
 pub mod consent;
 pub mod doctor;

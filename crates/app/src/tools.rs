@@ -64,14 +64,15 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     /// Every capability's tools: memory_search, memory_add, project_tree,
-    /// project_update, then mail's.
-    pub fn standard() -> Self {
+    /// project_update, then mail's and calendar's.
+    pub fn standard(tz: chrono_tz::Tz) -> Self {
         let mut r = Self::default();
         r.add(Box::new(MemorySearch));
         r.add(Box::new(MemoryAdd));
         r.add(Box::new(ProjectTree));
         r.add(Box::new(ProjectUpdate));
         crate::mail_tools::add(&mut r);
+        crate::calendar_tools::add(&mut r, tz);
         r
     }
 

@@ -169,12 +169,15 @@ pub fn parse(bytes: &[u8]) -> Calendar {
             _ => break,
         }
     }
-    if !found && out.problems.is_empty() {
-        out.problems.push(Problem {
-            uid: None,
-            summary: None,
-            what: "no BEGIN:VCALENDAR found: not an iCalendar file".into(),
-        });
+    if !found {
+        out.problems.insert(
+            0,
+            Problem {
+                uid: None,
+                summary: None,
+                what: "no BEGIN:VCALENDAR found: not an iCalendar file".into(),
+            },
+        );
     }
     out
 }

@@ -7,7 +7,9 @@
 //! [`ics::Problem`], the rest of the calendar stays); expansion looks only
 //! at the window asked for; nothing here writes to a calendar server.
 
+pub mod caldav;
 pub mod expand;
+pub mod feed;
 pub mod ics;
 pub mod rule;
 pub mod zone;

@@ -357,6 +357,14 @@ pub const KEYS: &[KeyDef] = &[
         "Monthly review, cron in USER_TIMEZONE (\"\" disables).",
     ),
     k(
+        "schedule.calendar_sync",
+        Str,
+        &[],
+        Some("\"*/15 * * * *\""),
+        "\"*/5 * * * *\"",
+        "Calendar sync (ICS subscriptions with a conditional GET, CalDAV by sync-token), cron in USER_TIMEZONE (\"\" disables).",
+    ),
+    k(
         "schedule.grace_hours",
         Int,
         &[],

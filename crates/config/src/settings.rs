@@ -193,6 +193,8 @@ pub struct ScheduleSettings {
     pub daily_briefing: String,
     pub weekly_review: String,
     pub monthly_review: String,
+    /// How often the calendars are synced.
+    pub calendar_sync: String,
     /// Hours a missed briefing may still run after start-up.
     pub grace_hours: u32,
 }
@@ -203,6 +205,7 @@ impl Default for ScheduleSettings {
             daily_briefing: "30 7 * * MON-FRI".into(),
             weekly_review: "0 10 * * SUN".into(),
             monthly_review: "0 9 1 * *".into(),
+            calendar_sync: "*/15 * * * *".into(),
             grace_hours: 3,
         }
     }

@@ -147,7 +147,7 @@ pub fn time_label(when: &When, tz: Tz) -> String {
                 "all day".to_string()
             } else {
                 format!(
-                    "all day until {}",
+                    "all day (to {})",
                     (end - Duration::days(1)).format("%a %-d %b")
                 )
             }
@@ -289,6 +289,132 @@ pub fn looks_shifted(starts: &[DateTime<Utc>], tz: Tz) -> Option<f64> {
     (share >= 0.6).then_some(share)
 }
 
+/// The morning briefing's calendar lines: today's events in order (with
+/// overlaps flagged), the first free hour between `day_start` and
+/// `day_end` (local hours) after `now`, and what changed since the last
+/// look (`changes`).
+pub fn briefing_lines(
+    today: &[Occurrence],
+    changes: &[Change],
+    tz: Tz,
+    now: DateTime<Utc>,
+    (day_start, day_end): (u32, u32),
+) -> Vec<String> {
+    let live: Vec<Occurrence> = today
+        .iter()
+        .filter(|o| o.status != EventStatus::Cancelled)
+        .cloned()
+        .collect();
+    let overlaps = conflicts(&live);
+    let mut lines = Vec::new();
+    for (i, o) in live.iter().enumerate() {
+        let mut line = format!("{} {}", time_label(&o.when, tz), o.summary);
+        if let Some(l) = &o.location {
+            line.push_str(&format!(" @ {l}"));
+        }
+        line.push_str(&format!(" ({})", o.calendar));
+        if o.status == EventStatus::Tentative {
+            line.push_str(" (tentative)");
+        }
+        let clash: Vec<&str> = overlaps
+            .iter()
+            .filter_map(|&(a, b)| {
+                if a == i {
+                    Some(live[b].summary.as_str())
+                } else if b == i {
+                    Some(live[a].summary.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if !clash.is_empty() {
+            line.push_str(&format!(" ⚠ overlaps {}", clash.join(", ")));
+        }
+        lines.push(line);
+    }
+    let local_now = now.with_timezone(&tz);
+    let day = local_now.date_naive();
+    let at = |h: u32| {
+        day.and_hms_opt(h.min(23), 0, 0)
+            .and_then(|t| tz.from_local_datetime(&t).earliest())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    if let (Some(s), Some(e)) = (at(day_start), at(day_end)) {
+        let from = s.max(now);
+        if let Some((fs, fe)) = free_slots(&live, from, e, Duration::hours(1)).first() {
+            let label = |t: &DateTime<Utc>| t.with_timezone(&tz).format("%H:%M").to_string();
+            if !live.iter().any(|o| !o.when.is_all_day()) {
+                lines.push("No timed events: the day is free.".to_string());
+            } else {
+                lines.push(format!("First free hour: {}–{}", label(fs), label(fe)));
+            }
+        }
+    }
+    for c in changes {
+        lines.push(match c {
+            Change::New(o) => format!("New: {} {}", time_label(&o.when, tz), o.summary),
+            Change::Moved { before, now } => format!(
+                "Moved: {}, now {} (was {})",
+                now.summary,
+                when_label(&now.when, tz),
+                when_label(before, tz)
+            ),
+            Change::Cancelled(o) => format!("Cancelled: {} {}", time_label(&o.when, tz), o.summary),
+        });
+    }
+    lines
+}
+
+/// A day and time: `Tue 14:00`, or the date for all-day events.
+fn when_label(w: &When, tz: Tz) -> String {
+    match w {
+        When::Timed { start, .. } => start.with_timezone(&tz).format("%a %H:%M").to_string(),
+        When::AllDay { start, .. } => start.format("%a %-d %b").to_string(),
+    }
+}
+
+/// The weekly review's look at the coming days: one line per day with its
+/// events (cancelled left out), and how many overlaps the week holds.
+pub fn week_lines(items: &[Occurrence], tz: Tz, first: NaiveDate, days: u32) -> Vec<String> {
+    let live: Vec<Occurrence> = items
+        .iter()
+        .filter(|o| o.status != EventStatus::Cancelled)
+        .cloned()
+        .collect();
+    let mut lines = Vec::new();
+    for n in 0..days {
+        let d = first + Duration::days(i64::from(n));
+        let (s, e) = (midnight(tz, d), midnight(tz, d + Duration::days(1)));
+        let todays: Vec<String> = live
+            .iter()
+            .filter(|o| o.overlaps(tz, s, e))
+            .map(|o| match o.when {
+                When::AllDay { .. } => o.summary.clone(),
+                When::Timed { start, .. } => {
+                    let st = start.with_timezone(&tz);
+                    if st.date_naive() == d {
+                        format!("{} {}", st.format("%H:%M"), o.summary)
+                    } else {
+                        format!("(continues) {}", o.summary)
+                    }
+                }
+            })
+            .collect();
+        if !todays.is_empty() {
+            lines.push(format!("{}: {}", d.format("%a %-d %b"), todays.join("; ")));
+        }
+    }
+    let n = conflicts(&live).len();
+    if n > 0 {
+        lines.push(format!(
+            "{n} overlap{} to sort out",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,5 +542,52 @@ mod tests {
     fn labels_read_in_the_owner_zone() {
         let o = occ("a", "2026-07-01T07:00:00Z", "2026-07-01T08:30:00Z");
         assert_eq!(time_label(&o.when, berlin()), "09:00–10:30");
+    }
+
+    #[test]
+    fn the_briefing_lists_the_day_flags_overlaps_and_names_changes() {
+        let tz = berlin();
+        let mut lunch = occ("lunch", "2026-11-30T11:00:00Z", "2026-11-30T12:00:00Z");
+        lunch.summary = "Lunch".into();
+        let mut review = occ("review", "2026-11-30T11:30:00Z", "2026-11-30T12:30:00Z");
+        review.summary = "Review".into();
+        let mut sync = occ("sync", "2026-11-30T08:00:00Z", "2026-11-30T09:00:00Z");
+        sync.summary = "Weekly sync".into();
+        let before = sync.clone();
+        let mut moved = sync.clone();
+        moved.when = When::Timed {
+            start: at("2026-11-30T13:00:00Z"),
+            end: at("2026-11-30T14:00:00Z"),
+        };
+        let mut today = vec![moved.clone(), lunch, review];
+        sort_agenda(&mut today, tz);
+        let ch = changes(&[before], &[moved]);
+        let lines = briefing_lines(&today, &ch, tz, at("2026-11-30T06:30:00Z"), (8, 20));
+        assert_eq!(
+            lines,
+            vec![
+                "12:00–13:00 Lunch (work) ⚠ overlaps Review",
+                "12:30–13:30 Review (work) ⚠ overlaps Lunch",
+                "14:00–15:00 Weekly sync (work)",
+                "First free hour: 08:00–12:00",
+                "Moved: Weekly sync, now Mon 14:00 (was Mon 09:00)",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_week_reads_one_line_per_busy_day() {
+        let tz = berlin();
+        let items = vec![
+            occ("a", "2026-11-30T08:00:00Z", "2026-11-30T09:00:00Z"),
+            occ("b", "2026-12-02T17:00:00Z", "2026-12-02T18:00:00Z"),
+        ];
+        let lines = week_lines(
+            &items,
+            tz,
+            NaiveDate::from_ymd_opt(2026, 11, 30).expect("d"),
+            7,
+        );
+        assert_eq!(lines, vec!["Mon 30 Nov: 09:00 a", "Wed 2 Dec: 18:00 b"]);
     }
 }

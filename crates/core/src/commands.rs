@@ -56,6 +56,8 @@ pub const COMMANDS: &[Command] = &[
         "recent mail, or mail that matches the words",
     ),
     c("rules", &[], "", "your mail rules"),
+    c("today", &[], "", "today's calendar"),
+    c("week", &[], "", "the next seven days of your calendar"),
     c("status", &[], "", "how I am"),
     c("daily", &[], "", "the morning briefing now"),
     c("weekly", &["review"], "", "the weekly review now"),

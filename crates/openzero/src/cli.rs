@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::cli_calendar::CalendarCommand;
 pub use crate::cli_mail::{MailCommand, MailRulesCommand};
 use openzero_core::{Domain, Priority, Progress, Status};
 
@@ -133,6 +134,18 @@ Examples:
   openzero mail connect gmail"
     )]
     Mail(MailCommand),
+
+    /// Calendars, read-only: ICS files and subscriptions, CalDAV; the agenda
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero calendar import holidays.ics
+  openzero calendar add-url https://club.example/fixtures.ics
+  openzero calendar add-caldav https://cloud.example.org/remote.php/dav/ --user me
+  openzero calendar agenda --days 7 --json"
+    )]
+    Calendar(CalendarCommand),
 
     /// Talk to Z: one message, or a conversation when no message is given
     #[command(after_help = "\

@@ -20,6 +20,7 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Project(cmd) => project(&loaded, cmd).await,
         Command::Memory(cmd) => crate::memory_cmd::run(&loaded, cmd).await,
         Command::Mail(cmd) => crate::mail_cmd::run(loaded, cmd).await,
+        Command::Calendar(cmd) => crate::calendar_cmd::run(loaded, cmd).await,
         Command::Bench(cmd) => crate::bench_cmd::run(&loaded, cmd).await,
         Command::Chat { message } => crate::chat_cmd::run(&loaded, message).await,
         Command::Jobs(cmd) => crate::jobs_cmd::jobs(&loaded, cmd).await,

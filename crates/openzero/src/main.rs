@@ -10,8 +10,10 @@ macro_rules! outln {
 }
 
 mod bench_cmd;
+mod calendar_cmd;
 mod chat_cmd;
 mod cli;
+mod cli_calendar;
 mod cli_mail;
 mod commands;
 mod jobs_cmd;

@@ -108,6 +108,13 @@ impl Telegram {
                     Err(e) => reply(chat, &format!("I could not read your mail: {e}")),
                 }
             }
+            "today" | "week" => {
+                let days = if name == "today" { 1 } else { 7 };
+                match openzero_app::calendar::chat_agenda(&self.services, days).await {
+                    Ok(text) => reply(chat, &text),
+                    Err(e) => reply(chat, &format!("I could not read your calendars: {e}")),
+                }
+            }
             "status" => self.health(chat).await,
             "daily" | "weekly" | "monthly" => {
                 let kind = openzero_core::briefing::Kind::parse(name)
