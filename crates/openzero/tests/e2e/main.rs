@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bench;
+mod caldav;
 mod calendar;
 mod chat;
 mod cli;
