@@ -14,7 +14,26 @@ pub async fn run(loaded: &Loaded, cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Llm(args) => llm(loaded, args).await,
         BenchCommand::Footprint(args) => footprint(loaded, args).await,
         BenchCommand::Mail(args) => mail(loaded, args).await,
+        BenchCommand::Calendar(args) => calendar(args),
     }
+}
+
+fn calendar(a: crate::cli::BenchCalendarArgs) -> Result<ExitCode> {
+    let work = tempfile::tempdir()?;
+    let opts = openzero_app::bench_calendar::Options {
+        files: a.files,
+        reference: a.reference,
+        repeat: a.repeat,
+        work_dir: work.path().to_owned(),
+    };
+    let say = |s: &str| eprintln!("bench calendar: {s}");
+    let report = openzero_app::bench_calendar::calendar(&opts, &say)?;
+    if a.json {
+        outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        outln!("{}", bench::markdown(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn mail(loaded: &Loaded, a: crate::cli::BenchMailArgs) -> Result<ExitCode> {

@@ -595,6 +595,35 @@ databases; with a mailbox configured (EMAIL_IMAP_*) its unchanged poll is
 timed, and with --maildir (the mailbox's Maildir on this machine) the time
 from delivery to the message kept and its notification queued, by IDLE.")]
     Mail(BenchMailArgs),
+
+    /// Calendar: parse + expand a year of 1,000 events (200 series) vs Python's recurring-ical-events
+    #[command(after_help = "\
+Examples:
+  ./scripts/bench-calendar              the reference set up for you, the public ICS corpus added
+  openzero bench calendar
+  openzero bench calendar --reference scripts/calendar-reference --files ../shared/fixtures/ics --json
+
+The generated calendar is the same every run (weekly, daily, monthly and
+yearly series with EXDATEs, moved and cancelled instances, all-day events,
+four zones). Both sides parse and expand 2026 in Europe/Berlin; the median
+of --repeat runs is shown. Target: ≤ 50 ms and faster than the reference.")]
+    Calendar(BenchCalendarArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchCalendarArgs {
+    /// Real-world .ics files or directories to time as well
+    #[arg(long, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// The reference: scripts/calendar-reference (Python icalendar + recurring-ical-events)
+    #[arg(long, value_name = "SCRIPT")]
+    pub reference: Option<PathBuf>,
+    /// Timed runs per side
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
+    /// Print the figures as JSON instead of a Markdown table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -194,3 +194,75 @@ fn bench_footprint_loads_the_embedder_and_reports_resident_memory() {
         .code(1)
         .stderr(predicates::str::contains("embedding model is missing"));
 }
+
+#[test]
+fn bench_calendar_prints_a_year_of_1000_events_beside_the_reference() {
+    let oz = Oz::new();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/calendar-reference"
+    );
+    let out = oz
+        .cmd()
+        // The reference needs PATH (bash, python3) and the shared cache
+        // where its pinned venv is built.
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env(
+            "OPENZERO_CACHE",
+            std::env::var_os("OPENZERO_CACHE").unwrap_or_else(|| {
+                std::path::Path::new(&std::env::var_os("HOME").unwrap_or_default())
+                    .join(".cache/openzero")
+                    .into_os_string()
+            }),
+        )
+        .args([
+            "bench",
+            "calendar",
+            "--repeat",
+            "1",
+            "--json",
+            "--reference",
+            script,
+        ])
+        .timeout(std::time::Duration::from_secs(300))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let f = &v["figures"][0];
+    assert!(
+        f["measure"]
+            .as_str()
+            .unwrap()
+            .contains("1,000 events, 200 recurring"),
+        "{v}"
+    );
+    assert!(f["openzero"].as_f64().unwrap() > 0.0, "{v}");
+    let notes: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    // Both sides expand the same calendar to the same number of occurrences.
+    let ours = notes
+        .iter()
+        .find(|n| n.contains("occurrences in Europe/Berlin"))
+        .unwrap();
+    let count = ours.split(": ").nth(1).unwrap().split(' ').next().unwrap();
+    if f["baseline"].is_null() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no reference measured: {notes:?}"
+        );
+        return;
+    }
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains(&format!("the reference found {count} occurrences"))),
+        "{notes:?}"
+    );
+}
