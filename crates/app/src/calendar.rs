@@ -867,3 +867,97 @@ pub async fn chat_agenda(services: &Services, days: i64) -> Result<String, AppEr
         )
     })
 }
+
+/// Sends the reminders due at `now`: for each calendar with reminders on,
+/// every timed event starting within its minutes gets one notification
+/// (keyed by the occurrence and its start, so a restart or a second pass
+/// never repeats it, and a moved event is reminded again at its new time).
+/// Returns how many were queued.
+pub async fn remind_due(services: &Services, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let store: &dyn CalendarStore = &*services.store;
+    let cals = store.cal_calendars().await?;
+    let names = display_names(&cals);
+    let minutes: HashMap<String, i64> = cals
+        .iter()
+        .filter_map(|c| {
+            c.remind_minutes
+                .map(|m| (names.get(&c.id).cloned().unwrap_or_default(), m))
+        })
+        .collect();
+    let Some(longest) = minutes.values().copied().max() else {
+        return Ok(0);
+    };
+    let tz = services.loaded.settings.general.timezone.0;
+    let a = agenda(store, tz, now, now + chrono::Duration::minutes(longest + 1)).await?;
+    let mut sent = 0;
+    for o in a.occurrences {
+        let When::Timed { start, .. } = o.when else {
+            continue;
+        };
+        let Some(m) = minutes.get(&o.calendar) else {
+            continue;
+        };
+        if o.status == openzero_core::calendar::EventStatus::Cancelled
+            || start <= now
+            || start - chrono::Duration::minutes(*m) > now
+        {
+            continue;
+        }
+        let left = (start - now).num_minutes().max(1);
+        let mut text = format!(
+            "⏰ {} {}",
+            openzero_core::calendar::time_label(&o.when, tz),
+            o.summary
+        );
+        if let Some(l) = &o.location {
+            text.push_str(&format!(" @ {l}"));
+        }
+        text.push_str(&format!(" (in {left} min)"));
+        let key = format!("reminder:{}:{}", o.key(), start.timestamp());
+        services.notify_once(&key, &text).await?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// The reminder loop `serve` runs: a pass every 30 seconds.
+pub async fn remind(services: Arc<Services>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if let Err(e) = remind_due(&services, crate::clock::now()).await {
+            tracing::warn!(error = %e, "calendar reminders not checked");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+/// Turns reminders on (minutes before) or off for the calendars called
+/// `name` (a calendar, or every calendar of a source by that name).
+/// Returns the calendars changed.
+pub async fn set_reminders(
+    store: &dyn CalendarStore,
+    name: &str,
+    minutes: Option<i64>,
+) -> Result<Vec<String>, AppError> {
+    let cals = store.cal_calendars().await?;
+    let names = display_names(&cals);
+    let chosen: Vec<&CalendarRow> = cals
+        .iter()
+        .filter(|c| {
+            c.source == name || names.get(&c.id).is_some_and(|n| n == name) || c.name == name
+        })
+        .collect();
+    if chosen.is_empty() {
+        return Err(AppError::Invalid(format!(
+            "there is no calendar or source \"{name}\" (see `openzero calendar list`)"
+        )));
+    }
+    let mut out = Vec::new();
+    for c in chosen {
+        store.cal_set_reminders(c.id, minutes).await?;
+        out.push(names.get(&c.id).cloned().unwrap_or_else(|| c.name.clone()));
+    }
+    Ok(out)
+}

@@ -229,6 +229,28 @@ async fn command(services: &Arc<Services>, cmd: CalendarCommand) -> Result<ExitC
             .await?;
             print_report(&r, "Added");
         }
+        CalendarCommand::Remind { name, minutes } => {
+            let m = if minutes.eq_ignore_ascii_case("off") {
+                None
+            } else {
+                let m: i64 = minutes
+                    .parse()
+                    .ok()
+                    .filter(|m| (1..=10_080).contains(m))
+                    .with_context(|| {
+                        format!("'{minutes}' is not a number of minutes (1 to 10080) or off")
+                    })?;
+                Some(m)
+            };
+            let cals = calendar::set_reminders(store, &name, m).await?;
+            match m {
+                Some(m) => outln!(
+                    "Reminders {m} minutes before events in: {}.",
+                    cals.join(", ")
+                ),
+                None => outln!("Reminders off for: {}.", cals.join(", ")),
+            }
+        }
         CalendarCommand::Remove { name } => {
             if !calendar::remove(&services.loaded, store, &name).await? {
                 bail!("there is no calendar source \"{name}\" (see `openzero calendar list`)");

@@ -103,6 +103,22 @@ DATA_DIR/calendar-secrets.json, readable by you only."
         name: Option<String>,
     },
 
+    /// Remind you before events of a calendar (off by default), through Telegram
+    #[command(after_help = "\
+Examples:
+  openzero calendar remind Work 15        15 minutes before each timed event in Work
+  openzero calendar remind \"Home server\" 10   every calendar of that source
+  openzero calendar remind Work off
+
+`serve` checks every 30 seconds; each event is reminded once (a moved
+event again at its new time). All-day and cancelled events are not.")]
+    Remind {
+        /// A calendar, or a source (all its calendars)
+        name: String,
+        /// Minutes before the start, or off
+        minutes: String,
+    },
+
     /// Remove a calendar source and everything it brought
     #[command(after_help = "Examples:\n  openzero calendar remove Club")]
     Remove { name: String },

@@ -344,6 +344,10 @@ pub async fn run(
     let telegram = start_telegram(&services, &workers, stop_rx.clone());
     let mail = start_mail(&services, &workers, stop_rx.clone());
     let gmail = start_gmail(&services, &workers, stop_rx.clone());
+    let reminders = {
+        let (services, stop) = (services.clone(), stop_rx.clone());
+        tokio::spawn(openzero_app::calendar::remind(services, stop))
+    };
     services.add_check(workers.check("scheduler"));
     let scheduler = {
         let (services, workers, stop) = (services.clone(), workers.clone(), stop_rx.clone());
@@ -374,7 +378,7 @@ pub async fn run(
         })
         .await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), scheduler).await;
-    for m in mail.into_iter().chain(gmail) {
+    for m in mail.into_iter().chain(gmail).chain([reminders]) {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(30), m).await;
     }
     if let Some(r) = releaser {

@@ -377,3 +377,78 @@ fn importing_a_file_keeps_what_can_be_read_and_says_what_could_not() {
     let list = berlin(&oz, &["calendar", "list", "--json"]);
     assert_eq!(list.lines().count(), 1, "{list}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_reach_telegram_once_and_today_answers_in_chat() {
+    use crate::telegram::{OWNER, TOKEN, message, push, sent_to, start_fake};
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    let path = oz.work.join("team.ics");
+    std::fs::write(&path, feed("")).unwrap();
+    berlin(&oz, &["calendar", "import", path.to_str().unwrap()]);
+    let out = berlin(&oz, &["calendar", "remind", "Team", "15"]);
+    assert!(
+        out.contains("Reminders 15 minutes before events in: Team."),
+        "{out}"
+    );
+
+    let (api, fake) = start_fake().await;
+    let owner = OWNER.to_string();
+    let env = [
+        ("USER_TIMEZONE", "Europe/Berlin"),
+        ("TELEGRAM_BOT_TOKEN", TOKEN),
+        ("TELEGRAM_ALLOWED_USER_ID", owner.as_str()),
+        ("OPENZERO__TELEGRAM__API_BASE_URL", api.as_str()),
+        ("OPENZERO__SCHEDULE__DAILY_BRIEFING", ""),
+        ("OPENZERO__SCHEDULE__WEEKLY_REVIEW", ""),
+        ("OPENZERO__SCHEDULE__MONTHLY_REVIEW", ""),
+        ("OPENZERO__SCHEDULE__CALENDAR_SYNC", ""),
+    ];
+    let reminders = |f: &crate::telegram::Fake| {
+        sent_to(f, OWNER)
+            .into_iter()
+            .filter(|t| t.contains('⏰'))
+            .collect::<Vec<_>>()
+    };
+    let wait = |what: &str, ok: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !ok() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // Monday 30 March, 08:45:05: the 09:00 sync is 15 minutes away.
+    let served = common::serve(&oz, &["--clock", "2026-03-30T08:45:05+02:00"], env);
+    let start = Instant::now();
+    while reminders(&fake).is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(30), "no reminder: {}", served.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = reminders(&fake);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("09:00–10:00 Weekly sync @ Room 4"), "{r:?}");
+
+    // /today in chat: the day at local times.
+    push(&fake, vec![message(1, OWNER, "/today")]);
+    wait("the answer to /today", &|| {
+        sent_to(&fake, OWNER)
+            .iter()
+            .any(|t| t.contains("Today, Monday 30 March"))
+    });
+    let today = sent_to(&fake, OWNER)
+        .into_iter()
+        .find(|t| t.contains("Today, Monday 30 March"))
+        .unwrap();
+    assert!(today.contains("09:00–10:00 Weekly sync"), "{today}");
+    assert!(today.contains("11:30–11:45 Standup"), "{today}");
+    served.stop();
+
+    // Restarted a minute later: the same reminder is not sent again.
+    let served = common::serve(&oz, &["--clock", "2026-03-30T08:46:00+02:00"], env);
+    std::thread::sleep(Duration::from_secs(3));
+    served.stop();
+    assert_eq!(reminders(&fake).len(), 1, "{:?}", reminders(&fake));
+}
