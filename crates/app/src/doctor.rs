@@ -110,6 +110,7 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
                 _ => check("memory", Outcome::Warn, m.detail),
             });
             out.push(embedding_engine(loaded));
+            out.push(calendars(&*store).await);
             store.close().await;
         }
         Err(e) => {
@@ -278,5 +279,41 @@ fn embedding_engine(loaded: &Loaded) -> Check {
             Outcome::Warn,
             "candle: ONNX Runtime's library was not found beside the models; ./scripts/fetch-models puts it there (about twice as fast)",
         ),
+    }
+}
+
+/// The calendar sources and how their last sync went (nothing is fetched).
+async fn calendars(store: &dyn openzero_store::CalendarStore) -> Check {
+    let sources = match store.cal_sources().await {
+        Ok(s) => s,
+        Err(e) => return check("calendar", Outcome::Fail, e.to_string()),
+    };
+    if sources.is_empty() {
+        return check(
+            "calendar",
+            Outcome::Skip,
+            "no calendars (openzero calendar import FILE.ics, add-url URL or add-caldav URL --user NAME)",
+        );
+    }
+    let failed: Vec<String> = sources
+        .iter()
+        .filter_map(|s| s.last_error.as_ref().map(|e| format!("{}: {e}", s.name)))
+        .collect();
+    let names: Vec<String> = sources
+        .iter()
+        .map(|s| format!("{} ({})", s.name, s.kind.as_str()))
+        .collect();
+    if failed.is_empty() {
+        check(
+            "calendar",
+            Outcome::Ok,
+            format!("{}; last syncs worked", names.join(", ")),
+        )
+    } else {
+        check(
+            "calendar",
+            Outcome::Warn,
+            format!("last sync failed for {}", failed.join("; ")),
+        )
     }
 }

@@ -347,7 +347,11 @@ pub fn briefing_lines(
             if !live.iter().any(|o| !o.when.is_all_day()) {
                 lines.push("No timed events: the day is free.".to_string());
             } else {
-                lines.push(format!("First free hour: {}–{}", label(fs), label(fe)));
+                lines.push(format!(
+                    "First free hour: {} (free until {})",
+                    label(fs),
+                    label(fe)
+                ));
             }
         }
     }
@@ -569,7 +573,7 @@ mod tests {
                 "12:00–13:00 Lunch (work) ⚠ overlaps Review",
                 "12:30–13:30 Review (work) ⚠ overlaps Lunch",
                 "14:00–15:00 Weekly sync (work)",
-                "First free hour: 08:00–12:00",
+                "First free hour: 08:00 (free until 12:00)",
                 "Moved: Weekly sync, now Mon 14:00 (was Mon 09:00)",
             ]
         );
