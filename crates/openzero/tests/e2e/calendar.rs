@@ -424,7 +424,11 @@ async fn reminders_reach_telegram_once_and_today_answers_in_chat() {
     let served = common::serve(&oz, &["--clock", "2026-03-30T08:45:05+02:00"], env);
     let start = Instant::now();
     while reminders(&fake).is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(30), "no reminder: {}", served.log());
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no reminder: {}",
+            served.log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let r = reminders(&fake);
