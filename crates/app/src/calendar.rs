@@ -158,6 +158,32 @@ fn read_secrets(loaded: &Loaded) -> Result<BTreeMap<String, String>, AppError> {
     }
 }
 
+/// Keeps a source's secret (a CalDAV password, a Google refresh token).
+pub(crate) fn keep_secret(loaded: &Loaded, name: &str, secret: &str) -> Result<(), AppError> {
+    let mut secrets = read_secrets(loaded)?;
+    secrets.insert(name.to_string(), secret.to_string());
+    write_secrets(loaded, &secrets)
+}
+
+/// How many events the calendars of a source hold.
+pub(crate) async fn count_source_events(
+    store: &dyn CalendarStore,
+    source_id: i64,
+) -> Result<usize, AppError> {
+    let ids: Vec<i64> = store
+        .cal_calendars()
+        .await?
+        .iter()
+        .filter(|c| c.source_id == source_id)
+        .map(|c| c.id)
+        .collect();
+    let mut events = 0;
+    for obj in store.cal_objects(Some(&ids)).await? {
+        events += count_events(&obj.ics).0;
+    }
+    Ok(events)
+}
+
 fn write_secrets(loaded: &Loaded, secrets: &BTreeMap<String, String>) -> Result<(), AppError> {
     let text = serde_json::to_string_pretty(secrets)
         .map_err(|e| AppError::Invalid(format!("cannot write calendar secrets: {e}")))?;
@@ -655,7 +681,17 @@ pub async fn sync(services: &Services, only: Option<&str>) -> Result<Vec<SyncRep
     for source in sources.iter().filter(|s| only.is_none_or(|n| n == s.name)) {
         let result: Result<usize, String> = match source.kind {
             SourceKind::File => Ok(0),
-            SourceKind::Google => Err("Google Calendar sync is not built yet".into()),
+            SourceKind::Google => match secrets.get(&source.name) {
+                None => Err(format!(
+                    "no Google grant kept for \"{}\"; remove it and run `openzero calendar connect google` again",
+                    source.name
+                )),
+                Some(refresh) => {
+                    crate::calendar_google::sync(&services.loaded, store, source, refresh)
+                        .await
+                        .map(|(_, c)| c)
+                }
+            },
             SourceKind::Ics => match sync_feed(store, &client, source, tz).await {
                 Ok((changed, shifted)) => {
                     if shifted {

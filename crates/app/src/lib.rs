@@ -14,6 +14,7 @@ pub mod bench_llm;
 pub mod bench_mail;
 pub mod briefings;
 pub mod calendar;
+pub mod calendar_google;
 pub mod calendar_tools;
 pub mod clock;
 pub mod consent;

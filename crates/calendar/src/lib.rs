@@ -1,7 +1,7 @@
 //! Calendar adapters: iCalendar parsing ([`ics`]), time zones as calendars
 //! name them ([`zone`]), recurrence expansion in the owner's zone
-//! ([`expand`]), and later in this crate the read-only sources (CalDAV,
-//! ICS subscriptions, Google Calendar).
+//! ([`mod@expand`]), and the read-only sources: ICS subscriptions
+//! ([`feed`]), CalDAV ([`caldav`]) and Google Calendar ([`google`]).
 //!
 //! **Invariants:** parsing never fails (what cannot be read is a
 //! [`ics::Problem`], the rest of the calendar stays); expansion looks only
@@ -10,6 +10,7 @@
 pub mod caldav;
 pub mod expand;
 pub mod feed;
+pub mod google;
 pub mod ics;
 pub mod rule;
 pub mod zone;

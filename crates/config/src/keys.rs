@@ -596,6 +596,14 @@ pub const KEYS: &[KeyDef] = &[
         "\"https://oauth2.googleapis.com/token\"",
         "Google's token endpoint.",
     ),
+    k(
+        "google.calendar_api_base",
+        Str,
+        &[],
+        Some("\"https://www.googleapis.com/\""),
+        "\"https://www.googleapis.com/\"",
+        "The Google Calendar API (read with calendar.readonly, GET requests only).",
+    ),
 ];
 
 /// Looks a key up by its `section.key` path.

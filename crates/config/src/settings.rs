@@ -368,6 +368,8 @@ pub struct Google {
     pub client_secret: Option<Secret>,
     pub auth_url: String,
     pub token_url: String,
+    /// The Google Calendar API (tests point it at a fake).
+    pub calendar_api_base: String,
 }
 
 impl Default for Google {
@@ -377,6 +379,7 @@ impl Default for Google {
             client_secret: None,
             auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
             token_url: "https://oauth2.googleapis.com/token".into(),
+            calendar_api_base: "https://www.googleapis.com/".into(),
         }
     }
 }

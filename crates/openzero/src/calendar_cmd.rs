@@ -229,6 +229,55 @@ async fn command(services: &Arc<Services>, cmd: CalendarCommand) -> Result<ExitC
             .await?;
             print_report(&r, "Added");
         }
+        CalendarCommand::Connect {
+            provider,
+            name,
+            refresh_token_file,
+        } => {
+            if !provider.eq_ignore_ascii_case("google") {
+                bail!(
+                    "'{provider}' cannot be connected: google (its Calendar API); CalDAV accounts use add-caldav"
+                );
+            }
+            let token = match refresh_token_file {
+                Some(f) => Some(
+                    std::fs::read_to_string(&f)
+                        .with_context(|| format!("cannot read {}", f.display()))?
+                        .trim()
+                        .to_string(),
+                ),
+                None => None,
+            };
+            let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+            let pasted = async {
+                let line = tokio::task::spawn_blocking(|| {
+                    let mut line = String::new();
+                    match std::io::stdin().read_line(&mut line) {
+                        Ok(n) if n > 0 && !line.trim().is_empty() => Some(line),
+                        _ => None,
+                    }
+                })
+                .await
+                .ok()
+                .flatten();
+                if line.is_none() && !interactive {
+                    // Nothing piped and no terminal: wait for the redirect.
+                    std::future::pending::<()>().await;
+                }
+                line
+            };
+            let say = |s: &str| outln!("{s}");
+            let r = openzero_app::calendar_google::connect(
+                &services.loaded,
+                store,
+                &name,
+                token,
+                &say,
+                pasted,
+            )
+            .await?;
+            print_report(&r, "Connected");
+        }
         CalendarCommand::Remind { name, minutes } => {
             let m = if minutes.eq_ignore_ascii_case("off") {
                 None

@@ -103,6 +103,30 @@ DATA_DIR/calendar-secrets.json, readable by you only."
         name: Option<String>,
     },
 
+    /// Follow a Google account's calendars (the Calendar API, read-only), in your browser
+    #[command(after_help = "\
+Examples:
+  GOOGLE_CLIENT_ID=1234-abc.apps.googleusercontent.com GOOGLE_CLIENT_SECRET=GOCSPX-... openzero calendar connect google
+  openzero calendar connect google --name Work --refresh-token-file token.txt
+
+Uses your own Google OAuth client (type \"Desktop app\", the Google Calendar
+API enabled), the same one Gmail uses. Only the calendar.readonly scope is
+asked for; every calendar of the account is synced by sync token (a full
+resync when Google asks for one) and only GET requests are sent. The
+refresh token is kept in DATA_DIR/calendar-secrets.json (mode 0600). On a
+server without a browser, paste the address the browser ends on, or give a
+refresh token granted elsewhere with --refresh-token-file.")]
+    Connect {
+        /// google
+        provider: String,
+        /// The source's name (default: Google)
+        #[arg(long, default_value = "Google")]
+        name: String,
+        /// A refresh token (calendar.readonly) granted elsewhere
+        #[arg(long, value_name = "FILE")]
+        refresh_token_file: Option<PathBuf>,
+    },
+
     /// Remind you before events of a calendar (off by default), through Telegram
     #[command(after_help = "\
 Examples:

@@ -8,4 +8,6 @@
 
 mod caldav;
 mod cases;
+mod google;
+mod google_fake;
 mod reference;

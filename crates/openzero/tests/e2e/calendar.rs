@@ -456,3 +456,36 @@ async fn reminders_reach_telegram_once_and_today_answers_in_chat() {
     served.stop();
     assert_eq!(reminders(&fake).len(), 1, "{:?}", reminders(&fake));
 }
+
+#[test]
+fn a_local_calendar_stored_in_utc_is_flagged_once_on_import() {
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    // A club's weekday sessions "at 09:00-17:00" written as UTC: in Los
+    // Angeles they would fall at 01:00-09:00.
+    let mut ics = String::from("BEGIN:VCALENDAR\r\nX-WR-CALNAME:Club\r\n");
+    for d in 2..10 {
+        ics.push_str(&format!(
+            "BEGIN:VEVENT\r\nUID:s{d}\r\nSUMMARY:Session {d}\r\nDTSTART:202611{d:02}T090000Z\r\nDTEND:202611{d:02}T100000Z\r\nEND:VEVENT\r\n"
+        ));
+    }
+    ics.push_str("END:VCALENDAR\r\n");
+    let path = oz.work.join("club.ics");
+    std::fs::write(&path, &ics).unwrap();
+    let run = || {
+        let out = oz
+            .cmd()
+            .env("USER_TIMEZONE", "America/Los_Angeles")
+            .args(["calendar", "import", path.to_str().unwrap()])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let first = run();
+    assert!(first.contains("odd hours"), "{first}");
+    let second = run();
+    assert!(!second.contains("odd hours"), "flagged twice: {second}");
+}

@@ -29,7 +29,15 @@ fn jobs_are_listed_paused_across_restarts_and_resumed() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let names: Vec<&str> = jobs.iter().map(|j| j["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["daily-briefing", "weekly-review", "monthly-review"]);
+    assert_eq!(
+        names,
+        [
+            "daily-briefing",
+            "weekly-review",
+            "monthly-review",
+            "calendar-sync"
+        ]
+    );
     assert_eq!(jobs[0]["schedule"], "30 7 * * MON-FRI");
     let next = jobs[0]["next"].as_str().unwrap();
     assert!(

@@ -15,6 +15,7 @@ mod consent;
 mod disk;
 mod gmail;
 mod gmail_fake;
+mod google_calendar;
 mod jobs;
 mod mail;
 mod memory;

@@ -75,7 +75,9 @@ async fn tools_run_their_results_go_back_and_bad_calls_are_answered() {
             "project_update",
             "email_search",
             "email_recent",
-            "email_rule_propose"
+            "email_rule_propose",
+            "calendar_range",
+            "calendar_free_slots"
         ]
     );
     let results: Vec<(String, String)> = seen[1]["messages"]
