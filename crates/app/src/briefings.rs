@@ -233,7 +233,12 @@ impl Briefings {
         self.record(kind, b).await?;
         if kind == Kind::Daily {
             let tz = self.services.loaded.settings.general.timezone.0;
-            crate::calendar::keep_snapshot(&*self.services.store, tz, clock::now()).await?;
+            // The briefing goes out even when its look at the week cannot be kept.
+            if let Err(e) =
+                crate::calendar::keep_snapshot(&*self.services.store, tz, clock::now()).await
+            {
+                tracing::warn!(error = %e, "calendar snapshot not kept; tomorrow's changes are not shown");
+            }
         }
         self.services.notify(&b.text).await
     }

@@ -32,6 +32,11 @@ pub const SECRETS_FILE: &str = "calendar-secrets.json";
 
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The one calendar and resource of an ICS subscription: a fixed name, so
+/// the feed's address (often carrying a secret token) is kept only once,
+/// in its source.
+const FEED_HREF: &str = "feed";
+
 /// Occurrences of a span, and what in the calendars could not be read.
 #[derive(Debug, Clone, Default)]
 pub struct Agenda {
@@ -83,6 +88,9 @@ pub async fn agenda(
     for (id, events) in by_cal {
         let cal_name = names.get(&id).cloned().unwrap_or_default();
         let (mut occ, problems) = openzero_calendar::expand(&events, &cal_name, tz, from, to);
+        for o in &mut occ {
+            o.calendar_id = id;
+        }
         out.problems
             .extend(problems.iter().map(|p| format!("{cal_name}: {p}")));
         out.occurrences.append(&mut occ);
@@ -358,7 +366,7 @@ pub async fn add_url(
             ))
         })?;
     let cal = store
-        .cal_calendar_upsert(source.id, u.as_str(), &name, None)
+        .cal_calendar_upsert(source.id, FEED_HREF, &name, None)
         .await?;
     let (events, problems) = count_events(&ics);
     let shifted = check_shift(store, &cal, &ics, tz).await?;
@@ -367,7 +375,7 @@ pub async fn add_url(
             cal.id,
             &ObjectChanges {
                 replace_all: true,
-                put: vec![(u.to_string(), etag.clone(), ics)],
+                put: vec![(FEED_HREF.to_string(), etag.clone(), ics)],
                 removed: vec![],
             },
             &SyncState {
@@ -490,6 +498,12 @@ async fn sync_caldav(
     dav: &CalDav,
 ) -> Result<(usize, usize), String> {
     let remote = dav.discover().await.map_err(|e| e.to_string())?;
+    if remote.is_empty() {
+        return Err(format!(
+            "{} listed no calendars this time; what was synced before is kept",
+            source.url
+        ));
+    }
     let known: Vec<CalendarRow> = store
         .cal_calendars()
         .await
@@ -586,6 +600,28 @@ async fn sync_one(
     } else {
         (cal.state.sync_token.clone(), cal.state.ctag.clone())
     };
+    // A full resync must not drop what the server failed to send this time:
+    // everything else not sent again is removed instead.
+    let (replace_all, removed) = if replace_all && !fetched.failed.is_empty() {
+        let keep: std::collections::HashSet<&String> = fetched
+            .failed
+            .iter()
+            .chain(fetched.resources.iter().map(|r| &r.href))
+            .collect();
+        let mut gone = removed;
+        gone.extend(
+            store
+                .cal_etags(cal.id)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|(h, _)| h)
+                .filter(|h| !keep.contains(h)),
+        );
+        (false, gone)
+    } else {
+        (replace_all, removed)
+    };
     let any = replace_all || !fetched.resources.is_empty() || !removed.is_empty();
     let put = fetched
         .resources
@@ -621,7 +657,7 @@ async fn sync_feed(
 ) -> Result<(bool, bool), String> {
     let u = feed::normalize(&source.url).map_err(|e| e.to_string())?;
     let cal = store
-        .cal_calendar_upsert(source.id, u.as_str(), &source.name, None)
+        .cal_calendar_upsert(source.id, FEED_HREF, &source.name, None)
         .await
         .map_err(|e| e.to_string())?;
     let got = feed::fetch(
@@ -641,6 +677,33 @@ async fn sync_feed(
     else {
         return Ok((false, false));
     };
+    // A feed that comes back empty or cut short while the last copy had
+    // events is a hiccup of the server, not a cleared calendar.
+    let parsed = openzero_calendar::parse(ics.as_bytes());
+    let cut_short = parsed
+        .problems
+        .iter()
+        .any(|p| p.what.contains("never ended"));
+    if parsed.events.is_empty() || cut_short {
+        let before: usize = store
+            .cal_objects(Some(&[cal.id]))
+            .await
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|o| count_events(&o.ics).0)
+            .sum();
+        if before > 0 {
+            return Err(format!(
+                "{} came back {}; the last copy ({before} events) is kept",
+                feed::redacted(&u),
+                if cut_short {
+                    "cut short"
+                } else {
+                    "with no events"
+                }
+            ));
+        }
+    }
     let shifted = check_shift(store, &cal, &ics, tz)
         .await
         .map_err(|e| e.to_string())?;
@@ -649,7 +712,7 @@ async fn sync_feed(
             cal.id,
             &ObjectChanges {
                 replace_all: true,
-                put: vec![(u.to_string(), etag.clone(), ics)],
+                put: vec![(FEED_HREF.to_string(), etag.clone(), ics)],
                 removed: vec![],
             },
             &SyncState {
@@ -797,17 +860,48 @@ pub async fn briefing_lines(
     }
     let day = agenda_days(store, tz, today, today + chrono::Duration::days(1)).await?;
     let mut changes = Vec::new();
-    if let Some(before) = last_snapshot(store, today).await? {
-        let (from, to) = (
-            midnight(tz, today),
-            midnight(tz, today + chrono::Duration::days(WATCH_DAYS)),
-        );
+    if let Some((taken, before)) = last_snapshot(store, today).await? {
+        // Only the days both looks cover: the last look (maybe Friday's)
+        // saw up to its own day + WATCH_DAYS.
+        let end = (today + chrono::Duration::days(WATCH_DAYS))
+            .min(taken + chrono::Duration::days(WATCH_DAYS + 1));
+        let (from, to) = (midnight(tz, today), midnight(tz, end));
         let now_window = agenda(store, tz, from, to).await?.occurrences;
         let before: Vec<Occurrence> = before
             .into_iter()
             .filter(|o| o.overlaps(tz, from, to))
             .collect();
-        changes = openzero_core::calendar::changes(&before, &now_window);
+        changes = openzero_core::calendar::changes(&before, &now_window, tz);
+        // "Cancelled" may be "moved out of the window": look further.
+        if changes
+            .iter()
+            .any(|c| matches!(c, openzero_core::calendar::Change::Cancelled(_)))
+        {
+            let wide = agenda(
+                store,
+                tz,
+                midnight(tz, today - chrono::Duration::days(30)),
+                midnight(tz, today + chrono::Duration::days(120)),
+            )
+            .await?
+            .occurrences;
+            let by_key: HashMap<String, &Occurrence> = wide
+                .iter()
+                .filter(|o| o.status != openzero_core::calendar::EventStatus::Cancelled)
+                .map(|o| (o.key(), o))
+                .collect();
+            for c in &mut changes {
+                if let openzero_core::calendar::Change::Cancelled(o) = c
+                    && o.status != openzero_core::calendar::EventStatus::Cancelled
+                    && let Some(now) = by_key.get(&o.key())
+                {
+                    *c = openzero_core::calendar::Change::Moved {
+                        before: o.when,
+                        now: (*now).clone(),
+                    };
+                }
+            }
+        }
     }
     Ok(openzero_core::calendar::briefing_lines(
         &day.occurrences,
@@ -818,16 +912,17 @@ pub async fn briefing_lines(
     ))
 }
 
-/// The most recent look kept before `today` (up to a week back).
+/// The most recent look kept before `today` (up to a week back), with the
+/// day it was taken.
 async fn last_snapshot(
     store: &dyn CalendarStore,
     today: NaiveDate,
-) -> Result<Option<Vec<Occurrence>>, AppError> {
+) -> Result<Option<(NaiveDate, Vec<Occurrence>)>, AppError> {
     for back in 1..=7 {
         let d = today - chrono::Duration::days(back);
         if let Some((_, json)) = store.cal_snapshot(d).await? {
             return match serde_json::from_str(&json) {
-                Ok(v) => Ok(Some(v)),
+                Ok(v) => Ok(Some((d, v))),
                 Err(e) => {
                     tracing::warn!(day = %d, error = %e, "calendar snapshot unreadable; changes not shown");
                     Ok(None)

@@ -194,8 +194,11 @@ pub async fn sync(
         let mut removed = changes.removed.clone();
         if !gone.is_empty() && !full {
             for (href, _) in store.cal_etags(cal.id).await.map_err(|e| e.to_string())? {
-                if let Some((series, _)) = href.split_once('_')
+                // An instance id is "SERIES_20260330T070000Z" (or a date);
+                // "SERIES_R2026…" is a split-off series of its own.
+                if let Some((series, when)) = href.rsplit_once('_')
                     && gone.contains(series)
+                    && when.starts_with(|c: char| c.is_ascii_digit())
                 {
                     removed.push(href);
                 }

@@ -22,8 +22,10 @@ fn date_arg(args: &Value, key: &str) -> Result<Option<NaiveDate>, String> {
     match args.get(key).and_then(Value::as_str) {
         None => Ok(None),
         Some(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .ok()
+            .filter(|d| (1900..=2200).contains(&chrono::Datelike::year(d)))
             .map(Some)
-            .map_err(|_| format!("{key} must be a date like 2026-12-01, not {s:?}")),
+            .ok_or_else(|| format!("{key} must be a date like 2026-12-01, not {s:?}")),
     }
 }
 

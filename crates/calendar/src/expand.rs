@@ -47,6 +47,19 @@ pub fn expand(
             masters.push(ev);
         }
     }
+    // The same event twice (a feed that repeats itself) is shown once.
+    let mut seen = HashSet::new();
+    // (Only with a real UID: two UID-less events are two events.)
+    masters.retain(|m| {
+        m.uid.starts_with("no-uid:")
+            || seen.insert((
+                m.uid.as_str(),
+                m.start.naive(),
+                m.summary.as_str(),
+                m.end.as_ref().map(Time::naive),
+                format!("{:?}{:?}", m.rrules, m.exdates),
+            ))
+    });
     let mut with_master = HashSet::new();
     for m in masters {
         let ovs = overrides
@@ -200,6 +213,7 @@ impl Expander<'_> {
     fn push(&mut self, ev: &Event, when: When, instance: Option<When>, status: EventStatus) {
         let o = Occurrence {
             calendar: self.calendar.to_string(),
+            calendar_id: 0,
             uid: ev.uid.clone(),
             instance,
             summary: ev.summary.clone(),
@@ -259,8 +273,37 @@ impl Expander<'_> {
             .max()
             .unwrap_or(0);
         let margin = Duration::days(2) + Duration::seconds(shift_margin);
-        let lo = self.from.naive_utc() - len.as_duration() - margin;
-        let hi = self.to.naive_utc() + margin;
+        // Periods and overrides may outlast the master: the longest counts.
+        let longest = m
+            .rdates
+            .iter()
+            .filter_map(|r| match r {
+                Rdate::Period(_, PeriodEnd::After(l)) => Some(l.as_duration()),
+                Rdate::Period(s, PeriodEnd::At(e)) => Some(e.naive() - s.naive()),
+                Rdate::Start(_) => None,
+            })
+            .chain(
+                overrides
+                    .iter()
+                    .filter_map(|o| o.end.as_ref().map(|e| e.naive() - o.start.naive())),
+            )
+            .chain(
+                overrides
+                    .iter()
+                    .filter_map(|o| o.length.map(|l| l.as_duration())),
+            )
+            .fold(len.as_duration(), |a, b| {
+                a.max(b.min(Duration::days(36_525)))
+            });
+        let (Some(lo), Some(hi)) = (
+            self.from
+                .naive_utc()
+                .checked_sub_signed(longest)
+                .and_then(|t| t.checked_sub_signed(margin)),
+            self.to.naive_utc().checked_add_signed(margin),
+        ) else {
+            return;
+        };
 
         // Every instance start: DTSTART, the rule's, the RDATEs.
         let mut starts: Vec<(NaiveDateTime, Option<PeriodEnd>, Option<&Zone>)> = Vec::new();
@@ -270,7 +313,8 @@ impl Expander<'_> {
         for r in &m.rrules {
             let until = rule::until_local(r, |utc| match &zone {
                 Some(z) => z.to_local(utc.and_utc(), self.owner),
-                None => utc,
+                // An all-day series ending at a UTC instant: the owner's day.
+                None => Zone::Floating.to_local(utc.and_utc(), self.owner),
             });
             match until {
                 Some(u) if u < start_local => {}

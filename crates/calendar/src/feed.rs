@@ -56,20 +56,29 @@ pub fn normalize(url: &str) -> Result<url::Url, FeedError> {
 /// The address with any user, password or query token hidden, for logs
 /// and messages (subscription links often carry a secret token).
 pub fn redacted(url: &url::Url) -> String {
-    let mut u = url.clone();
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    if u.query().is_some() {
-        u.set_query(Some("…"));
-    }
-    let path = u.path().to_string();
-    // Private feed paths (Google's "private-<token>/basic.ics", iCloud's
-    // long ids) are secrets too: keep only the first segment and the name.
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    if segs.len() > 2 {
-        u.set_path(&format!("/{}/…/{}", segs[0], segs[segs.len() - 1]));
-    }
-    u.to_string()
+    // Private feed paths are secrets too (Google's "private-<token>/basic.ics",
+    // iCloud's "published/2/<token>", Nextcloud's "public-calendars/<token>"):
+    // only a short file name ending in .ics is shown; user, password and
+    // query never are.
+    let last = url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .unwrap_or_default();
+    let stem = last.strip_suffix(".ics").unwrap_or("");
+    let path = if url.path() == "/" {
+        "/".to_string()
+    } else if !stem.is_empty() && stem.len() <= 24 {
+        format!("/…/{last}")
+    } else {
+        "/…".to_string()
+    };
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let query = if url.query().is_some() { "?…" } else { "" };
+    format!(
+        "{}://{}{port}{path}{query}",
+        url.scheme(),
+        url.host_str().unwrap_or_default()
+    )
 }
 
 /// Fetches `url`, sending the validators from the last fetch.
@@ -165,6 +174,22 @@ mod tests {
         );
         assert!(normalize("ftp://example.org/a.ics").is_err());
         assert!(normalize("not a url").is_err());
+    }
+
+    #[test]
+    fn icloud_and_nextcloud_tokens_are_hidden() {
+        for url in [
+            "webcal://p52-caldav.icloud.com/published/2/MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw",
+            "https://cloud.example.org/remote.php/dav/public-calendars/k2BsQ8xYz3PqRr7T?export",
+            "https://club.example/cal/8f3a9c0d1e2f3a4b5c6d7e8f9a0b1c2d.ics",
+        ] {
+            let shown = redacted(&normalize(url).expect("url"));
+            for secret in ["MTIzNDU2", "k2BsQ8", "8f3a9c0d"] {
+                assert!(!shown.contains(secret), "{shown}");
+            }
+        }
+        let shown = redacted(&normalize("https://club.example/fixtures.ics").expect("url"));
+        assert_eq!(shown, "https://club.example/…/fixtures.ics");
     }
 
     #[test]

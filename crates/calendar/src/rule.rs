@@ -115,5 +115,9 @@ pub fn build(
     if !r.bysecond.is_empty() {
         rr = rr.by_second(r.bysecond.clone());
     }
-    rr.build(carrier(start)).map_err(|e| e.to_string())
+    // Limited: a rule that never yields (BYMONTH=2;BYMONTHDAY=30) stops
+    // after the crate's loop bound instead of running to the year 10000.
+    rr.build(carrier(start))
+        .map(RRuleSet::limit)
+        .map_err(|e| e.to_string())
 }

@@ -84,6 +84,10 @@ impl EventStatus {
 pub struct Occurrence {
     /// The calendar's name as the owner sees it.
     pub calendar: String,
+    /// The calendar's stored id (0 when not from storage): what identifies
+    /// it even when its shown name changes.
+    #[serde(default)]
+    pub calendar_id: i64,
     pub uid: String,
     /// The instance's original start in a series (its RECURRENCE-ID), so a
     /// moved instance is still recognised as the same one.
@@ -105,7 +109,12 @@ impl Occurrence {
             Some(When::Timed { start, .. }) => start.format("%Y%m%dT%H%M%SZ").to_string(),
             Some(When::AllDay { start, .. }) => start.format("%Y%m%d").to_string(),
         };
-        format!("{}\u{1f}{}\u{1f}{}", self.calendar, self.uid, instance)
+        let cal = if self.calendar_id != 0 {
+            self.calendar_id.to_string()
+        } else {
+            self.calendar.clone()
+        };
+        format!("{cal}\u{1f}{}\u{1f}{}", self.uid, instance)
     }
 
     pub fn overlaps(&self, tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
@@ -225,17 +234,21 @@ pub enum Change {
 }
 
 /// Compares what a span looked like before with how it looks now, by
-/// occurrence key: new, moved, cancelled (removed or marked cancelled).
-pub fn changes(before: &[Occurrence], now: &[Occurrence]) -> Vec<Change> {
+/// occurrence key: new, moved, cancelled (removed or marked cancelled). A
+/// series moved as a whole (09:00 → 10:00) changes its instances' keys; a
+/// gone and a new instance of the same event on the same day in `tz` are
+/// one move.
+pub fn changes(before: &[Occurrence], now: &[Occurrence], tz: Tz) -> Vec<Change> {
     use std::collections::HashMap;
     let old: HashMap<String, &Occurrence> = before.iter().map(|o| (o.key(), o)).collect();
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
+    let mut new = Vec::new();
     for o in now {
         let key = o.key();
         seen.insert(key.clone());
         match old.get(&key) {
-            None if o.status != EventStatus::Cancelled => out.push(Change::New(o.clone())),
+            None if o.status != EventStatus::Cancelled => new.push(o),
             None => {}
             Some(prev) => {
                 if o.status == EventStatus::Cancelled && prev.status != EventStatus::Cancelled {
@@ -249,11 +262,30 @@ pub fn changes(before: &[Occurrence], now: &[Occurrence]) -> Vec<Change> {
             }
         }
     }
-    for o in before {
-        if o.status != EventStatus::Cancelled && !seen.contains(&o.key()) {
-            out.push(Change::Cancelled(o.clone()));
+    let mut gone: Vec<&Occurrence> = before
+        .iter()
+        .filter(|o| o.status != EventStatus::Cancelled && !seen.contains(&o.key()))
+        .collect();
+    let day = |o: &Occurrence| o.when.span(tz).0.with_timezone(&tz).date_naive();
+    for n in new {
+        let same = gone.iter().position(|g| {
+            g.uid == n.uid
+                && g.calendar_id == n.calendar_id
+                && g.calendar == n.calendar
+                && day(g) == day(n)
+        });
+        match same {
+            Some(i) => {
+                let g = gone.remove(i);
+                out.push(Change::Moved {
+                    before: g.when,
+                    now: n.clone(),
+                });
+            }
+            None => out.push(Change::New(n.clone())),
         }
     }
+    out.extend(gone.into_iter().map(|g| Change::Cancelled(g.clone())));
     out
 }
 
@@ -358,6 +390,15 @@ pub fn briefing_lines(
     for c in changes {
         lines.push(match c {
             Change::New(o) => format!("New: {} {}", time_label(&o.when, tz), o.summary),
+            Change::Moved { before, now } if before.span(tz).0 == now.when.span(tz).0 => {
+                let end = |w: &When| w.span(tz).1.with_timezone(&tz).format("%H:%M").to_string();
+                format!(
+                    "Changed: {} now ends {} (was {})",
+                    now.summary,
+                    end(&now.when),
+                    end(before)
+                )
+            }
             Change::Moved { before, now } => format!(
                 "Moved: {}, now {} (was {})",
                 now.summary,
@@ -436,6 +477,7 @@ mod tests {
     fn occ(uid: &str, start: &str, end: &str) -> Occurrence {
         Occurrence {
             calendar: "work".into(),
+            calendar_id: 0,
             uid: uid.into(),
             instance: None,
             summary: uid.into(),
@@ -521,7 +563,7 @@ mod tests {
             occ("fresh", "2026-11-30T16:00:00Z", "2026-11-30T17:00:00Z"),
         ];
         now[1].status = EventStatus::Confirmed;
-        let c = changes(&before, &now);
+        let c = changes(&before, &now, berlin());
         assert_eq!(c.len(), 3, "{c:?}");
         assert!(matches!(&c[0], Change::Moved { now, .. } if now.uid == "weekly"));
         assert!(matches!(&c[1], Change::New(o) if o.uid == "fresh"));
@@ -565,7 +607,7 @@ mod tests {
         };
         let mut today = vec![moved.clone(), lunch, review];
         sort_agenda(&mut today, tz);
-        let ch = changes(&[before], &[moved]);
+        let ch = changes(&[before], &[moved], tz);
         let lines = briefing_lines(&today, &ch, tz, at("2026-11-30T06:30:00Z"), (8, 20));
         assert_eq!(
             lines,
@@ -593,5 +635,33 @@ mod tests {
             7,
         );
         assert_eq!(lines, vec!["Mon 30 Nov: 09:00 a", "Wed 2 Dec: 18:00 b"]);
+    }
+
+    #[test]
+    fn a_series_moved_an_hour_reads_as_moves_not_new_and_cancelled() {
+        let tz = berlin();
+        let mut before = occ("s", "2026-11-30T08:00:00Z", "2026-11-30T09:00:00Z");
+        before.instance = Some(before.when);
+        let mut now = occ("s", "2026-11-30T09:00:00Z", "2026-11-30T10:00:00Z");
+        now.instance = Some(now.when);
+        let c = changes(&[before], &[now], tz);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert!(matches!(&c[0], Change::Moved { .. }));
+        let lines = briefing_lines(&[], &c, tz, at("2026-11-30T06:00:00Z"), (8, 20));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l == "Moved: s, now Mon 10:00 (was Mon 09:00)"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn a_renamed_calendar_does_not_change_its_events() {
+        let mut a = occ("x", "2026-11-30T08:00:00Z", "2026-11-30T09:00:00Z");
+        a.calendar_id = 7;
+        let mut b = a.clone();
+        b.calendar = "fastmail/work".into();
+        assert!(changes(&[a], &[b], berlin()).is_empty());
     }
 }

@@ -22,7 +22,11 @@ pub async fn run(loaded: Loaded, cmd: CalendarCommand) -> Result<ExitCode> {
 
 fn day(s: &str, flag: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .with_context(|| format!("{flag} '{s}' is not a date: use 2026-12-01"))
+        .ok()
+        .filter(|d| (1900..=2200).contains(&chrono::Datelike::year(d)))
+        .with_context(|| {
+            format!("{flag} '{s}' is not a date between 1900 and 2200: use 2026-12-01")
+        })
 }
 
 fn print_report(r: &AddReport, verb: &str) {
@@ -107,7 +111,7 @@ async fn command(services: &Arc<Services>, cmd: CalendarCommand) -> Result<ExitC
             };
             let to = match (to, days) {
                 (Some(s), _) => day(&s, "--to")? + Duration::days(1),
-                (None, Some(n)) => from + Duration::days(i64::from(n.max(1))),
+                (None, Some(n)) => from + Duration::days(i64::from(n.clamp(1, 3660))),
                 (None, None) => from + Duration::days(1),
             };
             if to <= from {

@@ -344,9 +344,26 @@ pub async fn run(
     let telegram = start_telegram(&services, &workers, stop_rx.clone());
     let mail = start_mail(&services, &workers, stop_rx.clone());
     let gmail = start_gmail(&services, &workers, stop_rx.clone());
+    // Calendar reminders, restarted by the supervisor if the loop dies.
     let reminders = {
-        let (services, stop) = (services.clone(), stop_rx.clone());
-        tokio::spawn(openzero_app::calendar::remind(services, stop))
+        let (services, workers, stop) = (services.clone(), workers.clone(), stop_rx.clone());
+        let stop2 = stop.clone();
+        tokio::spawn(async move {
+            supervise(
+                "calendar-reminders",
+                workers,
+                stop,
+                FIRST_BACKOFF,
+                move || {
+                    let (services, stop) = (services.clone(), stop2.clone());
+                    async move {
+                        openzero_app::calendar::remind(services, stop).await;
+                        Ok(())
+                    }
+                },
+            )
+            .await;
+        })
     };
     services.add_check(workers.check("scheduler"));
     let scheduler = {

@@ -427,3 +427,40 @@ END:VCALENDAR
         .collect();
     assert_eq!(spans, vec!["23 22:00 8h", "24 22:00 8h", "25 22:00 8h"]);
 }
+
+#[test]
+fn a_rule_that_never_matches_gives_its_first_occurrence_and_stops() {
+    // 30 February never comes; the iteration must give up, not walk to
+    // the year 10000 for every event of the feed.
+    let mut ics = String::from("BEGIN:VCALENDAR\n");
+    for i in 0..20 {
+        ics.push_str(&format!(
+            "BEGIN:VEVENT\nUID:never{i}\nSUMMARY:Never {i}\nDTSTART:20260101T090000Z\nRRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\nEND:VEVENT\n"
+        ));
+    }
+    ics.push_str("END:VCALENDAR\n");
+    let (occ, _) = agenda(&ics, "2026-01-01", "2027-01-01");
+    assert_eq!(occ.len(), 20, "only each DTSTART");
+}
+
+#[test]
+fn dates_at_the_edge_of_time_are_no_panic() {
+    let ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:w\nSUMMARY:W\nDTSTART:20260101T090000Z\nRRULE:FREQ=WEEKLY\nEND:VEVENT\nEND:VCALENDAR\n";
+    let cal = parse(ics.as_bytes());
+    for (from, to) in [
+        (NaiveDate::MIN, NaiveDate::MIN),
+        (NaiveDate::MAX, NaiveDate::MAX),
+    ] {
+        let f = chrono::NaiveDateTime::new(from, chrono::NaiveTime::MIN).and_utc();
+        let t = chrono::NaiveDateTime::new(to, chrono::NaiveTime::MIN).and_utc();
+        let _ = expand(&cal.events, "x", berlin(), f, t);
+    }
+}
+
+#[test]
+fn the_same_event_twice_in_a_feed_is_shown_once() {
+    let ev = "BEGIN:VEVENT\nUID:dup@x\nSUMMARY:Dup\nDTSTART:20261130T090000Z\nDTEND:20261130T100000Z\nEND:VEVENT\n";
+    let ics = format!("BEGIN:VCALENDAR\n{ev}{ev}END:VCALENDAR\n");
+    let (occ, _) = agenda(&ics, "2026-11-30", "2026-12-01");
+    assert_eq!(occ.len(), 1, "{occ:?}");
+}

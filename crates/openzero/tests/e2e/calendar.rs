@@ -228,6 +228,29 @@ fn a_subscribed_feed_gives_the_agenda_at_local_times_and_refreshes_with_a_condit
     assert_eq!(agenda_json(&oz, "2026-03-30", "2026-03-31").len(), 2);
     let list = berlin(&oz, &["calendar", "list"]);
     assert!(list.contains("last sync failed"), "{list}");
+
+    // A feed that comes back empty (a server hiccup): the last copy stays.
+    {
+        let mut s = state.lock().unwrap();
+        s.body = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n".into();
+        s.etag = "\"v4\"".into();
+    }
+    let out = oz
+        .cmd()
+        .env("USER_TIMEZONE", "Europe/Berlin")
+        .args(["calendar", "sync"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("came back with no events; the last copy"),
+        "{out}"
+    );
+    assert!(!out.contains("sekrit"), "{out}");
+    assert_eq!(agenda_json(&oz, "2026-03-30", "2026-03-31").len(), 2);
 }
 
 #[test]
