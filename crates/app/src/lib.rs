@@ -15,6 +15,7 @@ pub mod bench_mail;
 pub mod briefings;
 pub mod calendar;
 pub mod calendar_google;
+pub mod calendar_sources;
 pub mod calendar_tools;
 pub mod clock;
 pub mod consent;
