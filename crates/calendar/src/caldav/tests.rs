@@ -1,3 +1,4 @@
+// Compiled only under #[cfg(test)]: the parent module declares it so.
 //! The client's unit tests: read-only by construction, hrefs, XML.
 
 use super::*;

@@ -1,3 +1,4 @@
+// Compiled only under #[cfg(test)]: the parent module declares it so.
 //! The Google client's unit tests: GET only, conversion, errors.
 
 use super::*;
