@@ -14,7 +14,7 @@ use std::time::Duration;
 use openzero_calendar::google::{GoogleCalendar, GoogleError, SCOPE};
 use openzero_config::Loaded;
 use openzero_store::calendar::{
-    CalendarRow, CalendarStore, NewSource, ObjectChanges, SourceKind, SourceRow, SyncState,
+    CalendarStore, NewSource, ObjectChanges, SourceKind, SourceRow, SyncState,
 };
 
 use crate::AppError;
@@ -154,27 +154,13 @@ pub async fn sync(
         .await
         .map_err(|e| e.to_string())?;
     let remote = api.calendars(&access).await.map_err(explain)?;
-    let known: Vec<CalendarRow> = store
-        .cal_calendars()
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|k| k.source_id == source.id)
+    let listed: Vec<(&str, &str, Option<&str>)> = remote
+        .iter()
+        .map(|r| (r.id.as_str(), r.name.as_str(), r.color.as_deref()))
         .collect();
-    for k in &known {
-        if !remote.iter().any(|r| r.id == k.href) {
-            store
-                .cal_calendar_remove(k.id)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-    }
+    let cals = crate::calendar_sources::reconcile(store, source.id, &listed).await?;
     let mut changed = 0;
-    for r in &remote {
-        let cal = store
-            .cal_calendar_upsert(source.id, &r.id, &r.name, r.color.as_deref())
-            .await
-            .map_err(|e| e.to_string())?;
+    for (r, cal) in remote.iter().zip(cals) {
         let (full, changes) = match api
             .sync(&access, &r.id, cal.state.sync_token.as_deref())
             .await

@@ -393,6 +393,40 @@ pub struct SyncReport {
     pub error: Option<String>,
 }
 
+/// Brings a source's calendars in line with what its server lists
+/// (href, name, color): those gone are removed with their events, the
+/// others created or renamed. Returns the rows in the order given.
+pub(crate) async fn reconcile(
+    store: &dyn CalendarStore,
+    source_id: i64,
+    listed: &[(&str, &str, Option<&str>)],
+) -> Result<Vec<CalendarRow>, String> {
+    for k in store
+        .cal_calendars()
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .filter(|c| c.source_id == source_id)
+    {
+        if !listed.iter().any(|(href, _, _)| *href == k.href) {
+            store
+                .cal_calendar_remove(k.id)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    let mut out = Vec::with_capacity(listed.len());
+    for (href, name, color) in listed {
+        out.push(
+            store
+                .cal_calendar_upsert(source_id, href, name, *color)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(out)
+}
+
 /// Syncs one CalDAV account: its calendars, then each one's changes
 /// (sync-collection, else ETags). Returns (calendars, changed).
 async fn sync_caldav(
@@ -407,27 +441,13 @@ async fn sync_caldav(
             source.url
         ));
     }
-    let known: Vec<CalendarRow> = store
-        .cal_calendars()
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|c| c.source_id == source.id)
+    let listed: Vec<(&str, &str, Option<&str>)> = remote
+        .iter()
+        .map(|r| (r.href.as_str(), r.name.as_str(), r.color.as_deref()))
         .collect();
-    for k in &known {
-        if !remote.iter().any(|r| r.href == k.href) {
-            store
-                .cal_calendar_remove(k.id)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-    }
+    let cals = reconcile(store, source.id, &listed).await?;
     let mut changed = 0;
-    for r in &remote {
-        let cal = store
-            .cal_calendar_upsert(source.id, &r.href, &r.name, r.color.as_deref())
-            .await
-            .map_err(|e| e.to_string())?;
+    for (r, cal) in remote.iter().zip(cals) {
         // Nothing changed since the last sync: the ctag says so.
         if r.ctag.is_some() && r.ctag == cal.state.ctag {
             continue;
