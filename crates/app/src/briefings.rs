@@ -158,9 +158,20 @@ impl Briefings {
             }
             Kind::Monthly => Vec::new(),
         };
+        let tasks = match kind {
+            Kind::Daily => {
+                crate::boards::briefing_lines(&*self.services.store, tz, now.with_timezone(&Utc))
+                    .await?
+            }
+            Kind::Weekly => {
+                crate::boards::week_lines(&*self.services.store, now.with_timezone(&Utc)).await?
+            }
+            Kind::Monthly => Vec::new(),
+        };
         let mut inputs = Inputs::new(&projects, &memories, &delivered, now);
         inputs.mail = &mail;
         inputs.calendar = &calendar;
+        inputs.tasks = &tasks;
         let b = briefing::compose(kind, &inputs);
         let plain = b.render();
         let mut items = b.items.clone();

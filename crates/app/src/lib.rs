@@ -12,6 +12,8 @@ pub mod bench_calendar;
 pub mod bench_footprint;
 pub mod bench_llm;
 pub mod bench_mail;
+pub mod board_tools;
+pub mod boards;
 pub mod briefings;
 pub mod calendar;
 pub mod calendar_google;

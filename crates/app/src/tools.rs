@@ -64,7 +64,7 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     /// Every capability's tools: memory_search, memory_add, project_tree,
-    /// project_update, then mail's and calendar's.
+    /// project_update, then mail's, calendar's and the boards'.
     pub fn standard(tz: chrono_tz::Tz) -> Self {
         let mut r = Self::default();
         r.add(Box::new(MemorySearch));
@@ -73,6 +73,7 @@ impl Registry {
         r.add(Box::new(ProjectUpdate));
         crate::mail_tools::add(&mut r);
         crate::calendar_tools::add(&mut r, tz);
+        crate::board_tools::add(&mut r, tz);
         r
     }
 

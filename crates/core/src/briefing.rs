@@ -268,6 +268,9 @@ pub fn compose(kind: Kind, i: &Inputs<'_>) -> Briefing {
             if !done.is_empty() {
                 sections.push(("Completed".to_owned(), done));
             }
+            if !i.tasks.is_empty() {
+                sections.push(("Tasks this week".to_owned(), i.tasks.to_vec()));
+            }
             if !i.calendar.is_empty() {
                 sections.push(("The coming week".to_owned(), i.calendar.to_vec()));
             }

@@ -56,6 +56,13 @@ pub const COMMANDS: &[Command] = &[
         "recent mail, or mail that matches the words",
     ),
     c("rules", &[], "", "your mail rules"),
+    c(
+        "task",
+        &[],
+        "<text>",
+        "add a task (board and due date from your words)",
+    ),
+    c("tasks", &[], "", "your open tasks, due ones first"),
     c("today", &[], "", "today's calendar"),
     c("week", &[], "", "the next seven days of your calendar"),
     c("status", &[], "", "how I am"),

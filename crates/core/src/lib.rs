@@ -5,6 +5,7 @@
 //! plain synchronous unit tests.
 
 pub mod agent;
+pub mod board;
 pub mod briefing;
 pub mod calendar;
 pub mod commands;
@@ -20,6 +21,7 @@ pub mod schedule;
 pub mod tools;
 pub mod tree;
 pub mod vector_index;
+pub mod when;
 
 pub use memory::{Filters, Memory, MemoryError, MemoryId, Source};
 pub use project::{

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::cli_boards::{BoardCommand, TaskCommand};
 pub use crate::cli_calendar::CalendarCommand;
 pub use crate::cli_mail::{MailCommand, MailRulesCommand};
 use openzero_core::{Domain, Priority, Progress, Status};
@@ -146,6 +147,29 @@ Examples:
   openzero calendar agenda --days 7 --json"
     )]
     Calendar(CalendarCommand),
+
+    /// Boards by life domain and their lists (Career, Health, Family, Finance, Creative)
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero board list
+  openzero board show Career
+  openzero board add Garden --lists \"Ideas, Planting, Harvested\""
+    )]
+    Board(BoardCommand),
+
+    /// Tasks on the boards: add, move, done, edit, list, show
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero task add \"Renew passport\" --due \"next month\"
+  openzero task list --due-before friday --json
+  openzero task move 12 \"In Progress\"
+  openzero task done 12"
+    )]
+    Task(TaskCommand),
 
     /// Talk to Z: one message, or a conversation when no message is given
     #[command(after_help = "\

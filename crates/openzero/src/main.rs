@@ -10,9 +10,11 @@ macro_rules! outln {
 }
 
 mod bench_cmd;
+mod boards_cmd;
 mod calendar_cmd;
 mod chat_cmd;
 mod cli;
+mod cli_boards;
 mod cli_calendar;
 mod cli_mail;
 mod commands;

@@ -38,6 +38,8 @@ pub mod testing;
 /// How long to wait for the server before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+#[path = "../../store/sql/board.rs"]
+mod board;
 #[path = "../../store/sql/calendar.rs"]
 mod calendar;
 #[path = "../../store/sql/consent.rs"]
@@ -53,6 +55,8 @@ mod memory;
 mod projects;
 
 /// This adapter's store, as the shared query modules (`crates/store/sql/`) name it.
+/// Its sqlx database, for the shared modules' generic executors.
+type DbKind = Postgres;
 type Db = PgStore;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -32,6 +32,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+#[path = "../../store/sql/board.rs"]
+mod board;
 #[path = "../../store/sql/calendar.rs"]
 mod calendar;
 #[path = "../../store/sql/consent.rs"]
@@ -47,6 +49,8 @@ mod memory;
 mod projects;
 
 /// This adapter's store, as the shared query modules (`crates/store/sql/`) name it.
+/// Its sqlx database, for the shared modules' generic executors.
+type DbKind = Sqlite;
 type Db = SqliteStore;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

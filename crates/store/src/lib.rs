@@ -13,6 +13,10 @@ use openzero_core::consent::{DecideError, Decision, Disclosure, ThoughtState};
 use openzero_core::memory::{Filters, Memory, MemoryId};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
 
+pub mod board;
+#[cfg(feature = "testsuite")]
+#[path = "tests/board_suite.rs"]
+pub mod board_testsuite;
 pub mod calendar;
 #[cfg(feature = "testsuite")]
 #[path = "tests/calendar_suite.rs"]
@@ -25,6 +29,7 @@ pub mod mail_testsuite;
 #[path = "tests/suite.rs"]
 pub mod testsuite;
 
+pub use board::BoardStore;
 pub use calendar::CalendarStore;
 pub use mail::MailStore;
 pub use memory_rows::*;
@@ -474,6 +479,7 @@ pub trait Store:
     + ConsentStore
     + MailStore
     + CalendarStore
+    + BoardStore
 {
 }
 
@@ -489,7 +495,8 @@ impl<
         + BriefingStore
         + ConsentStore
         + MailStore
-        + CalendarStore,
+        + CalendarStore
+        + BoardStore,
 > Store for T
 {
 }
@@ -497,6 +504,7 @@ impl<
 /// The ports' traits, to call their methods on a `dyn Store`:
 /// `use openzero_store::prelude::*;`.
 pub mod prelude {
+    pub use crate::BoardStore as _;
     pub use crate::BriefingStore as _;
     pub use crate::CalendarStore as _;
     pub use crate::ConsentStore as _;

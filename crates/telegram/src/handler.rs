@@ -108,6 +108,21 @@ impl Telegram {
                     Err(e) => reply(chat, &format!("I could not read your mail: {e}")),
                 }
             }
+            "task" if arg.is_empty() => reply(
+                chat,
+                "What should I add? /task renew my passport next month",
+            ),
+            "task" | "tasks" => {
+                let out = if name == "task" {
+                    openzero_app::boards::chat_add(&self.services, arg).await
+                } else {
+                    openzero_app::boards::chat_list(&self.services).await
+                };
+                match out {
+                    Ok(text) => reply(chat, &text),
+                    Err(e) => reply(chat, &format!("I could not reach your boards: {e}")),
+                }
+            }
             "today" | "week" => {
                 let days = if name == "today" { 1 } else { 7 };
                 match openzero_app::calendar::chat_agenda(&self.services, days).await {

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bench;
+mod boards;
 mod caldav;
 mod calendar;
 mod chat;

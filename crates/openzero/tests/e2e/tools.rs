@@ -77,7 +77,10 @@ async fn tools_run_their_results_go_back_and_bad_calls_are_answered() {
             "email_recent",
             "email_rule_propose",
             "calendar_range",
-            "calendar_free_slots"
+            "calendar_free_slots",
+            "task_create",
+            "task_move",
+            "task_list"
         ]
     );
     let results: Vec<(String, String)> = seen[1]["messages"]

@@ -7,6 +7,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use openzero_core::{Domain, NewProject, Priority, Progress, ProjectPatch, Status};
 
+pub use crate::board_testsuite::*;
 pub use crate::calendar_testsuite::*;
 pub use crate::mail_testsuite::*;
 use crate::{Embedding, MemoryRecord, Store, StoreError};
@@ -55,7 +56,10 @@ macro_rules! store_suite {
             mail_rules_keep_their_order,
             outbox_keys_queue_once,
             calendar_sources_calendars_and_objects_round_trip,
-            calendar_snapshots_keep_the_latest_look
+            calendar_snapshots_keep_the_latest_look,
+            boards_come_with_the_seed_structure,
+            boards_and_lists_are_edited,
+            cards_are_added_moved_done_and_listed
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -1,0 +1,463 @@
+//! Boards and tasks: finding boards and lists by name, adding a task from
+//! the command line or from plain words (its board guessed, its due date
+//! read in the owner's zone), moving it, marking it done, listing, and the
+//! briefing's lines (overdue and due today; the week's done and blocked).
+//!
+//! **Invariants:** names are matched case-insensitively and a miss names
+//! what there is; a card's move and its history line commit together (the
+//! port's rule); due dates are read and shown in the owner's zone.
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use openzero_core::board::guess_domain;
+use openzero_core::when::{Due, parse_due, split_due};
+use openzero_store::board::{
+    BoardRow, BoardStore, CardPatch, CardQuery, CardRow, ListRow, NewCard,
+};
+
+use crate::AppError;
+
+/// A task to add.
+#[derive(Debug, Clone, Default)]
+pub struct AddTask {
+    pub title: String,
+    pub board: Option<String>,
+    pub list: Option<String>,
+    /// As typed: `tomorrow`, `next friday`, `2026-12-03 14:00` …
+    pub due: Option<String>,
+    pub labels: Vec<String>,
+    pub project_id: Option<i64>,
+    pub description: String,
+}
+
+/// The board called `name` (any case), or an error naming the boards.
+pub fn find_board<'a>(boards: &'a [BoardRow], name: &str) -> Result<&'a BoardRow, AppError> {
+    boards
+        .iter()
+        .find(|b| b.name.eq_ignore_ascii_case(name.trim()))
+        .ok_or_else(|| {
+            let names: Vec<&str> = boards
+                .iter()
+                .filter(|b| !b.archived)
+                .map(|b| b.name.as_str())
+                .collect();
+            AppError::Invalid(format!(
+                "there is no board \"{name}\" (boards: {})",
+                names.join(", ")
+            ))
+        })
+}
+
+/// The list called `name` on `board` (any case).
+pub fn find_list<'a>(board: &'a BoardRow, name: &str) -> Result<&'a ListRow, AppError> {
+    board
+        .lists
+        .iter()
+        .find(|l| l.name.eq_ignore_ascii_case(name.trim()))
+        .ok_or_else(|| {
+            let names: Vec<&str> = board
+                .lists
+                .iter()
+                .filter(|l| !l.archived)
+                .map(|l| l.name.as_str())
+                .collect();
+            AppError::Invalid(format!(
+                "board {} has no list \"{name}\" (lists: {})",
+                board.name,
+                names.join(", ")
+            ))
+        })
+}
+
+fn first_open_list(board: &BoardRow) -> Result<&ListRow, AppError> {
+    board
+        .lists
+        .iter()
+        .find(|l| !l.archived && !l.done)
+        .ok_or_else(|| AppError::Invalid(format!("board {} has no open list", board.name)))
+}
+
+/// Where a task with these words goes: the board its words point to, else
+/// the first board.
+fn guessed_board<'a>(boards: &'a [BoardRow], text: &str) -> Result<&'a BoardRow, AppError> {
+    let live: Vec<&BoardRow> = boards.iter().filter(|b| !b.archived).collect();
+    guess_domain(text)
+        .and_then(|d| {
+            live.iter()
+                .find(|b| b.domain.as_deref() == Some(d))
+                .copied()
+        })
+        .or_else(|| live.first().copied())
+        .ok_or_else(|| {
+            AppError::Invalid("there is no board: add one with `openzero board add NAME`".into())
+        })
+}
+
+/// Adds a task; board and list as given, else guessed from the title and
+/// the board's first open list.
+pub async fn add(
+    store: &dyn BoardStore,
+    tz: Tz,
+    now: DateTime<Utc>,
+    t: &AddTask,
+) -> Result<CardRow, AppError> {
+    let title = t.title.trim();
+    if title.is_empty() {
+        return Err(AppError::Invalid("a task needs a title".into()));
+    }
+    let boards = store.boards().await?;
+    let board = match &t.board {
+        Some(b) => find_board(&boards, b)?,
+        None => guessed_board(&boards, title)?,
+    };
+    let list = match &t.list {
+        Some(l) => find_list(board, l)?,
+        None => first_open_list(board)?,
+    };
+    let due = match &t.due {
+        Some(d) => Some(parse_due(d, now, tz).map_err(|e| AppError::Invalid(e.to_string()))?),
+        None => None,
+    };
+    Ok(store
+        .card_add(&NewCard {
+            list_id: list.id,
+            title: title.to_string(),
+            description: t.description.clone(),
+            due,
+            labels: t.labels.clone(),
+            project_id: t.project_id,
+        })
+        .await?)
+}
+
+/// Adds a task written in plain words ("renew my passport next month"):
+/// the due date is taken from its end, the board guessed from its words.
+pub async fn add_from_text(
+    store: &dyn BoardStore,
+    tz: Tz,
+    now: DateTime<Utc>,
+    text: &str,
+) -> Result<CardRow, AppError> {
+    let (title, due) = split_due(text, now, tz);
+    let boards = store.boards().await?;
+    let board = guessed_board(&boards, &title)?;
+    let list = first_open_list(board)?;
+    Ok(store
+        .card_add(&NewCard {
+            list_id: list.id,
+            title: title.trim().to_string(),
+            description: String::new(),
+            due,
+            labels: vec![],
+            project_id: None,
+        })
+        .await?)
+}
+
+async fn card(store: &dyn BoardStore, id: i64) -> Result<CardRow, AppError> {
+    store.card_get(id).await?.ok_or_else(|| {
+        AppError::Invalid(format!("there is no task #{id} (see `openzero task list`)"))
+    })
+}
+
+/// Moves a task to a list of its board (`List`), or of another (`Board/List`).
+pub async fn move_to(store: &dyn BoardStore, id: i64, target: &str) -> Result<CardRow, AppError> {
+    let c = card(store, id).await?;
+    let boards = store.boards().await?;
+    let list = match target.split_once('/') {
+        Some((b, l)) => find_list(find_board(&boards, b)?, l)?,
+        None => find_list(
+            boards
+                .iter()
+                .find(|b| b.id == c.board_id)
+                .ok_or_else(|| AppError::Invalid(format!("task #{id} is on no board")))?,
+            target,
+        )?,
+    };
+    store
+        .card_move(id, list.id)
+        .await?
+        .ok_or_else(|| AppError::Invalid(format!("there is no task #{id}")))
+}
+
+/// Moves a task to its board's first done list.
+pub async fn done(store: &dyn BoardStore, id: i64) -> Result<CardRow, AppError> {
+    let c = card(store, id).await?;
+    let boards = store.boards().await?;
+    let list = boards
+        .iter()
+        .find(|b| b.id == c.board_id)
+        .and_then(|b| b.lists.iter().find(|l| l.done && !l.archived))
+        .ok_or_else(|| AppError::Invalid(format!("board {} has no done list", c.board)))?;
+    store
+        .card_move(id, list.id)
+        .await?
+        .ok_or_else(|| AppError::Invalid(format!("there is no task #{id}")))
+}
+
+/// What to change on a task (`None`: leave as is); `due` as typed, "none"
+/// clears it.
+#[derive(Debug, Clone, Default)]
+pub struct EditTask {
+    pub title: Option<String>,
+    pub due: Option<String>,
+    pub labels: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub project_id: Option<Option<i64>>,
+}
+
+/// Changes a task's fields.
+pub async fn edit(
+    store: &dyn BoardStore,
+    tz: Tz,
+    now: DateTime<Utc>,
+    id: i64,
+    e: EditTask,
+) -> Result<CardRow, AppError> {
+    let EditTask {
+        title,
+        due,
+        labels,
+        description,
+        project_id,
+    } = e;
+    card(store, id).await?;
+    let mut what = Vec::new();
+    let due = match due {
+        None => None,
+        Some(d) if d.trim().eq_ignore_ascii_case("none") => Some(None),
+        Some(d) => Some(Some(
+            parse_due(&d, now, tz).map_err(|e| AppError::Invalid(e.to_string()))?,
+        )),
+    };
+    for (set, name) in [
+        (title.is_some(), "title"),
+        (due.is_some(), "due"),
+        (labels.is_some(), "labels"),
+        (description.is_some(), "description"),
+        (project_id.is_some(), "project"),
+    ] {
+        if set {
+            what.push(name);
+        }
+    }
+    if what.is_empty() {
+        return Err(AppError::EmptyUpdate);
+    }
+    let patch = CardPatch {
+        title,
+        description,
+        due,
+        labels,
+        project_id,
+        ..CardPatch::default()
+    };
+    store
+        .card_update(id, &patch, &format!("edited {}", what.join(", ")))
+        .await?
+        .ok_or_else(|| AppError::Invalid(format!("there is no task #{id}")))
+}
+
+/// Open tasks (done ones with `include_done`), of a board if named, due
+/// before `due_before` if given.
+pub async fn list(
+    store: &dyn BoardStore,
+    board: Option<&str>,
+    due_before: Option<DateTime<Utc>>,
+    include_done: bool,
+    tz: Tz,
+) -> Result<Vec<CardRow>, AppError> {
+    let board_id = match board {
+        Some(b) => Some(find_board(&store.boards().await?, b)?.id),
+        None => None,
+    };
+    let cards = store
+        .cards(&CardQuery {
+            board_id,
+            include_done,
+            due_only: due_before.is_some(),
+            ..CardQuery::default()
+        })
+        .await?;
+    Ok(match due_before {
+        None => cards,
+        Some(limit) => cards
+            .into_iter()
+            .filter(|c| c.due.is_some_and(|d| due_instant(&d, tz) < limit))
+            .collect(),
+    })
+}
+
+/// When a due date falls: an instant, or the start of its day in `tz`.
+fn due_instant(d: &Due, tz: Tz) -> DateTime<Utc> {
+    match d {
+        Due::At { at } => *at,
+        Due::Day { date } => openzero_core::calendar::midnight(tz, *date),
+    }
+}
+
+/// A task as JSON: id, title, board, list, due (RFC 3339 with the owner's
+/// offset or YYYY-MM-DD), project, labels, done and more.
+pub fn card_json(c: &CardRow, tz: Tz, project: Option<&str>) -> serde_json::Value {
+    serde_json::json!({
+        "id": c.id,
+        "title": c.title,
+        "board": c.board,
+        "list": c.list,
+        "due": c.due.map(|d| d.to_string_in(tz)),
+        "project": project,
+        "project_id": c.project_id,
+        "labels": c.labels,
+        "checklist": c.checklist,
+        "description": c.description,
+        "done": c.list_done,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    })
+}
+
+/// One line for a person: `#12 Update CV (Career/Inbox) · due Thu 3 Dec`.
+pub fn card_line(c: &CardRow, tz: Tz) -> String {
+    let mut s = format!("#{} {} ({}/{})", c.id, c.title, c.board, c.list);
+    if let Some(d) = c.due {
+        s.push_str(&format!(" · due {}", d.label(tz)));
+    }
+    if !c.labels.is_empty() {
+        s.push_str(&format!(" · {}", c.labels.join(", ")));
+    }
+    s
+}
+
+/// The morning briefing's task lines: overdue first, then due today.
+pub async fn briefing_lines(
+    store: &dyn BoardStore,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, AppError> {
+    let today = now.with_timezone(&tz).date_naive();
+    let cards = store
+        .cards(&CardQuery {
+            due_only: true,
+            ..CardQuery::default()
+        })
+        .await?;
+    let mut overdue = Vec::new();
+    let mut due_today = Vec::new();
+    for c in &cards {
+        let Some(d) = c.due else { continue };
+        if d.overdue(tz, now) {
+            overdue.push(format!("Overdue: {}", card_line(c, tz)));
+        } else if d.day(tz) == today {
+            due_today.push(format!("Today: {}", card_line(c, tz)));
+        }
+    }
+    overdue.append(&mut due_today);
+    Ok(overdue)
+}
+
+/// The weekly review's task lines: what reached a done list in the last
+/// seven days, and what sat in a list called Blocked all week.
+pub async fn week_lines(
+    store: &dyn BoardStore,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, AppError> {
+    let week = now - Duration::days(7);
+    let cards = store
+        .cards(&CardQuery {
+            include_done: true,
+            ..CardQuery::default()
+        })
+        .await?;
+    let mut out = Vec::new();
+    for c in cards
+        .iter()
+        .filter(|c| c.done_at.is_some_and(|d| d >= week))
+    {
+        out.push(format!("Done: #{} {} ({})", c.id, c.title, c.board));
+    }
+    for c in cards
+        .iter()
+        .filter(|c| c.list.eq_ignore_ascii_case("blocked"))
+    {
+        let since = store
+            .card_history(c.id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|(_, w)| w == "created" || w.starts_with("moved"))
+            .map(|(at, _)| at);
+        if since.is_some_and(|s| s <= week) {
+            out.push(format!(
+                "Blocked all week: #{} {} ({})",
+                c.id, c.title, c.board
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// `/task TEXT` in chat: the task added from plain words.
+pub async fn chat_add(services: &crate::Services, text: &str) -> Result<String, AppError> {
+    let tz = services.loaded.settings.general.timezone.0;
+    let c = add_from_text(&*services.store, tz, crate::clock::now(), text).await?;
+    Ok(format!("Added {}", card_line(&c, tz)))
+}
+
+/// `/tasks` in chat: open tasks, due ones first (soonest first), at most 30.
+pub async fn chat_list(services: &crate::Services) -> Result<String, AppError> {
+    let tz = services.loaded.settings.general.timezone.0;
+    let mut cards = list(&*services.store, None, None, false, tz).await?;
+    if cards.is_empty() {
+        return Ok("No open tasks. Add one with /task call the bank tomorrow".into());
+    }
+    cards.sort_by_key(|c| (c.due.is_none(), c.due.map(|d| due_instant(&d, tz))));
+    let lines: Vec<String> = cards
+        .iter()
+        .take(30)
+        .map(|c| format!("• {}", card_line(c, tz)))
+        .collect();
+    Ok(format!("Open tasks\n{}", lines.join("\n")))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use openzero_store::Database as _;
+    use openzero_store_sqlite::SqliteStore;
+
+    #[tokio::test]
+    async fn the_week_names_what_got_done_and_what_sat_blocked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let now = Utc::now();
+        let t = |title: &str| AddTask {
+            title: title.into(),
+            board: Some("Career".into()),
+            ..AddTask::default()
+        };
+        let stuck = add(&store, tz, now, &t("Visa papers")).await.unwrap();
+        move_to(&store, stuck.id, "blocked").await.unwrap();
+        let shipped = add(&store, tz, now, &t("Send the report")).await.unwrap();
+        done(&store, shipped.id).await.unwrap();
+
+        // Today: done this week, blocked only since today.
+        let lines = week_lines(&store, now).await.unwrap();
+        assert_eq!(
+            lines,
+            vec![format!("Done: #{} Send the report (Career)", shipped.id)]
+        );
+        // Eight days on: nothing done within the week, the blocked one sat.
+        let later = week_lines(&store, now + Duration::days(8)).await.unwrap();
+        assert_eq!(
+            later,
+            vec![format!(
+                "Blocked all week: #{} Visa papers (Career)",
+                stuck.id
+            )]
+        );
+        store.close().await;
+    }
+}

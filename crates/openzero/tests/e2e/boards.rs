@@ -1,0 +1,261 @@
+//! Boards and tasks as a user meets them: the five boards after `init`,
+//! tasks added with due dates in plain words, moved and done, listed as
+//! JSON, asked for in chat, and in the morning briefing.
+
+use crate::common;
+
+use common::Oz;
+use serde_json::Value;
+
+fn run(oz: &Oz, args: &[&str]) -> String {
+    let out = oz
+        .cmd()
+        .env("USER_TIMEZONE", "Europe/Berlin")
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).unwrap()
+}
+
+fn json_lines(s: &str) -> Vec<Value> {
+    s.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_new_user_sees_five_boards_and_moves_tasks_through_them() {
+    let oz = Oz::new();
+    run(&oz, &["init"]);
+    let boards = json_lines(&run(&oz, &["board", "list", "--json"]));
+    let names: Vec<&str> = boards.iter().map(|b| b["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Career", "Health", "Family", "Finance", "Creative"]);
+    let lists: Vec<&str> = boards[0]["lists"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(lists, ["Inbox", "In Progress", "Blocked", "Done"]);
+
+    run(&oz, &["project", "add", "Job hunt"]);
+    let out = run(
+        &oz,
+        &[
+            "task",
+            "add",
+            "Update CV",
+            "--board",
+            "career",
+            "--due",
+            "2026-12-03 14:00",
+            "--project",
+            "Job hunt",
+            "--label",
+            "jobs",
+        ],
+    );
+    assert!(
+        out.contains("#1 Update CV (Career/Inbox) · due Thu 3 Dec 14:00 · jobs"),
+        "{out}"
+    );
+    // No board given: the words choose it.
+    let out = run(
+        &oz,
+        &[
+            "task",
+            "add",
+            "Pay the car insurance",
+            "--due",
+            "2026-12-10",
+        ],
+    );
+    assert!(out.contains("(Finance/Inbox)"), "{out}");
+
+    let tasks = json_lines(&run(&oz, &["task", "list", "--json"]));
+    assert_eq!(tasks.len(), 2);
+    let cv = &tasks[0];
+    assert_eq!(cv["board"], "Career");
+    assert_eq!(cv["list"], "Inbox");
+    assert_eq!(cv["due"], "2026-12-03T14:00:00+01:00");
+    assert_eq!(cv["project"], "Job hunt");
+    assert_eq!(cv["labels"][0], "jobs");
+    assert_eq!(tasks[1]["due"], "2026-12-10");
+
+    run(&oz, &["task", "move", "1", "in progress"]);
+    let out = run(&oz, &["task", "done", "1"]);
+    assert!(out.contains("(Career/Done)"), "{out}");
+    let open = json_lines(&run(&oz, &["task", "list", "--json"]));
+    assert_eq!(open.len(), 1, "done tasks leave the list");
+    let shown = run(&oz, &["task", "show", "1"]);
+    assert!(shown.contains("moved from Inbox to In Progress"), "{shown}");
+    assert!(shown.contains("moved from In Progress to Done"), "{shown}");
+
+    // Unknown names say what there is.
+    let err = oz
+        .cmd()
+        .args(["task", "move", "2", "Nowhere"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(err).unwrap();
+    assert!(
+        err.contains("no list \"Nowhere\"") && err.contains("Pending"),
+        "{err}"
+    );
+    let err = oz
+        .cmd()
+        .args(["task", "add", "x", "--due", "someday maybe"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8(err).unwrap().contains("cannot read"));
+
+    // Boards are edited afterwards.
+    run(
+        &oz,
+        &[
+            "board",
+            "add",
+            "Garden",
+            "--lists",
+            "Ideas, Planting, Harvested",
+        ],
+    );
+    run(
+        &oz,
+        &[
+            "board",
+            "edit-list",
+            "career",
+            "Blocked",
+            "--name",
+            "Waiting",
+        ],
+    );
+    let out = run(&oz, &["board", "list"]);
+    assert!(
+        out.contains("Garden     Ideas → Planting → Harvested ✓"),
+        "{out}"
+    );
+    assert!(out.contains("Waiting"), "{out}");
+}
+
+#[test]
+fn due_and_overdue_tasks_are_in_the_morning_briefing() {
+    let oz = Oz::new();
+    run(&oz, &["init"]);
+    run(&oz, &["task", "add", "Call the bank", "--due", "today"]);
+    run(
+        &oz,
+        &["task", "add", "Send the forms", "--due", "yesterday"],
+    );
+    run(
+        &oz,
+        &["task", "add", "Plan the trip", "--due", "next month"],
+    );
+    let text = run(&oz, &["briefing", "daily", "--dry-run"]);
+    assert!(text.contains("Tasks due"), "{text}");
+    let overdue = text
+        .find("Overdue: #2 Send the forms")
+        .expect("overdue line");
+    let today = text.find("Today: #1 Call the bank").expect("today line");
+    assert!(overdue < today, "overdue first: {text}");
+    assert!(!text.contains("Plan the trip"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asked_in_plain_words_z_puts_the_task_on_the_right_board_with_its_due_date() {
+    let (base, _seen) = common::ollama(|req| {
+        if common::tool_results(req) > 0 {
+            serde_json::json!({"role": "assistant", "content": "Added to Finance, due next month."})
+        } else {
+            serde_json::json!({"role": "assistant", "content": "", "tool_calls": [
+                {"function": {"name": "task_create", "arguments": {"title": "Renew my passport", "due": "in 30 days"}}}
+            ]})
+        }
+    })
+    .await;
+    let oz = std::sync::Arc::new(Oz::new());
+    run(&oz, &["init"]);
+    let o = oz.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        o.cmd()
+            .env("USER_TIMEZONE", "Europe/Berlin")
+            .env("LLM_PROVIDER", "ollama")
+            .env("OLLAMA_BASE_URL", &base)
+            .env("OPENZERO__LLM__MODEL", "llama3.2")
+            .args(["chat", "remind me to renew my passport in 30 days"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tasks = json_lines(&run(&oz, &["task", "list", "--json"]));
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0]["title"], "Renew my passport");
+    assert_eq!(tasks[0]["board"], "Finance");
+    let want = (chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .date_naive()
+        + chrono::Duration::days(30))
+    .to_string();
+    assert_eq!(tasks[0]["due"], want.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_and_tasks_answer_on_telegram() {
+    use crate::telegram::{OWNER, TOKEN, message, push, sent_to, start_fake};
+    let oz = Oz::new();
+    run(&oz, &["init"]);
+    let (api, fake) = start_fake().await;
+    let owner = OWNER.to_string();
+    let served = common::serve(
+        &oz,
+        &["--clock", "2026-11-30T08:00:00+01:00"],
+        [
+            ("USER_TIMEZONE", "Europe/Berlin"),
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("TELEGRAM_ALLOWED_USER_ID", owner.as_str()),
+            ("OPENZERO__TELEGRAM__API_BASE_URL", api.as_str()),
+        ],
+    );
+    push(
+        &fake,
+        vec![
+            message(1, OWNER, "/task call the bank tomorrow at 10am"),
+            message(2, OWNER, "/tasks"),
+        ],
+    );
+    let start = std::time::Instant::now();
+    while sent_to(&fake, OWNER).len() < 2 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "{}",
+            served.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    served.stop();
+    let sent = sent_to(&fake, OWNER);
+    assert!(
+        sent[0].contains("#1 call the bank (Finance/Inbox) · due Tue 1 Dec 10:00"),
+        "{sent:?}"
+    );
+    assert!(
+        sent[1].contains("Open tasks") && sent[1].contains("call the bank"),
+        "{sent:?}"
+    );
+}
