@@ -4,7 +4,11 @@ use openzero_core::{
     Domain, NewProject, Priority, Progress, Project, ProjectPatch, Status, check_parent,
     check_unique, resolve, validate_name,
 };
-use openzero_store::{ProjectStore, Removed};
+use std::collections::HashMap;
+
+use openzero_core::ProjectId;
+use openzero_store::board::CardQuery;
+use openzero_store::{ProjectStore, Removed, Store};
 
 use crate::AppError;
 
@@ -34,12 +38,69 @@ pub struct UpdateProject {
     pub description: Option<Option<String>>,
 }
 
-pub async fn list(store: &dyn ProjectStore) -> Result<Vec<Project>, AppError> {
-    Ok(store.list_projects().await?)
+/// The rule for progress: a project with tasks linked to it (on any board,
+/// not archived) shows the share of them in done lists, rounded — unless
+/// its progress was set by hand (`--progress`, `/project progress`, Z's
+/// `project_update`), which then stays as set.
+const PROGRESS_RULE: &str = "manual";
+
+fn manual_key(id: ProjectId) -> String {
+    format!("project.{id}.progress")
 }
 
-pub async fn tree(store: &dyn ProjectStore) -> Result<String, AppError> {
-    Ok(openzero_core::render_tree(&store.list_projects().await?))
+/// Linked tasks per project whose progress comes from them: (done, total).
+pub async fn progress_from_tasks(
+    store: &dyn Store,
+    projects: &[Project],
+) -> Result<HashMap<ProjectId, (usize, usize)>, AppError> {
+    let cards = store
+        .cards(&CardQuery {
+            include_done: true,
+            ..CardQuery::default()
+        })
+        .await?;
+    let mut counts: HashMap<ProjectId, (usize, usize)> = HashMap::new();
+    for c in &cards {
+        if let Some(p) = c.project_id {
+            let e = counts.entry(p).or_default();
+            e.1 += 1;
+            if c.list_done {
+                e.0 += 1;
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    for p in projects {
+        if let Some(&(done, total)) = counts.get(&p.id)
+            && store.get_preference(&manual_key(p.id)).await?.as_deref() != Some(PROGRESS_RULE)
+        {
+            out.insert(p.id, (done, total));
+        }
+    }
+    Ok(out)
+}
+
+/// Every project, progress as the rule above says.
+pub async fn list(store: &dyn Store) -> Result<Vec<Project>, AppError> {
+    let mut all = store.list_projects().await?;
+    let from_tasks = progress_from_tasks(store, &all).await?;
+    for p in &mut all {
+        if let Some(&(done, total)) = from_tasks.get(&p.id)
+            && let Ok(v) = Progress::try_from(((done * 100 + total / 2) / total.max(1)) as i64)
+        {
+            p.progress = v;
+        }
+    }
+    Ok(all)
+}
+
+pub async fn tree(store: &dyn Store) -> Result<String, AppError> {
+    Ok(openzero_core::render_tree(&list(store).await?))
+}
+
+/// Marks a project's progress as set by hand (tasks no longer decide it).
+async fn set_by_hand(store: &dyn Store, id: ProjectId) -> Result<(), AppError> {
+    Ok(store.set_preference(&manual_key(id), PROGRESS_RULE).await?)
 }
 
 pub async fn find(store: &dyn ProjectStore, query: &str) -> Result<Project, AppError> {
@@ -47,7 +108,8 @@ pub async fn find(store: &dyn ProjectStore, query: &str) -> Result<Project, AppE
     Ok(resolve(&all, query)?.clone())
 }
 
-pub async fn add(store: &dyn ProjectStore, req: AddProject) -> Result<Project, AppError> {
+pub async fn add(store: &dyn Store, req: AddProject) -> Result<Project, AppError> {
+    let by_hand = req.progress.is_some();
     let all = store.list_projects().await?;
     let mut p = NewProject::new(&req.name)?;
     if let Some(parent) = &req.parent {
@@ -71,15 +133,19 @@ pub async fn add(store: &dyn ProjectStore, req: AddProject) -> Result<Project, A
     }
     p.description = req.description.filter(|d| !d.trim().is_empty());
     let created = store.create_project(&p).await?;
+    if by_hand {
+        set_by_hand(store, created.id).await?;
+    }
     tracing::info!(id = created.id, "project added");
     Ok(created)
 }
 
 pub async fn update(
-    store: &dyn ProjectStore,
+    store: &dyn Store,
     query: &str,
     req: UpdateProject,
 ) -> Result<Project, AppError> {
+    let by_hand = req.progress.is_some();
     let all = store.list_projects().await?;
     let current = resolve(&all, query)?;
     let mut patch = ProjectPatch {
@@ -109,6 +175,9 @@ pub async fn update(
         check_unique(&all, &next.name, next.parent_id, Some(current.id))?;
     }
     let updated = store.update_project(current.id, &patch).await?;
+    if by_hand {
+        set_by_hand(store, updated.id).await?;
+    }
     tracing::info!(id = updated.id, "project updated");
     Ok(updated)
 }

@@ -323,9 +323,14 @@ async fn project_with(store: &dyn openzero_store::Store, cmd: ProjectCommand) ->
                     "DONE",
                     "DOMAIN"
                 );
+                let from_tasks = projects::progress_from_tasks(store, &all).await?;
                 for (p, depth) in openzero_core::ordered(&all) {
+                    let tasks = from_tasks
+                        .get(&p.id)
+                        .map(|(done, total)| format!("  (from tasks: {done}/{total} done)"))
+                        .unwrap_or_default();
                     outln!(
-                        "{:>4}  {:<10}  {:>3}  {:>3}%  {:<8}  {}{}",
+                        "{:>4}  {:<10}  {:>3}  {:>3}%  {:<8}  {}{}{tasks}",
                         p.id,
                         p.status.as_str(),
                         p.priority.get(),

@@ -259,3 +259,51 @@ async fn task_and_tasks_answer_on_telegram() {
         "{sent:?}"
     );
 }
+
+#[test]
+fn a_project_shows_progress_from_its_tasks_until_set_by_hand() {
+    let oz = Oz::new();
+    run(&oz, &["init"]);
+    run(&oz, &["project", "add", "Move house"]);
+    for t in [
+        "Book the van",
+        "Pack the books",
+        "Change the address",
+        "Clean the flat",
+    ] {
+        run(
+            &oz,
+            &[
+                "task",
+                "add",
+                t,
+                "--board",
+                "family",
+                "--project",
+                "Move house",
+            ],
+        );
+    }
+    run(&oz, &["task", "done", "1"]);
+    run(&oz, &["task", "done", "2"]);
+    run(&oz, &["task", "done", "3"]);
+    let list = run(&oz, &["project", "list"]);
+    assert!(
+        list.contains(" 75%") && list.contains("(from tasks: 3/4 done)"),
+        "{list}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&oz, &["project", "list", "--json"])).unwrap();
+    assert_eq!(json[0]["progress"], 75);
+    // Set by hand: the hand wins from then on.
+    run(
+        &oz,
+        &["project", "update", "Move house", "--progress", "10"],
+    );
+    run(&oz, &["task", "done", "4"]);
+    let list = run(&oz, &["project", "list"]);
+    assert!(
+        list.contains(" 10%") && !list.contains("from tasks"),
+        "{list}"
+    );
+}
