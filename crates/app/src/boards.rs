@@ -396,11 +396,61 @@ pub async fn week_lines(
     Ok(out)
 }
 
-/// `/task TEXT` in chat: the task added from plain words.
-pub async fn chat_add(services: &crate::Services, text: &str) -> Result<String, AppError> {
+/// `/task TEXT` with its buttons: the answer and (label, data) pairs.
+pub async fn chat_add_with_buttons(
+    services: &crate::Services,
+    text: &str,
+) -> Result<(String, Vec<(String, String)>), AppError> {
     let tz = services.loaded.settings.general.timezone.0;
     let c = add_from_text(&*services.store, tz, crate::clock::now(), text).await?;
-    Ok(format!("Added {}", card_line(&c, tz)))
+    let buttons = move_buttons(&*services.store, &c).await?;
+    Ok((format!("Added {}", card_line(&c, tz)), buttons))
+}
+
+/// Buttons to move a task on from chat: one per other open list of its
+/// board, and done. Each is (label, callback data) with data
+/// `taskmv:CARD:LIST` (within Telegram's 64 bytes).
+pub async fn move_buttons(
+    store: &dyn BoardStore,
+    c: &CardRow,
+) -> Result<Vec<(String, String)>, AppError> {
+    let boards = store.boards().await?;
+    let Some(board) = boards.iter().find(|b| b.id == c.board_id) else {
+        return Ok(Vec::new());
+    };
+    Ok(board
+        .lists
+        .iter()
+        .filter(|l| !l.archived && l.id != c.list_id)
+        .map(|l| {
+            let label = if l.done {
+                format!("✓ {}", l.name)
+            } else {
+                format!("→ {}", l.name)
+            };
+            (label, format!("taskmv:{}:{}", c.id, l.id))
+        })
+        .collect())
+}
+
+/// A tap on a move button: the task moved to the list, or why not.
+pub async fn move_by_button(
+    store: &dyn BoardStore,
+    data: &str,
+    tz: Tz,
+) -> Result<String, AppError> {
+    let mut parts = data.strip_prefix("taskmv:").unwrap_or_default().split(':');
+    let (Some(Ok(card)), Some(Ok(list))) = (
+        parts.next().map(str::parse::<i64>),
+        parts.next().map(str::parse::<i64>),
+    ) else {
+        return Err(AppError::Invalid("that button is not mine".into()));
+    };
+    let c = store
+        .card_move(card, list)
+        .await?
+        .ok_or_else(|| AppError::Invalid(format!("task #{card} is gone")))?;
+    Ok(format!("Moved {}", card_line(&c, tz)))
 }
 
 /// `/tasks` in chat: open tasks, due ones first (soonest first), at most 30.

@@ -112,17 +112,35 @@ impl Telegram {
                 chat,
                 "What should I add? /task renew my passport next month",
             ),
-            "task" | "tasks" => {
-                let out = if name == "task" {
-                    openzero_app::boards::chat_add(&self.services, arg).await
-                } else {
-                    openzero_app::boards::chat_list(&self.services).await
-                };
-                match out {
-                    Ok(text) => reply(chat, &text),
-                    Err(e) => reply(chat, &format!("I could not reach your boards: {e}")),
+            "task" => {
+                match openzero_app::boards::chat_add_with_buttons(&self.services, arg).await {
+                    Ok((text, buttons)) => {
+                        let mut out = reply(chat, &text);
+                        if let Some(last) = out.last_mut()
+                            && !buttons.is_empty()
+                        {
+                            // Two buttons a row.
+                            let rows: Vec<serde_json::Value> = buttons
+                            .chunks(2)
+                            .map(|row| {
+                                serde_json::Value::Array(
+                                    row.iter()
+                                        .map(|(t, d)| serde_json::json!({"text": t, "callback_data": d}))
+                                        .collect(),
+                                )
+                            })
+                            .collect();
+                            last.buttons = Some(serde_json::Value::Array(rows).to_string());
+                        }
+                        out
+                    }
+                    Err(e) => reply(chat, &format!("I could not add it: {e}")),
                 }
             }
+            "tasks" => match openzero_app::boards::chat_list(&self.services).await {
+                Ok(text) => reply(chat, &text),
+                Err(e) => reply(chat, &format!("I could not reach your boards: {e}")),
+            },
             "today" | "week" => {
                 let days = if name == "today" { 1 } else { 7 };
                 match openzero_app::calendar::chat_agenda(&self.services, days).await {
@@ -574,6 +592,14 @@ impl Telegram {
 
     /// A tap on Send or Cancel: (the short answer shown, replies).
     pub(crate) async fn on_button(&self, chat: i64, data: &str) -> (String, Vec<OutMessage>) {
+        if data.starts_with("taskmv:") {
+            let tz = self.services.loaded.settings.general.timezone.0;
+            return match openzero_app::boards::move_by_button(&*self.services.store, data, tz).await
+            {
+                Ok(text) => ("Moved.".into(), reply(chat, &text)),
+                Err(e) => ("Not moved.".into(), reply(chat, &format!("Not moved: {e}"))),
+            };
+        }
         let (verb, id) = data.split_once(':').unwrap_or((data, ""));
         let Ok(id) = id.parse::<i64>() else {
             return ("That button is not mine.".into(), Vec::new());

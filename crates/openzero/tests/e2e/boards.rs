@@ -232,6 +232,8 @@ async fn task_and_tasks_answer_on_telegram() {
             ("OPENZERO__TELEGRAM__API_BASE_URL", api.as_str()),
         ],
     );
+    let finance = &json_lines(&run(&oz, &["board", "list", "--json"]))[3];
+    let pending = finance["lists"][1]["id"].as_i64().unwrap();
     push(
         &fake,
         vec![
@@ -239,16 +241,37 @@ async fn task_and_tasks_answer_on_telegram() {
             message(2, OWNER, "/tasks"),
         ],
     );
-    let start = std::time::Instant::now();
-    while sent_to(&fake, OWNER).len() < 2 {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(30),
-            "{}",
-            served.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let wait = |n: usize| {
+        let start = std::time::Instant::now();
+        while sent_to(&fake, OWNER).len() < n {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "{}",
+                served.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    wait(2);
+    // The answer to /task carries a button per other list of its board.
+    let markup = fake
+        .lock()
+        .unwrap()
+        .calls
+        .iter()
+        .find(|(m, p)| m == "sendmessage" && p["text"].as_str().unwrap_or("").contains("Added #1"))
+        .map(|(_, p)| p["reply_markup"].to_string())
+        .unwrap();
+    let data = format!("taskmv:1:{pending}");
+    assert!(
+        markup.contains("→ Pending") && markup.contains(&data),
+        "{markup}"
+    );
+    push(&fake, vec![crate::telegram::button(3, OWNER, &data)]);
+    wait(3);
     served.stop();
+    let moved = json_lines(&run(&oz, &["task", "list", "--json"]));
+    assert_eq!(moved[0]["list"], "Pending", "the button moved it");
     let sent = sent_to(&fake, OWNER);
     assert!(
         sent[0].contains("#1 call the bank (Finance/Inbox) · due Tue 1 Dec 10:00"),
