@@ -38,7 +38,8 @@ impl Tool for TaskCreate {
                 "properties": {
                     "title": {"type": "string", "description": "What to do, without the date"},
                     "due": {"type": "string", "description": "When it is due, as the owner said it"},
-                    "board": {"type": "string", "description": "Career, Health, Family, Finance or Creative"}
+                    "board": {"type": "string", "description": "Career, Health, Family, Finance or Creative"},
+                    "every": {"type": "string", "description": "For a repeating task: daily, weekdays, weekly, every monday, monthly, every 1st, yearly"}
                 },
                 "required": ["title"]
             }),
@@ -51,7 +52,7 @@ impl Tool for TaskCreate {
         let title = text(args, "title").ok_or("title is required")?;
         let now = crate::clock::now();
         let c = match text(args, "due") {
-            None if text(args, "board").is_none() => {
+            None if text(args, "board").is_none() && text(args, "every").is_none() => {
                 // The due date may still be in the title ("… next month").
                 boards::add_from_text(env.store, tz, now, title).await
             }
@@ -64,6 +65,7 @@ impl Tool for TaskCreate {
                         title: title.to_string(),
                         board: text(args, "board").map(str::to_string),
                         due: due.map(str::to_string),
+                        repeat: text(args, "every").map(str::to_string),
                         ..AddTask::default()
                     },
                 )
@@ -101,10 +103,11 @@ impl Tool for TaskMove {
             .and_then(Value::as_i64)
             .ok_or("id is required")?;
         let list = text(args, "list").ok_or("list is required")?;
+        let now = crate::clock::now();
         let c = if list.eq_ignore_ascii_case("done") {
-            boards::done(env.store, id).await
+            boards::done(env.store, self.0, now, id).await
         } else {
-            boards::move_to(env.store, id, list).await
+            boards::move_to(env.store, self.0, now, id, list).await
         }
         .map_err(|e| e.to_string())?;
         Ok(format!("Moved {}", boards::card_line(&c, self.0)))

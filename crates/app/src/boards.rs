@@ -10,6 +10,7 @@
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use openzero_core::board::guess_domain;
+use openzero_core::repeat::Repeat;
 use openzero_core::when::{Due, parse_due, split_due};
 use openzero_store::board::{
     BoardRow, BoardStore, CardPatch, CardQuery, CardRow, ListRow, NewCard,
@@ -28,6 +29,8 @@ pub struct AddTask {
     pub labels: Vec<String>,
     pub project_id: Option<i64>,
     pub description: String,
+    /// A repeat rule as typed (`every monday`, `monthly on the 1st` …).
+    pub repeat: Option<String>,
 }
 
 /// The board called `name` (any case), or an error naming the boards.
@@ -118,6 +121,12 @@ pub async fn add(
         Some(d) => Some(parse_due(d, now, tz).map_err(|e| AppError::Invalid(e.to_string()))?),
         None => None,
     };
+    let repeat = t
+        .repeat
+        .as_deref()
+        .map(|r| Repeat::parse(r).map(|r| r.as_text()))
+        .transpose()
+        .map_err(AppError::Invalid)?;
     Ok(store
         .card_add(&NewCard {
             list_id: list.id,
@@ -126,6 +135,7 @@ pub async fn add(
             due,
             labels: t.labels.clone(),
             project_id: t.project_id,
+            repeat,
         })
         .await?)
 }
@@ -150,6 +160,7 @@ pub async fn add_from_text(
             due,
             labels: vec![],
             project_id: None,
+            repeat: None,
         })
         .await?)
 }
@@ -160,8 +171,68 @@ async fn card(store: &dyn BoardStore, id: i64) -> Result<CardRow, AppError> {
     })
 }
 
-/// Moves a task to a list of its board (`List`), or of another (`Board/List`).
-pub async fn move_to(store: &dyn BoardStore, id: i64, target: &str) -> Result<CardRow, AppError> {
+/// After a repeating task reached a done list: the next one, due on its
+/// rule's next date after the later of its due day and today (at the same
+/// local time when it had one), in the first open list of its board.
+pub async fn follow_up(
+    store: &dyn BoardStore,
+    tz: Tz,
+    now: DateTime<Utc>,
+    c: &CardRow,
+) -> Result<Option<CardRow>, AppError> {
+    let (true, Some(rule)) = (c.list_done, c.repeat.as_deref()) else {
+        return Ok(None);
+    };
+    let Ok(rule) = Repeat::parse(rule) else {
+        tracing::warn!(card = c.id, "unreadable repeat rule; no next task");
+        return Ok(None);
+    };
+    let today = now.with_timezone(&tz).date_naive();
+    let due_day = c.due.map(|d| d.day(tz)).unwrap_or(today);
+    let Some(next) = rule.next(due_day, due_day.max(today)) else {
+        return Ok(None);
+    };
+    let due = match c.due {
+        Some(Due::At { at }) => {
+            let time = at.with_timezone(&tz).time();
+            let local = next.and_time(time);
+            let at = chrono::TimeZone::from_local_datetime(&tz, &local)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_else(|| openzero_core::calendar::midnight(tz, next));
+            Due::At { at }
+        }
+        _ => Due::Day { date: next },
+    };
+    let boards = store.boards().await?;
+    let Some(board) = boards.iter().find(|b| b.id == c.board_id) else {
+        return Ok(None);
+    };
+    let list = first_open_list(board)?;
+    Ok(Some(
+        store
+            .card_add(&NewCard {
+                list_id: list.id,
+                title: c.title.clone(),
+                description: c.description.clone(),
+                due: Some(due),
+                labels: c.labels.clone(),
+                project_id: c.project_id,
+                repeat: c.repeat.clone(),
+            })
+            .await?,
+    ))
+}
+
+/// Moves a task to a list of its board (`List`), or of another (`Board/List`);
+/// a repeating one reaching a done list is followed by its next.
+pub async fn move_to(
+    store: &dyn BoardStore,
+    tz: Tz,
+    now: DateTime<Utc>,
+    id: i64,
+    target: &str,
+) -> Result<CardRow, AppError> {
     let c = card(store, id).await?;
     let boards = store.boards().await?;
     let list = match target.split_once('/') {
@@ -174,14 +245,22 @@ pub async fn move_to(store: &dyn BoardStore, id: i64, target: &str) -> Result<Ca
             target,
         )?,
     };
-    store
+    let moved = store
         .card_move(id, list.id)
         .await?
-        .ok_or_else(|| AppError::Invalid(format!("there is no task #{id}")))
+        .ok_or_else(|| AppError::Invalid(format!("there is no task #{id}")))?;
+    follow_up(store, tz, now, &moved).await?;
+    Ok(moved)
 }
 
-/// Moves a task to its board's first done list.
-pub async fn done(store: &dyn BoardStore, id: i64) -> Result<CardRow, AppError> {
+/// Moves a task to its board's first done list (a repeating one is
+/// followed by its next).
+pub async fn done(
+    store: &dyn BoardStore,
+    tz: Tz,
+    now: DateTime<Utc>,
+    id: i64,
+) -> Result<CardRow, AppError> {
     let c = card(store, id).await?;
     let boards = store.boards().await?;
     let list = boards
@@ -189,10 +268,12 @@ pub async fn done(store: &dyn BoardStore, id: i64) -> Result<CardRow, AppError> 
         .find(|b| b.id == c.board_id)
         .and_then(|b| b.lists.iter().find(|l| l.done && !l.archived))
         .ok_or_else(|| AppError::Invalid(format!("board {} has no done list", c.board)))?;
-    store
+    let moved = store
         .card_move(id, list.id)
         .await?
-        .ok_or_else(|| AppError::Invalid(format!("there is no task #{id}")))
+        .ok_or_else(|| AppError::Invalid(format!("there is no task #{id}")))?;
+    follow_up(store, tz, now, &moved).await?;
+    Ok(moved)
 }
 
 /// What to change on a task (`None`: leave as is); `due` as typed, "none"
@@ -311,6 +392,7 @@ pub fn card_json(c: &CardRow, tz: Tz, project: Option<&str>) -> serde_json::Valu
         "checklist": c.checklist,
         "description": c.description,
         "done": c.list_done,
+        "repeat": c.repeat,
         "created_at": c.created_at,
         "updated_at": c.updated_at,
     })
@@ -321,6 +403,9 @@ pub fn card_line(c: &CardRow, tz: Tz) -> String {
     let mut s = format!("#{} {} ({}/{})", c.id, c.title, c.board, c.list);
     if let Some(d) = c.due {
         s.push_str(&format!(" · due {}", d.label(tz)));
+    }
+    if let Some(r) = &c.repeat {
+        s.push_str(&format!(" · {r}"));
     }
     if !c.labels.is_empty() {
         s.push_str(&format!(" · {}", c.labels.join(", ")));
@@ -450,6 +535,7 @@ pub async fn move_by_button(
         .card_move(card, list)
         .await?
         .ok_or_else(|| AppError::Invalid(format!("task #{card} is gone")))?;
+    follow_up(store, tz, crate::clock::now(), &c).await?;
     Ok(format!("Moved {}", card_line(&c, tz)))
 }
 
@@ -489,9 +575,9 @@ mod tests {
             ..AddTask::default()
         };
         let stuck = add(&store, tz, now, &t("Visa papers")).await.unwrap();
-        move_to(&store, stuck.id, "blocked").await.unwrap();
+        move_to(&store, tz, now, stuck.id, "blocked").await.unwrap();
         let shipped = add(&store, tz, now, &t("Send the report")).await.unwrap();
-        done(&store, shipped.id).await.unwrap();
+        done(&store, tz, now, shipped.id).await.unwrap();
 
         // Today: done this week, blocked only since today.
         let lines = week_lines(&store, now).await.unwrap();

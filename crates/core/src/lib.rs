@@ -17,6 +17,7 @@ pub mod mail;
 pub mod memory;
 pub mod notify;
 pub mod project;
+pub mod repeat;
 pub mod schedule;
 pub mod tools;
 pub mod tree;

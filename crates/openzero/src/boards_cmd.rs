@@ -199,6 +199,7 @@ async fn task_in(loaded: &Loaded, store: &dyn Store, cmd: TaskCommand) -> Result
             project,
             labels,
             description,
+            every,
         } => {
             let project_id = project
                 .as_deref()
@@ -216,17 +217,18 @@ async fn task_in(loaded: &Loaded, store: &dyn Store, cmd: TaskCommand) -> Result
                     labels,
                     project_id,
                     description: description.unwrap_or_default(),
+                    repeat: every,
                 },
             )
             .await?;
             outln!("Added {}", boards::card_line(&c, tz));
         }
         TaskCommand::Move { id, list } => {
-            let c = boards::move_to(store, id, &list).await?;
+            let c = boards::move_to(store, tz, now, id, &list).await?;
             outln!("Moved {}", boards::card_line(&c, tz));
         }
         TaskCommand::Done { id } => {
-            let c = boards::done(store, id).await?;
+            let c = boards::done(store, tz, now, id).await?;
             outln!("Done: {}", boards::card_line(&c, tz));
         }
         TaskCommand::Edit {

@@ -90,9 +90,11 @@ Examples:
   openzero task add \"Update CV\" --board Career --due \"next friday\"
   openzero task add \"Pay the car insurance\" --due 2026-12-03 --label admin
   openzero task add \"Dentist\" --due \"tomorrow 9:30\" --project Health
+  openzero task add \"Pay rent\" --due 2026-12-01 --every \"monthly on the 1st\"
 
 Due dates are read in your time zone: today, tomorrow, friday, next friday,
-in 3 days, next month, 2026-12-03, 2026-12-03 14:00, dec 3 …")]
+in 3 days, next month, 2026-12-03, 2026-12-03 14:00, dec 3 … A task with
+--every is followed by its next one when it is done.")]
     Add {
         title: String,
         #[arg(long)]
@@ -108,6 +110,9 @@ in 3 days, next month, 2026-12-03, 2026-12-03 14:00, dec 3 …")]
         labels: Vec<String>,
         #[arg(long)]
         description: Option<String>,
+        /// Repeat: daily, weekdays, weekly, every monday, monthly, every 1st, yearly
+        #[arg(long, value_name = "RULE")]
+        every: Option<String>,
     },
     /// Move a task to a list of its board, or to BOARD/LIST
     #[command(

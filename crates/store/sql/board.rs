@@ -31,11 +31,12 @@ struct CardDb {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     done_at: Option<DateTime<Utc>>,
+    repeat: Option<String>,
 }
 
 const CARD_SELECT: &str = "SELECT c.id, c.board_id, b.name AS board, c.list_id, l.name AS list, \
      l.done AS list_done, c.title, c.description, c.due_date, c.due_at, c.labels, c.checklist, \
-     c.project_id, c.position, c.archived, c.created_at, c.updated_at, c.done_at \
+     c.project_id, c.position, c.archived, c.created_at, c.updated_at, c.done_at, c.repeat \
      FROM cards c JOIN board_lists l ON l.id = c.list_id JOIN boards b ON b.id = c.board_id";
 
 fn card_row(c: CardDb) -> Result<CardRow, StoreError> {
@@ -67,6 +68,7 @@ fn card_row(c: CardDb) -> Result<CardRow, StoreError> {
         created_at: c.created_at,
         updated_at: c.updated_at,
         done_at: c.done_at,
+        repeat: c.repeat,
     })
 }
 
@@ -316,9 +318,9 @@ impl BoardStore for Db {
         };
         let id: i64 = sqlx::query_scalar(&sql(
             "INSERT INTO cards (board_id, list_id, title, description, due_date, due_at, labels, \
-             project_id, position, created_at, updated_at, done_at) \
+             project_id, position, created_at, updated_at, done_at, repeat) \
              VALUES ((SELECT board_id FROM board_lists WHERE id = $1), $1, $2, $3, $4, $5, $6, $7, \
-             (SELECT COALESCE(MAX(position), 0) + 1 FROM cards WHERE list_id = $1), $8, $8, $9) \
+             (SELECT COALESCE(MAX(position), 0) + 1 FROM cards WHERE list_id = $1), $8, $8, $9, $10) \
              RETURNING id",
         ))
         .bind(c.list_id)
@@ -330,6 +332,7 @@ impl BoardStore for Db {
         .bind(c.project_id)
         .bind(at)
         .bind(done.then_some(at))
+        .bind(&c.repeat)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
@@ -368,12 +371,13 @@ impl BoardStore for Db {
         let checklist = p.checklist.clone().unwrap_or(cur.checklist);
         let project = p.project_id.unwrap_or(cur.project_id);
         let archived = p.archived.unwrap_or(cur.archived);
+        let repeat = p.repeat.clone().unwrap_or(cur.repeat);
         let (due_date, due_at) = due_columns(&due);
         let at = now();
         sqlx::query(&sql(
             "UPDATE cards SET title = $1, description = $2, due_date = $3, due_at = $4, \
-             labels = $5, checklist = $6, project_id = $7, archived = $8, updated_at = $9 \
-             WHERE id = $10",
+             labels = $5, checklist = $6, project_id = $7, archived = $8, updated_at = $9, \
+             repeat = $10 WHERE id = $11",
         ))
         .bind(&title)
         .bind(&description)
@@ -384,6 +388,7 @@ impl BoardStore for Db {
         .bind(project)
         .bind(archived)
         .bind(at)
+        .bind(&repeat)
         .bind(id)
         .execute(&mut *tx)
         .await

@@ -63,6 +63,8 @@ pub struct CardRow {
     pub updated_at: DateTime<Utc>,
     /// When it last reached a done list.
     pub done_at: Option<DateTime<Utc>>,
+    /// Its repeat rule, as `core::repeat::Repeat::as_text` writes it.
+    pub repeat: Option<String>,
 }
 
 /// A card to add (at the end of its list).
@@ -74,6 +76,7 @@ pub struct NewCard {
     pub due: Option<Due>,
     pub labels: Vec<String>,
     pub project_id: Option<i64>,
+    pub repeat: Option<String>,
 }
 
 /// What to change on a card (`None`: leave as is).
@@ -86,6 +89,7 @@ pub struct CardPatch {
     pub checklist: Option<Vec<CheckItem>>,
     pub project_id: Option<Option<i64>>,
     pub archived: Option<bool>,
+    pub repeat: Option<Option<String>>,
 }
 
 /// Which cards to list.

@@ -330,3 +330,43 @@ fn a_project_shows_progress_from_its_tasks_until_set_by_hand() {
         "{list}"
     );
 }
+
+#[test]
+fn a_repeating_task_done_is_followed_by_the_next_one() {
+    let oz = Oz::new();
+    run(&oz, &["init"]);
+    let out = run(
+        &oz,
+        &[
+            "task",
+            "add",
+            "Water the plants",
+            "--board",
+            "family",
+            "--due",
+            "today 18:00",
+            "--every",
+            "weekly",
+        ],
+    );
+    assert!(out.contains("· weekly"), "{out}");
+    run(&oz, &["task", "done", "1"]);
+    let open = json_lines(&run(&oz, &["task", "list", "--json"]));
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["title"], "Water the plants");
+    assert_eq!(open[0]["list"], "Inbox");
+    assert_eq!(open[0]["repeat"], "weekly");
+    let berlin = chrono_tz::Europe::Berlin;
+    let next = chrono::Utc::now().with_timezone(&berlin).date_naive() + chrono::Duration::days(7);
+    let due = open[0]["due"].as_str().unwrap();
+    assert!(due.starts_with(&format!("{next}T18:00:00")), "{due}");
+    let err = oz
+        .cmd()
+        .args(["task", "add", "x", "--every", "sometimes"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8(err).unwrap().contains("repeat rule"));
+}

@@ -99,6 +99,7 @@ pub async fn cards_are_added_moved_done_and_listed(s: &dyn Store) {
             due: Some(Due::Day { date: day }),
             labels: vec!["jobs".into()],
             project_id: None,
+            repeat: None,
         })
         .await
         .unwrap();
@@ -116,6 +117,7 @@ pub async fn cards_are_added_moved_done_and_listed(s: &dyn Store) {
             due: Some(Due::At { at }),
             labels: vec![],
             project_id: None,
+            repeat: None,
         })
         .await
         .unwrap();
