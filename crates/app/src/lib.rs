@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod bench;
+pub mod bench_boards;
 pub mod bench_calendar;
 pub mod bench_footprint;
 pub mod bench_llm;

@@ -15,7 +15,19 @@ pub async fn run(loaded: &Loaded, cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Footprint(args) => footprint(loaded, args).await,
         BenchCommand::Mail(args) => mail(loaded, args).await,
         BenchCommand::Calendar(args) => calendar(args),
+        BenchCommand::Boards(args) => boards(args).await,
     }
+}
+
+async fn boards(a: crate::cli::BenchBoardsArgs) -> Result<ExitCode> {
+    let work = tempfile::tempdir()?;
+    let report = openzero_app::bench_boards::boards(work.path(), a.cards, a.repeat).await?;
+    if a.json {
+        outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        outln!("{}", bench::markdown(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn calendar(a: crate::cli::BenchCalendarArgs) -> Result<ExitCode> {

@@ -632,6 +632,28 @@ yearly series with EXDATEs, moved and cancelled instances, all-day events,
 four zones). Both sides parse and expand 2026 in Europe/Berlin; the median
 of --repeat runs is shown. Target: ≤ 50 ms and faster than the reference.")]
     Calendar(BenchCalendarArgs),
+
+    /// Boards: listing a board of 1,000 cards (target ≤ 20 ms)
+    #[command(after_help = "\
+Examples:
+  openzero bench boards
+  openzero bench boards --cards 5000 --json
+
+Uses a scratch SQLite database (your data is not touched).")]
+    Boards(BenchBoardsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchBoardsArgs {
+    /// Cards on the board
+    #[arg(long, default_value_t = 1000)]
+    pub cards: usize,
+    /// Timed listings (the median is shown)
+    #[arg(long, default_value_t = 20)]
+    pub repeat: usize,
+    /// Print the figures as JSON instead of a Markdown table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

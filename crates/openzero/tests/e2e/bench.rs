@@ -266,3 +266,27 @@ fn bench_calendar_prints_a_year_of_1000_events_beside_the_reference() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn bench_boards_lists_a_board_of_1000_cards() {
+    let oz = Oz::new();
+    let out = oz
+        .cmd()
+        .args(["bench", "boards", "--repeat", "3", "--json"])
+        .timeout(std::time::Duration::from_secs(300))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let f = &v["figures"][0];
+    assert!(
+        f["measure"]
+            .as_str()
+            .unwrap()
+            .contains("board of 1000 cards"),
+        "{v}"
+    );
+    assert!(f["openzero"].as_f64().unwrap() > 0.0, "{v}");
+}
