@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod board;
+pub mod board_sync;
 pub mod briefing;
 pub mod calendar;
 pub mod commands;
