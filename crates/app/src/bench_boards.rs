@@ -29,7 +29,12 @@ pub async fn boards(work_dir: &Path, cards: usize, repeat: usize) -> Result<Repo
     };
     std::fs::create_dir_all(work_dir)
         .map_err(|e| AppError::Invalid(format!("{}: {e}", work_dir.display())))?;
-    let store = SqliteStore::open(&work_dir.join("bench-boards.db")).await?;
+    // A fresh database each run: the board holds exactly the cards asked for.
+    let path = work_dir.join("bench-boards.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let store = SqliteStore::open(&path).await?;
     let result = run(&store, cards, repeat, &mut report).await;
     store.close().await;
     result?;

@@ -33,6 +33,15 @@ pub struct AddTask {
     pub repeat: Option<String>,
 }
 
+/// A rule fixed to the first due day, so a short month does not move later
+/// ones ("monthly" due on the 31st stays on the 31st, clamped per month).
+fn fixed(r: Repeat, first: Option<chrono::NaiveDate>) -> Repeat {
+    match (r, first) {
+        (Repeat::Monthly(None), Some(d)) => Repeat::Monthly(Some(chrono::Datelike::day(&d))),
+        (r, _) => r,
+    }
+}
+
 /// The board called `name` (any case), or an error naming the boards.
 pub fn find_board<'a>(boards: &'a [BoardRow], name: &str) -> Result<&'a BoardRow, AppError> {
     boards
@@ -117,6 +126,7 @@ pub async fn add(
         Some(l) => find_list(board, l)?,
         None => first_open_list(board)?,
     };
+    open_target(board, list)?;
     let due = match &t.due {
         Some(d) => Some(parse_due(d, now, tz).map_err(|e| AppError::Invalid(e.to_string()))?),
         None => None,
@@ -124,7 +134,7 @@ pub async fn add(
     let repeat = t
         .repeat
         .as_deref()
-        .map(|r| Repeat::parse(r).map(|r| r.as_text()))
+        .map(|r| Repeat::parse(r).map(|r| fixed(r, due.map(|d| d.day(tz))).as_text()))
         .transpose()
         .map_err(AppError::Invalid)?;
     Ok(store
@@ -196,8 +206,15 @@ pub async fn follow_up(
         Some(Due::At { at }) => {
             let time = at.with_timezone(&tz).time();
             let local = next.and_time(time);
-            let at = chrono::TimeZone::from_local_datetime(&tz, &local)
-                .earliest()
+            // In a spring-forward gap: the first valid time after it.
+            let at = (0..8)
+                .find_map(|step| {
+                    chrono::TimeZone::from_local_datetime(
+                        &tz,
+                        &(local + Duration::minutes(30 * step)),
+                    )
+                    .earliest()
+                })
                 .map(|t| t.with_timezone(&Utc))
                 .unwrap_or_else(|| openzero_core::calendar::midnight(tz, next));
             Due::At { at }
@@ -245,12 +262,51 @@ pub async fn move_to(
             target,
         )?,
     };
+    if let Some(board) = boards.iter().find(|b| b.id == list.board_id) {
+        open_target(board, list)?;
+    }
     let moved = store
         .card_move(id, list.id)
         .await?
         .ok_or_else(|| AppError::Invalid(format!("there is no task #{id}")))?;
-    follow_up(store, tz, now, &moved).await?;
+    next_if_done(store, tz, now, c.list_done, &moved).await;
     Ok(moved)
+}
+
+/// A task may go only to a list and board in use (archived ones hide
+/// their tasks).
+fn open_target(board: &BoardRow, list: &ListRow) -> Result<(), AppError> {
+    if board.archived {
+        return Err(AppError::Invalid(format!(
+            "board {} is archived (bring it back with `openzero board archive {} --undo`)",
+            board.name, board.name
+        )));
+    }
+    if list.archived {
+        return Err(AppError::Invalid(format!(
+            "list {} of {} is archived (bring it back with `openzero board edit-list {} \"{}\" --unarchive`)",
+            list.name, board.name, board.name, list.name
+        )));
+    }
+    Ok(())
+}
+
+/// Adds a repeating task's next one when this move made it done (not when
+/// it was done already: tapping Done twice adds one next task, not two).
+/// The move stands even when the next one cannot be added (logged).
+async fn next_if_done(
+    store: &dyn BoardStore,
+    tz: Tz,
+    now: DateTime<Utc>,
+    was_done: bool,
+    moved: &CardRow,
+) {
+    if was_done || !moved.list_done {
+        return;
+    }
+    if let Err(e) = follow_up(store, tz, now, moved).await {
+        tracing::warn!(card = moved.id, error = %e, "the repeating task's next one was not added");
+    }
 }
 
 /// Moves a task to its board's first done list (a repeating one is
@@ -272,7 +328,7 @@ pub async fn done(
         .card_move(id, list.id)
         .await?
         .ok_or_else(|| AppError::Invalid(format!("there is no task #{id}")))?;
-    follow_up(store, tz, now, &moved).await?;
+    next_if_done(store, tz, now, c.list_done, &moved).await;
     Ok(moved)
 }
 
@@ -531,11 +587,15 @@ pub async fn move_by_button(
     ) else {
         return Err(AppError::Invalid("that button is not mine".into()));
     };
+    let before = store
+        .card_get(card)
+        .await?
+        .ok_or_else(|| AppError::Invalid(format!("task #{card} is gone")))?;
     let c = store
         .card_move(card, list)
         .await?
         .ok_or_else(|| AppError::Invalid(format!("task #{card} is gone")))?;
-    follow_up(store, tz, crate::clock::now(), &c).await?;
+    next_if_done(store, tz, crate::clock::now(), before.list_done, &c).await;
     Ok(format!("Moved {}", card_line(&c, tz)))
 }
 

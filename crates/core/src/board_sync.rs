@@ -14,7 +14,14 @@
 //!   is created again where it was deleted;
 //! - a card deleted on both sides is forgotten.
 //!
-//! Applying a plan and syncing again plans nothing (idempotent).
+//! - unlinked cards with the same fields on both sides are linked, not
+//!   copied.
+//!
+//! Applying a plan and syncing again plans nothing (idempotent). Links are
+//! keyed by their (local, remote) pair; a plan lists a link's `Forget`
+//! before any `Create` that replaces it. A card moved to another board is
+//! seen by each board's sync as deleted there and new here (the board is
+//! not one of the fields).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -145,6 +152,11 @@ pub fn plan(local: &[Card], remote: &[Card], links: &[Link]) -> Vec<Action> {
                 remote: link.remote.clone(),
             }),
             (Some(l), None) => {
+                // The old link goes first: a recreated card gets a new one.
+                out.push(Action::Forget {
+                    local: link.local.clone(),
+                    remote: link.remote.clone(),
+                });
                 if l.fields == link.base {
                     out.push(Action::Delete {
                         side: Side::Local,
@@ -158,12 +170,13 @@ pub fn plan(local: &[Card], remote: &[Card], links: &[Link]) -> Vec<Action> {
                         fields: l.fields.clone(),
                     });
                 }
+            }
+            (None, Some(r)) => {
+                // The old link goes first: a recreated card gets a new one.
                 out.push(Action::Forget {
                     local: link.local.clone(),
                     remote: link.remote.clone(),
                 });
-            }
-            (None, Some(r)) => {
                 if r.fields == link.base {
                     out.push(Action::Delete {
                         side: Side::Remote,
@@ -176,10 +189,6 @@ pub fn plan(local: &[Card], remote: &[Card], links: &[Link]) -> Vec<Action> {
                         fields: r.fields.clone(),
                     });
                 }
-                out.push(Action::Forget {
-                    local: link.local.clone(),
-                    remote: link.remote.clone(),
-                });
             }
             (Some(l), Some(r)) => {
                 let mut merged = link.base.clone();
@@ -248,20 +257,32 @@ pub fn plan(local: &[Card], remote: &[Card], links: &[Link]) -> Vec<Action> {
             }
         }
     }
+    // Unlinked cards with the same fields on both sides (made twice, or a
+    // link lost) are one card: linked, not copied across.
+    let mut fresh_remote: Vec<&Card> = remote
+        .iter()
+        .filter(|c| !linked_remote.contains(c.id.as_str()))
+        .collect();
     for l in local
         .iter()
         .filter(|c| !linked_local.contains(c.id.as_str()))
     {
-        out.push(Action::Create {
-            side: Side::Remote,
-            from: l.id.clone(),
-            fields: l.fields.clone(),
-        });
+        if let Some(i) = fresh_remote.iter().position(|r| r.fields == l.fields) {
+            let r = fresh_remote.remove(i);
+            out.push(Action::Agree {
+                local: l.id.clone(),
+                remote: r.id.clone(),
+                base: l.fields.clone(),
+            });
+        } else {
+            out.push(Action::Create {
+                side: Side::Remote,
+                from: l.id.clone(),
+                fields: l.fields.clone(),
+            });
+        }
     }
-    for r in remote
-        .iter()
-        .filter(|c| !linked_remote.contains(c.id.as_str()))
-    {
+    for r in fresh_remote {
         out.push(Action::Create {
             side: Side::Local,
             from: r.id.clone(),
@@ -563,5 +584,21 @@ mod tests {
         titles.sort_unstable();
         titles.dedup();
         assert_eq!(titles.len(), n, "no duplicate card");
+    }
+
+    #[test]
+    fn the_same_card_made_on_both_sides_is_linked_not_doubled() {
+        let mut w = World::default();
+        let at = w.tick();
+        let card = |id: &str| Card {
+            id: id.into(),
+            fields: fields("Pay rent", "Inbox"),
+            updated_at: at,
+        };
+        w.local.insert("l0".into(), card("l0"));
+        w.remote.insert("r0".into(), card("r0"));
+        w.sync();
+        assert_eq!((w.local.len(), w.remote.len(), w.links.len()), (1, 1, 1));
+        assert_eq!(w.sync(), 0);
     }
 }

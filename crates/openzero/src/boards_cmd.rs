@@ -108,6 +108,13 @@ async fn board_in(loaded: &Loaded, store: &dyn Store, cmd: BoardCommand) -> Resu
             if names.is_empty() {
                 bail!("a board needs at least one list (--lists \"Inbox, Done\")");
             }
+            let mut seen = std::collections::HashSet::new();
+            if let Some(dup) = names.iter().find(|n| !seen.insert(n.to_lowercase())) {
+                bail!("the list \"{dup}\" is named twice");
+            }
+            if all.iter().any(|b| b.name.eq_ignore_ascii_case(name.trim())) {
+                bail!("a board is already called \"{name}\"");
+            }
             let n = names.len();
             let lists: Vec<(String, bool)> = names
                 .into_iter()
@@ -121,6 +128,12 @@ async fn board_in(loaded: &Loaded, store: &dyn Store, cmd: BoardCommand) -> Resu
         }
         BoardCommand::Rename { board, name } => {
             let b = boards::find_board(&all, &board)?;
+            if all
+                .iter()
+                .any(|o| o.id != b.id && o.name.eq_ignore_ascii_case(name.trim()))
+            {
+                bail!("a board is already called \"{name}\"");
+            }
             if !store.board_rename(b.id, name.trim()).await? {
                 bail!("a board is already called \"{name}\"");
             }
@@ -142,6 +155,12 @@ async fn board_in(loaded: &Loaded, store: &dyn Store, cmd: BoardCommand) -> Resu
             done,
         } => {
             let b = boards::find_board(&all, &board)?;
+            if b.lists
+                .iter()
+                .any(|l| l.name.eq_ignore_ascii_case(list.trim()))
+            {
+                bail!("{} already has a list \"{list}\"", b.name);
+            }
             let Some(l) = store.list_add(b.id, list.trim(), done).await? else {
                 bail!("{} already has a list \"{list}\"", b.name);
             };
@@ -156,22 +175,27 @@ async fn board_in(loaded: &Loaded, store: &dyn Store, cmd: BoardCommand) -> Resu
             name,
             position,
             archive,
+            unarchive,
         } => {
             let b = boards::find_board(&all, &board)?;
             let l = boards::find_list(b, &list)?;
-            if name.is_none() && position.is_none() && !archive {
-                bail!("nothing to change: give --name, --position or --archive");
+            if name.is_none() && position.is_none() && !archive && !unarchive {
+                bail!("nothing to change: give --name, --position, --archive or --unarchive");
             }
             if let Some(n) = &name
-                && !store.list_rename(l.id, n.trim()).await?
+                && (b
+                    .lists
+                    .iter()
+                    .any(|o| o.id != l.id && o.name.eq_ignore_ascii_case(n.trim()))
+                    || !store.list_rename(l.id, n.trim()).await?)
             {
                 bail!("{} already has a list \"{n}\"", b.name);
             }
             if let Some(p) = position {
                 store.list_move(l.id, p).await?;
             }
-            if archive {
-                store.list_archive(l.id, true).await?;
+            if archive || unarchive {
+                store.list_archive(l.id, archive).await?;
             }
             outln!("Changed list {} of {}.", l.name, b.name);
         }

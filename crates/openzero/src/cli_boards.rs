@@ -77,8 +77,12 @@ pub enum BoardCommand {
         name: Option<String>,
         #[arg(long)]
         position: Option<i64>,
-        #[arg(long)]
+        /// Archive it: its tasks leave the listings until it comes back
+        #[arg(long, conflicts_with = "unarchive")]
         archive: bool,
+        /// Bring an archived list back
+        #[arg(long)]
+        unarchive: bool,
     },
 }
 

@@ -146,6 +146,35 @@ fn a_new_user_sees_five_boards_and_moves_tasks_through_them() {
         "{out}"
     );
     assert!(out.contains("Waiting"), "{out}");
+    // Names are one per board whatever the case; archived lists take no task.
+    for args in [
+        &["board", "add", "career"][..],
+        &["board", "add", "Trips", "--lists", "Todo, Done, todo"][..],
+        &["board", "add-list", "career", "done"][..],
+    ] {
+        oz.cmd().args(args).assert().code(1);
+    }
+    run(
+        &oz,
+        &["board", "edit-list", "career", "Waiting", "--archive"],
+    );
+    let err = oz
+        .cmd()
+        .args(["task", "add", "x", "--board", "career", "--list", "waiting"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8(err).unwrap().contains("is archived"));
+    run(
+        &oz,
+        &["board", "edit-list", "career", "Waiting", "--unarchive"],
+    );
+    run(
+        &oz,
+        &["task", "add", "x", "--board", "career", "--list", "waiting"],
+    );
 }
 
 #[test]
@@ -350,6 +379,8 @@ fn a_repeating_task_done_is_followed_by_the_next_one() {
         ],
     );
     assert!(out.contains("· weekly"), "{out}");
+    run(&oz, &["task", "done", "1"]);
+    // Done again (a second tap): still one next task.
     run(&oz, &["task", "done", "1"]);
     let open = json_lines(&run(&oz, &["task", "list", "--json"]));
     assert_eq!(open.len(), 1, "{open:?}");
