@@ -136,7 +136,7 @@ Examples:
     )]
     Mail(MailCommand),
 
-    /// Calendars, read-only: ICS files and subscriptions, CalDAV; the agenda
+    /// Calendars, read-only: ICS files and subscriptions, CalDAV, Google Calendar; the agenda
     #[command(
         subcommand,
         after_help = "\
