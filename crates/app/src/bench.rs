@@ -87,6 +87,15 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
+/// The middle of the samples (0 for none).
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 pub(crate) fn fig(group: &str, measure: &str, unit: &str, ours: f64, higher: bool) -> Figure {
     Figure {
         group: group.into(),

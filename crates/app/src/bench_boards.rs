@@ -11,15 +11,10 @@ use openzero_store::board::{BoardStore, CardQuery, NewCard};
 use openzero_store_sqlite::SqliteStore;
 
 use crate::AppError;
-use crate::bench::{Report, fig, machine};
+use crate::bench::{Report, fig, machine, median};
 
 /// The target for listing a board of 1,000 cards, in ms.
 pub const TARGET_MS: f64 = 20.0;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
 
 /// Runs the boards benchmark in `work_dir` (a scratch database).
 pub async fn boards(work_dir: &Path, cards: usize, repeat: usize) -> Result<Report, AppError> {

@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use openzero_core::calendar::midnight;
 
 use crate::AppError;
-use crate::bench::{Report, fig, machine};
+use crate::bench::{Report, fig, machine, median};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -119,11 +119,6 @@ pub fn generated_calendar() -> String {
     }
     s.push_str("END:VCALENDAR\r\n");
     s
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// Parse + expand `texts` over `[from, to)` in `tz`, `repeat` times: the

@@ -12,7 +12,7 @@ use openzero_llm::openai::OpenAiCompatible;
 use openzero_llm::{ChatModel, ChatRequest};
 
 use crate::AppError;
-use crate::bench::{Figure, Report};
+use crate::bench::{Figure, Report, median};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -57,14 +57,6 @@ fn request(tokens: usize, run: usize) -> ChatRequest {
         temperature: 0.0,
         tools: Vec::new(),
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Streams one answer; returns (time to first piece, time from first to

@@ -140,14 +140,9 @@ impl Tool for TaskList {
         let before = match text(args, "due_before") {
             None => None,
             Some(w) => Some(
-                match openzero_core::when::parse_due(w, crate::clock::now(), tz)
+                openzero_core::when::parse_due(w, crate::clock::now(), tz)
                     .map_err(|e| e.to_string())?
-                {
-                    openzero_core::when::Due::At { at } => at,
-                    openzero_core::when::Due::Day { date } => {
-                        openzero_core::calendar::midnight(tz, date)
-                    }
-                },
+                    .starts_at(tz),
             ),
         };
         let cards = boards::list(env.store, text(args, "board"), before, false, tz)

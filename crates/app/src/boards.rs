@@ -420,17 +420,9 @@ pub async fn list(
         None => cards,
         Some(limit) => cards
             .into_iter()
-            .filter(|c| c.due.is_some_and(|d| due_instant(&d, tz) < limit))
+            .filter(|c| c.due.is_some_and(|d| d.starts_at(tz) < limit))
             .collect(),
     })
-}
-
-/// When a due date falls: an instant, or the start of its day in `tz`.
-fn due_instant(d: &Due, tz: Tz) -> DateTime<Utc> {
-    match d {
-        Due::At { at } => *at,
-        Due::Day { date } => openzero_core::calendar::midnight(tz, *date),
-    }
 }
 
 /// A task as JSON: id, title, board, list, due (RFC 3339 with the owner's
@@ -606,7 +598,7 @@ pub async fn chat_list(services: &crate::Services) -> Result<String, AppError> {
     if cards.is_empty() {
         return Ok("No open tasks. Add one with /task call the bank tomorrow".into());
     }
-    cards.sort_by_key(|c| (c.due.is_none(), c.due.map(|d| due_instant(&d, tz))));
+    cards.sort_by_key(|c| (c.due.is_none(), c.due.map(|d| d.starts_at(tz))));
     let lines: Vec<String> = cards
         .iter()
         .take(30)

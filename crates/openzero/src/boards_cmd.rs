@@ -294,12 +294,7 @@ async fn task_in(loaded: &Loaded, store: &dyn Store, cmd: TaskCommand) -> Result
         } => {
             let before = match due_before {
                 None => None,
-                Some(w) => Some(match openzero_core::when::parse_due(&w, now, tz)? {
-                    openzero_core::when::Due::At { at } => at,
-                    openzero_core::when::Due::Day { date } => {
-                        openzero_core::calendar::midnight(tz, date)
-                    }
-                }),
+                Some(w) => Some(openzero_core::when::parse_due(&w, now, tz)?.starts_at(tz)),
             };
             let cards = boards::list(store, board.as_deref(), before, all, tz).await?;
             if json {

@@ -116,6 +116,14 @@ impl Due {
         }
     }
 
+    /// When it begins: the instant, or the day's first moment in `tz`.
+    pub fn starts_at(&self, tz: Tz) -> DateTime<Utc> {
+        match *self {
+            Due::Day { date } => crate::calendar::midnight(tz, date),
+            Due::At { at } => at,
+        }
+    }
+
     /// The local day it falls on in `tz`.
     pub fn day(&self, tz: Tz) -> NaiveDate {
         match *self {
