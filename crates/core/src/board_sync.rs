@@ -136,6 +136,32 @@ fn take(into: &mut Fields, from: &Fields, name: &str) {
     }
 }
 
+/// A linked card that is gone on one side: the deletion crosses over
+/// unless the card left (`present`, on `side`) was edited since; then the
+/// edit wins and it is created again where it was deleted. The old link
+/// goes first either way.
+fn one_sided(out: &mut Vec<Action>, link: &Link, present: &Card, side: Side) {
+    out.push(Action::Forget {
+        local: link.local.clone(),
+        remote: link.remote.clone(),
+    });
+    if present.fields == link.base {
+        out.push(Action::Delete {
+            side,
+            id: present.id.clone(),
+        });
+    } else {
+        out.push(Action::Create {
+            side: match side {
+                Side::Local => Side::Remote,
+                Side::Remote => Side::Local,
+            },
+            from: present.id.clone(),
+            fields: present.fields.clone(),
+        });
+    }
+}
+
 /// The plan that brings both sides to the same cards.
 pub fn plan(local: &[Card], remote: &[Card], links: &[Link]) -> Vec<Action> {
     let loc: BTreeMap<&str, &Card> = local.iter().map(|c| (c.id.as_str(), c)).collect();
@@ -151,45 +177,8 @@ pub fn plan(local: &[Card], remote: &[Card], links: &[Link]) -> Vec<Action> {
                 local: link.local.clone(),
                 remote: link.remote.clone(),
             }),
-            (Some(l), None) => {
-                // The old link goes first: a recreated card gets a new one.
-                out.push(Action::Forget {
-                    local: link.local.clone(),
-                    remote: link.remote.clone(),
-                });
-                if l.fields == link.base {
-                    out.push(Action::Delete {
-                        side: Side::Local,
-                        id: l.id.clone(),
-                    });
-                } else {
-                    // Edited here since: the edit wins over the deletion.
-                    out.push(Action::Create {
-                        side: Side::Remote,
-                        from: l.id.clone(),
-                        fields: l.fields.clone(),
-                    });
-                }
-            }
-            (None, Some(r)) => {
-                // The old link goes first: a recreated card gets a new one.
-                out.push(Action::Forget {
-                    local: link.local.clone(),
-                    remote: link.remote.clone(),
-                });
-                if r.fields == link.base {
-                    out.push(Action::Delete {
-                        side: Side::Remote,
-                        id: r.id.clone(),
-                    });
-                } else {
-                    out.push(Action::Create {
-                        side: Side::Local,
-                        from: r.id.clone(),
-                        fields: r.fields.clone(),
-                    });
-                }
-            }
+            (Some(l), None) => one_sided(&mut out, link, l, Side::Local),
+            (None, Some(r)) => one_sided(&mut out, link, r, Side::Remote),
             (Some(l), Some(r)) => {
                 let mut merged = link.base.clone();
                 let mut to_local = Vec::new();
