@@ -96,6 +96,27 @@ fn feed_server(state: Arc<Mutex<Feed>>) -> String {
     url
 }
 
+/// What the feed server serves from now on, under a new ETag.
+fn publish(state: &Mutex<Feed>, body: impl Into<String>, etag: &str) {
+    let mut s = state.lock().unwrap();
+    s.body = body.into();
+    s.etag = format!("\"{etag}\"");
+}
+
+/// `calendar sync` that must fail (exit 1): what it printed.
+fn failed_sync(oz: &Oz) -> String {
+    let out = oz
+        .cmd()
+        .env("USER_TIMEZONE", "Europe/Berlin")
+        .args(["calendar", "sync"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).unwrap()
+}
+
 fn agenda_json(oz: &Oz, from: &str, to: &str) -> Vec<Value> {
     let out = oz
         .cmd()
@@ -180,11 +201,7 @@ fn a_subscribed_feed_gives_the_agenda_at_local_times_and_refreshes_with_a_condit
     assert_eq!(state.lock().unwrap().not_modified, 1);
 
     // Changed upstream: the moved and cancelled instances show.
-    {
-        let mut s = state.lock().unwrap();
-        s.body = feed(CHANGES);
-        s.etag = "\"v2\"".into();
-    }
+    publish(&state, feed(CHANGES), "v2");
     let out = berlin(&oz, &["calendar", "sync"]);
     assert!(out.contains("Team: 1 calendar changed"), "{out}");
     let rows: Vec<String> = agenda_json(&oz, "2026-03-30", "2026-03-31")
@@ -209,42 +226,20 @@ fn a_subscribed_feed_gives_the_agenda_at_local_times_and_refreshes_with_a_condit
     assert!(list.contains("Team (ics"), "{list}");
 
     // A feed that turns into an error page: the last good copy stays.
-    {
-        let mut s = state.lock().unwrap();
-        s.body = "<html>Service unavailable</html>".into();
-        s.etag = "\"v3\"".into();
-    }
-    let out = oz
-        .cmd()
-        .env("USER_TIMEZONE", "Europe/Berlin")
-        .args(["calendar", "sync"])
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let out = String::from_utf8(out).unwrap();
+    publish(&state, "<html>Service unavailable</html>", "v3");
+    let out = failed_sync(&oz);
     assert!(out.contains("did not serve an iCalendar file"), "{out}");
     assert_eq!(agenda_json(&oz, "2026-03-30", "2026-03-31").len(), 2);
     let list = berlin(&oz, &["calendar", "list"]);
     assert!(list.contains("last sync failed"), "{list}");
 
     // A feed that comes back empty (a server hiccup): the last copy stays.
-    {
-        let mut s = state.lock().unwrap();
-        s.body = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n".into();
-        s.etag = "\"v4\"".into();
-    }
-    let out = oz
-        .cmd()
-        .env("USER_TIMEZONE", "Europe/Berlin")
-        .args(["calendar", "sync"])
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let out = String::from_utf8(out).unwrap();
+    publish(
+        &state,
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n",
+        "v4",
+    );
+    let out = failed_sync(&oz);
     assert!(
         out.contains("came back with no events; the last copy"),
         "{out}"
@@ -314,11 +309,7 @@ fn the_morning_briefing_lists_today_and_what_changed_since_the_last_one() {
     assert!(!friday.contains("Weekly sync"), "not on Fridays: {friday}");
 
     // Over the weekend the sync moves Monday's meeting and cancels a standup.
-    {
-        let mut s = state.lock().unwrap();
-        s.body = feed(CHANGES);
-        s.etag = "\"v2\"".into();
-    }
+    publish(&state, feed(CHANGES), "v2");
     berlin(&oz, &["calendar", "sync"]);
 
     // Monday after the change: local times right, the changes named.
