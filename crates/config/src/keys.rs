@@ -365,6 +365,14 @@ pub const KEYS: &[KeyDef] = &[
         "Calendar sync (ICS subscriptions with a conditional GET, CalDAV by sync-token), cron in USER_TIMEZONE (\"\" disables).",
     ),
     k(
+        "schedule.planka_sync",
+        Str,
+        &[],
+        Some("\"*/15 * * * *\""),
+        "\"*/5 * * * *\"",
+        "Full two-way reconcile of the boards with Planka (catches what its webhooks missed), cron in USER_TIMEZONE (\"\" disables). Local changes are sent within seconds while `serve` runs.",
+    ),
+    k(
         "schedule.grace_hours",
         Int,
         &[],
@@ -419,6 +427,22 @@ pub const KEYS: &[KeyDef] = &[
         None,
         "\"...\"",
         "Planka password.",
+    ),
+    k(
+        "planka.project",
+        Str,
+        &["PLANKA_PROJECT"],
+        Some("\"OpenZero\""),
+        "\"Life\"",
+        "The Planka project the boards are synced with (made when missing).",
+    ),
+    k(
+        "planka.webhook_token",
+        Secret,
+        &["PLANKA_WEBHOOK_TOKEN"],
+        None,
+        "\"a-long-random-string\"",
+        "The accessToken of Planka's WEBHOOKS entry pointing at /webhooks/planka; unset: no webhook route (the periodic sync still runs).",
     ),
     k(
         "mail.imap_host",

@@ -195,6 +195,8 @@ pub struct ScheduleSettings {
     pub monthly_review: String,
     /// How often the calendars are synced.
     pub calendar_sync: String,
+    /// How often the boards are reconciled with Planka in full.
+    pub planka_sync: String,
     /// Hours a missed briefing may still run after start-up.
     pub grace_hours: u32,
 }
@@ -206,6 +208,7 @@ impl Default for ScheduleSettings {
             weekly_review: "0 10 * * SUN".into(),
             monthly_review: "0 9 1 * *".into(),
             calendar_sync: "*/15 * * * *".into(),
+            planka_sync: "*/15 * * * *".into(),
             grace_hours: 3,
         }
     }
@@ -229,12 +232,28 @@ impl Default for Qdrant {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Planka {
     pub base_url: Option<String>,
     pub admin_email: Option<String>,
     pub admin_password: Option<Secret>,
+    /// The Planka project holding the boards.
+    pub project: String,
+    /// The access token Planka's webhooks send; none: no webhook route.
+    pub webhook_token: Option<Secret>,
+}
+
+impl Default for Planka {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            admin_email: None,
+            admin_password: None,
+            project: "OpenZero".into(),
+            webhook_token: None,
+        }
+    }
 }
 
 /// The owner's mailbox, read-only.

@@ -14,6 +14,8 @@
 //! knows Planka's wire format.
 
 mod error;
+#[cfg(feature = "fake")]
+pub mod fake;
 pub mod model;
 
 use std::fmt;
@@ -230,6 +232,27 @@ impl Planka {
             &json!({ "name": name, "position": position }),
         )
         .await
+    }
+
+    /// Renames a board.
+    pub async fn rename_board(&self, id: &str, name: &str) -> Result<Board, PlankaError> {
+        self.write(Method::PATCH, &["boards", id], &json!({ "name": name }))
+            .await
+    }
+
+    /// The logged-in user's id (`GET /api/users/me`): what Planka's
+    /// webhooks name as `user.id` for this client's own changes.
+    pub async fn my_id(&self) -> Result<String, PlankaError> {
+        #[derive(Deserialize)]
+        struct Me {
+            id: String,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            item: Me,
+        }
+        let a: Answer = self.get(&["users", "me"]).await?;
+        Ok(a.item.id)
     }
 
     /// Renames or moves a list.

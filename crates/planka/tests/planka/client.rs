@@ -7,7 +7,7 @@ use openzero_planka::{
     Board, CardFields, CardUpdate, List, ListUpdate, POSITION_GAP, Planka, PlankaError, Project,
 };
 
-use crate::fake::{EMAIL, FakePlanka, PASSWORD, USERNAME};
+use openzero_planka::fake::{EMAIL, FakePlanka, PASSWORD, USERNAME};
 
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -497,7 +497,23 @@ async fn invalid_input_is_planka_s_400() {
         "{e:?}"
     );
     // The fake accepts exactly the colours the client offers.
-    assert_eq!(crate::fake::LABEL_COLORS, openzero_planka::LABEL_COLORS);
+    assert_eq!(
+        openzero_planka::fake::LABEL_COLORS,
+        openzero_planka::LABEL_COLORS
+    );
     let e = planka.create_project("").await.unwrap_err();
     assert!(matches!(e, PlankaError::Http { status: 400, .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn my_id_is_the_user_webhooks_name_and_a_board_can_be_renamed() {
+    let (fake, planka) = logged_in().await;
+    let (_, boards) = seed(&planka).await;
+    let me = planka.my_id().await.unwrap();
+    assert!(!me.is_empty() && me.bytes().all(|b| b.is_ascii_digit()));
+    assert_ne!(me, openzero_planka::fake::HUMAN_ID);
+    let renamed = planka.rename_board(&boards[0].0.id, "Work").await.unwrap();
+    assert_eq!(renamed.name, "Work");
+    assert_eq!(fake.board_names()[0], "Work");
+    assert!(renamed.updated_at.is_some());
 }

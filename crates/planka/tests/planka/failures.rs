@@ -6,7 +6,7 @@ use std::time::Duration;
 use openzero_planka::{Planka, PlankaError};
 
 use crate::client::{TIMEOUT, logged_in, seed};
-use crate::fake::{EMAIL, FakePlanka, PASSWORD};
+use openzero_planka::fake::{EMAIL, FakePlanka, PASSWORD};
 
 #[tokio::test]
 async fn planka_down_is_unreachable_and_calls_work_again_after() {

@@ -1,5 +1,5 @@
 //! The Planka client against a stateful fake of Planka v1's REST API
-//! (`fake.rs`), on `127.0.0.1:0`.
+//! (`openzero_planka::fake`, feature `fake`), on `127.0.0.1:0`.
 //!
 //! One test binary for the crate (each file a module).
 
@@ -7,4 +7,3 @@
 
 mod client;
 mod failures;
-mod fake;

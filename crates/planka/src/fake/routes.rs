@@ -2,7 +2,6 @@
 //! controller answers, and the validation and errors it gives.
 
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
@@ -54,7 +53,7 @@ pub fn route(
     path: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Response {
+) -> (StatusCode, Value) {
     let seg: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let what = format!("{method} {path}");
     let answer = (|| -> Answer {
@@ -66,6 +65,9 @@ pub fn route(
             return login(d, &what, body);
         }
         authorize(d, headers)?;
+        if *method == Method::GET && seg == ["users", "me"] {
+            return Ok(json!({ "item": user_json(d) }));
+        }
         for s in seg.iter().skip(1).step_by(2) {
             if !s.bytes().all(|b| b.is_ascii_digit()) || s.is_empty() {
                 return Err(invalid(&what, &format!("Invalid id {s:?}")));
@@ -77,6 +79,7 @@ pub fn route(
             (Method::POST, ["projects"]) => create_project(d, &what, body),
             (Method::POST, ["projects", p, "boards"]) => create_board(d, &what, p, body),
             (Method::GET, ["boards", b]) => show_board(d, b),
+            (Method::PATCH, ["boards", b]) => update_board(d, &what, b, body),
             (Method::POST, ["boards", b, "lists"]) => create_list(d, &what, b, body),
             (Method::PATCH, ["lists", l]) => update_list(d, &what, l, body),
             (Method::POST, ["lists", l, "cards"]) => create_card(d, &what, l, body),
@@ -94,9 +97,30 @@ pub fn route(
         }
     })();
     match answer {
-        Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
-        Err(Fail(status, body)) => (status, axum::Json(body)).into_response(),
+        Ok(v) => (StatusCode::OK, v),
+        Err(Fail(status, body)) => (status, body),
     }
+}
+
+/// The webhook event a successful request causes (v1's `Webhook.Events`
+/// names), if any.
+pub fn event_of(method: &Method, path: &str) -> Option<&'static str> {
+    let seg: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    Some(match (method.as_str(), seg.get(1..)?) {
+        ("POST", ["projects"]) => "projectCreate",
+        ("POST", ["projects", _, "boards"]) => "boardCreate",
+        ("PATCH", ["boards", _]) => "boardUpdate",
+        ("POST", ["boards", _, "lists"]) => "listCreate",
+        ("PATCH", ["lists", _]) => "listUpdate",
+        ("POST", ["lists", _, "cards"]) => "cardCreate",
+        ("PATCH", ["cards", _]) => "cardUpdate",
+        ("DELETE", ["cards", _]) => "cardDelete",
+        ("POST", ["boards", _, "labels"]) => "labelCreate",
+        ("POST", ["cards", _, "labels"]) => "cardLabelCreate",
+        ("DELETE", ["cards", _, "labels", _]) => "cardLabelDelete",
+        ("POST", ["cards", _, "tasks"]) => "taskCreate",
+        _ => return None,
+    })
 }
 
 pub fn error(status: StatusCode, code: &str, message: &str) -> Fail {
@@ -230,7 +254,7 @@ pub fn optional_id(what: &str, b: &Map<String, Value>, key: &str) -> Result<Opti
     }
 }
 
-fn user_json(d: &Data) -> Value {
+pub fn user_json(d: &Data) -> Value {
     json!({
         "id": d.user_id, "email": EMAIL, "username": USERNAME, "name": "Owner",
         "isAdmin": true, "avatarUrl": null, "createdAt": "2024-01-01T00:00:00.000Z", "updatedAt": null,
@@ -451,4 +475,26 @@ fn update_list(d: &mut Data, what: &str, id: &str, body: &[u8]) -> Answer {
         list.updated_at = Some(now);
     }
     Ok(json!({ "item": list_json(list) }))
+}
+
+fn update_board(d: &mut Data, what: &str, id: &str, body: &[u8]) -> Answer {
+    let b = object(what, body)?;
+    let name = optional_text(what, &b, "name", false)?.flatten();
+    let position = optional_number(what, &b, "position")?;
+    let now = d.now();
+    let board = d
+        .boards
+        .iter_mut()
+        .find(|x| x.id == id)
+        .ok_or_else(|| not_found("Board not found"))?;
+    if name.is_some() || position.is_some() {
+        if let Some(n) = name {
+            board.name = n;
+        }
+        if let Some(p) = position {
+            board.position = p;
+        }
+        board.updated_at = Some(now);
+    }
+    Ok(json!({ "item": board_json(board) }))
 }

@@ -25,6 +25,15 @@
 //! [`FakePlanka::set_delay`] holds every answer (for timeouts);
 //! [`FakePlanka::answer_next`] cans the next answer to one request.
 //! Every request is logged (method, path) and counted.
+//!
+//! Webhooks, as Planka's `WEBHOOKS` setting sends them: after
+//! [`FakePlanka::set_webhook`], every change (through the API or one of the
+//! `*_as_user` edits of a person in Planka's UI) is POSTed, fire and
+//! forget, as `{event, data: {item}, prevData, user}` with
+//! `Authorization: Bearer <accessToken>`; `user` is the API's logged-in
+//! user for API calls and another user ([`HUMAN_ID`]) for UI edits.
+
+#![allow(clippy::expect_used)]
 
 mod cards;
 mod routes;
@@ -47,6 +56,9 @@ pub use routes::LABEL_COLORS;
 pub const EMAIL: &str = "owner@example.com";
 pub const USERNAME: &str = "owner";
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The id of the person who edits in Planka's UI (not the API's user).
+pub const HUMAN_ID: &str = "1000000000000000001";
 
 /// A card as the fake holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,6 +186,9 @@ pub(crate) struct Shared {
     count: AtomicU64,
     log: Mutex<Vec<(String, String)>>,
     canned: Mutex<VecDeque<Canned>>,
+    /// (url, access token) webhooks go to.
+    webhook: Mutex<Option<(String, String)>>,
+    webhooks_sent: AtomicU64,
 }
 
 /// Locks, even after a panic in another test thread.
@@ -186,6 +201,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct FakePlanka {
     url: String,
     shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for FakePlanka {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakePlanka")
+            .field("url", &self.url)
+            .finish()
+    }
 }
 
 impl FakePlanka {
@@ -212,6 +235,8 @@ impl FakePlanka {
             count: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
             canned: Mutex::new(VecDeque::new()),
+            webhook: Mutex::new(None),
+            webhooks_sent: AtomicU64::new(0),
         });
         {
             let mut d = lock(&shared.data);
@@ -327,20 +352,186 @@ impl FakePlanka {
         id: &str,
         edit: impl FnOnce(&mut FakeCard),
     ) -> Option<FakeCard> {
-        let mut d = lock(&self.shared.data);
-        let now = d.now();
-        let card = d.cards.iter_mut().find(|c| c.id == id)?;
-        edit(card);
-        card.updated_at = Some(now);
-        Some(card.clone())
+        let card = {
+            let mut d = lock(&self.shared.data);
+            let now = d.now();
+            let card = d.cards.iter_mut().find(|c| c.id == id)?;
+            edit(card);
+            card.updated_at = Some(now);
+            card.clone()
+        };
+        self.human_event("cardUpdate", routes::card_json(&card));
+        Some(card)
     }
 
     /// A card deleted in Planka's UI (with its labels and tasks). Whether
     /// it existed.
     pub fn delete_card_as_user(&self, id: &str) -> bool {
-        let mut d = lock(&self.shared.data);
-        cards::remove_card(&mut d, id).is_some()
+        let gone = {
+            let mut d = lock(&self.shared.data);
+            cards::remove_card(&mut d, id)
+        };
+        match gone {
+            Some(card) => {
+                self.human_event("cardDelete", routes::card_json(&card));
+                true
+            }
+            None => false,
+        }
     }
+
+    /// A card made in Planka's UI at the end of list `list_id` (with
+    /// labels of the board by name, made when missing). Its id.
+    pub fn create_card_as_user(
+        &self,
+        list_id: &str,
+        name: &str,
+        labels: &[&str],
+    ) -> Option<String> {
+        let card = {
+            let mut d = lock(&self.shared.data);
+            let list = d.lists.iter().find(|l| l.id == list_id)?.clone();
+            let position = d
+                .cards
+                .iter()
+                .filter(|c| c.list_id == list_id)
+                .map(|c| c.position)
+                .fold(0.0, f64::max)
+                + 65535.0;
+            let (id, created_at) = (d.id(), d.now());
+            let card = FakeCard {
+                id,
+                board_id: list.board_id.clone(),
+                list_id: list_id.to_owned(),
+                name: name.to_owned(),
+                description: None,
+                position,
+                due_date: None,
+                is_due_date_completed: None,
+                created_at,
+                updated_at: None,
+            };
+            d.cards.push(card.clone());
+            for name in labels {
+                let label_id = match d
+                    .labels
+                    .iter()
+                    .find(|l| l.board_id == list.board_id && l.name.as_deref() == Some(name))
+                {
+                    Some(l) => l.id.clone(),
+                    None => {
+                        let (id, created_at) = (d.id(), d.now());
+                        d.labels.push(Label {
+                            id: id.clone(),
+                            board_id: list.board_id.clone(),
+                            name: Some((*name).to_owned()),
+                            color: "berry-red".into(),
+                            position: 65535.0,
+                            created_at,
+                        });
+                        id
+                    }
+                };
+                let (id, created_at) = (d.id(), d.now());
+                d.card_labels.push(CardLabel {
+                    id,
+                    card_id: card.id.clone(),
+                    label_id,
+                    created_at,
+                });
+            }
+            card
+        };
+        self.human_event("cardCreate", routes::card_json(&card));
+        Some(card.id)
+    }
+
+    /// The lists of the board named `board` (in any project): (id, name).
+    pub fn lists_of(&self, board: &str) -> Vec<(String, String)> {
+        let d = lock(&self.shared.data);
+        let Some(b) = d.boards.iter().find(|b| b.name == board) else {
+            return Vec::new();
+        };
+        let mut lists: Vec<&List> = d.lists.iter().filter(|l| l.board_id == b.id).collect();
+        lists.sort_by(|x, y| x.position.total_cmp(&y.position));
+        lists
+            .into_iter()
+            .map(|l| (l.id.clone(), l.name.clone()))
+            .collect()
+    }
+
+    /// Names of the boards, in creation order.
+    pub fn board_names(&self) -> Vec<String> {
+        lock(&self.shared.data)
+            .boards
+            .iter()
+            .map(|b| b.name.clone())
+            .collect()
+    }
+
+    /// Names of the projects, in creation order.
+    pub fn project_names(&self) -> Vec<String> {
+        lock(&self.shared.data)
+            .projects
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// The name of a list.
+    pub fn list_name(&self, id: &str) -> Option<String> {
+        lock(&self.shared.data)
+            .lists
+            .iter()
+            .find(|l| l.id == id)
+            .map(|l| l.name.clone())
+    }
+
+    /// From now on every change is POSTed to `url` with this access token.
+    pub fn set_webhook(&self, url: &str, access_token: &str) {
+        *lock(&self.shared.webhook) = Some((url.to_owned(), access_token.to_owned()));
+    }
+
+    /// Webhook calls made so far (answered or not).
+    pub fn webhooks_sent(&self) -> u64 {
+        self.shared.webhooks_sent.load(Ordering::SeqCst)
+    }
+
+    fn human_event(&self, event: &str, item: serde_json::Value) {
+        let user = serde_json::json!({
+            "id": HUMAN_ID, "email": "someone@example.com", "username": "someone",
+            "name": "Someone", "isAdmin": false,
+        });
+        send_webhook(
+            &self.shared,
+            event,
+            serde_json::json!({ "item": item }),
+            user,
+        );
+    }
+}
+
+/// Posts one webhook call, fire and forget (as Planka does).
+fn send_webhook(
+    shared: &Arc<Shared>,
+    event: &str,
+    data: serde_json::Value,
+    user: serde_json::Value,
+) {
+    let Some((url, token)) = lock(&shared.webhook).clone() else {
+        return;
+    };
+    shared.webhooks_sent.fetch_add(1, Ordering::SeqCst);
+    let body = serde_json::json!({ "event": event, "data": data, "prevData": null, "user": user });
+    tokio::spawn(async move {
+        let _ = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(token)
+            .header("User-Agent", "planka (+http://fake-planka)")
+            .json(&body)
+            .send()
+            .await;
+    });
 }
 
 /// Every request comes here: logged, delayed, refused while down, canned,
@@ -382,6 +573,15 @@ async fn handle(
         )
             .into_response();
     }
-    let mut d = lock(&shared.data);
-    routes::route(&mut d, &method, &path, &headers, &body)
+    let (status, value, user) = {
+        let mut d = lock(&shared.data);
+        let (status, value) = routes::route(&mut d, &method, &path, &headers, &body);
+        (status, value, routes::user_json(&d))
+    };
+    if status.is_success() {
+        if let Some(event) = routes::event_of(&method, &path) {
+            send_webhook(&shared, event, value.clone(), user);
+        }
+    }
+    (status, axum::Json(value)).into_response()
 }
