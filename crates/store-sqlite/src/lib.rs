@@ -47,6 +47,8 @@ mod jobs;
 mod mail;
 mod memory;
 mod projects;
+#[path = "../../store/sql/sync_link.rs"]
+mod sync_link;
 
 /// This adapter's store, as the shared query modules (`crates/store/sql/`) name it.
 /// Its sqlx database, for the shared modules' generic executors.

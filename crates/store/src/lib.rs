@@ -25,6 +25,7 @@ pub mod mail;
 #[cfg(feature = "testsuite")]
 #[path = "tests/mail_suite.rs"]
 pub mod mail_testsuite;
+pub mod sync_link;
 #[cfg(feature = "testsuite")]
 #[path = "tests/suite.rs"]
 pub mod testsuite;
@@ -33,6 +34,7 @@ pub use board::BoardStore;
 pub use calendar::CalendarStore;
 pub use mail::MailStore;
 pub use memory_rows::*;
+pub use sync_link::SyncLinkStore;
 
 mod memory_rows;
 
@@ -480,6 +482,7 @@ pub trait Store:
     + MailStore
     + CalendarStore
     + BoardStore
+    + SyncLinkStore
 {
 }
 
@@ -496,7 +499,8 @@ impl<
         + ConsentStore
         + MailStore
         + CalendarStore
-        + BoardStore,
+        + BoardStore
+        + SyncLinkStore,
 > Store for T
 {
 }
@@ -517,6 +521,7 @@ pub mod prelude {
     pub use crate::OutboxStore as _;
     pub use crate::PreferenceStore as _;
     pub use crate::ProjectStore as _;
+    pub use crate::SyncLinkStore as _;
 }
 
 /// A channel's running summary of its older turns.

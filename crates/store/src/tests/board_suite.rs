@@ -212,3 +212,74 @@ pub async fn cards_are_added_moved_done_and_listed(s: &dyn Store) {
     .unwrap();
     assert!(s.cards(&CardQuery::default()).await.unwrap().is_empty());
 }
+
+pub async fn sync_links_are_one_per_record_and_the_stamp_moves(s: &dyn Store) {
+    use crate::sync_link::SyncLink;
+    let link = |local: i64, remote: &str, base: &str| SyncLink {
+        kind: "card".into(),
+        local_id: local,
+        remote_id: remote.into(),
+        base: base.into(),
+    };
+    assert!(s.sync_links("planka", "card").await.unwrap().is_empty());
+    s.sync_link_put("planka", &link(1, "100", "{}"))
+        .await
+        .unwrap();
+    s.sync_link_put("planka", &link(2, "200", "{}"))
+        .await
+        .unwrap();
+    // The same local id again: replaced, with its new base.
+    s.sync_link_put("planka", &link(1, "100", "{\"title\":\"a\"}"))
+        .await
+        .unwrap();
+    // A remote id linked elsewhere moves to its new local card.
+    s.sync_link_put("planka", &link(3, "200", ""))
+        .await
+        .unwrap();
+    let links = s.sync_links("planka", "card").await.unwrap();
+    assert_eq!(
+        links,
+        vec![link(1, "100", "{\"title\":\"a\"}"), link(3, "200", "")]
+    );
+    // Kinds and services are apart.
+    assert!(s.sync_links("planka", "list").await.unwrap().is_empty());
+    assert!(s.sync_links("other", "card").await.unwrap().is_empty());
+    s.sync_link_forget("planka", "card", 1).await.unwrap();
+    assert_eq!(s.sync_links("planka", "card").await.unwrap().len(), 1);
+
+    let before = s.boards_stamp().await.unwrap();
+    assert_eq!(s.boards_stamp().await.unwrap(), before, "nothing changed");
+    let boards = s.boards().await.unwrap();
+    let inbox = boards[0].lists[0].id;
+    let card = s
+        .card_add(&NewCard {
+            list_id: inbox,
+            title: "stamp".into(),
+            description: String::new(),
+            due: None,
+            labels: vec![],
+            project_id: None,
+            repeat: None,
+        })
+        .await
+        .unwrap();
+    let added = s.boards_stamp().await.unwrap();
+    assert_ne!(added, before, "a card added");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    s.card_update(
+        card.id,
+        &CardPatch {
+            title: Some("stamp 2".into()),
+            ..CardPatch::default()
+        },
+        "renamed",
+    )
+    .await
+    .unwrap();
+    assert_ne!(s.boards_stamp().await.unwrap(), added, "a card edited");
+    let edited = s.boards_stamp().await.unwrap();
+    s.list_rename(boards[1].lists[1].id, "Routines")
+        .await
+        .unwrap();
+    assert_ne!(s.boards_stamp().await.unwrap(), edited, "a list renamed");
+}

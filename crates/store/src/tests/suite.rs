@@ -59,7 +59,8 @@ macro_rules! store_suite {
             calendar_snapshots_keep_the_latest_look,
             boards_come_with_the_seed_structure,
             boards_and_lists_are_edited,
-            cards_are_added_moved_done_and_listed
+            cards_are_added_moved_done_and_listed,
+            sync_links_are_one_per_record_and_the_stamp_moves
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
