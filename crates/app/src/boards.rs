@@ -294,7 +294,7 @@ fn open_target(board: &BoardRow, list: &ListRow) -> Result<(), AppError> {
 /// Adds a repeating task's next one when this move made it done (not when
 /// it was done already: tapping Done twice adds one next task, not two).
 /// The move stands even when the next one cannot be added (logged).
-async fn next_if_done(
+pub(crate) async fn next_if_done(
     store: &dyn BoardStore,
     tz: Tz,
     now: DateTime<Utc>,

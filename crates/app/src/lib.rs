@@ -32,6 +32,7 @@ pub mod mail_tools;
 pub mod memory;
 pub mod memory_index;
 pub mod oauth_flow;
+pub mod planka_sync;
 pub mod projects;
 pub mod services;
 pub mod think;

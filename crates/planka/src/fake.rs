@@ -460,6 +460,25 @@ impl FakePlanka {
             .collect()
     }
 
+    /// The id of the board named `name`.
+    pub fn board_id(&self, name: &str) -> Option<String> {
+        lock(&self.shared.data)
+            .boards
+            .iter()
+            .find(|b| b.name == name)
+            .map(|b| b.id.clone())
+    }
+
+    /// The name of the board a card is on.
+    pub fn board_of(&self, card_id: &str) -> Option<String> {
+        let d = lock(&self.shared.data);
+        let card = d.cards.iter().find(|c| c.id == card_id)?;
+        d.boards
+            .iter()
+            .find(|b| b.id == card.board_id)
+            .map(|b| b.name.clone())
+    }
+
     /// Names of the boards, in creation order.
     pub fn board_names(&self) -> Vec<String> {
         lock(&self.shared.data)
@@ -578,10 +597,8 @@ async fn handle(
         let (status, value) = routes::route(&mut d, &method, &path, &headers, &body);
         (status, value, routes::user_json(&d))
     };
-    if status.is_success() {
-        if let Some(event) = routes::event_of(&method, &path) {
-            send_webhook(&shared, event, value.clone(), user);
-        }
+    if let (true, Some(event)) = (status.is_success(), routes::event_of(&method, &path)) {
+        send_webhook(&shared, event, value.clone(), user);
     }
     (status, axum::Json(value)).into_response()
 }
