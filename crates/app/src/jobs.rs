@@ -72,6 +72,7 @@ pub fn registry(loaded: &Loaded) -> Result<Vec<Job>, AppError> {
     let mut all = Vec::new();
     all.extend(crate::briefings::jobs(loaded)?);
     all.extend(crate::calendar::jobs(loaded)?);
+    all.extend(crate::planka_sync::follow::jobs(loaded)?);
     Ok(all)
 }
 

@@ -171,6 +171,16 @@ Examples:
     )]
     Task(TaskCommand),
 
+    /// Two-way sync of the boards with a Planka server (optional): status, sync
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero planka status
+  openzero planka sync --json"
+    )]
+    Planka(crate::planka_cmd::PlankaCommand),
+
     /// Talk to Z: one message, or a conversation when no message is given
     #[command(after_help = "\
 Examples:

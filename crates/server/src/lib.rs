@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use openzero_app::AppError;
 pub mod supervisor;
@@ -51,7 +51,35 @@ pub struct Health {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/webhooks/planka", post(planka_webhook))
         .with_state(state)
+}
+
+/// Planka's webhook calls: stored durably, then answered (see
+/// `openzero_app::planka_sync::follow`).
+async fn planka_webhook(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    use axum::http::StatusCode;
+    use openzero_app::planka_sync::follow::{Refused, receive};
+    let auth = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match receive(
+        state.services.store.as_ref(),
+        &state.services.loaded,
+        auth,
+        &body,
+    )
+    .await
+    {
+        Ok(()) => StatusCode::OK,
+        Err(Refused::NotConfigured) => StatusCode::NOT_FOUND,
+        Err(Refused::BadToken) => StatusCode::UNAUTHORIZED,
+        Err(Refused::Unreadable) => StatusCode::BAD_REQUEST,
+    }
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
@@ -365,6 +393,25 @@ pub async fn run(
             .await;
         })
     };
+    // Boards kept in step with Planka (when configured), restarted by the
+    // supervisor if the loop dies.
+    let planka = openzero_app::planka_sync::login_of(&loaded)
+        .ok()
+        .flatten()
+        .map(|_| {
+            let (services, workers, stop) = (services.clone(), workers.clone(), stop_rx.clone());
+            let stop2 = stop.clone();
+            tokio::spawn(async move {
+                supervise("planka-sync", workers, stop, FIRST_BACKOFF, move || {
+                    let (services, stop) = (services.clone(), stop2.clone());
+                    async move {
+                        openzero_app::planka_sync::follow::follow(services, stop).await;
+                        Ok(())
+                    }
+                })
+                .await;
+            })
+        });
     services.add_check(workers.check("scheduler"));
     let scheduler = {
         let (services, workers, stop) = (services.clone(), workers.clone(), stop_rx.clone());
@@ -395,7 +442,12 @@ pub async fn run(
         })
         .await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), scheduler).await;
-    for m in mail.into_iter().chain(gmail).chain([reminders]) {
+    for m in mail
+        .into_iter()
+        .chain(gmail)
+        .chain([reminders])
+        .chain(planka)
+    {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(30), m).await;
     }
     if let Some(r) = releaser {

@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::AppError;
 
 mod cards;
+pub mod follow;
 use cards::{move_between_boards, sync_cards};
 
 /// The service name of the links.

@@ -20,6 +20,7 @@ mod google_calendar;
 mod jobs;
 mod mail;
 mod memory;
+mod planka;
 mod postgres;
 mod schedule;
 mod serve;
