@@ -111,6 +111,7 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
             });
             out.push(embedding_engine(loaded));
             out.push(calendars(&*store).await);
+            out.push(planka(loaded, &*store).await);
             store.close().await;
         }
         Err(e) => {
@@ -316,4 +317,46 @@ async fn calendars(store: &dyn openzero_store::CalendarStore) -> Check {
             format!("last sync failed for {}", failed.join("; ")),
         )
     }
+}
+
+/// Planka: configured, reachable with the login, and the last sync.
+async fn planka(loaded: &Loaded, store: &dyn openzero_store::Store) -> Check {
+    let login = match crate::planka_sync::login_of(loaded) {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            return check(
+                "planka",
+                Outcome::Skip,
+                "not configured (optional: PLANKA_BASE_URL, PLANKA_ADMIN_EMAIL, PLANKA_ADMIN_PASSWORD)",
+            );
+        }
+        Err(e) => return check("planka", Outcome::Fail, e.to_string()),
+    };
+    if let Err(e) = crate::planka_sync::connect(&login).await {
+        return check("planka", Outcome::Fail, e.to_string());
+    }
+    let status = crate::planka_sync::follow::status(store, loaded).await;
+    let last = match status.as_ref().ok().and_then(|s| s.last_sync.clone()) {
+        None => "never synced (`openzero planka sync`)".to_owned(),
+        Some(l) if l.ok => format!("last sync {} worked", l.at.format("%Y-%m-%d %H:%M UTC")),
+        Some(l) => {
+            return check(
+                "planka",
+                Outcome::Warn,
+                format!(
+                    "logged in at {}, but the last sync failed: {}",
+                    login.base_url, l.message
+                ),
+            );
+        }
+    };
+    let waiting = status.map(|s| s.waiting).unwrap_or_default();
+    check(
+        "planka",
+        Outcome::Ok,
+        format!(
+            "logged in at {} as {}; {last}; {waiting} local changes waiting",
+            login.base_url, login.user
+        ),
+    )
 }

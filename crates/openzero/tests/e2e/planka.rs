@@ -115,6 +115,21 @@ async fn cli_sync_then_serve_follows_both_ways_without_an_echo_loop() {
         (Some(0), Some(1))
     );
     assert_eq!(s["last_sync"]["ok"], true);
+    let doctor = oz
+        .cmd()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let doctor = String::from_utf8_lossy(&doctor.stdout).into_owned();
+    let line = doctor
+        .lines()
+        .find(|l| l.contains("planka"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("logged in at") && line.contains("worked"),
+        "{doctor}"
+    );
     let again: Value =
         serde_json::from_str(&run(&oz, &env, &["planka", "sync", "--json"])).unwrap();
     assert_eq!(again["created_there"], 0);
