@@ -384,6 +384,26 @@ async fn a_repeating_card_done_in_planka_is_followed_on_both_sides(store: &dyn S
     assert!(!sync(store, &planka).await.changed());
 }
 
+async fn another_planka_server_gets_every_card_and_nothing_is_archived(store: &dyn Store) {
+    let first = FakePlanka::start().await;
+    add(store, "Career", "Inbox", "Update CV").await;
+    add(store, "Family", "This Week", "Call mum").await;
+    sync(store, &login(&first).await).await;
+    // The owner moves to a new, empty Planka (or deletes the boards there).
+    let second = FakePlanka::start().await;
+    let report = sync(store, &login(&second).await).await;
+    assert_eq!(report.deleted_here, 0, "{report:?}");
+    assert_eq!(report.created_there, 2, "{report:?}");
+    assert!(local_cards(store).await.iter().all(|c| !c.archived));
+    remote_named(&second, "Update CV");
+    assert_eq!(
+        second
+            .list_name(&remote_named(&second, "Call mum").list_id)
+            .as_deref(),
+        Some("This Week")
+    );
+}
+
 /// A small deterministic generator (no dependency for one test).
 struct Lcg(u64);
 
@@ -570,6 +590,7 @@ on_both!(
     planka_down_keeps_changes_and_a_stopped_sync_resumes,
     cards_from_planka_arrive_and_moves_between_boards_follow,
     a_repeating_card_done_in_planka_is_followed_on_both_sides,
+    another_planka_server_gets_every_card_and_nothing_is_archived,
     a_hundred_random_edits_on_both_sides_end_equal(7),
 );
 

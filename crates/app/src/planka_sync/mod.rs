@@ -331,6 +331,12 @@ pub async fn sync_with(
             }
             continue;
         }
+        let was_linked = board_links.iter().any(|l| l.local_id == board.id);
+        if was_linked && linked.is_none() {
+            // Its Planka board is gone (deleted there, or another Planka
+            // server): its cards are sent again, not archived here.
+            forget_cards_of(store, board.id).await?;
+        }
         let remote = match linked {
             Some(r) => {
                 if r.name != board.name {
@@ -439,6 +445,29 @@ fn unique_board_name(boards: &[BoardRow], name: &str) -> String {
         .map(|i| format!("{name} ({i})"))
         .find(|n| !taken(n))
         .unwrap_or_else(|| name.to_owned())
+}
+
+/// Forgets the card links of a board whose Planka board is gone.
+async fn forget_cards_of(store: &dyn Store, board: i64) -> Result<(), AppError> {
+    let cards: Vec<i64> = store
+        .cards(&CardQuery {
+            board_id: Some(board),
+            include_done: true,
+            include_archived: true,
+            ..CardQuery::default()
+        })
+        .await?
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    for link in store.sync_links(SERVICE, "card").await? {
+        if cards.contains(&link.local_id) || base_of(&link).board == board {
+            store
+                .sync_link_forget(SERVICE, "card", link.local_id)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 fn base_of(l: &SyncLink) -> Base {
