@@ -13,7 +13,7 @@ use openzero_core::board::guess_domain;
 use openzero_core::repeat::Repeat;
 use openzero_core::when::{Due, parse_due, split_due};
 use openzero_store::board::{
-    BoardRow, BoardStore, CardPatch, CardQuery, CardRow, ListRow, NewCard,
+    BoardRow, BoardStore, CardPatch, CardQuery, CardRow, CheckItem, ListRow, NewCard,
 };
 
 use crate::AppError;
@@ -341,6 +341,72 @@ pub struct EditTask {
     pub labels: Option<Vec<String>>,
     pub description: Option<String>,
     pub project_id: Option<Option<i64>>,
+    pub checklist: ChecklistEdit,
+}
+
+/// Changes to a task's checklist: cleared first, then items added, then
+/// items (numbered from 1) ticked or unticked.
+#[derive(Debug, Clone, Default)]
+pub struct ChecklistEdit {
+    pub add: Vec<String>,
+    pub check: Vec<usize>,
+    pub uncheck: Vec<usize>,
+    pub clear: bool,
+}
+
+impl ChecklistEdit {
+    fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.check.is_empty() && self.uncheck.is_empty() && !self.clear
+    }
+
+    /// The checklist after these changes; an item number that does not
+    /// exist is an error.
+    fn apply(&self, now: &[CheckItem]) -> Result<Vec<CheckItem>, AppError> {
+        let mut items = if self.clear { Vec::new() } else { now.to_vec() };
+        for text in &self.add {
+            let text = text.trim();
+            if text.is_empty() {
+                return Err(AppError::Invalid("a checklist item needs some text".into()));
+            }
+            items.push(CheckItem {
+                text: text.to_owned(),
+                done: false,
+            });
+        }
+        for (list, done) in [(&self.check, true), (&self.uncheck, false)] {
+            for n in list {
+                let len = items.len();
+                let item = n
+                    .checked_sub(1)
+                    .and_then(|i| items.get_mut(i))
+                    .ok_or_else(|| {
+                        AppError::Invalid(format!(
+                            "there is no checklist item {n} (the task has {len})"
+                        ))
+                    })?;
+                item.done = done;
+            }
+        }
+        Ok(items)
+    }
+}
+
+/// Archives a task (or brings it back): it leaves the lists, the
+/// briefing and, when synced, Planka.
+pub async fn archive(store: &dyn BoardStore, id: i64, archived: bool) -> Result<CardRow, AppError> {
+    card(store, id).await?;
+    let patch = CardPatch {
+        archived: Some(archived),
+        ..CardPatch::default()
+    };
+    store
+        .card_update(
+            id,
+            &patch,
+            if archived { "archived" } else { "brought back" },
+        )
+        .await?
+        .ok_or_else(|| AppError::Invalid(format!("there is no task #{id}")))
 }
 
 /// Changes a task's fields.
@@ -357,8 +423,14 @@ pub async fn edit(
         labels,
         description,
         project_id,
+        checklist,
     } = e;
-    card(store, id).await?;
+    let current = card(store, id).await?;
+    let checklist = if checklist.is_empty() {
+        None
+    } else {
+        Some(checklist.apply(&current.checklist)?)
+    };
     let mut what = Vec::new();
     let due = match due {
         None => None,
@@ -373,6 +445,7 @@ pub async fn edit(
         (labels.is_some(), "labels"),
         (description.is_some(), "description"),
         (project_id.is_some(), "project"),
+        (checklist.is_some(), "checklist"),
     ] {
         if set {
             what.push(name);
@@ -387,6 +460,7 @@ pub async fn edit(
         due,
         labels,
         project_id,
+        checklist,
         ..CardPatch::default()
     };
     store

@@ -139,6 +139,18 @@ async fn board_in(loaded: &Loaded, store: &dyn Store, cmd: BoardCommand) -> Resu
             }
             outln!("Renamed {} to {}.", b.name, name.trim());
         }
+        BoardCommand::Move { board, position } => {
+            let b = boards::find_board(&all, &board)?;
+            store.board_move(b.id, position).await?;
+            let order: Vec<String> = store
+                .boards()
+                .await?
+                .into_iter()
+                .filter(|b| !b.archived)
+                .map(|b| b.name)
+                .collect();
+            outln!("Boards: {}", order.join(", "));
+        }
         BoardCommand::Archive { board, undo } => {
             let b = boards::find_board(&all, &board)?;
             store.board_archive(b.id, !undo).await?;
@@ -263,6 +275,10 @@ async fn task_in(loaded: &Loaded, store: &dyn Store, cmd: TaskCommand) -> Result
             clear_labels,
             description,
             project,
+            items,
+            check,
+            uncheck,
+            clear_checklist,
         } => {
             let labels = if clear_labels {
                 Some(vec![])
@@ -282,9 +298,23 @@ async fn task_in(loaded: &Loaded, store: &dyn Store, cmd: TaskCommand) -> Result
                 labels,
                 description,
                 project_id,
+                checklist: boards::ChecklistEdit {
+                    add: items,
+                    check,
+                    uncheck,
+                    clear: clear_checklist,
+                },
             };
             let c = boards::edit(store, tz, now, id, e).await?;
             outln!("Changed {}", boards::card_line(&c, tz));
+        }
+        TaskCommand::Archive { id, undo } => {
+            let c = boards::archive(store, id, !undo).await?;
+            outln!(
+                "{} {}",
+                if undo { "Brought back" } else { "Archived" },
+                boards::card_line(&c, tz)
+            );
         }
         TaskCommand::List {
             board,

@@ -50,6 +50,12 @@ pub enum BoardCommand {
         #[arg(long)]
         undo: bool,
     },
+    /// Put a board at a place among the boards (1 = first)
+    #[command(
+        name = "move",
+        after_help = "Examples:\n  openzero board move Health 1\n  openzero board move Creative 99   (last)"
+    )]
+    Move { board: String, position: i64 },
     /// Add a list to a board, at the end or at --position
     #[command(
         name = "add-list",
@@ -127,9 +133,18 @@ in 3 days, next month, 2026-12-03, 2026-12-03 14:00, dec 3 … A task with
     /// Move a task to its board's done list
     #[command(after_help = "Examples:\n  openzero task done 12")]
     Done { id: i64 },
-    /// Change a task's title, due date (none clears it), labels, description or project
+    /// Archive a task (it leaves the lists and, when synced, Planka; --undo brings it back)
     #[command(
-        after_help = "Examples:\n  openzero task edit 12 --due \"monday 10:00\"\n  openzero task edit 12 --title \"Update CV (EN)\" --label jobs --label urgent\n  openzero task edit 12 --due none --project none"
+        after_help = "Examples:\n  openzero task archive 12\n  openzero task archive 12 --undo"
+    )]
+    Archive {
+        id: i64,
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Change a task's title, due date (none clears it), labels, description, project or checklist
+    #[command(
+        after_help = "Examples:\n  openzero task edit 12 --due \"monday 10:00\"\n  openzero task edit 12 --title \"Update CV (EN)\" --label jobs --label urgent\n  openzero task edit 12 --due none --project none\n  openzero task edit 12 --item \"Photos\" --item \"Form\"\n  openzero task edit 12 --check 1\n\nChecklist items are numbered from 1 as `task show` lists them."
     )]
     Edit {
         id: i64,
@@ -147,6 +162,18 @@ in 3 days, next month, 2026-12-03, 2026-12-03 14:00, dec 3 … A task with
         /// A project (name or #id), or none
         #[arg(long)]
         project: Option<String>,
+        /// Add a checklist item (repeatable)
+        #[arg(long = "item", value_name = "TEXT")]
+        items: Vec<String>,
+        /// Tick checklist item N (repeatable)
+        #[arg(long = "check", value_name = "N")]
+        check: Vec<usize>,
+        /// Untick checklist item N (repeatable)
+        #[arg(long = "uncheck", value_name = "N")]
+        uncheck: Vec<usize>,
+        /// Remove every checklist item
+        #[arg(long)]
+        clear_checklist: bool,
     },
     /// Open tasks, by board and list (due dates in your time zone)
     #[command(

@@ -300,6 +300,29 @@ impl BoardStore for Db {
         Ok(())
     }
 
+    async fn board_move(&self, id: i64, position: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let mut ids: Vec<i64> = sqlx::query_scalar(&sql(
+            "SELECT id FROM boards WHERE id <> $1 ORDER BY position, id",
+        ))
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        let at = (position.max(1) as usize - 1).min(ids.len());
+        ids.insert(at, id);
+        for (i, b) in ids.iter().enumerate() {
+            sqlx::query(&sql("UPDATE boards SET position = $1 WHERE id = $2"))
+                .bind(i as i64 + 1)
+                .bind(b)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     async fn card_add(&self, c: &NewCard) -> Result<CardRow, StoreError> {
         let mut tx = self.begin().await?;
         let at = now();

@@ -140,6 +140,10 @@ pub trait BoardStore: Send + Sync + std::fmt::Debug {
     /// Puts a list at `position` (1-based) in its board, the others after it.
     async fn list_move(&self, id: i64, position: i64) -> Result<(), StoreError>;
 
+    /// Puts a board at `position` (1-based) among the boards, the others
+    /// after it.
+    async fn board_move(&self, id: i64, position: i64) -> Result<(), StoreError>;
+
     async fn card_add(&self, c: &NewCard) -> Result<CardRow, StoreError>;
 
     async fn card_get(&self, id: i64) -> Result<Option<CardRow>, StoreError>;

@@ -401,3 +401,52 @@ fn a_repeating_task_done_is_followed_by_the_next_one() {
         .clone();
     assert!(String::from_utf8(err).unwrap().contains("repeat rule"));
 }
+
+#[test]
+fn boards_reorder_tasks_archive_and_checklists_tick() {
+    let oz = Oz::new();
+    run(&oz, &["init"]);
+    let out = run(&oz, &["board", "move", "Health", "1"]);
+    assert!(out.contains("Health, Career, Family"), "{out}");
+    let names: Vec<String> = json_lines(&run(&oz, &["board", "list", "--json"]))
+        .iter()
+        .map(|b| b["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names[0], "Health");
+
+    run(&oz, &["task", "add", "Renew passport", "--board", "Family"]);
+    run(
+        &oz,
+        &[
+            "task", "edit", "1", "--item", "Photos", "--item", "Form", "--check", "2",
+        ],
+    );
+    let show = run(&oz, &["task", "show", "1"]);
+    assert!(
+        show.contains("[ ] Photos") && show.contains("[x] Form"),
+        "{show}"
+    );
+    let shown: Value = serde_json::from_str(&run(&oz, &["task", "show", "1", "--json"])).unwrap();
+    assert_eq!(shown["checklist"][1]["done"], true);
+    let err = oz
+        .cmd()
+        .args(["task", "edit", "1", "--check", "5"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&err);
+    assert!(
+        err.contains("no checklist item 5 (the task has 2)"),
+        "{err}"
+    );
+
+    let out = run(&oz, &["task", "archive", "1"]);
+    assert!(out.starts_with("Archived"), "{out}");
+    assert!(json_lines(&run(&oz, &["task", "list", "--json"])).is_empty());
+    run(&oz, &["task", "archive", "1", "--undo"]);
+    let back = json_lines(&run(&oz, &["task", "list", "--json"]));
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0]["title"], "Renew passport");
+}

@@ -82,6 +82,36 @@ pub async fn boards_and_lists_are_edited(s: &dyn Store) {
         names,
         [("Next", true), ("Ideas", false), ("Planted", false)]
     );
+    // Boards reorder: the garden first, the others after it in their order.
+    s.board_move(garden.id, 1).await.unwrap();
+    let order: Vec<String> = s
+        .boards()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "Allotment",
+            "Career",
+            "Health",
+            "Family",
+            "Finance",
+            "Creative"
+        ]
+    );
+    s.board_move(garden.id, 99).await.unwrap();
+    let order: Vec<String> = s
+        .boards()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(order.last().map(String::as_str), Some("Allotment"));
+    assert_eq!(order[0], "Career");
 }
 
 pub async fn cards_are_added_moved_done_and_listed(s: &dyn Store) {
