@@ -136,6 +136,12 @@ pub(super) fn day_phrase(cx: &Ctx, t: &[&str]) -> Step<DayHit> {
             if t.get(1..4) == Some(&["day", "after", "tomorrow"][..]) {
                 return day(add_days(today, 2), 4);
             }
+            // "(by) the end of the month", "the weekend".
+            if matches!(second, Some("end" | "weekend")) {
+                return Ok(
+                    day_phrase(cx, t.get(1..).unwrap_or_default())?.map(|(hit, n)| (hit, n + 1))
+                );
+            }
             return Ok(
                 explicit_date(cx, t.get(1..).unwrap_or_default())?.map(|(hit, n)| (hit, n + 1))
             );

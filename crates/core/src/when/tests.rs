@@ -546,6 +546,26 @@ fn no_date(text: &str) {
 }
 
 #[test]
+fn split_reads_the_end_of_the_month_with_its_article() {
+    splits(
+        "pay rent by the end of the month",
+        "pay rent",
+        day("2026-11-30"),
+    );
+    splits(
+        "file the taxes by the end of next month",
+        "file the taxes",
+        day("2026-12-31"),
+    );
+    splits(
+        "clean the garage the weekend",
+        "clean the garage",
+        day("2026-12-05"),
+    );
+    no_date("read the end of the book");
+}
+
+#[test]
 fn split_finds_the_date_at_the_end() {
     splits(
         "renew my passport next month",
