@@ -46,6 +46,8 @@ mod jobs;
 #[path = "../../store/sql/mail.rs"]
 mod mail;
 mod memory;
+#[path = "../../store/sql/news.rs"]
+mod news;
 mod projects;
 #[path = "../../store/sql/sync_link.rs"]
 mod sync_link;

@@ -25,6 +25,10 @@ pub mod mail;
 #[cfg(feature = "testsuite")]
 #[path = "tests/mail_suite.rs"]
 pub mod mail_testsuite;
+pub mod news;
+#[cfg(feature = "testsuite")]
+#[path = "tests/news_suite.rs"]
+pub mod news_testsuite;
 pub mod sync_link;
 #[cfg(feature = "testsuite")]
 #[path = "tests/suite.rs"]
@@ -34,6 +38,7 @@ pub use board::BoardStore;
 pub use calendar::CalendarStore;
 pub use mail::MailStore;
 pub use memory_rows::*;
+pub use news::NewsStore;
 pub use sync_link::SyncLinkStore;
 
 mod memory_rows;
@@ -483,6 +488,7 @@ pub trait Store:
     + CalendarStore
     + BoardStore
     + SyncLinkStore
+    + NewsStore
 {
 }
 
@@ -500,7 +506,8 @@ impl<
         + MailStore
         + CalendarStore
         + BoardStore
-        + SyncLinkStore,
+        + SyncLinkStore
+        + NewsStore,
 > Store for T
 {
 }
@@ -518,6 +525,7 @@ pub mod prelude {
     pub use crate::JobStore as _;
     pub use crate::MailStore as _;
     pub use crate::MemoryStore as _;
+    pub use crate::NewsStore as _;
     pub use crate::OutboxStore as _;
     pub use crate::PreferenceStore as _;
     pub use crate::ProjectStore as _;

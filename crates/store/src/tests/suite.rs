@@ -10,6 +10,7 @@ use openzero_core::{Domain, NewProject, Priority, Progress, ProjectPatch, Status
 pub use crate::board_testsuite::*;
 pub use crate::calendar_testsuite::*;
 pub use crate::mail_testsuite::*;
+pub use crate::news_testsuite::*;
 use crate::{Embedding, MemoryRecord, Store, StoreError};
 use openzero_core::memory::{Filters, Source};
 
@@ -60,7 +61,8 @@ macro_rules! store_suite {
             boards_come_with_the_seed_structure,
             boards_and_lists_are_edited,
             cards_are_added_moved_done_and_listed,
-            sync_links_are_one_per_record_and_the_stamp_moves
+            sync_links_are_one_per_record_and_the_stamp_moves,
+            news_feeds_items_and_fetch_state
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
