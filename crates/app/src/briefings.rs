@@ -168,7 +168,13 @@ impl Briefings {
             }
             Kind::Monthly => Vec::new(),
         };
+        let (news, news_items) = if kind == Kind::Daily {
+            crate::news::briefing_lines(&self.services).await?
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let mut inputs = Inputs::new(&projects, &memories, &delivered, now);
+        inputs.news = &news;
         inputs.mail = &mail;
         inputs.calendar = &calendar;
         inputs.tasks = &tasks;
@@ -176,6 +182,7 @@ impl Briefings {
         let plain = b.render();
         let mut items = b.items.clone();
         items.extend(mail_items);
+        items.extend(news_items);
         let composed = |text: String| Composed {
             text,
             items: items.clone(),

@@ -73,6 +73,7 @@ pub fn registry(loaded: &Loaded) -> Result<Vec<Job>, AppError> {
     all.extend(crate::briefings::jobs(loaded)?);
     all.extend(crate::calendar::jobs(loaded)?);
     all.extend(crate::planka_sync::follow::jobs(loaded)?);
+    all.extend(crate::news::jobs(loaded)?);
     Ok(all)
 }
 

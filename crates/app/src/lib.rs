@@ -31,6 +31,7 @@ pub mod mail_sync;
 pub mod mail_tools;
 pub mod memory;
 pub mod memory_index;
+pub mod news;
 pub mod oauth_flow;
 pub mod planka_sync;
 pub mod projects;

@@ -373,6 +373,14 @@ pub const KEYS: &[KeyDef] = &[
         "Full two-way reconcile of the boards with Planka (catches what its webhooks missed), cron in USER_TIMEZONE (\"\" disables). Local changes are sent within seconds while `serve` runs.",
     ),
     k(
+        "schedule.news_fetch",
+        Str,
+        &[],
+        Some("\"0 * * * *\""),
+        "\"*/30 * * * *\"",
+        "News feeds fetched (a conditional GET per feed; a failing feed waits 15 min doubling to a day, or as long as its Retry-After asks), cron in USER_TIMEZONE (\"\" disables).",
+    ),
+    k(
         "schedule.grace_hours",
         Int,
         &[],

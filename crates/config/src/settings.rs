@@ -197,6 +197,8 @@ pub struct ScheduleSettings {
     pub calendar_sync: String,
     /// How often the boards are reconciled with Planka in full.
     pub planka_sync: String,
+    /// How often the news feeds are fetched (each feed conditionally).
+    pub news_fetch: String,
     /// Hours a missed briefing may still run after start-up.
     pub grace_hours: u32,
 }
@@ -209,6 +211,7 @@ impl Default for ScheduleSettings {
             monthly_review: "0 9 1 * *".into(),
             calendar_sync: "*/15 * * * *".into(),
             planka_sync: "*/15 * * * *".into(),
+            news_fetch: "0 * * * *".into(),
             grace_hours: 3,
         }
     }

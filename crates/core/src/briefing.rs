@@ -64,6 +64,8 @@ pub struct Inputs<'a> {
     pub mail: &'a [String],
     pub tasks: &'a [String],
     pub training: &'a [String],
+    /// The most relevant news stories, one line each.
+    pub news: &'a [String],
 }
 
 impl<'a> Inputs<'a> {
@@ -83,6 +85,7 @@ impl<'a> Inputs<'a> {
             mail: &[],
             tasks: &[],
             training: &[],
+            news: &[],
         }
     }
 }
@@ -152,6 +155,7 @@ pub fn compose(kind: Kind, i: &Inputs<'_>) -> Briefing {
                 ("Today's calendar", i.calendar),
                 ("Mail", i.mail),
                 ("Tasks due", i.tasks),
+                ("News", i.news),
             ] {
                 if !lines.is_empty() {
                     sections.push((heading.to_owned(), lines.to_vec()));

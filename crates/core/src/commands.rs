@@ -63,6 +63,7 @@ pub const COMMANDS: &[Command] = &[
         "add a task (board and due date from your words)",
     ),
     c("tasks", &[], "", "your open tasks, due ones first"),
+    c("news", &[], "", "the most relevant news from your feeds"),
     c("today", &[], "", "today's calendar"),
     c("week", &[], "", "the next seven days of your calendar"),
     c("status", &[], "", "how I am"),

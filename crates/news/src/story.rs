@@ -145,3 +145,53 @@ mod tests {
         assert_eq!(group(&items), [vec![0, 2, 3], vec![1], vec![4], vec![5]]);
     }
 }
+
+/// A one-line extractive summary: the text's first sentence (not a
+/// repeat of the title), at most 200 characters.
+pub fn summary(text: &str, title: &str) -> String {
+    let text = text.trim();
+    let mut rest = text;
+    if let Some(after) = rest.strip_prefix(title.trim()) {
+        rest = after.trim_start_matches([' ', ':', '-', '.', '—']);
+    }
+    let end = rest
+        .char_indices()
+        .find(|(i, c)| {
+            matches!(c, '.' | '!' | '?')
+                && rest[i + c.len_utf8()..]
+                    .chars()
+                    .next()
+                    .is_none_or(char::is_whitespace)
+                && *i > 20
+        })
+        .map_or(rest.len(), |(i, c)| i + c.len_utf8());
+    let sentence = rest[..end].trim();
+    if sentence.chars().count() <= 200 {
+        return sentence.to_owned();
+    }
+    let cut: String = sentence.chars().take(200).collect();
+    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(a, _)| a);
+    format!("{}…", cut.trim_end())
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::summary;
+
+    #[test]
+    fn the_first_sentence_not_the_title() {
+        assert_eq!(
+            summary(
+                "Storm closes the pass. The road reopens on Friday, says the canton. More below.",
+                "Storm closes the pass"
+            ),
+            "The road reopens on Friday, says the canton."
+        );
+        assert_eq!(summary("", "x"), "");
+        assert!(summary(&"word ".repeat(100), "t").chars().count() <= 201);
+        assert_eq!(
+            summary("Version 2.0 is out today. Details follow.", "x"),
+            "Version 2.0 is out today."
+        );
+    }
+}

@@ -171,6 +171,18 @@ Examples:
     )]
     Task(TaskCommand),
 
+    /// News feeds: follow, fetch, the stories once each, OPML in and out
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero news add https://www.theguardian.com/world/rss --tag world
+  openzero news import-opml subscriptions.opml
+  openzero news fetch
+  openzero news list --unread --ranked"
+    )]
+    News(crate::news_cmd::NewsCommand),
+
     /// Two-way sync of the boards with a Planka server (optional): status, sync
     #[command(
         subcommand,

@@ -21,6 +21,7 @@ mod commands;
 mod jobs_cmd;
 mod mail_cmd;
 mod memory_cmd;
+mod news_cmd;
 mod planka_cmd;
 mod think_cmd;
 

@@ -137,6 +137,10 @@ impl Telegram {
                     Err(e) => reply(chat, &format!("I could not add it: {e}")),
                 }
             }
+            "news" => match openzero_app::news::chat_news(&self.services).await {
+                Ok(text) => reply(chat, &text),
+                Err(e) => reply(chat, &format!("I could not read your feeds: {e}")),
+            },
             "tasks" => match openzero_app::boards::chat_list(&self.services).await {
                 Ok(text) => reply(chat, &text),
                 Err(e) => reply(chat, &format!("I could not reach your boards: {e}")),

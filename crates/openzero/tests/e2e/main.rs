@@ -20,6 +20,7 @@ mod google_calendar;
 mod jobs;
 mod mail;
 mod memory;
+mod news;
 mod planka;
 mod postgres;
 mod schedule;
