@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use openzero_app::news::fetch::fetch_all;
 use openzero_store::Store;
-use openzero_store::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const FEEDS: usize = 100;
