@@ -21,6 +21,10 @@ pub mod calendar;
 #[cfg(feature = "testsuite")]
 #[path = "tests/calendar_suite.rs"]
 pub mod calendar_testsuite;
+pub mod finance;
+#[cfg(feature = "testsuite")]
+#[path = "tests/finance_suite.rs"]
+pub mod finance_testsuite;
 pub mod mail;
 #[cfg(feature = "testsuite")]
 #[path = "tests/mail_suite.rs"]
@@ -36,6 +40,7 @@ pub mod testsuite;
 
 pub use board::BoardStore;
 pub use calendar::CalendarStore;
+pub use finance::FinanceStore;
 pub use mail::MailStore;
 pub use memory_rows::*;
 pub use news::NewsStore;
@@ -489,6 +494,7 @@ pub trait Store:
     + BoardStore
     + SyncLinkStore
     + NewsStore
+    + FinanceStore
 {
 }
 
@@ -507,7 +513,8 @@ impl<
         + CalendarStore
         + BoardStore
         + SyncLinkStore
-        + NewsStore,
+        + NewsStore
+        + FinanceStore,
 > Store for T
 {
 }
@@ -521,6 +528,7 @@ pub mod prelude {
     pub use crate::ConsentStore as _;
     pub use crate::ConversationStore as _;
     pub use crate::Database as _;
+    pub use crate::FinanceStore as _;
     pub use crate::InboxStore as _;
     pub use crate::JobStore as _;
     pub use crate::MailStore as _;

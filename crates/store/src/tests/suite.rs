@@ -9,6 +9,7 @@ use openzero_core::{Domain, NewProject, Priority, Progress, ProjectPatch, Status
 
 pub use crate::board_testsuite::*;
 pub use crate::calendar_testsuite::*;
+pub use crate::finance_testsuite::*;
 pub use crate::mail_testsuite::*;
 pub use crate::news_testsuite::*;
 use crate::{Embedding, MemoryRecord, Store, StoreError};
@@ -62,7 +63,8 @@ macro_rules! store_suite {
             boards_and_lists_are_edited,
             cards_are_added_moved_done_and_listed,
             sync_links_are_one_per_record_and_the_stamp_moves,
-            news_feeds_items_and_fetch_state
+            news_feeds_items_and_fetch_state,
+            finance_imports_dedupe_undo_rules_and_budgets
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
