@@ -11,6 +11,7 @@
 //! and named in the statement's `problems`, the others are kept.
 
 mod camt;
+pub mod categorize;
 mod csv_profile;
 mod dedupe;
 mod error;
