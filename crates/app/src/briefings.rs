@@ -173,8 +173,14 @@ impl Briefings {
         } else {
             (Vec::new(), Vec::new())
         };
+        let money = if kind == Kind::Monthly {
+            crate::finance::monthly_lines(&self.services, now.date_naive()).await?
+        } else {
+            Vec::new()
+        };
         let mut inputs = Inputs::new(&projects, &memories, &delivered, now);
         inputs.news = &news;
+        inputs.money = &money;
         inputs.mail = &mail;
         inputs.calendar = &calendar;
         inputs.tasks = &tasks;

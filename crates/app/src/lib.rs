@@ -23,6 +23,7 @@ pub mod calendar_tools;
 pub mod clock;
 pub mod consent;
 pub mod doctor;
+pub mod finance;
 pub mod health;
 pub mod jobs;
 pub mod mail;

@@ -66,6 +66,8 @@ pub struct Inputs<'a> {
     pub training: &'a [String],
     /// The most relevant news stories, one line each.
     pub news: &'a [String],
+    /// The month's money (spent against budgets, new subscriptions).
+    pub money: &'a [String],
 }
 
 impl<'a> Inputs<'a> {
@@ -86,6 +88,7 @@ impl<'a> Inputs<'a> {
             tasks: &[],
             training: &[],
             news: &[],
+            money: &[],
         }
     }
 }
@@ -318,6 +321,9 @@ pub fn compose(kind: Kind, i: &Inputs<'_>) -> Briefing {
                         act.len()
                     )],
                 ));
+            }
+            if !i.money.is_empty() {
+                sections.push(("Money".to_owned(), i.money.to_vec()));
             }
         }
     }

@@ -64,6 +64,12 @@ pub const COMMANDS: &[Command] = &[
     ),
     c("tasks", &[], "", "your open tasks, due ones first"),
     c("news", &[], "", "the most relevant news from your feeds"),
+    c(
+        "spent",
+        &[],
+        "[category] [month]",
+        "what you spent this month (or in a month), by category",
+    ),
     c("today", &[], "", "today's calendar"),
     c("week", &[], "", "the next seven days of your calendar"),
     c("status", &[], "", "how I am"),

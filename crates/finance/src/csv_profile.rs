@@ -239,6 +239,34 @@ fn symbol_currency(s: &str) -> Option<&'static str> {
     }
 }
 
+/// An account named in the lines before the header (an IBAN, or a
+/// number after "Konto"/"Account"), so exports of one account share keys
+/// whatever their file names; else the header itself stands for the bank.
+fn account_in(preamble: &[Vec<String>]) -> Option<String> {
+    for row in preamble {
+        for cell in row {
+            let compact: String = cell.chars().filter(|c| !c.is_whitespace()).collect();
+            let iban = compact.len() >= 15
+                && compact.len() <= 34
+                && compact[..2].chars().all(|c| c.is_ascii_uppercase())
+                && compact[2..4].chars().all(|c| c.is_ascii_digit())
+                && compact[4..].chars().all(|c| c.is_ascii_alphanumeric());
+            if iban {
+                return Some(compact);
+            }
+        }
+        let labelled = row.windows(2).find(|w| {
+            let l = norm(&w[0]);
+            (l.contains("konto") || l.contains("account"))
+                && w[1].chars().any(|c| c.is_ascii_digit())
+        });
+        if let Some(w) = labelled {
+            return Some(w[1].trim().to_owned());
+        }
+    }
+    None
+}
+
 pub(crate) fn parse(
     text: &str,
     name: &str,
@@ -265,9 +293,9 @@ pub(crate) fn parse(
                 || find(&h, p.credit.as_deref(), CREDIT).is_some())
     });
     let Some(header_at) = header_at else {
-        return Err(FinanceError::Unreadable(
-            "no header row naming a date and an amount column (give a profile: --profile)".into(),
-        ));
+        return Err(FinanceError::Unreadable(format!(
+            "{name}: no header row naming a date and an amount column (save a CSV profile and import with --profile)"
+        )));
     };
     let header: Vec<String> = rows[header_at].iter().map(|c| norm(c)).collect();
     let col = |given: &Option<String>, names: &[&str]| find(&header, given.as_deref(), names);
@@ -323,7 +351,11 @@ pub(crate) fn parse(
         })
         .unwrap_or_else(|| "EUR".into());
     let mut st = Statement {
-        account: p.account.clone().unwrap_or_else(|| name.to_owned()),
+        account: p
+            .account
+            .clone()
+            .or_else(|| account_in(&rows[..header_at]))
+            .unwrap_or_else(|| format!("csv:{}", header.join("|"))),
         currency: default_currency.clone(),
         transactions: Vec::new(),
         opening: None,
@@ -400,6 +432,7 @@ mod tests {
 30.12.2026;30.12.2026;ACME GmbH;Gehalt;2.500,00\n\
 32.12.2026;;Someone;Something;-1,00\nDisclaimer: not advice\n";
         let s = &parse(text, "giro.csv", None).unwrap()[0];
+        assert_eq!(s.account, "DE12 3456", "the account from the preamble");
         assert_eq!(s.transactions.len(), 2);
         let t = &s.transactions[0];
         assert_eq!(t.date, NaiveDate::from_ymd_opt(2026, 12, 31).unwrap());

@@ -52,7 +52,7 @@ pub struct Balance {
 /// One account's transactions from one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Statement {
-    /// The account (IBAN, account id; the file's name for a CSV without one).
+    /// The account (IBAN, account id; for a CSV that names none, `csv:` and its header).
     pub account: String,
     pub currency: String,
     pub transactions: Vec<Transaction>,
@@ -80,8 +80,11 @@ impl Statement {
     }
 }
 
-/// Reads a statement file; `name` is its file name (an account for CSVs
-/// that name none) and `profile` the CSV columns (detected when `None`).
+/// Reads a statement file; `name` is its file name (for messages) and
+/// `profile` the CSV columns (detected when `None`). A CSV's account is
+/// the profile's, else one named before the header (an IBAN, a number after
+/// "Konto"/"Account"), else its header row — never the file's name, so two
+/// exports of one account share their keys.
 pub fn parse(
     bytes: &[u8],
     name: &str,

@@ -171,6 +171,17 @@ Examples:
     )]
     Task(TaskCommand),
 
+    /// Money, kept locally: import statements, categories, budgets, the month's report
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero finance import ~/Downloads/statement.csv
+  openzero finance budget set Groceries 450
+  openzero finance report --month \"last month\""
+    )]
+    Finance(crate::finance_cmd::FinanceCommand),
+
     /// News feeds: follow, fetch, the stories once each, OPML in and out
     #[command(
         subcommand,

@@ -25,6 +25,7 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Task(cmd) => crate::boards_cmd::task(&loaded, cmd).await,
         Command::Planka(cmd) => crate::planka_cmd::run(loaded, cmd).await,
         Command::News(cmd) => crate::news_cmd::run(loaded, cmd).await,
+        Command::Finance(cmd) => crate::finance_cmd::run(loaded, cmd).await,
         Command::Bench(cmd) => crate::bench_cmd::run(&loaded, cmd).await,
         Command::Chat { message } => crate::chat_cmd::run(&loaded, message).await,
         Command::Jobs(cmd) => crate::jobs_cmd::jobs(&loaded, cmd).await,

@@ -18,6 +18,7 @@ mod cli_boards;
 mod cli_calendar;
 mod cli_mail;
 mod commands;
+mod finance_cmd;
 mod jobs_cmd;
 mod mail_cmd;
 mod memory_cmd;

@@ -137,6 +137,10 @@ impl Telegram {
                     Err(e) => reply(chat, &format!("I could not add it: {e}")),
                 }
             }
+            "spent" => match openzero_app::finance::chat_spent(&self.services, arg).await {
+                Ok(text) => reply(chat, &text),
+                Err(e) => reply(chat, &format!("I could not add it up: {e}")),
+            },
             "news" => match openzero_app::news::chat_news(&self.services).await {
                 Ok(text) => reply(chat, &text),
                 Err(e) => reply(chat, &format!("I could not read your feeds: {e}")),

@@ -14,6 +14,7 @@ mod cli;
 mod common;
 mod consent;
 mod disk;
+mod finance;
 mod gmail;
 mod gmail_fake;
 mod google_calendar;
