@@ -76,30 +76,42 @@ impl FinanceStore for Db {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
+        // Many rows per statement: one round trip per 100 rows, not per row.
         let mut added = 0usize;
-        for r in rows {
-            added += sqlx::query(&sql(
+        for chunk in rows.chunks(100) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let marks: Vec<String> = (1..=12).map(|c| format!("${}", r * 12 + c)).collect();
+                    format!("({})", marks.join(", "))
+                })
+                .collect();
+            let q = sql(&format!(
                 "INSERT INTO finance_transactions (batch_id, account, dedupe_key, day, amount_minor, \
                  currency, payee, description, bank_id, category, category_source, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (dedupe_key) DO NOTHING",
-            ))
-            .bind(batch)
-            .bind(&r.account)
-            .bind(&r.key)
-            .bind(r.day.format("%Y-%m-%d").to_string())
-            .bind(r.amount_minor)
-            .bind(&r.currency)
-            .bind(&r.payee)
-            .bind(&r.description)
-            .bind(&r.bank_id)
-            .bind(&r.category)
-            .bind(&r.category_source)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?
-            .rows_affected() as usize;
+                 VALUES {} ON CONFLICT (dedupe_key) DO NOTHING",
+                values.join(", ")
+            ));
+            let mut query = sqlx::query(&q);
+            for r in chunk {
+                query = query
+                    .bind(batch)
+                    .bind(&r.account)
+                    .bind(&r.key)
+                    .bind(r.day.format("%Y-%m-%d").to_string())
+                    .bind(r.amount_minor)
+                    .bind(&r.currency)
+                    .bind(&r.payee)
+                    .bind(&r.description)
+                    .bind(&r.bank_id)
+                    .bind(&r.category)
+                    .bind(&r.category_source)
+                    .bind(at);
+            }
+            added += query
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?
+                .rows_affected() as usize;
         }
         sqlx::query(&sql("UPDATE finance_batches SET added = $1 WHERE id = $2"))
             .bind(added as i64)
