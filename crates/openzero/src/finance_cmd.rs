@@ -76,10 +76,16 @@ category_source (rule, owner or learned), account.")]
     #[command(after_help = "Examples:\n  openzero finance categorize 42 Groceries")]
     Categorize { id: i64, category: String },
     /// Category rules: text in the payee or description → a category
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  openzero finance rules add rewe Groceries\n  openzero finance rules list"
+    )]
     Rules(RulesCommand),
     /// Monthly budgets per category
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  openzero finance budget set Groceries 450\n  openzero finance budget show"
+    )]
     Budget(BudgetCommand),
     /// A month: spent per category beside its budget, income, new subscriptions
     #[command(
@@ -92,25 +98,26 @@ category_source (rule, owner or learned), account.")]
         json: bool,
     },
     /// Saved CSV column profiles
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  openzero finance profile set mybank --date Datum --amount Betrag --decimal comma\n  openzero finance profile list"
+    )]
     Profile(ProfileCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
     /// The rules, tried in order
+    #[command(after_help = "Examples:\n  openzero finance rules list")]
     List,
     /// Add a rule (case-insensitive text)
     #[command(
         after_help = "Examples:\n  openzero finance rules add rewe Groceries\n  openzero finance rules add \"netflix\" Subscriptions"
     )]
-    Add {
-        pattern: String,
-        category: String,
-    },
-    Remove {
-        id: i64,
-    },
+    Add { pattern: String, category: String },
+    /// Remove a rule (categories already given stay)
+    #[command(after_help = "Examples:\n  openzero finance rules remove 2")]
+    Remove { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,10 +133,15 @@ pub enum BudgetCommand {
         currency: String,
     },
     /// Budgets beside this month's spending
+    #[command(
+        after_help = "Examples:\n  openzero finance budget show\n  openzero finance budget show --month 2026-11"
+    )]
     Show {
         #[arg(long)]
         month: Option<String>,
     },
+    /// Remove a category's budget
+    #[command(after_help = "Examples:\n  openzero finance budget remove Groceries")]
     Remove {
         category: String,
         #[arg(long, default_value = "EUR")]
@@ -174,6 +186,8 @@ Examples:
         #[arg(long)]
         account: Option<String>,
     },
+    /// The saved profiles
+    #[command(after_help = "Examples:\n  openzero finance profile list")]
     List,
 }
 

@@ -14,6 +14,7 @@ mod boards_cmd;
 mod calendar_cmd;
 mod chat_cmd;
 mod cli;
+mod cli_bench;
 mod cli_boards;
 mod cli_calendar;
 mod cli_mail;

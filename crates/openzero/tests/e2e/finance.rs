@@ -293,3 +293,62 @@ fn two_banks_a_year_budgets_and_the_monthly_review() {
         "{alerts:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spent_and_news_answer_on_telegram() {
+    use crate::telegram::{OWNER, TOKEN, message, push, sent_to, start_fake};
+    let oz = Oz::new();
+    run(&oz, &["init"]);
+    run(&oz, &["finance", "rules", "add", "rewe", "Groceries"]);
+    let nov = oz.work.join("nov.csv");
+    std::fs::write(
+        &nov,
+        giro(&[
+            ("03.11.2026", "REWE Markt Köln", "Lebensmittel", "-82,40"),
+            ("05.11.2026", "Café Rosa", "Kartenzahlung", "-4,50"),
+        ]),
+    )
+    .unwrap();
+    run(&oz, &["finance", "import", nov.to_str().unwrap()]);
+    run(&oz, &["finance", "budget", "set", "Groceries", "450"]);
+    let (api, fake) = start_fake().await;
+    let owner = OWNER.to_string();
+    let served = common::serve(
+        &oz,
+        &["--clock", "2026-11-30T08:00:00+01:00"],
+        [
+            ("USER_TIMEZONE", "Europe/Berlin"),
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("TELEGRAM_ALLOWED_USER_ID", owner.as_str()),
+            ("OPENZERO__TELEGRAM__API_BASE_URL", api.as_str()),
+        ],
+    );
+    push(
+        &fake,
+        vec![
+            message(1, OWNER, "/spent groceries"),
+            message(2, OWNER, "/spent october"),
+            message(3, OWNER, "/news"),
+        ],
+    );
+    let start = std::time::Instant::now();
+    while sent_to(&fake, OWNER).len() < 3 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "{}",
+            served.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    served.stop();
+    let sent = sent_to(&fake, OWNER);
+    assert!(
+        sent[0].contains("November 2026") && sent[0].contains("Groceries: 82.40 EUR of 450.00 EUR"),
+        "{sent:?}"
+    );
+    assert!(
+        sent[1].contains("October 2026") && !sent[1].contains("82.40"),
+        "{sent:?}"
+    );
+    assert!(sent[2].contains("You follow no feeds yet"), "{sent:?}");
+}

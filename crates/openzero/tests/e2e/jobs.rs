@@ -35,7 +35,8 @@ fn jobs_are_listed_paused_across_restarts_and_resumed() {
             "daily-briefing",
             "weekly-review",
             "monthly-review",
-            "calendar-sync"
+            "calendar-sync",
+            "news-fetch"
         ]
     );
     assert_eq!(jobs[0]["schedule"], "30 7 * * MON-FRI");

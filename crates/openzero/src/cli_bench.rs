@@ -1,0 +1,192 @@
+//! Command-line definitions of `openzero bench …` (read by [`crate::cli`]).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Memory: embedding throughput vs Python sentence-transformers, search
+    /// latency vs pgvector, import rate, peak memory
+    #[command(after_help = "\
+Examples:
+  ./scripts/bench                       everything, with both baselines set up for you
+  openzero bench memory --quick         a one-minute run without baselines
+  openzero bench memory --sizes 10000,100000 --postgres postgres://postgres@127.0.0.1:54329/postgres
+  openzero bench memory --python ~/.cache/openzero/refvenv/bin/python --python-model DIR --json
+
+Search runs on synthetic memories (clustered unit vectors, generated text);
+embedding and import use real text and the real model. Nothing is written to
+your data: the benchmark databases live in a scratch directory.")]
+    Memory(BenchMemoryArgs),
+
+    /// Chat model: embedded decode rate and time to first token vs llama.cpp
+    #[command(after_help = "\
+Examples:
+  ./scripts/bench-llm                   starts llama.cpp's server on the same GGUF, then runs this
+  openzero bench llm                    the embedded model alone
+  openzero bench llm --llamacpp http://127.0.0.1:54330/v1 --threads 2 --json
+
+The llama.cpp server must serve the same GGUF file with the same thread
+count (scripts/bench-llm does). Tokens are counted with the GGUF's own
+tokenizer on both sides.")]
+    Llm(BenchLlmArgs),
+
+    /// Footprint: resident memory with the embedding model ready, vs Python
+    #[command(after_help = "\
+Examples:
+  ./scripts/bench                       every benchmark, baselines set up for you
+  openzero bench footprint              this build alone
+  openzero bench footprint --python ~/.cache/openzero/refvenv/bin/python --python-model DIR --json
+
+The model is loaded as `serve` loads it (memory.runtime decides the engine).
+Goals: idle ≤ 120 MB with the embedder ready; peak while loading ≤ 1.5× idle.")]
+    Footprint(BenchFootprintArgs),
+
+    /// Mail: parse + rules + store vs Python's email parser; polling and IDLE
+    #[command(after_help = "\
+Examples:
+  ./scripts/bench-mail                  a Dovecot with 10,000 messages and Python, set up for you
+  openzero bench mail --corpus ../shared/fixtures/email --python python3
+  EMAIL_IMAP_HOST=... openzero bench mail --corpus ~/Maildir --maildir ~/Maildir --json
+
+Parsing and storing use the corpus given (cycled to --messages) and scratch
+databases; with a mailbox configured (EMAIL_IMAP_*) its unchanged poll is
+timed, and with --maildir (the mailbox's Maildir on this machine) the time
+from delivery to the message kept and its notification queued, by IDLE.")]
+    Mail(BenchMailArgs),
+
+    /// Calendar: parse + expand a year of 1,000 events (200 series) vs Python's recurring-ical-events
+    #[command(after_help = "\
+Examples:
+  ./scripts/bench-calendar              the reference set up for you, the public ICS corpus added
+  openzero bench calendar
+  openzero bench calendar --reference scripts/calendar-reference --files ../shared/fixtures/ics --json
+
+The generated calendar is the same every run (weekly, daily, monthly and
+yearly series with EXDATEs, moved and cancelled instances, all-day events,
+four zones). Both sides parse and expand 2026 in Europe/Berlin; the median
+of --repeat runs is shown. Target: ≤ 50 ms and faster than the reference.")]
+    Calendar(BenchCalendarArgs),
+
+    /// Boards: listing a board of 1,000 cards (target ≤ 20 ms)
+    #[command(after_help = "\
+Examples:
+  openzero bench boards
+  openzero bench boards --cards 5000 --json
+
+Uses a scratch SQLite database (your data is not touched).")]
+    Boards(BenchBoardsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchBoardsArgs {
+    /// Cards on the board
+    #[arg(long, default_value_t = 1000)]
+    pub cards: usize,
+    /// Timed listings (the median is shown)
+    #[arg(long, default_value_t = 20)]
+    pub repeat: usize,
+    /// Print the figures as JSON instead of a Markdown table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchCalendarArgs {
+    /// Real-world .ics files or directories to time as well
+    #[arg(long, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// The reference: scripts/calendar-reference (Python icalendar + recurring-ical-events)
+    #[arg(long, value_name = "SCRIPT")]
+    pub reference: Option<PathBuf>,
+    /// Timed runs per side
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
+    /// Print the figures as JSON instead of a Markdown table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchMailArgs {
+    /// Files or directories of real-world mail (.eml, Maildir, mbox)
+    #[arg(long, required = true, num_args = 1..)]
+    pub corpus: Vec<PathBuf>,
+    /// Messages processed per side
+    #[arg(long, default_value_t = 5000)]
+    pub messages: usize,
+    /// Python 3 for the baseline (the standard library's email parser)
+    #[arg(long, value_name = "PYTHON")]
+    pub python: Option<PathBuf>,
+    /// Timed polls of the configured mailbox
+    #[arg(long, default_value_t = 20)]
+    pub polls: usize,
+    /// The configured mailbox's Maildir, to time IDLE delivery
+    #[arg(long, value_name = "DIR")]
+    pub maildir: Option<PathBuf>,
+    /// Print the figures as JSON instead of a Markdown table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchFootprintArgs {
+    /// Python with sentence-transformers installed, for the baseline
+    #[arg(long, value_name = "PYTHON", requires = "python_model")]
+    pub python: Option<PathBuf>,
+    /// The sentence-transformers model directory (with modules.json) for --python
+    #[arg(long, value_name = "DIR")]
+    pub python_model: Option<PathBuf>,
+    /// Print the figures as JSON instead of a Markdown table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchLlmArgs {
+    /// The llama.cpp server (OpenAI-compatible URL) serving the same GGUF
+    #[arg(long, value_name = "URL")]
+    pub llamacpp: Option<String>,
+    /// Threads for the embedded model [default: llm.threads, or every core]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Tokens generated per run
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    pub tokens: usize,
+    /// Timed runs per side
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub runs: usize,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchMemoryArgs {
+    /// Small sizes for a quick check (1,000 memories, 50 queries, 500 imported)
+    #[arg(long)]
+    pub quick: bool,
+    /// Memory counts for the search benchmark, comma-separated
+    #[arg(long, value_delimiter = ',', value_name = "N,N")]
+    pub sizes: Option<Vec<usize>>,
+    /// Queries timed per search configuration
+    #[arg(long, value_name = "N")]
+    pub queries: Option<usize>,
+    /// Memories imported for the import rate (0 skips it)
+    #[arg(long, value_name = "N")]
+    pub import: Option<usize>,
+    /// Python with sentence-transformers installed, for the embedding baseline
+    #[arg(long, value_name = "PYTHON", requires = "python_model")]
+    pub python: Option<PathBuf>,
+    /// The sentence-transformers model directory (with modules.json) for --python
+    #[arg(long, value_name = "DIR")]
+    pub python_model: Option<PathBuf>,
+    /// Admin URL of a PostgreSQL server with pgvector, for the search baseline
+    /// (a scratch database is created and dropped)
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+    /// Print the figures as JSON instead of a Markdown table
+    #[arg(long)]
+    pub json: bool,
+}
