@@ -404,6 +404,24 @@ async fn another_planka_server_gets_every_card_and_nothing_is_archived(store: &d
     );
 }
 
+async fn two_syncs_at_once_make_no_duplicate(store: &dyn Store) {
+    let fake = FakePlanka::start().await;
+    let (a, b) = (login(&fake).await, login(&fake).await);
+    for i in 0..8 {
+        add(store, "Career", "Inbox", &format!("Task {i}")).await;
+    }
+    // The job and the follow loop may start together.
+    let (x, y) = tokio::join!(
+        sync_over(store, &a, "OpenZero", TZ),
+        sync_over(store, &b, "OpenZero", TZ)
+    );
+    x.unwrap();
+    y.unwrap();
+    assert_eq!(fake.cards().len(), 8, "{:?}", fake.cards());
+    assert_eq!(fake.board_names().len(), 5);
+    assert_eq!(local_cards(store).await.len(), 8);
+}
+
 /// A small deterministic generator (no dependency for one test).
 struct Lcg(u64);
 
@@ -591,6 +609,7 @@ on_both!(
     cards_from_planka_arrive_and_moves_between_boards_follow,
     a_repeating_card_done_in_planka_is_followed_on_both_sides,
     another_planka_server_gets_every_card_and_nothing_is_archived,
+    two_syncs_at_once_make_no_duplicate,
     a_hundred_random_edits_on_both_sides_end_equal(7),
 );
 

@@ -157,6 +157,9 @@ pub async fn receive(
     let Some(token) = &loaded.settings.planka.webhook_token else {
         return Err(Refused::NotConfigured);
     };
+    if !matches!(login_of(loaded), Ok(Some(_))) {
+        return Err(Refused::NotConfigured);
+    }
     let given = authorization
         .and_then(|h| h.strip_prefix("Bearer "))
         .unwrap_or_default();

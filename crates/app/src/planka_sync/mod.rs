@@ -43,6 +43,9 @@ mod cards;
 pub mod follow;
 use cards::{move_between_boards, sync_cards};
 
+/// Held while a sync runs.
+static SYNC: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The service name of the links.
 pub const SERVICE: &str = "planka";
 /// Each request's bound.
@@ -282,6 +285,9 @@ pub async fn sync_over(
     project: &str,
     tz: Tz,
 ) -> Result<Report, AppError> {
+    // One sync at a time in a process (the follow loop, the job, a tool):
+    // two at once would both create the same new card.
+    let _one = SYNC.lock().await;
     let mut report = Report::default();
     let start = planka.requests_made();
     let mut result = sync_with(store, planka, project, tz, &mut report).await;
