@@ -10,6 +10,7 @@
 //! item's text is plain (tags and entities resolved) and bounded; a title
 //! is never empty (the text's first words, else the link, else "(untitled)").
 
+pub mod article;
 mod error;
 pub mod opml;
 mod parse;

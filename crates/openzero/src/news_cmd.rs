@@ -60,7 +60,9 @@ projects, what you opened or starred) instead of by date.")]
         json: bool,
     },
     /// Fetch the feeds now (those waiting after a failure too, with --all)
-    #[command(after_help = "Examples:\n  openzero news fetch\n  openzero news fetch --all --json")]
+    #[command(
+        after_help = "Examples:\n  openzero news fetch\n  openzero news fetch --all --json\n\nThen the most relevant new stories get a one-line summary of their article\nby the local model (never a cloud one); without one, the feed's first\nsentence stays."
+    )]
     Fetch {
         #[arg(long)]
         all: bool,
@@ -227,6 +229,12 @@ async fn command(services: &openzero_app::Services, cmd: NewsCommand) -> Result<
                     outln!("{}", serde_json::to_string(r)?);
                 } else {
                     outln!("{}", report_line(r));
+                }
+            }
+            if !reports.is_empty() {
+                let n = news::summarize_top(services, news::SUMMARIES_PER_RUN).await?;
+                if n > 0 && !json {
+                    outln!("{n} articles summarised by the local model");
                 }
             }
         }

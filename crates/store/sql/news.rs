@@ -53,6 +53,7 @@ struct ItemDb {
     seen_at: DateTime<Utc>,
     read_at: Option<DateTime<Utc>>,
     starred_at: Option<DateTime<Utc>>,
+    summarized_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait]
@@ -175,7 +176,8 @@ impl NewsStore for Db {
     ) -> Result<Vec<ItemRow>, StoreError> {
         let rows: Vec<ItemDb> = sqlx::query_as(&sql(
             "SELECT i.id, i.feed_id, CASE WHEN f.title = '' THEN f.url ELSE f.title END AS feed, \
-             i.guid, i.title, i.link, i.summary, i.published_at, i.seen_at, i.read_at, i.starred_at \
+             i.guid, i.title, i.link, i.summary, i.published_at, i.seen_at, i.read_at, i.starred_at, \
+             i.summarized_at \
              FROM news_items i JOIN news_feeds f ON f.id = i.feed_id \
              WHERE ($1 IS NULL OR i.seen_at >= $1) AND ($2 = FALSE OR i.read_at IS NULL) \
              ORDER BY COALESCE(i.published_at, i.seen_at) DESC, i.id DESC LIMIT $3",
@@ -200,8 +202,22 @@ impl NewsStore for Db {
                 seen_at: i.seen_at,
                 read_at: i.read_at,
                 starred_at: i.starred_at,
+                summarized_at: i.summarized_at,
             })
             .collect())
+    }
+
+    async fn news_set_summary(&self, id: i64, summary: &str) -> Result<(), StoreError> {
+        sqlx::query(&sql(
+            "UPDATE news_items SET summary = $1, summarized_at = $2 WHERE id = $3",
+        ))
+        .bind(summary)
+        .bind(now())
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     async fn news_mark(&self, ids: &[i64], read: bool, starred: bool) -> Result<(), StoreError> {

@@ -62,6 +62,8 @@ pub struct ItemRow {
     pub seen_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
     pub starred_at: Option<DateTime<Utc>>,
+    /// When the local model summarised the article (else extractive).
+    pub summarized_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait]
@@ -97,6 +99,9 @@ pub trait NewsStore: Send + Sync + std::fmt::Debug {
         unread_only: bool,
         limit: i64,
     ) -> Result<Vec<ItemRow>, StoreError>;
+
+    /// Keeps the local model's summary of an item's article.
+    async fn news_set_summary(&self, id: i64, summary: &str) -> Result<(), StoreError>;
 
     /// Marks items read (opened) or starred.
     async fn news_mark(&self, ids: &[i64], read: bool, starred: bool) -> Result<(), StoreError>;

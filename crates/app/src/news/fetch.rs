@@ -277,6 +277,34 @@ fn root(e: &dyn std::error::Error) -> String {
     last
 }
 
+/// An article's page as text (HTML, at most 2 MB, http(s) only).
+pub async fn page(client: &reqwest::Client, url: &str) -> Result<String, String> {
+    let u = url::Url::parse(url).map_err(|e| e.to_string())?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err("not an http(s) page".into());
+    }
+    let mut resp = client
+        .get(u)
+        .header(
+            reqwest::header::ACCEPT,
+            "text/html, application/xhtml+xml;q=0.9, */*;q=0.1",
+        )
+        .send()
+        .await
+        .map_err(|e| root(&e))?;
+    if !resp.status().is_success() {
+        return Err(format!("HTTP {}", resp.status().as_u16()));
+    }
+    let mut body = Vec::new();
+    while let Some(c) = resp.chunk().await.map_err(|e| root(&e))? {
+        if body.len() + c.len() > 2 << 20 {
+            break;
+        }
+        body.extend_from_slice(&c);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
 /// A feed's items as kept: a one-line extractive summary of the text.
 fn items_of(feed: &Feed) -> Vec<NewItem> {
     feed.items

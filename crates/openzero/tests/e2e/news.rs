@@ -343,3 +343,105 @@ async fn feeds_are_followed_fetched_politely_and_told_once() {
         "told once: {again}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_model_summarises_articles_and_an_invented_line_is_refused() {
+    let Some(root) = fixtures() else { return };
+    let (base, served) = start(root).await;
+    {
+        let mut extra = served.extra.lock().unwrap();
+        extra.insert(
+            "alpine.xml".into(),
+            format!(
+                r#"<?xml version="1.0"?><rss version="2.0"><channel><title>Alpine News</title>
+<item><title>Pass closed</title><link>{base}/grimsel.html</link><guid>{base}/grimsel.html</guid>
+<description>Short teaser.</description></item>
+<item><title>Cable car record</title><link>{base}/cable.html</link><guid>{base}/cable.html</guid>
+<description>Another teaser.</description></item></channel></rss>"#
+            ),
+        );
+        let page = |lead: &str| {
+            format!(
+                "<html><body><nav><p>Home | Sports | Weather | and the rest of the long menu bar</p></nav>\
+<article><h1>x</h1><p>{lead}</p><p>The canton's road service said crews would work through the week \
+to clear the upper section, and drivers were asked to use the Furka route meanwhile.</p></article></body></html>"
+            )
+        };
+        extra.insert(
+            "grimsel.html".into(),
+            page("A storm closed the Grimsel pass on Monday after heavy snow fell overnight."),
+        );
+        extra.insert(
+            "cable.html".into(),
+            page("The cable car above Zermatt carried more passengers in November than ever."),
+        );
+    }
+    let (ollama, seen) = common::ollama(|req| {
+        let text = req["messages"].to_string();
+        let line = if text.contains("Grimsel") {
+            "A storm closed the Grimsel pass on Monday."
+        } else {
+            // Invents a name and a number: must be refused.
+            "Elon Musk bought the cable car for 5 billion."
+        };
+        serde_json::json!({"role": "assistant", "content": line})
+    })
+    .await;
+    let oz = Oz::new();
+    let env = vec![
+        ("USER_TIMEZONE", "Europe/Berlin".to_owned()),
+        ("LLM_PROVIDER", "ollama".to_owned()),
+        ("OLLAMA_BASE_URL", ollama.clone()),
+    ];
+    run(&oz, &env, &["init"]);
+    run(&oz, &env, &["news", "add", &format!("{base}/alpine.xml")]);
+    let out = run(&oz, &env, &["news", "fetch", "--all"]);
+    assert!(out.contains("1 articles summarised"), "{out}");
+    let stories: Vec<Value> = run(&oz, &env, &["news", "list", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let pass = stories
+        .iter()
+        .find(|s| s["title"] == "Pass closed")
+        .unwrap();
+    assert_eq!(
+        pass["summary"],
+        "A storm closed the Grimsel pass on Monday."
+    );
+    let cable = stories
+        .iter()
+        .find(|s| s["title"] == "Cable car record")
+        .unwrap();
+    assert_eq!(
+        cable["summary"], "Another teaser.",
+        "the invented line was refused"
+    );
+    // The article reached the model as quoted data, without the page's menu.
+    let asked = seen.lock().unwrap().clone();
+    let prompt = asked
+        .iter()
+        .map(|r| r["messages"].to_string())
+        .find(|m| m.contains("Grimsel"))
+        .unwrap();
+    assert!(
+        prompt.contains("untrusted data") && !prompt.contains("menu bar"),
+        "{prompt}"
+    );
+    // A second fetch does not summarise the same article again; the
+    // refused one is tried again (the model may do better).
+    let n_before = asked.len();
+    let again = run(&oz, &env, &["news", "fetch", "--all"]);
+    assert!(!again.contains("summarised"), "{again}");
+    let now_asked = seen.lock().unwrap().clone();
+    assert_eq!(
+        now_asked.len(),
+        n_before + 1,
+        "only the refused one is asked again"
+    );
+    assert!(
+        !now_asked[n_before]["messages"]
+            .to_string()
+            .contains("Grimsel")
+    );
+}

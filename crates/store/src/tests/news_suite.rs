@@ -132,6 +132,15 @@ pub async fn news_feeds_items_and_fetch_state(s: &dyn Store) {
             .is_empty()
     );
 
+    assert!(items[0].summarized_at.is_none());
+    s.news_set_summary(items[0].id, "A model's one line.")
+        .await
+        .unwrap();
+    let again = s.news_items(None, false, 10).await.unwrap();
+    let it = again.iter().find(|i| i.id == items[0].id).unwrap();
+    assert_eq!(it.summary, "A model's one line.");
+    assert!(it.summarized_at.is_some());
+
     assert!(s.news_feed_remove(a.id).await.unwrap());
     assert!(!s.news_feed_remove(a.id).await.unwrap());
     let left = s.news_items(None, false, 10).await.unwrap();
