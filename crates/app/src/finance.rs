@@ -400,6 +400,34 @@ pub async fn report(services: &Services, day: NaiveDate) -> Result<Report, AppEr
     })
 }
 
+/// Every recurring payment found in the last 14 months, by when it is
+/// next expected.
+pub async fn recurring(
+    services: &Services,
+    today: NaiveDate,
+) -> Result<Vec<(Recurring, NaiveDate)>, AppError> {
+    let rows = services
+        .store
+        .fin_list(&TxQuery {
+            from: today.checked_sub_months(Months::new(14)),
+            ..TxQuery::default()
+        })
+        .await?;
+    let txs: Vec<(NaiveDate, i64, String, String)> = rows
+        .iter()
+        .map(|t| (t.day, t.amount_minor, t.currency.clone(), t.payee.clone()))
+        .collect();
+    let mut out: Vec<(Recurring, NaiveDate)> = categorize::recurring(&txs)
+        .into_iter()
+        .map(|r| {
+            let next = categorize::next_due(&r);
+            (r, next)
+        })
+        .collect();
+    out.sort_by_key(|(_, next)| *next);
+    Ok(out)
+}
+
 /// The report as lines (the monthly review's *Money*, `finance report`).
 pub fn report_lines(r: &Report) -> Vec<String> {
     let mut out = Vec::new();

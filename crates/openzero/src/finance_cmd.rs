@@ -72,6 +72,14 @@ category_source (rule, owner or learned), account.")]
         #[arg(long)]
         json: bool,
     },
+    /// Payments that come back (subscriptions, rent, …), with when each is next due
+    #[command(
+        after_help = "Examples:\n  openzero finance recurring\n  openzero finance recurring --json\n\nThe same payee paid about every week, month or year, three times or\nmore, amounts within 10 %."
+    )]
+    Recurring {
+        #[arg(long)]
+        json: bool,
+    },
     /// Set a transaction's category (uncategorised ones like it follow)
     #[command(after_help = "Examples:\n  openzero finance categorize 42 Groceries")]
     Categorize { id: i64, category: String },
@@ -366,6 +374,28 @@ async fn command(services: &openzero_app::Services, cmd: FinanceCommand) -> Resu
             }
             if rows.is_empty() && !json {
                 outln!("No transactions.");
+            }
+        }
+        FinanceCommand::Recurring { json } => {
+            let all = finance::recurring(services, today).await?;
+            for (r, next) in &all {
+                if json {
+                    let mut v = serde_json::to_value(r)?;
+                    v["next"] = serde_json::json!(next);
+                    outln!("{v}");
+                } else {
+                    outln!(
+                        "{} {} {:>12} — {} times since {}, next about {next}",
+                        r.payee,
+                        r.every,
+                        money::format(-r.amount_minor, &r.currency),
+                        r.times,
+                        r.first
+                    );
+                }
+            }
+            if all.is_empty() && !json {
+                outln!("No recurring payments found (three or more at a regular interval).");
             }
         }
         FinanceCommand::Categorize { id, category } => {

@@ -216,6 +216,29 @@ fn two_banks_a_year_budgets_and_the_monthly_review() {
     assert_eq!(december[0]["category"], "Utilities");
     assert_eq!(december[0]["category_source"], "learned");
 
+    // Payments that come back: a monthly one in its third month is found.
+    let subs = oz.work.join("subs.csv");
+    std::fs::write(
+        &subs,
+        giro(&[
+            ("03.08.2026", "Netflix.com", "Abo", "-12,99"),
+            ("03.09.2026", "Netflix.com", "Abo", "-12,99"),
+            ("03.10.2026", "Netflix.com", "Abo", "-12,99"),
+        ]),
+    )
+    .unwrap();
+    run(&oz, &["finance", "import", subs.to_str().unwrap()]);
+    let rec = lines(&run(&oz, &["finance", "recurring", "--json"]));
+    let netflix = rec.iter().find(|r| r["payee"] == "Netflix.com").unwrap();
+    assert_eq!(netflix["every"], "monthly");
+    assert_eq!(netflix["next"], "2026-11-03");
+    let oct: Value = serde_json::from_str(&run(
+        &oz,
+        &["finance", "report", "--month", "2026-10", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(oct["new_subscriptions"][0]["payee"], "Netflix.com", "{oct}");
+
     // Three budgets; November's report; the review on 1 December.
     run(&oz, &["finance", "budget", "set", "Groceries", "450"]);
     run(&oz, &["finance", "budget", "set", "Utilities", "100"]);

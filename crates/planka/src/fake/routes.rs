@@ -13,34 +13,8 @@ use super::{
     Board, CardLabel, Data, EMAIL, FakeCard, Label, List, PASSWORD, Project, Task, USERNAME,
 };
 
-/// v1's `Label.COLORS`.
-pub const LABEL_COLORS: &[&str] = &[
-    "berry-red",
-    "pumpkin-orange",
-    "lagoon-blue",
-    "pink-tulip",
-    "light-mud",
-    "orange-peel",
-    "bright-moss",
-    "antique-blue",
-    "dark-granite",
-    "lagune-blue",
-    "sunny-grass",
-    "morning-sky",
-    "light-orange",
-    "midnight-blue",
-    "tank-green",
-    "gun-metal",
-    "wet-moss",
-    "red-burgundy",
-    "light-concrete",
-    "apricot-red",
-    "desert-sand",
-    "navy-blue",
-    "egg-yellow",
-    "coral-green",
-    "light-cocoa",
-];
+/// v1's `Label.COLORS` (the client's list: one source).
+pub use crate::model::LABEL_COLORS;
 
 /// An error answer: a status and Planka's `{code, message}` body.
 pub struct Fail(StatusCode, Value);
