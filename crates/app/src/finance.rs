@@ -142,12 +142,14 @@ pub async fn preview(
         rows: Vec::new(),
         format: statements.first().map_or("csv", |s| s.format),
     };
+    let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
     for s in &statements {
         let keys = dedupe_keys(s);
         let known = services.store.fin_known(&keys).await?;
         let mut new = 0;
         for (t, key) in s.transactions.iter().zip(&keys) {
-            if known.contains(key) || out.rows.iter().any(|r| r.key == *key) {
+            // Kept before, or met earlier in this file (a statement twice).
+            if known.contains(key) || !taken.insert(key.clone()) {
                 continue;
             }
             new += 1;
