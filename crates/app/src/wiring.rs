@@ -71,12 +71,17 @@ pub fn ensure_data_dir(path: &Path) -> Result<(), AppError> {
     if !path.is_dir() {
         create_private_dir(path).map_err(fail)?;
     }
-    // Prove we can write here before anything depends on it.
-    let probe = path.join(".openzero-write-probe");
+    // Prove we can write here before anything depends on it. The probe is
+    // this process's own: two commands starting at once (serve and a CLI
+    // command) must not remove each other's.
+    let probe = path.join(format!(".openzero-write-probe-{}", std::process::id()));
     let written = std::fs::write(&probe, b"ok");
     let removed = std::fs::remove_file(&probe);
     written.map_err(fail)?;
-    removed.map_err(fail)?;
+    match removed {
+        Err(e) if e.kind() != ErrorKind::NotFound => return Err(fail(e)),
+        _ => {}
+    }
     Ok(())
 }
 
