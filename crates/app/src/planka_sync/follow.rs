@@ -72,8 +72,29 @@ async fn record(store: &dyn Store, result: &Result<Report, AppError>) {
     }
 }
 
+/// Holds the data directory's Planka lock until dropped: one sync at a
+/// time across processes too (`serve` and a `planka sync` from the shell
+/// would each create the same new card).
+pub async fn machine_lock(loaded: &Loaded) -> Result<std::fs::File, AppError> {
+    let path = loaded.data_dir.join("planka-sync.lock");
+    let shown = path.display().to_string();
+    tokio::task::spawn_blocking(move || {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        f.lock()?;
+        Ok::<_, std::io::Error>(f)
+    })
+    .await
+    .map_err(|e| AppError::Invalid(format!("planka lock: {e}")))?
+    .map_err(|e| AppError::Invalid(format!("cannot lock {shown}: {e}")))
+}
+
 /// A sync with its outcome recorded.
 pub async fn sync_recorded(store: &dyn Store, loaded: &Loaded) -> Result<Report, AppError> {
+    let _machine = machine_lock(loaded).await?;
     let result = super::sync(store, loaded).await;
     record(store, &result).await;
     result
@@ -305,7 +326,10 @@ pub async fn follow(services: Arc<Services>, mut stop: tokio::sync::watch::Recei
         if synced_stamp.as_deref() == Some(stamp.as_str()) && theirs.is_empty() {
             continue;
         }
-        let result = sync_over(store, planka, &project, tz).await;
+        let result = match machine_lock(&services.loaded).await {
+            Ok(_machine) => sync_over(store, planka, &project, tz).await,
+            Err(e) => Err(e),
+        };
         record(store, &result).await;
         match &result {
             Ok(r) => {
@@ -317,7 +341,10 @@ pub async fn follow(services: Arc<Services>, mut stop: tokio::sync::watch::Recei
                         tracing::warn!(error = %x, "planka: a webhook event was not marked handled");
                     }
                 }
-                synced_stamp = store.boards_stamp().await.ok();
+                // The look taken before this sync: a change made while it
+                // ran is seen next time (a sync that changed cards here is
+                // followed by one more that finds nothing to do).
+                synced_stamp = Some(stamp.clone());
                 backoff = Duration::from_secs(2);
             }
             Err(e) => {

@@ -193,3 +193,51 @@ async fn cli_sync_then_serve_follows_both_ways_without_an_echo_loop() {
         "no secret in the log"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_processes_syncing_at_once_make_no_duplicate() {
+    let fake = FakePlanka::start().await;
+    let oz = Oz::new();
+    let env = env(&fake);
+    run(&oz, &env, &["init"]);
+    for i in 0..6 {
+        run(
+            &oz,
+            &env,
+            &["task", "add", &format!("Errand {i}"), "--board", "Family"],
+        );
+    }
+    // `serve`'s sync and one typed in a shell, at the same moment.
+    let start = |oz: &Oz| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_openzero"))
+            .env_clear()
+            .env("HOME", &oz.home)
+            .env("OPENZERO_DATA_DIR", &oz.data)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .args(["planka", "sync"])
+            .current_dir(&oz.work)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (start(&oz), start(&oz));
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let errands = fake
+        .cards()
+        .into_iter()
+        .filter(|c| c.name.starts_with("Errand"))
+        .count();
+    assert_eq!(errands, 6, "{:?}", fake.cards());
+    let again: Value =
+        serde_json::from_str(&run(&oz, &env, &["planka", "sync", "--json"])).unwrap();
+    assert_eq!(again["created_here"], 0);
+    assert_eq!(again["created_there"], 0);
+}
