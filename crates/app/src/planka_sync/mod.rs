@@ -292,15 +292,8 @@ pub async fn sync_over(
     let start = planka.requests_made();
     let mut result = sync_with(store, planka, project, tz, &mut report).await;
     if result.is_ok() && report.updated_here > 0 {
-        let mut again = Report::default();
-        result = sync_with(store, planka, project, tz, &mut again).await;
-        report.created_there += again.created_there;
-        report.updated_there += again.updated_there;
-        report.deleted_there += again.deleted_there;
-        report.created_here += again.created_here;
-        report.updated_here += again.updated_here;
-        report.deleted_here += again.deleted_here;
-        report.conflicts += again.conflicts;
+        // The second pass counts into the same report (it only adds).
+        result = sync_with(store, planka, project, tz, &mut report).await;
     }
     report.requests = planka.requests_made() - start;
     result.map(|()| report)
