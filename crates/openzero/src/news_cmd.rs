@@ -120,11 +120,7 @@ async fn command(services: &openzero_app::Services, cmd: NewsCommand) -> Result<
                 None => outln!(
                     "Following #{} {} — {} items",
                     feed.id,
-                    if feed.title.is_empty() {
-                        &feed.url
-                    } else {
-                        &feed.title
-                    },
+                    feed.name(),
                     report.new
                 ),
                 Some(e) => outln!(
@@ -136,10 +132,7 @@ async fn command(services: &openzero_app::Services, cmd: NewsCommand) -> Result<
         }
         NewsCommand::Remove { feed } => {
             let f = news::remove(services, &feed).await?;
-            outln!(
-                "No longer following {}",
-                if f.title.is_empty() { f.url } else { f.title }
-            );
+            outln!("No longer following {}", f.name());
         }
         NewsCommand::Feeds { json } => {
             let feeds = services.store.news_feeds().await?;

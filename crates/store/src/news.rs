@@ -26,6 +26,17 @@ pub struct FeedRow {
     pub last_error: Option<String>,
 }
 
+impl FeedRow {
+    /// What to call it: its title, else its address.
+    pub fn name(&self) -> &str {
+        if self.title.trim().is_empty() {
+            &self.url
+        } else {
+            &self.title
+        }
+    }
+}
+
 /// How a fetch went, to record on the feed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fetched {

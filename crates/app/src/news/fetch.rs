@@ -75,7 +75,7 @@ pub async fn fetch_all(
             out.push((
                 i,
                 FetchReport {
-                    feed: name(&feed),
+                    feed: feed.name().to_owned(),
                     url: feed.url.clone(),
                     new: 0,
                     unchanged: false,
@@ -108,14 +108,6 @@ pub async fn fetch_all(
     out.into_iter().map(|(_, r)| r).collect()
 }
 
-fn name(f: &FeedRow) -> String {
-    if f.title.trim().is_empty() {
-        f.url.clone()
-    } else {
-        f.title.clone()
-    }
-}
-
 /// The wait after `failures` failures in a row.
 pub fn backoff(failures: i64) -> chrono::Duration {
     let steps = u32::try_from(failures.clamp(0, 10)).unwrap_or(10);
@@ -137,7 +129,7 @@ fn retry_after(h: &reqwest::header::HeaderMap, now: DateTime<Utc>) -> Option<Dat
 async fn fetch_one(store: &dyn Store, client: &reqwest::Client, feed: &FeedRow) -> FetchReport {
     let now = crate::clock::now();
     let mut report = FetchReport {
-        feed: name(feed),
+        feed: feed.name().to_owned(),
         url: feed.url.clone(),
         new: 0,
         unchanged: false,

@@ -46,6 +46,8 @@ pub struct Story {
     pub sources: Vec<String>,
     pub read: bool,
     pub starred: bool,
+    /// Its summary was written by the local model from the article.
+    pub summarized: bool,
     /// Its relevance (0 when not ranked).
     pub score: f32,
 }
@@ -174,11 +176,7 @@ pub async fn export_opml(services: &Services) -> Result<String, AppError> {
         .await?
         .into_iter()
         .map(|f| opml::Subscription {
-            title: if f.title.is_empty() {
-                f.url.clone()
-            } else {
-                f.title
-            },
+            title: f.name().to_owned(),
             url: f.url,
             tag: f.tag,
         })
@@ -229,6 +227,7 @@ pub fn group(items: &[ItemRow]) -> Vec<Story> {
                 sources,
                 read: g.iter().all(|&i| items[i].read_at.is_some()),
                 starred: g.iter().any(|&i| items[i].starred_at.is_some()),
+                summarized: g.iter().any(|&i| items[i].summarized_at.is_some()),
                 score: 0.0,
             }
         })
@@ -383,30 +382,12 @@ pub async fn summarize_top(services: &Services, n: usize) -> Result<usize, AppEr
         _ => return Ok(0),
     };
     let now = crate::clock::now();
-    let all = stories(
-        services,
-        Some(now - chrono::Duration::hours(BRIEFING_HOURS)),
-        true,
-        200,
-    )
-    .await?;
-    let items = services
-        .store
-        .news_items(
-            Some(now - chrono::Duration::hours(BRIEFING_HOURS)),
-            true,
-            800,
-        )
-        .await?;
-    let done: HashSet<i64> = items
-        .iter()
-        .filter(|i| i.summarized_at.is_some())
-        .map(|i| i.id)
-        .collect();
+    let since = now - chrono::Duration::hours(BRIEFING_HOURS);
+    let all = stories(services, Some(since), true, 200).await?;
     let todo: Vec<Story> = ranked(services, all, now)
         .await
         .into_iter()
-        .filter(|s| s.link.is_some() && !s.ids.iter().any(|id| done.contains(id)))
+        .filter(|s| s.link.is_some() && !s.summarized)
         .take(n)
         .collect();
     let client = fetch::client()?;
