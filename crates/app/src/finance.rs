@@ -523,28 +523,18 @@ pub async fn chat_spent(services: &Services, args: &str) -> Result<String, AppEr
         .date_naive();
     let words: Vec<&str> = args.split_whitespace().collect();
     // The month is the last word or two if they read as one.
-    let (category, month) = match words.as_slice() {
-        [] => (None, today),
-        w => {
-            let two = w.len() >= 2 && parse_month(&w[w.len() - 2..].join(" "), today).is_ok();
-            let one = parse_month(w[w.len() - 1], today).is_ok();
-            if two {
-                let m = parse_month(&w[w.len() - 2..].join(" "), today)?;
-                (
-                    Some(w[..w.len() - 2].join(" ")).filter(|c| !c.is_empty()),
-                    m,
-                )
-            } else if one {
-                let m = parse_month(w[w.len() - 1], today)?;
-                (
-                    Some(w[..w.len() - 1].join(" ")).filter(|c| !c.is_empty()),
-                    m,
-                )
-            } else {
-                (Some(w.join(" ")), today)
-            }
-        }
-    };
+    // The month is the last two words or the last word, if they read as one;
+    // the words before it name the category.
+    let (category, month) = [2usize, 1]
+        .into_iter()
+        .filter(|n| words.len() >= *n)
+        .find_map(|n| {
+            let split = words.len() - n;
+            let m = parse_month(&words[split..].join(" "), today).ok()?;
+            Some((words[..split].join(" "), m))
+        })
+        .unwrap_or_else(|| (words.join(" "), today));
+    let category = Some(category).filter(|c| !c.is_empty());
     let r = report(services, month).await?;
     let lines: Vec<String> = match &category {
         Some(c) => r

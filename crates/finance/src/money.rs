@@ -3,7 +3,7 @@
 /// Decimal places of a currency's minor unit (ISO 4217); 2 when unknown.
 pub fn exponent(currency: &str) -> u32 {
     match currency.to_ascii_uppercase().as_str() {
-        "JPY" | "KRW" | "ISK" | "CLP" | "VND" | "XOF" | "XAF" | "PYG" | "UGX" | "HUF0" => 0,
+        "JPY" | "KRW" | "ISK" | "CLP" | "VND" | "XOF" | "XAF" | "PYG" | "UGX" => 0,
         "BHD" | "KWD" | "OMR" | "JOD" | "TND" | "LYD" | "IQD" => 3,
         _ => 2,
     }

@@ -352,10 +352,11 @@ async fn spent_and_news_answer_on_telegram() {
             message(1, OWNER, "/spent groceries"),
             message(2, OWNER, "/spent october"),
             message(3, OWNER, "/news"),
+            message(4, OWNER, "/spent eating out last month"),
         ],
     );
     let start = std::time::Instant::now();
-    while sent_to(&fake, OWNER).len() < 3 {
+    while sent_to(&fake, OWNER).len() < 4 {
         assert!(
             start.elapsed() < std::time::Duration::from_secs(30),
             "{}",
@@ -374,4 +375,9 @@ async fn spent_and_news_answer_on_telegram() {
         "{sent:?}"
     );
     assert!(sent[2].contains("You follow no feeds yet"), "{sent:?}");
+    // Two words of month after two words of category.
+    assert_eq!(
+        sent[3], "Nothing spent on eating out in October 2026.",
+        "{sent:?}"
+    );
 }
