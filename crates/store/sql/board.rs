@@ -83,6 +83,30 @@ fn due_columns(due: &Option<Due>) -> (Option<String>, Option<DateTime<Utc>>) {
 type ListTuple = (i64, i64, String, i64, bool, bool);
 
 impl Db {
+    /// Puts `id` at `position` (1-based, clamped) among `others` (in order)
+    /// and numbers the rows of `table` 1, 2, … in that order.
+    async fn renumber(
+        &self,
+        tx: &mut sqlx::Transaction<'static, DbKind>,
+        table: &'static str,
+        mut others: Vec<i64>,
+        id: i64,
+        position: i64,
+    ) -> Result<(), StoreError> {
+        let at = (position.max(1) as usize - 1).min(others.len());
+        others.insert(at, id);
+        let q = sql(&format!("UPDATE {table} SET position = $1 WHERE id = $2"));
+        for (i, row) in others.iter().enumerate() {
+            sqlx::query(&q)
+                .bind(i as i64 + 1)
+                .bind(row)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
     async fn card_in<'c, E>(&self, id: i64, exec: E) -> Result<Option<CardRow>, StoreError>
     where
         E: sqlx::Executor<'c, Database = DbKind>,
@@ -278,7 +302,7 @@ impl BoardStore for Db {
         let Some(board) = board else {
             return Ok(());
         };
-        let mut ids: Vec<i64> = sqlx::query_scalar(&sql(
+        let others: Vec<i64> = sqlx::query_scalar(&sql(
             "SELECT id FROM board_lists WHERE board_id = $1 AND id <> $2 ORDER BY position, id",
         ))
         .bind(board)
@@ -286,39 +310,23 @@ impl BoardStore for Db {
         .fetch_all(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
-        let at = (position.max(1) as usize - 1).min(ids.len());
-        ids.insert(at, id);
-        for (i, l) in ids.iter().enumerate() {
-            sqlx::query(&sql("UPDATE board_lists SET position = $1 WHERE id = $2"))
-                .bind(i as i64 + 1)
-                .bind(l)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.err(e))?;
-        }
+        self.renumber(&mut tx, "board_lists", others, id, position)
+            .await?;
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(())
     }
 
     async fn board_move(&self, id: i64, position: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let mut ids: Vec<i64> = sqlx::query_scalar(&sql(
+        let others: Vec<i64> = sqlx::query_scalar(&sql(
             "SELECT id FROM boards WHERE id <> $1 ORDER BY position, id",
         ))
         .bind(id)
         .fetch_all(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
-        let at = (position.max(1) as usize - 1).min(ids.len());
-        ids.insert(at, id);
-        for (i, b) in ids.iter().enumerate() {
-            sqlx::query(&sql("UPDATE boards SET position = $1 WHERE id = $2"))
-                .bind(i as i64 + 1)
-                .bind(b)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.err(e))?;
-        }
+        self.renumber(&mut tx, "boards", others, id, position)
+            .await?;
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(())
     }
