@@ -46,6 +46,8 @@ mod calendar;
 mod consent;
 #[path = "../../store/sql/conversations.rs"]
 mod conversations;
+#[path = "../../store/sql/dashboard.rs"]
+mod dashboard;
 #[path = "../../store/sql/finance.rs"]
 mod finance;
 #[path = "../../store/sql/inbox_outbox.rs"]

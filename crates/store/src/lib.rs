@@ -21,6 +21,10 @@ pub mod calendar;
 #[cfg(feature = "testsuite")]
 #[path = "tests/calendar_suite.rs"]
 pub mod calendar_testsuite;
+pub mod dashboard;
+#[cfg(feature = "testsuite")]
+#[path = "tests/dashboard_suite.rs"]
+pub mod dashboard_testsuite;
 pub mod finance;
 #[cfg(feature = "testsuite")]
 #[path = "tests/finance_suite.rs"]
@@ -40,6 +44,7 @@ pub mod testsuite;
 
 pub use board::BoardStore;
 pub use calendar::CalendarStore;
+pub use dashboard::DashboardStore;
 pub use finance::FinanceStore;
 pub use mail::MailStore;
 pub use memory_rows::*;
@@ -495,6 +500,7 @@ pub trait Store:
     + SyncLinkStore
     + NewsStore
     + FinanceStore
+    + DashboardStore
 {
 }
 
@@ -514,7 +520,8 @@ impl<
         + BoardStore
         + SyncLinkStore
         + NewsStore
-        + FinanceStore,
+        + FinanceStore
+        + DashboardStore,
 > Store for T
 {
 }
@@ -527,6 +534,7 @@ pub mod prelude {
     pub use crate::CalendarStore as _;
     pub use crate::ConsentStore as _;
     pub use crate::ConversationStore as _;
+    pub use crate::DashboardStore as _;
     pub use crate::Database as _;
     pub use crate::FinanceStore as _;
     pub use crate::InboxStore as _;

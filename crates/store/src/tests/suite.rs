@@ -9,6 +9,7 @@ use openzero_core::{Domain, NewProject, Priority, Progress, ProjectPatch, Status
 
 pub use crate::board_testsuite::*;
 pub use crate::calendar_testsuite::*;
+pub use crate::dashboard_testsuite::*;
 pub use crate::finance_testsuite::*;
 pub use crate::mail_testsuite::*;
 pub use crate::news_testsuite::*;
@@ -64,7 +65,8 @@ macro_rules! store_suite {
             cards_are_added_moved_done_and_listed,
             sync_links_are_one_per_record_and_the_stamp_moves,
             news_feeds_items_and_fetch_state,
-            finance_imports_dedupe_undo_rules_and_budgets
+            finance_imports_dedupe_undo_rules_and_budgets,
+            dashboard_sessions_links_lockout_and_audit
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
