@@ -22,6 +22,7 @@ pub mod calendar_sources;
 pub mod calendar_tools;
 pub mod clock;
 pub mod consent;
+pub mod dashboard;
 pub mod doctor;
 pub mod finance;
 pub mod health;

@@ -492,7 +492,7 @@ impl<'a> MemoryService<'a> {
     }
 
     /// Writes every memory as JSONL that [`MemoryService::import`] reads back.
-    pub async fn export(&self, out: &mut dyn Write) -> Result<usize, AppError> {
+    pub async fn export<W: Write + ?Sized>(&self, out: &mut W) -> Result<usize, AppError> {
         let mut after = 0;
         let mut count = 0;
         loop {

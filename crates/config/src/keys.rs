@@ -109,6 +109,14 @@ pub const KEYS: &[KeyDef] = &[
         "Address of the HTTP server (health, dashboard). Loopback only unless you change it.",
     ),
     k(
+        "server.public_url",
+        Str,
+        &["OPENZERO_PUBLIC_URL"],
+        None,
+        "\"https://zbox.tailnet-name.ts.net\"",
+        "Where you open the dashboard (Telegram /login links point there; https:// makes the session cookie Secure). Unset: http:// plus server.bind.",
+    ),
+    k(
         "database.url",
         Secret,
         &["DATABASE_URL"],

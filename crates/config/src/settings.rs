@@ -47,12 +47,16 @@ impl Default for General {
 #[serde(default)]
 pub struct Server {
     pub bind: Bind,
+    /// Where the owner opens the dashboard (for `/login` links and the
+    /// `Secure` cookie); unset: `http://` + `bind`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Server {
     fn default() -> Self {
         Self {
             bind: Bind(SocketAddr::from(([127, 0, 0, 1], 8000))),
+            public_url: None,
         }
     }
 }

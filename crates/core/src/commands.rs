@@ -80,6 +80,12 @@ pub const COMMANDS: &[Command] = &[
     c("pause", &[], "NAME", "pause a job"),
     c("resume", &[], "NAME", "resume a job"),
     c("run", &[], "NAME", "run a job now"),
+    c(
+        "login",
+        &[],
+        "",
+        "a one-time link to sign in to the dashboard",
+    ),
     c("help", &["start"], "", "what I can do"),
 ];
 

@@ -14,6 +14,7 @@ pub mod consent;
 pub mod embedding;
 pub mod health;
 pub mod llm;
+pub mod login;
 pub mod mail;
 pub mod memory;
 pub mod notify;

@@ -208,6 +208,21 @@ Examples:
     )]
     Planka(crate::planka_cmd::PlankaCommand),
 
+    /// Who may open the web dashboard: password, one-time links, signed-in browsers
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero dashboard set-password
+  openzero dashboard link
+  openzero dashboard sessions --json
+  openzero dashboard revoke 3
+
+The dashboard is served by `openzero serve` at server.bind
+(http://127.0.0.1:8000 by default)."
+    )]
+    Dashboard(crate::dashboard_cmd::DashboardCommand),
+
     /// Talk to Z: one message, or a conversation when no message is given
     #[command(after_help = "\
 Examples:

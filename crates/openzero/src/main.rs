@@ -19,6 +19,7 @@ mod cli_boards;
 mod cli_calendar;
 mod cli_mail;
 mod commands;
+mod dashboard_cmd;
 mod finance_cmd;
 mod jobs_cmd;
 mod mail_cmd;

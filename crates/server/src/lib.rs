@@ -52,7 +52,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/webhooks/planka", post(planka_webhook))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(openzero_web::routes(state.services))
 }
 
 /// Planka's webhook calls: stored durably, then answered (see

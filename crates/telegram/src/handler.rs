@@ -157,6 +157,10 @@ impl Telegram {
                 }
             }
             "status" => self.health(chat).await,
+            "login" => match openzero_app::dashboard::chat_login(&self.services).await {
+                Ok(text) => reply(chat, &text),
+                Err(e) => reply(chat, &format!("I could not make a login link: {e}")),
+            },
             "daily" | "weekly" | "monthly" => {
                 let kind = openzero_core::briefing::Kind::parse(name)
                     .unwrap_or(openzero_core::briefing::Kind::Daily);
