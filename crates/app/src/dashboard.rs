@@ -14,8 +14,8 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use chrono::{DateTime, Duration, Utc};
 use openzero_config::Loaded;
 use openzero_core::login;
-use openzero_store::dashboard::{ActiveSession, NewWebSession, WebSession};
 use openzero_store::DashboardStore;
+use openzero_store::dashboard::{ActiveSession, NewWebSession, WebSession};
 use sha2::{Digest, Sha256};
 
 use crate::{AppError, Services, clock};
@@ -40,7 +40,10 @@ pub const COOKIE: &str = "oz_session";
 #[derive(Debug)]
 pub enum Login {
     /// Signed in: the cookie's token (shown once, never stored) and the session.
-    In { token: String, session: WebSession },
+    In {
+        token: String,
+        session: WebSession,
+    },
     Wrong,
     /// Too many failures: closed until then.
     Locked(DateTime<Utc>),
@@ -78,7 +81,11 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
 
 fn verify(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -133,7 +140,10 @@ pub async fn login_password(
             login::MAX_FAILURES
         );
         // Once per lock, whatever the number of processes.
-        if let Err(e) = services.notify_once(&format!("dashboard-lock:{until}"), &text).await {
+        if let Err(e) = services
+            .notify_once(&format!("dashboard-lock:{until}"), &text)
+            .await
+        {
             tracing::warn!(error = %e, "lockout alert not sent");
         }
         return Ok(Login::Locked(until));
@@ -197,10 +207,15 @@ pub async fn login_with_link(
     token: &str,
     user_agent: &str,
 ) -> Result<Option<(String, WebSession)>, AppError> {
-    if !store.web_link_take(&token_hash(token), clock::now()).await? {
+    if !store
+        .web_link_take(&token_hash(token), clock::now())
+        .await?
+    {
         return Ok(None);
     }
-    Ok(Some(open_session(store, "telegram link", user_agent).await?))
+    Ok(Some(
+        open_session(store, "telegram link", user_agent).await?,
+    ))
 }
 
 /// The session a cookie's token belongs to, if still signed in.

@@ -54,10 +54,7 @@ const OFFLINE: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"ut
 can reach it (Tailscale connected?), then reload.</p></section></main></body></html>";
 
 pub fn routes() -> Router<Web> {
-    let mut r = Router::new().route(
-        "/offline",
-        get(|| async { axum::response::Html(OFFLINE) }),
-    );
+    let mut r = Router::new().route("/offline", get(|| async { axum::response::Html(OFFLINE) }));
     for &(path, mime, bytes) in FILES {
         r = r.route(
             path,

@@ -61,7 +61,10 @@ impl Owner {
     pub fn page(&self, t: &impl askama::Template) -> Response {
         let mut res = render(t).into_response();
         if self.flash.is_some() {
-            set_cookie(&mut res, &format!("{FLASH}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"));
+            set_cookie(
+                &mut res,
+                &format!("{FLASH}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"),
+            );
         }
         res
     }
@@ -71,7 +74,12 @@ impl Owner {
         if let Err(e) = web
             .services
             .store
-            .web_audit_add(Some(self.session_id), action, detail, openzero_app::clock::now())
+            .web_audit_add(
+                Some(self.session_id),
+                action,
+                detail,
+                openzero_app::clock::now(),
+            )
             .await
         {
             tracing::error!(error = %e, action, "audit line not written");
@@ -178,8 +186,11 @@ where
         let Form(f) = Form::<WithCsrf<T>>::from_request(req, web)
             .await
             .map_err(|e| {
-                PageError(StatusCode::BAD_REQUEST, format!("This form could not be read: {e}"))
-                    .into_response()
+                PageError(
+                    StatusCode::BAD_REQUEST,
+                    format!("This form could not be read: {e}"),
+                )
+                .into_response()
             })?;
         owner
             .check(header_token.as_deref().unwrap_or(&f.csrf))
@@ -324,14 +335,9 @@ async fn login(State(web): State<Web>, headers: HeaderMap, Form(f): Form<LoginFo
             false,
             StatusCode::TOO_MANY_REQUESTS,
         ),
-        Ok(Login::NoPassword) => login_form(
-            &web,
-            &headers,
-            None,
-            None,
-            true,
-            StatusCode::UNAUTHORIZED,
-        ),
+        Ok(Login::NoPassword) => {
+            login_form(&web, &headers, None, None, true, StatusCode::UNAUTHORIZED)
+        }
         Err(e) => PageError::from(e).into_response(),
     }
 }

@@ -16,14 +16,14 @@ use predicates::prelude::*;
 
 /// One request as the fake received it.
 #[derive(Debug, Clone)]
-struct Seen {
+pub(crate) struct Seen {
     authorization: Option<String>,
     body: Vec<u8>,
 }
 
 /// An OpenAI-shaped cloud on loopback. Answers with `reply` streamed in
 /// pieces that split a placeholder, or with HTTP `fail` when given.
-async fn fake_cloud(
+pub(crate) async fn fake_cloud(
     reply: &'static [&'static str],
     fail: Option<u16>,
 ) -> (String, Arc<Mutex<Vec<Seen>>>) {
@@ -69,7 +69,7 @@ async fn fake_cloud(
     (format!("http://{addr}/v1"), seen)
 }
 
-const REPLY: &[&str] = &["Write to [em", "ail 1] before ", "Friday."];
+pub(crate) const REPLY: &[&str] = &["Write to [em", "ail 1] before ", "Friday."];
 
 /// The owner's world: a memory with identifiers and a project.
 fn owner() -> Arc<Oz> {

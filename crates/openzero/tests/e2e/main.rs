@@ -13,6 +13,7 @@ mod chat;
 mod cli;
 mod common;
 mod consent;
+mod dashboard;
 mod disk;
 mod finance;
 mod gmail;

@@ -184,7 +184,7 @@ pub(crate) fn sent_to(api: &Fake, chat: i64) -> Vec<String> {
 
 static LOG: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
 
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ok() {
         if start.elapsed() > Duration::from_secs(30) {
@@ -200,7 +200,7 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
-fn serve(oz: &Oz, api: &str, extra: &[(&str, &str)]) -> Served {
+pub(crate) fn serve(oz: &Oz, api: &str, extra: &[(&str, &str)]) -> Served {
     let owner = OWNER.to_string();
     let mut env = vec![
         ("TELEGRAM_BOT_TOKEN", TOKEN),

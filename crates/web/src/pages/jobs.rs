@@ -96,7 +96,12 @@ async fn run(
     ))
 }
 
-async fn set(web: Web, name: String, c: Change<Nothing>, paused: bool) -> Result<Response, PageError> {
+async fn set(
+    web: Web,
+    name: String,
+    c: Change<Nothing>,
+    paused: bool,
+) -> Result<Response, PageError> {
     let job =
         openzero_app::jobs::set_paused(&web.services.loaded, &*web.services.store, &name, paused)
             .await?;

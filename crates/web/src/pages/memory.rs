@@ -196,7 +196,9 @@ async fn forget(
 ) -> Result<Response, PageError> {
     find(&web, id).await?;
     web.services.memory().await.forget(id).await?;
-    c.owner.audit(&web, "memory.forget", &format!("#{id}")).await;
+    c.owner
+        .audit(&web, "memory.forget", &format!("#{id}"))
+        .await;
     Ok(done("/memory", &format!("Forgot memory #{id}.")))
 }
 

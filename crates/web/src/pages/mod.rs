@@ -30,7 +30,9 @@ pub(crate) struct ErrorPage {
 
 /// A time in the owner's zone, as pages show it.
 pub(crate) fn local(tz: chrono_tz::Tz, at: chrono::DateTime<chrono::Utc>) -> String {
-    at.with_timezone(&tz).format("%a %d %b %Y %H:%M").to_string()
+    at.with_timezone(&tz)
+        .format("%a %d %b %Y %H:%M")
+        .to_string()
 }
 
 /// A serialised enum's name (`degraded`), as pages show it.

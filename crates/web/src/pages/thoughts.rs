@@ -123,14 +123,13 @@ async fn decide(web: Web, id: i64, c: Change<Nothing>, d: Decision) -> Result<Re
         Decision::Cancel => "thought.cancel",
     };
     c.owner.audit(&web, action, &format!("#{id}")).await;
-    let msg = match openzero_app::think::decide(&web.services, id, d, "owner (dashboard)", None)
-        .await?
-    {
-        Decided::Cancelled => format!("Cancelled thought #{id}: nothing was sent."),
-        Decided::Sent(_) => format!("Sent thought #{id}; the answer is below."),
-        Decided::Refused(why) => format!("Thought #{id} was not changed: {why}."),
-        Decided::NotFound => format!("There is no thought #{id}."),
-    };
+    let msg =
+        match openzero_app::think::decide(&web.services, id, d, "owner (dashboard)", None).await? {
+            Decided::Cancelled => format!("Cancelled thought #{id}: nothing was sent."),
+            Decided::Sent(_) => format!("Sent thought #{id}; the answer is below."),
+            Decided::Refused(why) => format!("Thought #{id} was not changed: {why}."),
+            Decided::NotFound => format!("There is no thought #{id}."),
+        };
     Ok(done("/thoughts", &msg))
 }
 

@@ -1,0 +1,406 @@
+//! The web dashboard through `openzero serve`, over HTTP as a browser
+//! speaks it (cookies, forms, redirects): only the owner gets in, every
+//! change needs the session's CSRF token and is audited, wrong passwords
+//! lock sign-in and Z says so on Telegram, a `/login` link works once, and
+//! hostile text is escaped on every page. `dashboard_browser` drives the
+//! same pages in a real Chromium.
+
+use crate::common::{self, Oz, Served};
+use crate::telegram;
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+
+/// A browser without JavaScript: keeps its cookies, never follows redirects
+/// on its own.
+pub(crate) struct Browser {
+    http: reqwest::Client,
+    pub base: String,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: base.trim_end_matches('/').to_owned(),
+            cookies: Default::default(),
+        }
+    }
+
+    fn keep(&mut self, res: &reqwest::Response) {
+        for v in res.headers().get_all(SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let (kv, attrs) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = kv.split_once('=').unwrap();
+            if val.is_empty() || attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), val.to_owned());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn has_session(&self) -> bool {
+        self.cookies.contains_key("oz_session")
+    }
+
+    /// GET: (status, Location, body).
+    pub async fn get(&mut self, path: &str) -> (StatusCode, String, String) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(&res);
+        let loc = location(&res);
+        (res.status(), loc, res.text().await.unwrap())
+    }
+
+    /// POST a form: (status, Location, body).
+    pub async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, String, String) {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(&res);
+        let loc = location(&res);
+        (res.status(), loc, res.text().await.unwrap())
+    }
+
+    /// The CSRF token in the page at `path`.
+    pub async fn csrf(&mut self, path: &str) -> String {
+        let (status, _, body) = self.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        csrf_in(&body)
+    }
+
+    /// Signs in with the password; returns the status of the answer.
+    pub async fn login(&mut self, password: &str) -> (StatusCode, String) {
+        let csrf = self.csrf("/login").await;
+        let (status, _, body) = self
+            .post("/login", &[("csrf", &csrf), ("password", password)])
+            .await;
+        (status, body)
+    }
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+pub(crate) fn csrf_in(body: &str) -> String {
+    let at = body.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    body[at..at + 64].to_owned()
+}
+
+pub(crate) fn set_password(oz: &Oz) {
+    oz.cmd()
+        .args(["dashboard", "set-password", "--stdin"])
+        .write_stdin(format!("{PASSWORD}\n"))
+        .assert()
+        .success();
+}
+
+fn serve(oz: &Oz) -> Served {
+    common::serve(oz, &[], [("TZ", "UTC")])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_owner_gets_in_and_every_change_needs_the_token() {
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    let served = serve(&oz);
+    let mut b = Browser::new(&served.url);
+
+    // Signed out, every page leads to the sign-in page, which says how to
+    // set a password when there is none.
+    for page in [
+        "/",
+        "/projects",
+        "/memory",
+        "/jobs",
+        "/settings",
+        "/memory/export",
+    ] {
+        let (status, to, _) = b.get(page).await;
+        assert_eq!(
+            (status, to.as_str()),
+            (StatusCode::SEE_OTHER, "/login"),
+            "{page}"
+        );
+    }
+    let (status, body) = b.login(PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("openzero dashboard set-password"), "{body}");
+
+    // A short password is refused with the reason; nothing is set.
+    oz.cmd()
+        .args(["dashboard", "set-password", "--stdin"])
+        .write_stdin("short\n")
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("at least 10 characters"));
+    set_password(&oz);
+
+    let (status, body) = b.login("not the password").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("Wrong password."));
+    assert!(!b.has_session());
+    // A sign-in form not from the page (no login cookie) is refused.
+    let mut stranger = Browser::new(&served.url);
+    let (status, _, _) = stranger
+        .post(
+            "/login",
+            &[("csrf", &"a".repeat(64)), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!stranger.has_session());
+
+    let (status, _) = b.login(PASSWORD).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(b.has_session());
+    for page in [
+        "/",
+        "/projects",
+        "/memory",
+        "/jobs",
+        "/thoughts",
+        "/sessions",
+        "/audit",
+        "/settings",
+    ] {
+        let (status, _, body) = b.get(page).await;
+        assert_eq!(status, StatusCode::OK, "{page}: {body}");
+        assert!(body.contains("Sign out"), "{page}");
+    }
+
+    // A change without the session's token changes nothing.
+    let (status, _, body) = b.post("/projects", &[("name", "Forged")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _, _) = b
+        .post(
+            "/projects",
+            &[("csrf", &"0".repeat(64)), ("name", "Forged")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let csrf = b.csrf("/projects").await;
+    let (status, to, _) = b
+        .post("/projects", &[("csrf", &csrf), ("name", "Garden")])
+        .await;
+    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/projects"));
+    let (_, _, page) = b.get("/projects").await;
+    assert!(
+        page.contains("Added Garden."),
+        "the change is confirmed once"
+    );
+    assert!(page.contains(">Garden</a>"));
+    let (_, _, page) = b.get("/projects").await;
+    assert!(!page.contains("Added Garden."), "and only once");
+    oz.ok(&["project", "list"])
+        .stdout(predicates::str::contains("Garden"))
+        .stdout(predicates::str::contains("Forged").not());
+
+    // The audit log has the sign-ins, the failure and the change.
+    let (_, _, audit) = b.get("/audit").await;
+    for line in ["login.failed", ">login<", "project.add", "#1 Garden"] {
+        assert!(audit.contains(line), "{line} in {audit}");
+    }
+
+    // Security headers on every answer.
+    let res = reqwest::get(format!("{}/login", served.url)).await.unwrap();
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+
+    // Sessions: listed by the CLI, signed out from it; the browser is out.
+    oz.ok(&["dashboard", "sessions", "--json"])
+        .stdout(predicates::str::contains("\"via\": \"password\""));
+    oz.ok(&["dashboard", "revoke", "1"]);
+    let (status, to, _) = b.get("/").await;
+    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/login"));
+    oz.fails(&["dashboard", "revoke", "1"])
+        .stderr(predicates::str::contains("not signed in"));
+
+    // Sign out from the page.
+    b.login(PASSWORD).await;
+    let csrf = b.csrf("/").await;
+    let (status, to, _) = b.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/login"));
+    let (_, to, _) = b.get("/").await;
+    assert_eq!(to, "/login");
+    served.stop();
+}
+
+use predicates::prelude::PredicateBooleanExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_lock_sign_in_and_z_tells_the_owner() {
+    let (api, fake) = telegram::start_fake().await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    set_password(&oz);
+    let served = telegram::serve(&oz, &api, &[]);
+    let mut b = Browser::new(&served.url);
+    for _ in 0..4 {
+        let (status, _) = b.login("guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, body) = b.login("guess").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the fifth locks");
+    assert!(body.contains("sign-in is locked until"), "{body}");
+    // Locked: even the right password is refused, and says why.
+    let (status, body) = b.login(PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(body.contains("locked"));
+    assert!(!b.has_session());
+    telegram::wait_for("the lockout alert", || {
+        telegram::sent_to(&fake, telegram::OWNER)
+            .iter()
+            .any(|t| t.contains("wrong dashboard password 5 times"))
+    });
+    // Told once, not once per refused try.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let alerts = telegram::sent_to(&fake, telegram::OWNER)
+        .iter()
+        .filter(|t| t.contains("dashboard password"))
+        .count();
+    assert_eq!(alerts, 1);
+
+    // /login on Telegram gives a link that signs in once, even now
+    // (it proves the owner holds the Telegram account).
+    telegram::push(&fake, vec![telegram::message(1, telegram::OWNER, "/login")]);
+    telegram::wait_for("the login link", || {
+        telegram::sent_to(&fake, telegram::OWNER)
+            .iter()
+            .any(|t| t.contains("/login/link/"))
+    });
+    let text = telegram::sent_to(&fake, telegram::OWNER)
+        .into_iter()
+        .find(|t| t.contains("/login/link/"))
+        .unwrap();
+    let token = text.split("/login/link/").nth(1).unwrap()[..64].to_owned();
+    // A stranger's /login gets nothing.
+    telegram::push(&fake, vec![telegram::message(2, 777, "/login")]);
+    let path = format!("/login/link/{token}");
+    // Opening the link (as a link preview would) does not use it up.
+    let (status, _, page) = b.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("use-link"));
+    let (status, to, _) = b.post(&path, &[]).await;
+    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/"));
+    assert!(b.has_session());
+    let (status, _, _) = b.get("/").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut other = Browser::new(&served.url);
+    let (status, _, body) = other.post(&path, &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a link works once");
+    assert!(body.contains("already used or has expired"));
+    assert!(telegram::sent_to(&fake, 777).is_empty());
+    served.stop();
+}
+
+/// Text from outside (a project name, a memory, a thought's question) that
+/// would run script if shown raw.
+const HOSTILE: &str = "<script>alert('x')</script><img src=x onerror=alert(1)>\"'&";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_is_escaped_on_every_page() {
+    let (cloud, _) = crate::consent::fake_cloud(crate::consent::REPLY, None).await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    set_password(&oz);
+    oz.ok(&["project", "add", HOSTILE]);
+    oz.ok(&["memory", "add", &format!("My note {HOSTILE}")]);
+    oz.cmd()
+        .env("DEEP_THINK_PROVIDER", "openai")
+        .env("DEEP_THINK_MODEL", "gpt-test")
+        .env("OPENAI_BASE_URL", &cloud)
+        .env("OPENAI_API_KEY", "sk-test-secret")
+        .args(["think", &format!("What about {HOSTILE}?")])
+        .assert()
+        .success();
+    let served = common::serve(
+        &oz,
+        &[],
+        [
+            ("DEEP_THINK_PROVIDER", "openai"),
+            ("DEEP_THINK_MODEL", "gpt-test"),
+            ("OPENAI_BASE_URL", cloud.as_str()),
+            ("OPENAI_API_KEY", "sk-test-secret"),
+        ],
+    );
+    let mut b = Browser::new(&served.url);
+    b.login(PASSWORD).await;
+    // The flash after a change carries the hostile name too.
+    let csrf = b.csrf("/projects").await;
+    b.post(
+        "/projects",
+        &[("csrf", &csrf), ("name", &format!("{HOSTILE} 2"))],
+    )
+    .await;
+    let mut seen = 0;
+    for page in [
+        "/",
+        "/projects",
+        "/projects/1",
+        "/memory",
+        "/memory/1",
+        "/memory/1/forget",
+        "/memory?q=note",
+        "/thoughts",
+        "/audit",
+        "/jobs",
+        "/sessions",
+        "/settings",
+    ] {
+        let (status, _, body) = b.get(page).await;
+        assert_eq!(status, StatusCode::OK, "{page}: {body}");
+        assert!(!body.contains("<script>alert"), "{page} shows raw script");
+        assert!(!body.contains("<img src=x"), "{page} shows a raw tag");
+        // Either spelling of the escaped bracket.
+        if body.contains("&#60;script&#62;alert") || body.contains("&lt;script&gt;alert") {
+            seen += 1;
+        }
+    }
+    assert!(
+        seen >= 7,
+        "the hostile text is shown, escaped, on the pages that hold it ({seen})"
+    );
+    // The secret never reaches the settings page.
+    let (_, _, settings) = b.get("/settings").await;
+    assert!(!settings.contains("sk-test-secret"));
+    assert!(settings.contains("********"));
+    served.stop();
+}
