@@ -18,7 +18,7 @@ use predicates::prelude::*;
 #[derive(Debug, Clone)]
 pub(crate) struct Seen {
     authorization: Option<String>,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// An OpenAI-shaped cloud on loopback. Answers with `reply` streamed in

@@ -14,6 +14,7 @@ mod cli;
 mod common;
 mod consent;
 mod dashboard;
+mod dashboard_browser;
 mod disk;
 mod finance;
 mod gmail;

@@ -175,10 +175,7 @@ async fn edit(
     c: Change<EditForm>,
 ) -> Result<Response, PageError> {
     let f = &c.form;
-    let parent = match some(&f.parent) {
-        Some(p) => Some(format!("#{}", p.trim_start_matches('#'))),
-        None => None,
-    };
+    let parent = some(&f.parent).map(|p| format!("#{}", p.trim_start_matches('#')));
     let current = projects::find(&*web.services.store, &format!("#{id}")).await?;
     let progress = f.progress.trim().parse::<Progress>().map_err(bad)?;
     let p = projects::update(

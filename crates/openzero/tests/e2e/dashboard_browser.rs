@@ -1,0 +1,354 @@
+//! The dashboard in a real headless Chromium (Debian's `chromium` and
+//! `chromium-driver`, installed by `scripts/test`), driven over WebDriver:
+//! sign in, add a project, forget a memory, approve a thought, the pages on
+//! a phone-sized screen, the installable app's service worker, and the
+//! lockout after wrong passwords. With `OPENZERO_SCREENSHOTS=DIR`, it saves
+//! a PNG of each main page there (how `docs/screenshots/` is made).
+
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::common::{self, Oz};
+use crate::dashboard::{PASSWORD, set_password};
+
+/// A chromedriver on a free port, stopped on drop.
+struct Driver {
+    child: std::process::Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Chromium and its driver, or `None` outside CI when they are missing.
+async fn chromium() -> Option<(Driver, Client)> {
+    let driver = std::env::var("OPENZERO_TEST_CHROMEDRIVER")
+        .unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
+    let browser =
+        std::env::var("OPENZERO_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    if !std::path::Path::new(&driver).exists() || !std::path::Path::new(&browser).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Chromium is required in CI: scripts/test installs chromium and chromium-driver"
+        );
+        eprintln!("skipped: no {driver} / {browser} (apt-get install chromium chromium-driver)");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(&driver)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let d = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _profile: profile,
+    };
+    let start = Instant::now();
+    while reqwest::get(format!("{}/status", d.url)).await.is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "chromedriver did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": browser,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                format!("--user-data-dir={}", d._profile.path().display()),
+            ],
+            // A phone's screen (headless windows are never narrower than 500 px).
+            "mobileEmulation": {
+                "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2.0, "touch": true},
+                "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Mobile Safari/537.36"
+            }
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&d.url)
+        .await
+        .expect("a Chromium session");
+    Some((d, client))
+}
+
+async fn text(c: &Client) -> String {
+    // One script: no element to go stale while a page loads.
+    c.execute(
+        "var m = document.querySelector('main'); return m ? m.innerText : '';",
+        vec![],
+    )
+    .await
+    .map(|v| v.as_str().unwrap_or_default().to_owned())
+    .unwrap_or_default()
+}
+
+/// Waits until the page's text holds `what`.
+async fn see(c: &Client, what: &str) {
+    let start = Instant::now();
+    loop {
+        let t = text(c).await;
+        if t.contains(what) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what:?} not on {}: {t}",
+            c.current_url().await.unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn shot(c: &Client, name: &str) {
+    if let Some(dir) = std::env::var_os("OPENZERO_SCREENSHOTS") {
+        let png = c.screenshot().await.unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+/// Nothing on the page is wider than the phone's screen.
+async fn fits(c: &Client, page: &str) {
+    let v = c
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (w, inner) = (v[0].as_i64().unwrap(), v[1].as_i64().unwrap());
+    assert!(inner <= 420, "a phone-sized window ({inner})");
+    assert!(w <= inner, "{page} is {w}px wide on a {inner}px screen");
+}
+
+async fn sign_in(c: &Client, base: &str, password: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    let field = c.find(Locator::Id("password")).await.unwrap();
+    field.send_keys(password).await.unwrap();
+    click_and_wait(c, "#sign-in").await;
+}
+
+/// Clicks `css` and waits for the next page to have loaded.
+async fn click_and_wait(c: &Client, css: &str) {
+    c.execute("window.__before = true;", vec![]).await.unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let v = c
+            .execute(
+                "return window.__before === undefined && document.readyState === 'complete';",
+                vec![],
+            )
+            .await;
+        if matches!(v, Ok(serde_json::Value::Bool(true))) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no new page after {css}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_uses_the_dashboard_in_chromium() {
+    let Some((_driver, c)) = chromium().await else {
+        return;
+    };
+    let (cloud, seen) = crate::consent::fake_cloud(crate::consent::REPLY, None).await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    set_password(&oz);
+    oz.ok(&["memory", "add", "The spare key is under the blue flowerpot"]);
+    oz.ok(&["memory", "add", "Dentist on Tuesday at 9:30"]);
+    oz.ok(&["project", "add", "Health"]);
+    let think_env = [
+        ("DEEP_THINK_PROVIDER", "openai"),
+        ("DEEP_THINK_MODEL", "gpt-test"),
+        ("OPENAI_BASE_URL", cloud.as_str()),
+        ("OPENAI_API_KEY", "sk-test-secret"),
+    ];
+    oz.cmd()
+        .envs(think_env)
+        .args(["think", "When should I write to anna@example.org?"])
+        .assert()
+        .success();
+    let served = common::serve(&oz, &[], think_env);
+    let base = served.url.trim_end_matches('/').to_owned();
+
+    // Signed out: the sign-in page, whatever the address.
+    c.goto(&format!("{base}/projects")).await.unwrap();
+    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    shot(&c, "login").await;
+    sign_in(&c, &base, PASSWORD).await;
+    see(&c, "Good to see you").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/");
+    let pending = c.find(Locator::Id("pending-count")).await.unwrap();
+    assert_eq!(pending.text().await.unwrap(), "1", "one thought waits");
+    fits(&c, "home").await;
+    shot(&c, "home").await;
+
+    // The installable app: the service worker takes the page over.
+    let start = Instant::now();
+    loop {
+        let v = c
+            .execute("return !!navigator.serviceWorker.controller;", vec![])
+            .await
+            .unwrap();
+        if v.as_bool() == Some(true) {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(3) {
+            // First visit: it controls pages from the next load on.
+            c.refresh().await.unwrap();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no service worker"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Add a project under another.
+    c.goto(&format!("{base}/projects")).await.unwrap();
+    c.find(Locator::Id("project-name"))
+        .await
+        .unwrap()
+        .send_keys("Run a half marathon")
+        .await
+        .unwrap();
+    c.find(Locator::Id("project-parent"))
+        .await
+        .unwrap()
+        .select_by_label("Health")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#add-project button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    see(&c, "Added Run a half marathon.").await;
+    fits(&c, "projects").await;
+    shot(&c, "projects").await;
+    oz.ok(&["project", "list"])
+        .stdout(predicates::str::contains("Run a half marathon"));
+    let tree = String::from_utf8(oz.ok(&["project", "list"]).get_output().stdout.clone()).unwrap();
+    let (h, r) = (
+        tree.find("Health").unwrap(),
+        tree.find("Run a half marathon").unwrap(),
+    );
+    assert!(h < r, "under Health: {tree}");
+
+    // Forget a memory, after a confirmation.
+    c.goto(&format!("{base}/memory")).await.unwrap();
+    see(&c, "blue flowerpot").await;
+    fits(&c, "memory").await;
+    shot(&c, "memory").await;
+    c.find(Locator::Css("li[data-id='1'] a.forget"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    see(&c, "Forget this memory?").await;
+    c.find(Locator::Id("confirm-forget"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    see(&c, "Forgot memory #1.").await;
+    assert!(!text(&c).await.contains("blue flowerpot"));
+    let export =
+        String::from_utf8(oz.ok(&["memory", "export"]).get_output().stdout.clone()).unwrap();
+    assert!(
+        !export.contains("flowerpot") && export.contains("Dentist"),
+        "{export}"
+    );
+
+    // Approve the held thought: exactly what was shown leaves, once.
+    c.goto(&format!("{base}/thoughts")).await.unwrap();
+    see(&c, "Exactly this would leave this machine").await;
+    assert!(
+        text(&c).await.contains("[email 1]"),
+        "the address is redacted"
+    );
+    fits(&c, "thoughts").await;
+    shot(&c, "thoughts").await;
+    assert!(seen.lock().unwrap().is_empty(), "nothing left before Send");
+    c.find(Locator::Css("button.send"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    see(&c, "the answer is below").await;
+    see(&c, "Write to anna@example.org before Friday.").await;
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    let sent = String::from_utf8(seen.lock().unwrap()[0].body.clone()).unwrap();
+    assert!(!sent.contains("anna@example.org"), "{sent}");
+    assert!(
+        text(&c).await.contains("owner (dashboard)"),
+        "the disclosure log names who approved"
+    );
+
+    for (page, name) in [
+        ("/jobs", "jobs"),
+        ("/audit", "audit"),
+        ("/sessions", "sessions"),
+        ("/settings", "settings"),
+    ] {
+        c.goto(&format!("{base}{page}")).await.unwrap();
+        fits(&c, page).await;
+        shot(&c, name).await;
+    }
+    see(&c, "secrets are shown as ********").await;
+
+    // Sign out, then five wrong passwords lock the door, even for the right one.
+    c.goto(&format!("{base}/")).await.unwrap();
+    c.find(Locator::Css(".logout button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    see(&c, "Sign in to Z").await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    for _ in 0..5 {
+        sign_in(&c, &base, "not my password").await;
+    }
+    see(&c, "sign-in is locked until").await;
+    sign_in(&c, &base, PASSWORD).await;
+    see(&c, "sign-in is locked until").await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    c.close().await.unwrap();
+    served.stop();
+}
