@@ -112,6 +112,7 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
             out.push(embedding_engine(loaded));
             out.push(calendars(&*store).await);
             out.push(planka(loaded, &*store).await);
+            out.push(dashboard(loaded, &*store).await);
             store.close().await;
         }
         Err(e) => {
@@ -320,6 +321,25 @@ async fn calendars(store: &dyn openzero_store::CalendarStore) -> Check {
 }
 
 /// Planka: configured, reachable with the login, and the last sync.
+async fn dashboard(loaded: &Loaded, store: &dyn openzero_store::DashboardStore) -> Check {
+    let url = crate::dashboard::public_url(loaded);
+    match store.web_password().await {
+        Ok(Some(_)) => check(
+            "dashboard",
+            Outcome::Ok,
+            format!("{url} (password set; /login on Telegram gives a one-time link)"),
+        ),
+        Ok(None) => check(
+            "dashboard",
+            Outcome::Warn,
+            format!(
+                "{url}: no password yet: run `openzero dashboard set-password` (or use `openzero dashboard link`)"
+            ),
+        ),
+        Err(e) => check("dashboard", Outcome::Fail, e.to_string()),
+    }
+}
+
 async fn planka(loaded: &Loaded, store: &dyn openzero_store::Store) -> Check {
     let login = match crate::planka_sync::login_of(loaded) {
         Ok(Some(l)) => l,

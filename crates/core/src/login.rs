@@ -63,6 +63,10 @@ mod tests {
         let f: Vec<_> = [0, 1, 2, 3, 4, 40, 41, 42, 43, 44].map(at).to_vec();
         assert_eq!(locked_until(&f, at(45)), Some(at(59)));
         assert_eq!(locked_until(&f[..5], at(10)), Some(at(19)));
-        assert_eq!(locked_until(&f, at(20)), Some(at(59)), "the later lock wins");
+        assert_eq!(
+            locked_until(&f, at(20)),
+            Some(at(59)),
+            "the later lock wins"
+        );
     }
 }
