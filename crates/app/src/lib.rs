@@ -27,6 +27,7 @@ pub mod doctor;
 pub mod finance;
 pub mod health;
 pub mod jobs;
+pub mod logs;
 pub mod mail;
 pub mod mail_gmail;
 pub mod mail_sync;

@@ -127,7 +127,8 @@ fn environment() -> Result<BTreeMap<String, String>> {
 }
 
 fn init_logging(loaded: &Loaded, serving: bool, level_given: bool) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{EnvFilter, Layer};
     let level = if serving || level_given {
         loaded.settings.general.log_level.as_str()
     } else {
@@ -135,19 +136,23 @@ fn init_logging(loaded: &Loaded, serving: bool, level_given: bool) {
     };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=warn,hyper=warn")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    let result = match (loaded.settings.general.log_format, serving) {
-        (openzero_config::LogFormat::Json, _) => builder.json().try_init(),
-        (openzero_config::LogFormat::Text, true) => builder.try_init(),
-        (openzero_config::LogFormat::Text, false) => builder
-            .without_time()
-            .with_target(false)
-            .compact()
-            .try_init(),
+    let fmt = match (loaded.settings.general.log_format, serving) {
+        (openzero_config::LogFormat::Json, _) => fmt.json().boxed(),
+        (openzero_config::LogFormat::Text, true) => fmt.boxed(),
+        (openzero_config::LogFormat::Text, false) => {
+            fmt.without_time().with_target(false).compact().boxed()
+        }
     };
+    // `serve` also keeps its lines for the dashboard's live Logs page.
+    let live = serving.then_some(openzero_app::logs::LiveLayer);
+    let result = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(live)
+        .try_init();
     if let Err(e) = result {
         eprintln!("warning: logging not initialised: {e}");
     }

@@ -52,6 +52,10 @@ pub const NAV: &[NavItem] = &[
         label: "Jobs",
     },
     NavItem {
+        href: "/logs",
+        label: "Logs",
+    },
+    NavItem {
         href: "/thoughts",
         label: "Thoughts",
     },

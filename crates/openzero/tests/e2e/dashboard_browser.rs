@@ -332,6 +332,60 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
     }
     see(&c, "secrets are shown as ********").await;
 
+    // Live logs: a line written by the server shows up on the open page.
+    c.goto(&format!("{base}/logs")).await.unwrap();
+    see(&c, "Live.").await;
+    let mut other = crate::dashboard::Browser::new(&base);
+    other.login(PASSWORD).await;
+    let csrf = other.csrf("/projects").await;
+    let asked = Instant::now();
+    other
+        .post("/projects", &[("csrf", &csrf), ("name", "Watch the logs")])
+        .await;
+    let id = String::from_utf8(
+        oz.ok(&["project", "list", "--json"])
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .unwrap();
+    assert!(id.contains("Watch the logs"));
+    see(&c, "project added").await;
+    eprintln!(
+        "log line on the page {:?} after the request",
+        asked.elapsed()
+    );
+    fits(&c, "logs").await;
+    shot(&c, "logs").await;
+    // Paused, the page takes no new line.
+    c.find(Locator::Id("log-pause"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    see(&c, "Paused.").await;
+    let before = text(&c).await.matches("project added").count();
+    other
+        .post("/projects", &[("csrf", &csrf), ("name", "While paused")])
+        .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(text(&c).await.matches("project added").count(), before);
+    c.find(Locator::Id("log-pause"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let start = Instant::now();
+    while text(&c).await.matches("project added").count() != before + 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "resume brings the missed line"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // Sign out, then five wrong passwords lock the door, even for the right one.
     c.goto(&format!("{base}/")).await.unwrap();
     c.find(Locator::Css(".logout button"))

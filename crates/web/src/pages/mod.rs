@@ -7,6 +7,7 @@ use crate::Web;
 mod account;
 mod home;
 mod jobs;
+mod logs;
 mod memory;
 mod projects;
 mod thoughts;
@@ -17,6 +18,7 @@ pub fn routes() -> Router<Web> {
         .merge(projects::routes())
         .merge(memory::routes())
         .merge(jobs::routes())
+        .merge(logs::routes())
         .merge(thoughts::routes())
         .merge(account::routes())
 }
