@@ -273,6 +273,30 @@ pub async fn move_to(
     Ok(moved)
 }
 
+/// Moves a task to list `list_id` (the dashboard's drag and drop), with
+/// the same rules as [`move_to`].
+pub async fn move_to_list(
+    store: &dyn BoardStore,
+    tz: Tz,
+    now: DateTime<Utc>,
+    id: i64,
+    list_id: i64,
+) -> Result<CardRow, AppError> {
+    let c = card(store, id).await?;
+    let boards = store.boards().await?;
+    let (board, list) = boards
+        .iter()
+        .find_map(|b| b.lists.iter().find(|l| l.id == list_id).map(|l| (b, l)))
+        .ok_or_else(|| AppError::Invalid(format!("there is no list #{list_id}")))?;
+    open_target(board, list)?;
+    let moved = store
+        .card_move(id, list.id)
+        .await?
+        .ok_or_else(|| AppError::Invalid(format!("there is no task #{id}")))?;
+    next_if_done(store, tz, now, c.list_done, &moved).await;
+    Ok(moved)
+}
+
 /// A task may go only to a list and board in use (archived ones hide
 /// their tasks).
 fn open_target(board: &BoardRow, list: &ListRow) -> Result<(), AppError> {

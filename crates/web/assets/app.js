@@ -2,6 +2,7 @@
 // without it; this adds the service worker (installable app, cached shell)
 // and asks before destructive buttons when a page marks them.
 "use strict";
+document.documentElement.classList.add("js");
 if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("/sw.js").catch(function () {});
 }
@@ -52,4 +53,106 @@ document.addEventListener("submit", function (e) {
     else { open(); }
   });
   open();
+})();
+
+// Boards: drag a card by its grip to another list. Pointer events, so a
+// mouse, a pen and a finger all work; held near the board's edge, the
+// board scrolls (a phone shows one list at a time). The move is sent with
+// the session's CSRF token and the card goes back if the server refuses.
+(function () {
+  var board = document.getElementById("board");
+  if (!board) { return; }
+  var csrf = board.getAttribute("data-csrf");
+  var drag = null;
+  function columnAt(x, y) {
+    // The card under the finger is not where it is dropped.
+    var card = drag ? drag.card : null;
+    if (card) { card.style.visibility = "hidden"; }
+    // A finger past the board's edge means the list nearest to it.
+    var r = board.getBoundingClientRect();
+    x = Math.min(Math.max(x, r.left + 8), r.right - 8);
+    y = Math.min(Math.max(y, r.top + 8), r.bottom - 8);
+    var el = document.elementFromPoint(x, y);
+    if (card) { card.style.visibility = ""; }
+    return el && el.closest ? el.closest(".column") : null;
+  }
+  function count() {
+    board.querySelectorAll(".column").forEach(function (col) {
+      var n = col.querySelector(".count");
+      if (n) { n.textContent = col.querySelectorAll(".task").length; }
+    });
+  }
+  function place() {
+    var dx = drag.px - drag.x + (board.scrollLeft - drag.scroll);
+    drag.card.style.transform = "translate(" + dx + "px," + (drag.py - drag.y) + "px)";
+    var col = columnAt(drag.px, drag.py);
+    if (drag.over && drag.over !== col) { drag.over.classList.remove("drop"); }
+    if (col) { col.classList.add("drop"); }
+    drag.over = col;
+  }
+  function edge() {
+    if (!drag) { return; }
+    var r = board.getBoundingClientRect();
+    var step = drag.px > r.right - 48 ? 14 : (drag.px < r.left + 48 ? -14 : 0);
+    // Only as far as the lists go (the moving card must not widen the board).
+    var to = Math.min(Math.max(board.scrollLeft + step, 0), drag.max);
+    if (to !== board.scrollLeft) { board.scrollLeft = to; place(); }
+  }
+  function stop() {
+    clearInterval(drag.timer);
+    board.classList.remove("dragging-board");
+    drag.card.classList.remove("dragging");
+    drag.card.style.transform = "";
+    if (drag.over) { drag.over.classList.remove("drop"); }
+  }
+  board.addEventListener("pointerdown", function (e) {
+    var grip = e.target.closest(".grip");
+    if (!grip) { return; }
+    var card = grip.closest(".task");
+    e.preventDefault();
+    drag = { card: card, from: card.parentNode, next: card.nextSibling, x: e.clientX, y: e.clientY,
+             px: e.clientX, py: e.clientY, scroll: board.scrollLeft, max: board.scrollWidth - board.clientWidth,
+             over: null, timer: setInterval(edge, 16) };
+    board.classList.add("dragging-board");
+    card.classList.add("dragging");
+    grip.setPointerCapture(e.pointerId);
+  });
+  board.addEventListener("pointermove", function (e) {
+    if (!drag) { return; }
+    drag.px = e.clientX;
+    drag.py = e.clientY;
+    place();
+  });
+  board.addEventListener("pointerup", function (e) {
+    if (!drag) { return; }
+    var d = drag;
+    d.px = e.clientX;
+    d.py = e.clientY;
+    var col = columnAt(d.px, d.py);
+    var r = board.getBoundingClientRect();
+    stop();
+    drag = null;
+    if (!col || col.querySelector(".cards") === d.from) { return; }
+    col.querySelector(".cards").appendChild(d.card);
+    count();
+    var id = d.card.getAttribute("data-card");
+    fetch("/cards/" + id + "/move", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrf },
+      body: "list=" + encodeURIComponent(col.getAttribute("data-list")),
+      credentials: "same-origin"
+    }).then(function (r) {
+      if (!r.ok) { throw new Error("refused"); }
+      d.card.setAttribute("data-moved", col.getAttribute("data-list"));
+    }).catch(function () {
+      d.from.insertBefore(d.card, d.next);
+      count();
+      window.alert("The card could not be moved; it is back where it was.");
+    });
+  });
+  board.addEventListener("pointercancel", function () {
+    if (!drag) { return; }
+    stop();
+    drag = null;
+  });
 })();

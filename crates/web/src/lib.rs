@@ -44,6 +44,10 @@ pub const NAV: &[NavItem] = &[
         label: "Projects",
     },
     NavItem {
+        href: "/boards",
+        label: "Boards",
+    },
+    NavItem {
         href: "/memory",
         label: "Memory",
     },

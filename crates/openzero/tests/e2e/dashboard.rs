@@ -229,9 +229,53 @@ async fn only_the_owner_gets_in_and_every_change_needs_the_token() {
         .stdout(predicates::str::contains("Garden"))
         .stdout(predicates::str::contains("Forged").not());
 
+    // A card moved with its Move button (no script), then added from the page.
+    oz.ok(&["task", "add", "Update CV", "--board", "Career"]);
+    let (_, _, board) = b.get("/boards/1").await;
+    let done_list = board
+        .split("<section class=\"column done\" data-list=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = csrf_in(&board);
+    let (status, to, _) = b
+        .post("/cards/1/move", &[("csrf", &csrf), ("list", &done_list)])
+        .await;
+    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/boards/1"));
+    oz.ok(&["task", "list", "--all", "--json"])
+        .stdout(predicates::str::contains("\"list\":\"Done\""));
+    let (status, _, _) = b
+        .post("/cards/1/move", &[("csrf", "forged"), ("list", "1")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = b
+        .post(
+            "/boards/1/cards",
+            &[
+                ("csrf", &csrf),
+                ("title", "Ask for a raise"),
+                ("list", "1"),
+                ("due", "friday"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, board) = b.get("/boards/1").await;
+    assert!(board.contains("Added Ask for a raise.") && board.contains("class=\"due\""));
+
     // The audit log has the sign-ins, the failure and the change.
     let (_, _, audit) = b.get("/audit").await;
-    for line in ["login.failed", ">login<", "project.add", "#1 Garden"] {
+    for line in [
+        "login.failed",
+        ">login<",
+        "project.add",
+        "#1 Garden",
+        "card.move",
+        "card.add",
+    ] {
         assert!(audit.contains(line), "{line} in {audit}");
     }
 
@@ -343,6 +387,13 @@ async fn hostile_text_is_escaped_on_every_page() {
     set_password(&oz);
     oz.ok(&["project", "add", HOSTILE]);
     oz.ok(&["memory", "add", &format!("My note {HOSTILE}")]);
+    oz.ok(&[
+        "task",
+        "add",
+        &format!("Call {HOSTILE}"),
+        "--board",
+        "Career",
+    ]);
     oz.cmd()
         .env("DEEP_THINK_PROVIDER", "openai")
         .env("DEEP_THINK_MODEL", "gpt-test")

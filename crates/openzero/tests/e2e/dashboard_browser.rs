@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, PointerAction, TouchActions};
 use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::common::{self, Oz};
@@ -188,6 +189,7 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
     oz.ok(&["memory", "add", "The spare key is under the blue flowerpot"]);
     oz.ok(&["memory", "add", "Dentist on Tuesday at 9:30"]);
     oz.ok(&["project", "add", "Health"]);
+    oz.ok(&["task", "add", "Renew the passport", "--board", "Career"]);
     let think_env = [
         ("DEEP_THINK_PROVIDER", "openai"),
         ("DEEP_THINK_MODEL", "gpt-test"),
@@ -331,6 +333,87 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
         shot(&c, name).await;
     }
     see(&c, "secrets are shown as ********").await;
+
+    // Drag a card to Done with a finger: the board scrolls while the card
+    // is held at its edge, and the card lands in the last list.
+    c.goto(&format!("{base}/boards")).await.unwrap();
+    see(&c, "Renew the passport").await;
+    fits(&c, "boards").await;
+    shot(&c, "boards").await;
+    let grip = c
+        .find(Locator::Css("li[data-card='1'] .grip"))
+        .await
+        .unwrap();
+    let edge = c
+        .execute(
+            "var g = document.querySelector(\"li[data-card='1'] .grip\").getBoundingClientRect(); return [window.innerWidth, g.top + g.height / 2];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    // Along the card's row to the right edge of the screen.
+    let (w, y) = (edge[0].as_f64().unwrap(), edge[1].as_f64().unwrap());
+    let finger = TouchActions::new("finger".into())
+        .then(PointerAction::MoveToElement {
+            element: grip,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveTo {
+            duration: Some(Duration::from_millis(300)),
+            x: w - 12.0,
+            y,
+        })
+        .then(PointerAction::Pause {
+            duration: Duration::from_millis(2500),
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    c.perform_actions(finger).await.unwrap();
+    let start = Instant::now();
+    loop {
+        let moved = c
+            .execute(
+                "var c = document.querySelector(\"li[data-card='1']\"); return c && c.getAttribute('data-moved') !== null && !!c.closest('.column.done');",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if moved.as_bool() == Some(true) {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            let state = c
+                .execute(
+                    "var c = document.querySelector(\"li[data-card='1']\"); var b = document.getElementById('board'); return [b.scrollLeft, b.scrollWidth, c.closest('.column').getAttribute('data-list'), c.getAttribute('data-moved'), c.className];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            shot(&c, "drag-failed").await;
+            panic!("the card did not land in Done: {state}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let shown = String::from_utf8(
+        oz.ok(&["task", "list", "--all", "--json"])
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .unwrap();
+    // One JSON object per line.
+    let renew: serde_json::Value = shown
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|t| t["title"] == "Renew the passport")
+        .unwrap();
+    assert_eq!(renew["list"], "Done", "the server has it in Done: {renew}");
 
     // Live logs: a line written by the server shows up on the open page.
     c.goto(&format!("{base}/logs")).await.unwrap();

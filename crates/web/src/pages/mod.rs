@@ -5,6 +5,7 @@ use axum::Router;
 use crate::Web;
 
 mod account;
+mod boards;
 mod home;
 mod jobs;
 mod logs;
@@ -16,6 +17,7 @@ pub fn routes() -> Router<Web> {
     Router::new()
         .merge(home::routes())
         .merge(projects::routes())
+        .merge(boards::routes())
         .merge(memory::routes())
         .merge(jobs::routes())
         .merge(logs::routes())
