@@ -156,3 +156,90 @@ document.addEventListener("submit", function (e) {
     drag = null;
   });
 })();
+
+// Chat: the answer streams into the page (server-sent events in the
+// answer to the POST); without script the form posts and the page reloads.
+(function () {
+  var form = document.getElementById("chat-form");
+  if (!form || !window.fetch || !window.TextDecoder) { return; }
+  var list = document.getElementById("chat");
+  var box = document.getElementById("chat-text");
+  var csrf = form.querySelector("input[name=csrf]").value;
+  function bubble(who, text) {
+    var li = document.createElement("li");
+    li.className = "said " + (who === "Z" ? "z" : "you");
+    var label = document.createElement("span");
+    label.className = "muted";
+    label.textContent = who;
+    var body = document.createElement("div");
+    body.className = "prose";
+    body.textContent = text;
+    li.append(label, body);
+    list.appendChild(li);
+    li.scrollIntoView({ block: "end" });
+    return body;
+  }
+  form.addEventListener("submit", function (e) {
+    var text = box.value.trim();
+    if (!text) { return; }
+    e.preventDefault();
+    var empty = document.getElementById("chat-empty");
+    if (empty) { empty.remove(); }
+    bubble("you", text);
+    var answer = bubble("Z", "…");
+    answer.parentNode.setAttribute("data-streaming", "1");
+    box.value = "";
+    var button = document.getElementById("chat-send");
+    button.disabled = true;
+    var started = false;
+    fetch("/chat/stream", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrf },
+      body: "text=" + encodeURIComponent(text),
+      credentials: "same-origin"
+    }).then(function (r) {
+      if (!r.ok) { return r.text().then(function () { throw new Error("refused (" + r.status + ")"); }); }
+      var reader = r.body.getReader();
+      var decoder = new TextDecoder();
+      var buffer = "";
+      function handle(block) {
+        var event = "message", data = [];
+        block.split("\n").forEach(function (line) {
+          if (line.indexOf("event: ") === 0) { event = line.slice(7); }
+          else if (line.indexOf("data: ") === 0) { data.push(line.slice(6)); }
+        });
+        var value = data.join("\n");
+        if (event === "delta") {
+          answer.textContent = (started ? answer.textContent : "") + value;
+          started = true;
+        } else if (event === "done") {
+          answer.textContent = value;
+          answer.parentNode.removeAttribute("data-streaming");
+        } else if (event === "held") {
+          answer.textContent = "That would go to a cloud model: thought #" + value + " waits for your Send on Thoughts.";
+          var a = document.createElement("a");
+          a.href = "/thoughts";
+          a.textContent = " Open Thoughts";
+          answer.appendChild(a);
+          answer.parentNode.removeAttribute("data-streaming");
+        } else if (event === "error") {
+          answer.textContent = "I could not answer: " + value;
+          answer.parentNode.removeAttribute("data-streaming");
+        }
+      }
+      function pump() {
+        return reader.read().then(function (chunk) {
+          if (chunk.done) { return; }
+          buffer += decoder.decode(chunk.value, { stream: true });
+          var parts = buffer.split("\n\n");
+          buffer = parts.pop();
+          parts.forEach(handle);
+          return pump();
+        });
+      }
+      return pump();
+    }).catch(function (err) {
+      answer.textContent = "I could not answer: " + err.message;
+    }).then(function () { button.disabled = false; box.focus(); });
+  });
+})();

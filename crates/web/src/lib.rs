@@ -40,6 +40,10 @@ pub const NAV: &[NavItem] = &[
         label: "Home",
     },
     NavItem {
+        href: "/chat",
+        label: "Chat",
+    },
+    NavItem {
         href: "/projects",
         label: "Projects",
     },

@@ -381,7 +381,7 @@ const HOSTILE: &str = "<script>alert('x')</script><img src=x onerror=alert(1)>\"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_text_is_escaped_on_every_page() {
-    let (cloud, _) = crate::consent::fake_cloud(crate::consent::REPLY, None).await;
+    let (cloud, seen) = crate::consent::fake_cloud(crate::consent::REPLY, None).await;
     let oz = Oz::new();
     oz.ok(&["init"]);
     set_password(&oz);
@@ -408,6 +408,8 @@ async fn hostile_text_is_escaped_on_every_page() {
         [
             ("DEEP_THINK_PROVIDER", "openai"),
             ("DEEP_THINK_MODEL", "gpt-test"),
+            ("LLM_PROVIDER", "openai"),
+            ("OPENZERO__LLM__MODEL", "gpt-test"),
             ("OPENAI_BASE_URL", cloud.as_str()),
             ("OPENAI_API_KEY", "sk-test-secret"),
         ],
@@ -421,6 +423,18 @@ async fn hostile_text_is_escaped_on_every_page() {
         &[("csrf", &csrf), ("name", &format!("{HOSTILE} 2"))],
     )
     .await;
+    // Chat with a cloud model (no script): held as a thought, nothing sent.
+    let csrf = b.csrf("/chat").await;
+    let (status, to, _) = b
+        .post(
+            "/chat",
+            &[("csrf", &csrf), ("text", &format!("Plan {HOSTILE}"))],
+        )
+        .await;
+    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/thoughts"));
+    assert!(seen.lock().unwrap().is_empty(), "nothing left without Send");
+    let (_, _, thoughts) = b.get("/thoughts").await;
+    assert!(thoughts.contains("waits for your Send"));
     let mut seen = 0;
     for page in [
         "/",

@@ -92,6 +92,41 @@ async fn chromium() -> Option<(Driver, Client)> {
     Some((d, client))
 }
 
+/// A local Ollama that streams its answer in pieces, `gap` apart.
+async fn slow_ollama(pieces: &'static [&'static str], gap: Duration) -> String {
+    use axum::body::{Body, Bytes};
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/api/chat",
+        post(move || async move {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::convert::Infallible>>(16);
+            tokio::spawn(async move {
+                let line = |content: &str, done: bool| {
+                    let mut v = serde_json::json!({"model": "m", "created_at": "2026-11-30T07:00:00Z",
+                        "message": {"role": "assistant", "content": content}, "done": done});
+                    if done {
+                        v["done_reason"] = "stop".into();
+                    }
+                    Bytes::from(format!("{v}\n"))
+                };
+                for p in pieces {
+                    let _ = tx.send(Ok(line(p, false))).await;
+                    tokio::time::sleep(gap).await;
+                }
+                let _ = tx.send(Ok(line("", true))).await;
+            });
+            let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item, rx))
+            });
+            ([("content-type", "application/x-ndjson")], Body::from_stream(stream))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
 async fn text(c: &Client) -> String {
     // One script: no element to go stale while a page loads.
     c.execute(
@@ -190,7 +225,15 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
     oz.ok(&["memory", "add", "Dentist on Tuesday at 9:30"]);
     oz.ok(&["project", "add", "Health"]);
     oz.ok(&["task", "add", "Renew the passport", "--board", "Career"]);
+    let ollama = slow_ollama(
+        &["Tuesday: ", "dentist at 9:30. ", "The rest ", "is free."],
+        Duration::from_millis(400),
+    )
+    .await;
     let think_env = [
+        ("LLM_PROVIDER", "ollama"),
+        ("OLLAMA_BASE_URL", ollama.as_str()),
+        ("OPENZERO__LLM__MODEL", "llama3.2"),
         ("DEEP_THINK_PROVIDER", "openai"),
         ("DEEP_THINK_MODEL", "gpt-test"),
         ("OPENAI_BASE_URL", cloud.as_str()),
@@ -414,6 +457,59 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
         .find(|t| t["title"] == "Renew the passport")
         .unwrap();
     assert_eq!(renew["list"], "Done", "the server has it in Done: {renew}");
+
+    // Chat: the answer grows in the page as the model writes it.
+    c.goto(&format!("{base}/chat")).await.unwrap();
+    c.find(Locator::Id("chat-text"))
+        .await
+        .unwrap()
+        .send_keys("How is my week?")
+        .await
+        .unwrap();
+    c.find(Locator::Id("chat-send"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut partial = false;
+    loop {
+        let t = text(&c).await;
+        if t.contains("dentist at 9:30.") && !t.contains("is free.") {
+            partial = true;
+        }
+        if t.contains("Tuesday: dentist at 9:30. The rest is free.") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "no answer: {t}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(partial, "the answer was shown growing, not all at once");
+    fits(&c, "chat").await;
+    shot(&c, "chat").await;
+    // The end of the answer is marked once Z has finished (and kept it).
+    let start = Instant::now();
+    while c
+        .execute(
+            "return !!document.querySelector('[data-streaming]');",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_bool()
+        == Some(true)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the answer never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Kept: the conversation is there after a reload.
+    c.goto(&format!("{base}/chat")).await.unwrap();
+    see(&c, "How is my week?").await;
+    see(&c, "The rest is free.").await;
 
     // Live logs: a line written by the server shows up on the open page.
     c.goto(&format!("{base}/logs")).await.unwrap();

@@ -674,7 +674,7 @@ async fn without_a_token_serve_runs_and_health_says_so() {
 }
 
 /// A local OpenAI-compatible model that streams `pieces` slowly.
-async fn slow_model(pieces: &'static [&'static str], gap: Duration) -> String {
+pub(crate) async fn slow_model(pieces: &'static [&'static str], gap: Duration) -> String {
     use axum::body::{Body, Bytes};
     use axum::routing::post;
     let app = axum::Router::new().route(

@@ -6,6 +6,7 @@ use crate::Web;
 
 mod account;
 mod boards;
+mod chat;
 mod home;
 mod jobs;
 mod logs;
@@ -18,6 +19,7 @@ pub fn routes() -> Router<Web> {
         .merge(home::routes())
         .merge(projects::routes())
         .merge(boards::routes())
+        .merge(chat::routes())
         .merge(memory::routes())
         .merge(jobs::routes())
         .merge(logs::routes())
