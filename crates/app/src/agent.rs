@@ -457,6 +457,36 @@ pub fn owner_file(path: &Path) -> Option<String> {
     }
 }
 
+/// Writes a file the owner may edit (`persona.md`, `about-me.md`) whole or
+/// not at all: a temporary file beside it (owner-only), synced, then renamed
+/// over it. An empty text removes the file (the built-in persona returns).
+pub fn write_owner_file(path: &Path, text: &str) -> Result<(), AppError> {
+    let fail =
+        |e: std::io::Error| AppError::Invalid(format!("could not write {}: {e}", path.display()));
+    if text.trim().is_empty() {
+        return match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(fail(e)),
+            _ => Ok(()),
+        };
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(e)
+    })
+}
+
 /// What Z answered.
 #[derive(Debug, Clone)]
 pub struct Answer {

@@ -413,7 +413,7 @@ impl<'a> MemoryService<'a> {
     pub async fn import(
         &self,
         input: impl BufRead,
-        progress: &dyn Fn(usize),
+        progress: &(dyn Fn(usize) + Sync),
     ) -> Result<ImportReport, AppError> {
         let mut report = ImportReport::default();
         let mut pending: Vec<MemoryRecord> = Vec::with_capacity(BATCH);

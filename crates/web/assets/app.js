@@ -243,3 +243,39 @@ document.addEventListener("submit", function (e) {
     }).then(function () { button.disabled = false; box.focus(); });
   });
 })();
+
+// Memory import: the file goes up in one request; the bar follows the
+// import (reading, embedding, storing) until the server says it is done.
+(function () {
+  var form = document.getElementById("import-form");
+  if (!form || !window.fetch) { return; }
+  form.hidden = false;
+  var bar = document.getElementById("import-progress");
+  var state = document.getElementById("import-state");
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var file = document.getElementById("import-file").files[0];
+    if (!file) { state.textContent = "Choose a file first."; return; }
+    bar.hidden = false;
+    bar.value = 0;
+    state.textContent = "Sending " + file.name + "…";
+    fetch("/memory/import", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-ndjson", "X-CSRF-Token": form.getAttribute("data-csrf") },
+      body: file,
+      credentials: "same-origin"
+    }).then(function (r) {
+      if (!r.ok) { throw new Error("refused (" + r.status + ")"); }
+      return r.json();
+    }).then(function (j) {
+      function poll() {
+        fetch("/memory/import/" + j.id, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (s) {
+          bar.value = s.total ? Math.round(100 * s.read / s.total) : 100;
+          if (s.done) { state.textContent = s.message; form.setAttribute("data-done", "1"); }
+          else { state.textContent = "Importing… " + bar.value + "%"; setTimeout(poll, 300); }
+        }).catch(function () { setTimeout(poll, 1000); });
+      }
+      poll();
+    }).catch(function (err) { state.textContent = "The import did not start: " + err.message; });
+  });
+})();

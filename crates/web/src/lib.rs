@@ -24,6 +24,8 @@ mod pages;
 #[derive(Debug, Clone)]
 pub struct Web {
     pub services: Arc<Services>,
+    /// Memory imports running or finished in this process, by number.
+    pub(crate) imports: Arc<std::sync::Mutex<pages::Imports>>,
 }
 
 /// One entry of the navigation: a page a capability contributes.
@@ -68,6 +70,10 @@ pub const NAV: &[NavItem] = &[
         label: "Thoughts",
     },
     NavItem {
+        href: "/persona",
+        label: "Persona",
+    },
+    NavItem {
         href: "/sessions",
         label: "Sessions",
     },
@@ -88,7 +94,10 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 
 /// The dashboard's routes, to merge into the server's router.
 pub fn routes(services: Arc<Services>) -> Router {
-    let state = Web { services };
+    let state = Web {
+        services,
+        imports: Arc::default(),
+    };
     Router::new()
         .merge(assets::routes())
         .merge(auth::routes())

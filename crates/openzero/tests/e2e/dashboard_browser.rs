@@ -339,6 +339,40 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
         "{export}"
     );
 
+    // Import a JSONL file with a progress bar; a broken line is named, the rest kept.
+    let file = oz.work.join("memories.jsonl");
+    let mut jsonl: String = (0..300)
+        .map(|i| format!("{{\"text\": \"Imported note number {i}\", \"source\": \"notes\"}}\n"))
+        .collect();
+    jsonl.push_str("{not json\n");
+    std::fs::write(&file, jsonl).unwrap();
+    c.goto(&format!("{base}/memory")).await.unwrap();
+    c.find(Locator::Id("import-file"))
+        .await
+        .unwrap()
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    c.find(Locator::Id("import-start"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    see(&c, "Imported 300 new memories").await;
+    see(&c, "1 lines skipped (line 301:").await;
+    let bar = c
+        .execute(
+            "return document.getElementById('import-progress').value;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bar.as_f64(), Some(100.0));
+    let listed =
+        String::from_utf8(oz.ok(&["memory", "export"]).get_output().stdout.clone()).unwrap();
+    assert_eq!(listed.matches("Imported note number").count(), 300);
+
     // Approve the held thought: exactly what was shown leaves, once.
     c.goto(&format!("{base}/thoughts")).await.unwrap();
     see(&c, "Exactly this would leave this machine").await;
@@ -457,6 +491,30 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
         .find(|t| t["title"] == "Renew the passport")
         .unwrap();
     assert_eq!(renew["list"], "Done", "the server has it in Done: {renew}");
+
+    // Persona and about-me: preview shows what Z will be given; save writes
+    // the files Z reads with the next message.
+    c.goto(&format!("{base}/persona")).await.unwrap();
+    let about = c.find(Locator::Id("about-me")).await.unwrap();
+    about.clear().await.unwrap();
+    about
+        .send_keys("I train for a half marathon in March.")
+        .await
+        .unwrap();
+    click_and_wait(&c, "#preview").await;
+    see(&c, "What Z will be given").await;
+    see(&c, "About me:\nI train for a half marathon in March.").await;
+    assert!(
+        !oz.data.join("about-me.md").exists(),
+        "a preview saves nothing"
+    );
+    click_and_wait(&c, "#save-persona").await;
+    see(&c, "Saved: Z uses it from the next message.").await;
+    assert_eq!(
+        std::fs::read_to_string(oz.data.join("about-me.md")).unwrap(),
+        "I train for a half marathon in March."
+    );
+    shot(&c, "persona").await;
 
     // Chat: the answer grows in the page as the model writes it.
     c.goto(&format!("{base}/chat")).await.unwrap();

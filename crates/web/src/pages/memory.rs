@@ -17,6 +17,11 @@ pub fn routes() -> Router<Web> {
     Router::new()
         .route("/memory", get(page).post(add))
         .route("/memory/export", get(export))
+        .route(
+            "/memory/import",
+            axum::routing::post(import).layer(axum::extract::DefaultBodyLimit::max(IMPORT_MAX)),
+        )
+        .route("/memory/import/{id}", get(import_state))
         .route("/memory/{id}", get(one))
         .route("/memory/{id}/forget", get(confirm).post(forget))
 }
@@ -219,4 +224,126 @@ async fn export(State(web): State<Web>, owner: Owner) -> Result<Response, PageEr
         out,
     )
         .into_response())
+}
+
+/// The largest JSONL file taken from a page (the CLI takes any size).
+const IMPORT_MAX: usize = 64 * 1024 * 1024;
+
+/// How an import from the page is going.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ImportState {
+    /// Bytes read of `total`.
+    pub read: usize,
+    pub total: usize,
+    pub done: bool,
+    /// The outcome in words, when done.
+    pub message: String,
+}
+
+/// Imports by number.
+pub type Imports = std::collections::BTreeMap<u64, ImportState>;
+
+fn set(web: &Web, id: u64, f: impl FnOnce(&mut ImportState)) {
+    if let Ok(mut all) = web.imports.lock()
+        && let Some(s) = all.get_mut(&id)
+    {
+        f(s);
+    }
+}
+
+/// Takes a JSONL file (the body, as the page's script sends it) and imports
+/// it in the background; the page follows `/memory/import/{id}`.
+async fn import(
+    State(web): State<Web>,
+    owner: Owner,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    let token = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    owner.check(token)?;
+    let id = {
+        let mut all = web.imports.lock().map_err(|_| {
+            PageError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "import state lost".into(),
+            )
+        })?;
+        let id = all.keys().next_back().map_or(1, |k| k + 1);
+        all.insert(
+            id,
+            ImportState {
+                total: body.len(),
+                ..Default::default()
+            },
+        );
+        id
+    };
+    owner
+        .audit(&web, "memory.import", &format!("{} bytes", body.len()))
+        .await;
+    let task = web.clone();
+    tokio::spawn(async move {
+        let web = task;
+        let progress = |n: usize| set(&web, id, |s| s.read = n);
+        let memory = web.services.memory().await;
+        let result = memory
+            .import(std::io::Cursor::new(body.to_vec()), &progress)
+            .await;
+        let message = match result {
+            Ok(r) => {
+                let mut m = format!(
+                    "Imported {} new memories ({} already known)",
+                    r.added, r.already_present
+                );
+                if r.not_embedded > 0 {
+                    m.push_str(&format!(
+                        "; {} wait for the embedding model (`openzero memory reindex`)",
+                        r.not_embedded
+                    ));
+                }
+                if !r.rejected.is_empty() {
+                    let lines: Vec<String> = r
+                        .rejected
+                        .iter()
+                        .take(5)
+                        .map(|(n, why)| format!("line {n}: {why}"))
+                        .collect();
+                    m.push_str(&format!(
+                        "; {} lines skipped ({}{})",
+                        r.rejected.len(),
+                        lines.join("; "),
+                        if r.rejected.len() > 5 { "; …" } else { "" }
+                    ));
+                }
+                m + "."
+            }
+            Err(e) => format!(
+                "The import stopped: {e}. What was stored before stays; importing the file again adds only what is missing."
+            ),
+        };
+        tracing::info!(id, %message, "memory import from the dashboard");
+        set(&web, id, |s| {
+            s.done = true;
+            s.read = s.total;
+            s.message = message;
+        });
+    });
+    Ok(axum::Json(serde_json::json!({ "id": id })).into_response())
+}
+
+async fn import_state(
+    State(web): State<Web>,
+    Path(id): Path<u64>,
+    _owner: Owner,
+) -> Result<Response, PageError> {
+    let state = web
+        .imports
+        .lock()
+        .ok()
+        .and_then(|all| all.get(&id).cloned())
+        .ok_or_else(|| PageError(StatusCode::NOT_FOUND, format!("There is no import #{id}.")))?;
+    Ok(axum::Json(state).into_response())
 }

@@ -11,6 +11,8 @@ mod home;
 mod jobs;
 mod logs;
 mod memory;
+pub(crate) use memory::Imports;
+mod persona;
 mod projects;
 mod thoughts;
 
@@ -21,6 +23,7 @@ pub fn routes() -> Router<Web> {
         .merge(boards::routes())
         .merge(chat::routes())
         .merge(memory::routes())
+        .merge(persona::routes())
         .merge(jobs::routes())
         .merge(logs::routes())
         .merge(thoughts::routes())
