@@ -39,6 +39,7 @@ pub mod oauth_flow;
 pub mod planka_sync;
 pub mod projects;
 pub mod services;
+pub mod settings_edit;
 pub mod think;
 pub mod tools;
 pub mod wiring;

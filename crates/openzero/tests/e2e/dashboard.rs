@@ -279,6 +279,61 @@ async fn only_the_owner_gets_in_and_every_change_needs_the_token() {
         assert!(audit.contains(line), "{line} in {audit}");
     }
 
+    // A setting changed from the page: a bad value is refused with the
+    // reason and the file is left alone; a good one is written, comments kept.
+    let config = oz.data.join("openzero.toml");
+    let before = std::fs::read_to_string(&config).unwrap();
+    let csrf = b.csrf("/settings").await;
+    let (status, _, body) = b
+        .post(
+            "/settings",
+            &[
+                ("csrf", &csrf),
+                ("key", "schedule.daily_briefing"),
+                ("value", "every morning"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("is not a cron expression"), "{body}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    let (status, _, _) = b
+        .post(
+            "/settings",
+            &[
+                ("csrf", &csrf),
+                ("key", "database.url"),
+                ("value", "postgres://evil"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not editable here");
+    let (status, to, _) = b
+        .post(
+            "/settings",
+            &[
+                ("csrf", &csrf),
+                ("key", "schedule.daily_briefing"),
+                ("value", "0 6 * * *"),
+            ],
+        )
+        .await;
+    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/settings"));
+    let after = std::fs::read_to_string(&config).unwrap();
+    assert!(after.contains("daily_briefing = \"0 6 * * *\""), "{after}");
+    let comments = |t: &str| {
+        t.lines()
+            .filter(|l| l.trim_start().starts_with('#'))
+            .count()
+    };
+    assert_eq!(
+        comments(&after),
+        comments(&before),
+        "the file's comments are kept"
+    );
+    oz.ok(&["config", "show"])
+        .stdout(predicates::str::contains("daily_briefing = \"0 6 * * *\""));
+
     // Security headers on every answer.
     let res = reqwest::get(format!("{}/login", served.url)).await.unwrap();
     let csp = res.headers()["content-security-policy"].to_str().unwrap();

@@ -15,7 +15,7 @@ pub fn routes() -> Router<Web> {
         .route("/sessions", get(sessions))
         .route("/sessions/{id}/revoke", post(revoke))
         .route("/audit", get(audit))
-        .route("/settings", get(settings))
+        .route("/settings", get(settings).post(change))
 }
 
 pub(crate) struct SessionView {
@@ -120,6 +120,9 @@ async fn audit(State(web): State<Web>, owner: Owner) -> Result<Response, PageErr
 }
 
 pub(crate) struct Setting {
+    editable: bool,
+    /// The value as typed in the file (a string's contents, unquoted).
+    raw: String,
     key: String,
     value: String,
     origin: String,
@@ -142,18 +145,22 @@ async fn settings(State(web): State<Web>, owner: Owner) -> Result<Response, Page
         .map_err(|e| PageError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let settings = openzero_config::KEYS
         .iter()
-        .map(|def| Setting {
-            key: def.path.to_owned(),
-            value: value
-                .get(def.section())
-                .and_then(|s| s.get(def.key()))
-                .map_or_else(|| "(not set)".to_owned(), ToString::to_string),
-            origin: loaded
-                .origins
-                .get(def.path)
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-            about: def.doc.to_owned(),
+        .map(|def| {
+            let v = value.get(def.section()).and_then(|s| s.get(def.key()));
+            Setting {
+                editable: openzero_app::settings_edit::EDITABLE.contains(&def.path),
+                raw: v
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                    .unwrap_or_default(),
+                key: def.path.to_owned(),
+                value: v.map_or_else(|| "(not set)".to_owned(), ToString::to_string),
+                origin: loaded
+                    .origins
+                    .get(def.path)
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                about: def.doc.to_owned(),
+            }
         })
         .collect();
     Ok(owner.page(&Settings {
@@ -162,4 +169,32 @@ async fn settings(State(web): State<Web>, owner: Owner) -> Result<Response, Page
         config_file: loaded.config_file.display().to_string(),
         settings,
     }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ChangeForm {
+    key: String,
+    value: String,
+}
+
+async fn change(State(web): State<Web>, c: Change<ChangeForm>) -> Result<Response, PageError> {
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let edited =
+        openzero_app::settings_edit::set(&web.services.loaded, env, &c.form.key, &c.form.value)?;
+    c.owner
+        .audit(
+            &web,
+            "settings.change",
+            &format!("{} = {}", c.form.key, c.form.value.trim()),
+        )
+        .await;
+    let mut msg = format!(
+        "Saved {} = \"{}\" in openzero.toml; restart `openzero serve` to apply it.",
+        c.form.key,
+        c.form.value.trim()
+    );
+    if let Some(by) = edited.shadowed_by {
+        msg.push_str(&format!(" Note: {by} sets it too, and wins."));
+    }
+    Ok(done("/settings", &msg))
 }
