@@ -17,6 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use openzero_app::Services;
 
 mod assets;
+pub use assets::FILES as ASSETS;
 pub mod auth;
 mod pages;
 

@@ -229,7 +229,7 @@ async fn only_the_owner_gets_in_and_every_change_needs_the_token() {
         .stdout(predicates::str::contains("Garden"))
         .stdout(predicates::str::contains("Forged").not());
 
-    // A card moved with its Move button (no script), then added from the page.
+    // A card moved from its page (no script), then one added from the board.
     oz.ok(&["task", "add", "Update CV", "--board", "Career"]);
     let (_, _, board) = b.get("/boards/1").await;
     let done_list = board
@@ -240,7 +240,9 @@ async fn only_the_owner_gets_in_and_every_change_needs_the_token() {
         .next()
         .unwrap()
         .to_owned();
-    let csrf = csrf_in(&board);
+    let (_, _, card) = b.get("/cards/1").await;
+    assert!(card.contains(&format!("<option value=\"{done_list}\">Done</option>")));
+    let csrf = csrf_in(&card);
     let (status, to, _) = b
         .post("/cards/1/move", &[("csrf", &csrf), ("list", &done_list)])
         .await;

@@ -233,6 +233,8 @@ struct CardPage {
     due: String,
     labels: String,
     description: String,
+    /// The lists of its board: (id, name, the card's own).
+    lists: Vec<(i64, String, bool)>,
     history: Vec<(String, String)>,
 }
 
@@ -253,6 +255,19 @@ async fn card_page(
         .into_iter()
         .map(|(at, what)| (super::local(tz, at), what))
         .collect();
+    let lists = store
+        .boards()
+        .await?
+        .into_iter()
+        .find(|b| b.id == c.board_id)
+        .map(|b| {
+            b.lists
+                .into_iter()
+                .filter(|l| !l.archived)
+                .map(|l| (l.id, l.name, l.id == c.list_id))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(owner.page(&CardPage {
         layout: owner.layout("/boards"),
         id: c.id,
@@ -263,6 +278,7 @@ async fn card_page(
         due: c.due.map(|d| d.label(tz)).unwrap_or_default(),
         labels: c.labels.join(", "),
         description: c.description.clone(),
+        lists,
         history,
     }))
 }
