@@ -487,6 +487,15 @@ pub fn write_owner_file(path: &Path, text: &str) -> Result<(), AppError> {
     })
 }
 
+/// Records that `memories` went into a prompt (the memory page shows it);
+/// a failure is logged and changes nothing else.
+pub(crate) async fn record_uses(store: &dyn Store, memories: &[Memory], by: &str) {
+    let ids: Vec<_> = memories.iter().map(|m| m.id).collect();
+    if let Err(e) = store.memory_used(&ids, by, crate::clock::now()).await {
+        tracing::warn!(error = %e, "memory uses not recorded");
+    }
+}
+
 /// What Z answered.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -685,6 +694,7 @@ impl<'a> Chat<'a> {
                 Vec::new()
             }
         };
+        record_uses(self.store, &memories, &format!("chat ({})", self.channel)).await;
         let projects = project_list(&crate::projects::list(self.store).await?);
         let about_me =
             owner_file(&self.loaded.data_dir.join(ABOUT_ME_FILE)).filter(|s| !s.trim().is_empty());

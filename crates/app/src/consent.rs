@@ -69,6 +69,7 @@ pub async fn think_context(
             Vec::new()
         }
     };
+    crate::agent::record_uses(store, &memories, "a /think question").await;
     let all_projects = project_list(&crate::projects::list(store).await?);
     let project_lines: Vec<String> = all_projects.lines().map(str::to_owned).collect();
     let about: Vec<String> = crate::agent::owner_file(&loaded.data_dir.join(ABOUT_ME_FILE))

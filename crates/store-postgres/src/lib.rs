@@ -56,6 +56,8 @@ mod jobs;
 #[path = "../../store/sql/mail.rs"]
 mod mail;
 mod memory;
+#[path = "../../store/sql/memory_use.rs"]
+mod memory_use;
 #[path = "../../store/sql/news.rs"]
 mod news;
 mod projects;

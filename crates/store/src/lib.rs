@@ -33,6 +33,7 @@ pub mod mail;
 #[cfg(feature = "testsuite")]
 #[path = "tests/mail_suite.rs"]
 pub mod mail_testsuite;
+pub mod memory_use;
 pub mod news;
 #[cfg(feature = "testsuite")]
 #[path = "tests/news_suite.rs"]
@@ -48,6 +49,7 @@ pub use dashboard::DashboardStore;
 pub use finance::FinanceStore;
 pub use mail::MailStore;
 pub use memory_rows::*;
+pub use memory_use::MemoryUseStore;
 pub use news::NewsStore;
 pub use sync_link::SyncLinkStore;
 
@@ -501,6 +503,7 @@ pub trait Store:
     + NewsStore
     + FinanceStore
     + DashboardStore
+    + MemoryUseStore
 {
 }
 
@@ -521,7 +524,8 @@ impl<
         + SyncLinkStore
         + NewsStore
         + FinanceStore
-        + DashboardStore,
+        + DashboardStore
+        + MemoryUseStore,
 > Store for T
 {
 }
@@ -541,6 +545,7 @@ pub mod prelude {
     pub use crate::JobStore as _;
     pub use crate::MailStore as _;
     pub use crate::MemoryStore as _;
+    pub use crate::MemoryUseStore as _;
     pub use crate::NewsStore as _;
     pub use crate::OutboxStore as _;
     pub use crate::PreferenceStore as _;

@@ -438,7 +438,7 @@ const HOSTILE: &str = "<script>alert('x')</script><img src=x onerror=alert(1)>\"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_text_is_escaped_on_every_page() {
-    let (cloud, seen) = crate::consent::fake_cloud(crate::consent::REPLY, None).await;
+    let (cloud, sent) = crate::consent::fake_cloud(crate::consent::REPLY, None).await;
     let oz = Oz::new();
     oz.ok(&["init"]);
     set_password(&oz);
@@ -489,7 +489,7 @@ async fn hostile_text_is_escaped_on_every_page() {
         )
         .await;
     assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/thoughts"));
-    assert!(seen.lock().unwrap().is_empty(), "nothing left without Send");
+    assert!(sent.lock().unwrap().is_empty(), "nothing left without Send");
     let (_, _, thoughts) = b.get("/thoughts").await;
     assert!(thoughts.contains("waits for your Send"));
     let mut seen = 0;
@@ -520,6 +520,19 @@ async fn hostile_text_is_escaped_on_every_page() {
         seen >= 7,
         "the hostile text is shown, escaped, on the pages that hold it ({seen})"
     );
+    // A memory's page says what used it: the held /think question, then,
+    // once sent, the disclosure that carried it off the machine.
+    let (_, _, one) = b.get("/memory/1").await;
+    assert!(one.contains("a /think question"), "{one}");
+    assert!(one.contains("Never sent off this machine."));
+    let csrf = b.csrf("/thoughts").await;
+    let (status, _, _) = b.post("/thoughts/1/send", &[("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(sent.lock().unwrap().len(), 1);
+    let (_, _, one) = b.get("/memory/1").await;
+    assert!(one.contains("disclosure #1"), "{one}");
+    assert!(!one.contains("Never sent off this machine."));
+
     // The secret never reaches the settings page.
     let (_, _, settings) = b.get("/settings").await;
     assert!(!settings.contains("sk-test-secret"));

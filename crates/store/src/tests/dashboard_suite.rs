@@ -105,3 +105,43 @@ pub async fn dashboard_sessions_links_lockout_and_audit(s: &dyn Store) {
     );
     assert_eq!(s.web_audit(1).await.unwrap().len(), 1);
 }
+
+pub async fn memory_uses_are_kept_and_go_with_the_memory(s: &dyn Store) {
+    let now = Utc::now().trunc_subsecs(3);
+    let record = |text: &str| crate::MemoryRecord {
+        text: text.into(),
+        created_at: now,
+        source: openzero_core::memory::Source::new("cli").unwrap(),
+        external_id: None,
+        metadata: None,
+        embedding: None,
+    };
+    let (a, _) = s.add_memory(&record("Dentist on Tuesday")).await.unwrap();
+    let (b, _) = s
+        .add_memory(&record("Spare key under the pot"))
+        .await
+        .unwrap();
+    s.memory_used(&[a.id, b.id], "chat (telegram)", now)
+        .await
+        .unwrap();
+    s.memory_used(&[a.id], "a /think question", now + Duration::minutes(1))
+        .await
+        .unwrap();
+    s.memory_used(&[], "nothing", now).await.unwrap();
+    assert_eq!(
+        s.memory_uses(a.id, 10).await.unwrap(),
+        vec![
+            (now + Duration::minutes(1), "a /think question".to_owned()),
+            (now, "chat (telegram)".to_owned()),
+        ]
+    );
+    assert_eq!(s.memory_uses(a.id, 1).await.unwrap().len(), 1);
+    assert!(s.forget_memory(b.id).await.unwrap());
+    assert!(s.memory_uses(b.id, 10).await.unwrap().is_empty());
+    // A memory forgotten before its use is recorded is skipped, not an error.
+    s.memory_used(&[b.id, a.id], "chat (dashboard)", now)
+        .await
+        .unwrap();
+    assert_eq!(s.memory_uses(a.id, 10).await.unwrap().len(), 3);
+    assert!(s.memory_uses(b.id, 10).await.unwrap().is_empty());
+}

@@ -66,7 +66,8 @@ macro_rules! store_suite {
             sync_links_are_one_per_record_and_the_stamp_moves,
             news_feeds_items_and_fetch_state,
             finance_imports_dedupe_undo_rules_and_budgets,
-            dashboard_sessions_links_lockout_and_audit
+            dashboard_sessions_links_lockout_and_audit,
+            memory_uses_are_kept_and_go_with_the_memory
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -159,10 +159,40 @@ struct One {
     metadata: String,
     embedded: String,
     confirm: bool,
+    /// (when, what for), newest first.
+    uses: Vec<(String, String)>,
+    /// Disclosures that carried it: (number, when, to whom).
+    disclosed: Vec<(i64, String, String)>,
 }
 
 async fn show(web: &Web, owner: &Owner, id: i64, confirm: bool) -> Result<Response, PageError> {
     let m = find(web, id).await?;
+    let tz = web.services.tz();
+    let uses = web
+        .services
+        .store
+        .memory_uses(id, 50)
+        .await?
+        .into_iter()
+        .map(|(at, by)| (super::local(tz, at), by))
+        .collect();
+    // Disclosure items name memories as `memory #ID (date)`.
+    let label = format!("memory #{id} (");
+    let disclosed = web
+        .services
+        .store
+        .list_disclosures(500)
+        .await?
+        .into_iter()
+        .filter(|d| d.items.iter().any(|i| i.starts_with(&label)))
+        .map(|d| {
+            (
+                d.id,
+                super::local(tz, d.at),
+                format!("{} ({})", d.provider, d.model),
+            )
+        })
+        .collect();
     Ok(owner.page(&One {
         layout: owner.layout("/memory"),
         id: m.id,
@@ -175,6 +205,8 @@ async fn show(web: &Web, owner: &Owner, id: i64, confirm: bool) -> Result<Respon
             .model
             .unwrap_or_else(|| "not yet (waiting for the embedding model)".into()),
         confirm,
+        uses,
+        disclosed,
     }))
 }
 
