@@ -37,7 +37,6 @@ pub const MIN_PASSWORD: usize = 10;
 pub const COOKIE: &str = "oz_session";
 
 /// How a password login went.
-#[derive(Debug)]
 pub enum Login {
     /// Signed in: the cookie's token (shown once, never stored) and the session.
     In {
@@ -49,6 +48,22 @@ pub enum Login {
     Locked(DateTime<Utc>),
     /// No password was ever set.
     NoPassword,
+}
+
+/// The session token never appears in `Debug` output.
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Login::In { session, .. } => f
+                .debug_struct("In")
+                .field("token", &"********")
+                .field("session", session)
+                .finish(),
+            Login::Wrong => f.write_str("Wrong"),
+            Login::Locked(until) => f.debug_tuple("Locked").field(until).finish(),
+            Login::NoPassword => f.write_str("NoPassword"),
+        }
+    }
 }
 
 /// 32 random bytes, hex.
@@ -248,6 +263,27 @@ mod tests {
         assert!(!verify("correct horse batterY", &h));
         assert!(!verify("anything", "not a phc string"));
         assert!(hash_password("short").is_err());
+    }
+
+    #[test]
+    fn the_session_token_is_not_in_debug_output() {
+        let now = chrono::Utc::now();
+        let login = Login::In {
+            token: "f00dfeed".repeat(8),
+            session: WebSession {
+                id: 1,
+                via: "password".into(),
+                user_agent: String::new(),
+                created_at: now,
+                last_seen_at: now,
+                expires_at: now,
+            },
+        };
+        let shown = format!("{login:?}");
+        assert!(
+            !shown.contains("f00dfeed") && shown.contains("********"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod clock;
 pub mod consent;
 pub mod dashboard;
 pub mod doctor;
+pub mod doctor_security;
 pub mod finance;
 pub mod health;
 pub mod jobs;

@@ -97,6 +97,24 @@ pub struct Loaded {
     pub origins: BTreeMap<String, String>,
 }
 
+/// Whether OpenZero reads the environment variable `name`: a key's
+/// `OPENZERO__SECTION__KEY` name or one of its other names, a secret's
+/// `…_FILE` form, or the data directory and configuration file variables.
+pub fn is_known_env(name: &str) -> bool {
+    name == DATA_DIR_ENV
+        || name == CONFIG_ENV
+        || KEYS.iter().any(|d| {
+            let names = d
+                .legacy_env
+                .iter()
+                .map(|s| (*s).to_owned())
+                .chain(std::iter::once(d.env_name()));
+            names
+                .into_iter()
+                .any(|n| name == n || (d.kind == Kind::Secret && name == format!("{n}_FILE")))
+        })
+}
+
 /// The default data directory: `$XDG_DATA_HOME/openzero` (usually
 /// `~/.local/share/openzero`).
 pub fn default_data_dir(env: &BTreeMap<String, String>) -> Result<PathBuf, ConfigError> {
@@ -189,13 +207,10 @@ pub fn load(inputs: &Inputs) -> Result<Loaded, ConfigError> {
         }
     }
     for name in env.keys() {
-        let known = name == DATA_DIR_ENV
-            || name == CONFIG_ENV
-            || KEYS.iter().any(|d| {
-                let n = d.env_name();
-                *name == n || *name == format!("{n}_FILE")
-            });
-        if name.starts_with("OPENZERO_") && !known && !name.starts_with("OPENZERO_TEST") {
+        if name.starts_with("OPENZERO_")
+            && !is_known_env(name)
+            && !name.starts_with("OPENZERO_TEST")
+        {
             warnings.push(format!(
                 "unknown environment variable {name} (ignored); see .env.example"
             ));

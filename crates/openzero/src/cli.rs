@@ -64,7 +64,7 @@ Examples:
 An existing openzero.toml is never overwritten.")]
     Init,
 
-    /// Run the service: HTTP server (GET /health) until Ctrl-C or SIGTERM
+    /// Run the service: the dashboard and GET /health over HTTP, Telegram, the jobs, until Ctrl-C or SIGTERM
     #[command(after_help = "\
 Examples:
   openzero serve
@@ -86,12 +86,18 @@ Examples:
 Examples:
   openzero doctor
   openzero doctor --json
+  openzero doctor --security
 
 Exits with status 1 when something configured is broken.")]
     Doctor {
         /// Print the checks as JSON
         #[arg(long)]
         json: bool,
+        /// Check what matters for security instead: listening address,
+        /// permissions, where secrets come from, the Telegram owner, the
+        /// dashboard password
+        #[arg(long)]
+        security: bool,
     },
 
     /// Show the effective configuration
@@ -222,6 +228,16 @@ The dashboard is served by `openzero serve` at server.bind
 (http://127.0.0.1:8000 by default)."
     )]
     Dashboard(crate::dashboard_cmd::DashboardCommand),
+
+    /// Run as a system service: write the hardened systemd unit
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  sudo openzero service install --user openzero
+  openzero service install --print"
+    )]
+    Service(crate::service_cmd::ServiceCommand),
 
     /// Talk to Z: one message, or a conversation when no message is given
     #[command(after_help = "\

@@ -14,7 +14,7 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
     match command {
         Command::Init => init(&loaded).await,
         Command::Serve { clock, .. } => serve(loaded, clock).await,
-        Command::Doctor { json } => doctor(&loaded, json).await,
+        Command::Doctor { json, security } => doctor(&loaded, json, security).await,
         Command::Config(ConfigCommand::Show { json }) => config_show(&loaded, json),
         Command::Config(ConfigCommand::Paths) => config_paths(&loaded),
         Command::Project(cmd) => project(&loaded, cmd).await,
@@ -25,6 +25,7 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Task(cmd) => crate::boards_cmd::task(&loaded, cmd).await,
         Command::Planka(cmd) => crate::planka_cmd::run(loaded, cmd).await,
         Command::Dashboard(cmd) => crate::dashboard_cmd::run(loaded, cmd).await,
+        Command::Service(cmd) => crate::service_cmd::run(&loaded, cmd),
         Command::News(cmd) => crate::news_cmd::run(loaded, cmd).await,
         Command::Finance(cmd) => crate::finance_cmd::run(loaded, cmd).await,
         Command::Bench(cmd) => crate::bench_cmd::run(&loaded, cmd).await,
@@ -162,8 +163,12 @@ async fn shutdown_signal() {
     }
 }
 
-async fn doctor(loaded: &Loaded, json: bool) -> Result<ExitCode> {
-    let checks = doctor::run(loaded, chrono::Utc::now()).await;
+async fn doctor(loaded: &Loaded, json: bool, security: bool) -> Result<ExitCode> {
+    let checks = if security {
+        openzero_app::doctor_security::run(loaded).await
+    } else {
+        doctor::run(loaded, chrono::Utc::now()).await
+    };
     if json {
         outln!("{}", serde_json::to_string_pretty(&checks)?);
     } else {

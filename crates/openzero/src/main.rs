@@ -26,6 +26,7 @@ mod mail_cmd;
 mod memory_cmd;
 mod news_cmd;
 mod planka_cmd;
+mod service_cmd;
 mod think_cmd;
 
 use std::collections::BTreeMap;

@@ -37,6 +37,8 @@ pub enum ServerError {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub services: Arc<Services>,
+    /// Turns true when the server stops (ends the dashboard's live answers).
+    pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Body of `GET /health`.
@@ -53,7 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/webhooks/planka", post(planka_webhook))
         .with_state(state.clone())
-        .merge(openzero_web::routes(state.services))
+        .merge(openzero_web::routes(state.services, state.stop))
 }
 
 /// Planka's webhook calls: stored durably, then answered (see
@@ -414,6 +416,7 @@ pub async fn run(
             })
         });
     services.add_check(workers.check("scheduler"));
+    let web_stop = stop_rx.clone();
     let scheduler = {
         let (services, workers, stop) = (services.clone(), workers.clone(), stop_rx.clone());
         tokio::spawn(async move {
@@ -425,6 +428,7 @@ pub async fn run(
     };
     let mut app = router(AppState {
         services: services.clone(),
+        stop: web_stop,
     });
     // Routes the channels contribute (Telegram's webhook).
     let bot_task = match telegram {

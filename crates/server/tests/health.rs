@@ -101,6 +101,7 @@ async fn health_is_down_when_storage_breaks_under_a_running_server() {
     let store = openzero_app::open_store(&loaded).await.unwrap();
     let app = openzero_server::router(openzero_server::AppState {
         services: openzero_server::services_over(loaded, store.clone()),
+        stop: tokio::sync::watch::channel(false).1,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -116,7 +116,8 @@ fn main() {
             openzero_app::dashboard::Login::In { token, .. } => token,
             other => panic!("{other:?}"),
         };
-        let app = openzero_web::routes(services.clone()).route(
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        let app = openzero_web::routes(services.clone(), stopped).route(
             "/health",
             axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
         );

@@ -277,12 +277,21 @@ fn login_form(
     res
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct LoginForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
     password: String,
+}
+
+/// The password never appears in `Debug` output.
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("password", &"********")
+            .finish_non_exhaustive()
+    }
 }
 
 fn signed_in(web: &Web, headers: &HeaderMap, token: &str) -> Response {

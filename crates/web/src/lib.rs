@@ -27,6 +27,24 @@ pub struct Web {
     pub services: Arc<Services>,
     /// Memory imports running or finished in this process, by number.
     pub(crate) imports: Arc<std::sync::Mutex<pages::Imports>>,
+    /// Turns true when the server stops: long answers (the live log) end
+    /// then, so a shutdown does not wait on an open page.
+    pub(crate) stop: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Web {
+    /// Resolves when the server stops (never, if nobody can stop it).
+    pub(crate) async fn stopping(&self) {
+        let mut stop = self.stop.clone();
+        loop {
+            if *stop.borrow_and_update() {
+                return;
+            }
+            if stop.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
 }
 
 /// One entry of the navigation: a page a capability contributes.
@@ -93,11 +111,13 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
      img-src 'self' data:; connect-src 'self'; manifest-src 'self'; worker-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// The dashboard's routes, to merge into the server's router.
-pub fn routes(services: Arc<Services>) -> Router {
+/// The dashboard's routes, to merge into the server's router; `stop`
+/// turns true when the server stops.
+pub fn routes(services: Arc<Services>, stop: tokio::sync::watch::Receiver<bool>) -> Router {
     let state = Web {
         services,
         imports: Arc::default(),
+        stop,
     };
     Router::new()
         .merge(assets::routes())

@@ -326,3 +326,110 @@ fn env_example_in_repo_is_current() {
         }
     }
 }
+
+/// Names the compose file defines for its own containers (not OpenZero's).
+const COMPOSE_ONLY: &[&str] = &[
+    "POSTGRES_PASSWORD",
+    "PLANKA_SECRET_KEY",
+    "PLANKA_PUBLIC_URL",
+];
+
+fn repo_file(rel: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `NAME=` assignments and `${NAME…}` uses in a text.
+fn env_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let word = |s: &str| -> Option<String> {
+        let n: String = s
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        (n.len() > 2 && n.starts_with(|c: char| c.is_ascii_uppercase())).then_some(n)
+    };
+    for (i, _) in text.match_indices("${") {
+        if let Some(n) = word(&text[i + 2..]) {
+            out.insert(n);
+        }
+    }
+    for token in text.split(|c: char| c.is_whitespace() || c == '`' || c == '"') {
+        if let Some((name, _)) = token.split_once('=')
+            && word(name).as_deref() == Some(name)
+        {
+            out.insert(name.to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn deployment_files_use_only_known_configuration_names() {
+    let compose = repo_file("deploy/docker-compose.yml");
+    let mut names = env_names(&compose);
+    // The openzero service's own `environment:` block (`KEY: value`).
+    let service = compose
+        .split("\n  openzero:\n")
+        .nth(1)
+        .and_then(|s| s.split("\n  postgres:\n").next())
+        .unwrap();
+    let block = service.split("    environment:\n").nth(1).unwrap();
+    for line in block.lines().take_while(|l| l.starts_with("      ")) {
+        if let Some((k, _)) = line.trim().split_once(':')
+            && !k.starts_with('#')
+        {
+            names.insert(k.to_owned());
+        }
+    }
+    names.extend(env_names(&repo_file("deploy/Dockerfile")));
+    names.extend(env_names(&repo_file("deploy/openzero.service")));
+    let docs = repo_file("docs/deployment.md");
+    for block in docs.split("```sh").skip(1) {
+        names.extend(env_names(block.split("```").next().unwrap_or_default()));
+    }
+    // Names of the other containers' own settings, set inside the compose
+    // file from ours: not read by OpenZero, so not checked.
+    for theirs in [
+        "POSTGRES_USER",
+        "POSTGRES_DB",
+        "BASE_URL",
+        "SECRET_KEY",
+        "DEFAULT_ADMIN_EMAIL",
+        "DEFAULT_ADMIN_PASSWORD",
+        "DEFAULT_ADMIN_NAME",
+        "DEFAULT_ADMIN_USERNAME",
+        // The image build's own shell.
+        "HOME",
+    ] {
+        names.remove(theirs);
+    }
+    for must in [
+        "DATABASE_URL",
+        "OPENZERO_DATA_DIR",
+        "TELEGRAM_BOT_TOKEN_FILE",
+        "LLM_PROVIDER",
+    ] {
+        assert!(
+            names.contains(must),
+            "{must} not found: the parser lost track ({names:?})"
+        );
+    }
+    let unknown: Vec<&String> = names
+        .iter()
+        .filter(|n| !crate::is_known_env(n) && !COMPOSE_ONLY.contains(&n.as_str()))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "deploy/ or docs/deployment.md use names OpenZero does not read: {unknown:?}"
+    );
+    assert!(!crate::is_known_env("OPENZERO_SERVER_BIND"));
+    assert!(crate::is_known_env("OPENZERO_PUBLIC_URL"));
+    assert!(crate::is_known_env("DATABASE_URL_FILE"));
+    assert!(
+        !crate::is_known_env("USER_TIMEZONE_FILE"),
+        "only secrets come from files"
+    );
+}

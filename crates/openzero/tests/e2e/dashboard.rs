@@ -46,7 +46,7 @@ impl Browser {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -361,7 +361,25 @@ async fn only_the_owner_gets_in_and_every_change_needs_the_token() {
     assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/login"));
     let (_, to, _) = b.get("/").await;
     assert_eq!(to, "/login");
-    served.stop();
+
+    // An open Logs page does not hold up a shutdown: its stream ends.
+    b.login(PASSWORD).await;
+    let stream = reqwest::Client::new()
+        .get(format!("{}/logs/stream", served.url.trim_end_matches('/')))
+        .header(COOKIE, b.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let t = std::time::Instant::now();
+    let log = served.stop();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(10),
+        "serve took {:?} to stop with a Logs page open",
+        t.elapsed()
+    );
+    assert!(log.contains("stopped cleanly"), "{log}");
+    drop(stream);
 }
 
 use predicates::prelude::PredicateBooleanExt;

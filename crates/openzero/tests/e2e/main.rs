@@ -15,6 +15,7 @@ mod common;
 mod consent;
 mod dashboard;
 mod dashboard_browser;
+mod deploy;
 mod disk;
 mod finance;
 mod gmail;

@@ -93,7 +93,11 @@ fn event(l: &LogLine) -> Event {
         .unwrap_or_else(|_| Event::default().data(""))
 }
 
-async fn stream(_owner: Owner, Query(f): Query<Filter>) -> impl IntoResponse {
+async fn stream(
+    axum::extract::State(web): axum::extract::State<Web>,
+    _owner: Owner,
+    Query(f): Query<Filter>,
+) -> impl IntoResponse {
     let max = f.max();
     let (backlog, rx) = logs::hub().subscribe(f.after);
     let backlog = futures_util::stream::iter(
@@ -117,7 +121,10 @@ async fn stream(_owner: Owner, Query(f): Query<Filter>) -> impl IntoResponse {
             }
         }
     });
-    let s: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
-        Box::pin(futures_util::StreamExt::chain(backlog, live));
+    // Ends when the server stops (a graceful shutdown waits for open answers).
+    let until = Box::pin(async move { web.stopping().await });
+    let s: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> = Box::pin(
+        futures_util::StreamExt::take_until(futures_util::StreamExt::chain(backlog, live), until),
+    );
     Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

@@ -1,0 +1,2 @@
+-- Planka's own database beside OpenZero's (used only with --profile planka).
+CREATE DATABASE planka;
