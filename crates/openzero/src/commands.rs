@@ -130,7 +130,9 @@ async fn serve(
         )
     })?;
     let local = listener.local_addr()?;
-    outln!("OpenZero is listening on http://{local} (GET /health). Press Ctrl-C to stop.");
+    outln!(
+        "OpenZero is listening on http://{local} (the dashboard; GET /health for monitors). Press Ctrl-C to stop."
+    );
     openzero_server::run(loaded, listener, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

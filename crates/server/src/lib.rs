@@ -345,6 +345,11 @@ pub async fn run(
         timezone = loaded.settings.general.timezone.0.name(),
         "openzero is serving"
     );
+    if let Ok(None) = store.web_password().await {
+        tracing::warn!(
+            "the dashboard has no password yet: run `openzero dashboard set-password`, or send /login to Z on Telegram"
+        );
+    }
     let memory_index = services.memory_index.clone();
     if !store.searches_vectors() {
         // Build the index now, not at the owner's first question.
