@@ -265,10 +265,22 @@ pub async fn move_to(
     if let Some(board) = boards.iter().find(|b| b.id == list.board_id) {
         open_target(board, list)?;
     }
+    put(store, tz, now, &c, list.id).await
+}
+
+/// Puts card `c` on list `list_id` (checked open by the caller); a
+/// repeating one reaching a done list is followed by its next.
+async fn put(
+    store: &dyn BoardStore,
+    tz: Tz,
+    now: DateTime<Utc>,
+    c: &CardRow,
+    list_id: i64,
+) -> Result<CardRow, AppError> {
     let moved = store
-        .card_move(id, list.id)
+        .card_move(c.id, list_id)
         .await?
-        .ok_or_else(|| AppError::Invalid(format!("there is no task #{id}")))?;
+        .ok_or_else(|| AppError::Invalid(format!("there is no task #{}", c.id)))?;
     next_if_done(store, tz, now, c.list_done, &moved).await;
     Ok(moved)
 }
@@ -289,12 +301,7 @@ pub async fn move_to_list(
         .find_map(|b| b.lists.iter().find(|l| l.id == list_id).map(|l| (b, l)))
         .ok_or_else(|| AppError::Invalid(format!("there is no list #{list_id}")))?;
     open_target(board, list)?;
-    let moved = store
-        .card_move(id, list.id)
-        .await?
-        .ok_or_else(|| AppError::Invalid(format!("there is no task #{id}")))?;
-    next_if_done(store, tz, now, c.list_done, &moved).await;
-    Ok(moved)
+    put(store, tz, now, &c, list.id).await
 }
 
 /// A task may go only to a list and board in use (archived ones hide

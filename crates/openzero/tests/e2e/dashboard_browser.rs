@@ -155,6 +155,26 @@ async fn see(c: &Client, what: &str) {
     }
 }
 
+/// Types `text` into the field with id `id`.
+async fn fill(c: &Client, id: &str, text: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+/// Clicks the element `css` (without waiting for a page).
+async fn press(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn shot(c: &Client, name: &str) {
     if let Some(dir) = std::env::var_os("OPENZERO_SCREENSHOTS") {
         let png = c.screenshot().await.unwrap();
@@ -282,24 +302,14 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
 
     // Add a project under another.
     c.goto(&format!("{base}/projects")).await.unwrap();
-    c.find(Locator::Id("project-name"))
-        .await
-        .unwrap()
-        .send_keys("Run a half marathon")
-        .await
-        .unwrap();
+    fill(&c, "project-name", "Run a half marathon").await;
     c.find(Locator::Id("project-parent"))
         .await
         .unwrap()
         .select_by_label("Health")
         .await
         .unwrap();
-    c.find(Locator::Css("#add-project button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&c, "#add-project button").await;
     see(&c, "Added Run a half marathon.").await;
     fits(&c, "projects").await;
     shot(&c, "projects").await;
@@ -317,19 +327,9 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
     see(&c, "blue flowerpot").await;
     fits(&c, "memory").await;
     shot(&c, "memory").await;
-    c.find(Locator::Css("li[data-id='1'] a.forget"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&c, "li[data-id='1'] a.forget").await;
     see(&c, "Forget this memory?").await;
-    c.find(Locator::Id("confirm-forget"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&c, "#confirm-forget").await;
     see(&c, "Forgot memory #1.").await;
     assert!(!text(&c).await.contains("blue flowerpot"));
     let export =
@@ -347,18 +347,8 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
     jsonl.push_str("{not json\n");
     std::fs::write(&file, jsonl).unwrap();
     c.goto(&format!("{base}/memory")).await.unwrap();
-    c.find(Locator::Id("import-file"))
-        .await
-        .unwrap()
-        .send_keys(file.to_str().unwrap())
-        .await
-        .unwrap();
-    c.find(Locator::Id("import-start"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill(&c, "import-file", file.to_str().unwrap()).await;
+    press(&c, "#import-start").await;
     see(&c, "Imported 300 new memories").await;
     see(&c, "1 lines skipped (line 301:").await;
     let bar = c
@@ -383,12 +373,7 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
     fits(&c, "thoughts").await;
     shot(&c, "thoughts").await;
     assert!(seen.lock().unwrap().is_empty(), "nothing left before Send");
-    c.find(Locator::Css("button.send"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&c, "button.send").await;
     see(&c, "the answer is below").await;
     see(&c, "Write to anna@example.org before Friday.").await;
     assert_eq!(seen.lock().unwrap().len(), 1);
@@ -518,18 +503,8 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
 
     // Chat: the answer grows in the page as the model writes it.
     c.goto(&format!("{base}/chat")).await.unwrap();
-    c.find(Locator::Id("chat-text"))
-        .await
-        .unwrap()
-        .send_keys("How is my week?")
-        .await
-        .unwrap();
-    c.find(Locator::Id("chat-send"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill(&c, "chat-text", "How is my week?").await;
+    press(&c, "#chat-send").await;
     let start = Instant::now();
     let mut partial = false;
     loop {
@@ -595,12 +570,7 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
     fits(&c, "logs").await;
     shot(&c, "logs").await;
     // Paused, the page takes no new line.
-    c.find(Locator::Id("log-pause"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&c, "#log-pause").await;
     see(&c, "Paused.").await;
     let before = text(&c).await.matches("project added").count();
     other
@@ -608,12 +578,7 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
         .await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(text(&c).await.matches("project added").count(), before);
-    c.find(Locator::Id("log-pause"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&c, "#log-pause").await;
     let start = Instant::now();
     while text(&c).await.matches("project added").count() != before + 1 {
         assert!(
@@ -625,12 +590,7 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
 
     // Sign out, then five wrong passwords lock the door, even for the right one.
     c.goto(&format!("{base}/")).await.unwrap();
-    c.find(Locator::Css(".logout button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&c, ".logout button").await;
     see(&c, "Sign in to Z").await;
     assert!(c.current_url().await.unwrap().path().ends_with("/login"));
     for _ in 0..5 {
