@@ -173,6 +173,10 @@ async fn open_session(
 ) -> Result<(String, WebSession), AppError> {
     let (t, csrf) = (new_token()?, new_token()?);
     let now = clock::now();
+    // Sign-ins are rare: a good moment to drop what can no longer sign in.
+    if let Err(e) = store.web_prune(now - chrono::Duration::days(1)).await {
+        tracing::warn!(error = %e, "old sessions not pruned");
+    }
     let ua: String = user_agent.chars().take(200).collect();
     let session = store
         .web_session_add(&NewWebSession {

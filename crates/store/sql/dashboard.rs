@@ -220,6 +220,25 @@ impl DashboardStore for Db {
         Ok(())
     }
 
+    async fn web_prune(&self, before: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for q in [
+            "DELETE FROM web_sessions WHERE expires_at < $1 OR revoked_at < $1",
+            "DELETE FROM web_login_links WHERE expires_at < $1 OR used_at < $1",
+            "DELETE FROM web_login_failures WHERE at < $1",
+        ] {
+            // SQLite's `?` are bound once per use; PostgreSQL's `$1` once.
+            let rendered = sql(q);
+            let uses = rendered.matches('?').count().max(1);
+            let mut query = sqlx::query(&rendered);
+            for _ in 0..uses {
+                query = query.bind(before);
+            }
+            query.execute(&mut *tx).await.map_err(|e| self.err(e))?;
+        }
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
     async fn web_audit(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
         let rows: Vec<(i64, DateTime<Utc>, Option<i64>, String, String)> = sqlx::query_as(&sql(
             "SELECT id, at, session_id, action, detail FROM web_audit ORDER BY id DESC LIMIT $1",

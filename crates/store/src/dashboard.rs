@@ -104,6 +104,11 @@ pub trait DashboardStore: Send + Sync + std::fmt::Debug {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Deletes what can no longer let anyone in: sessions expired or
+    /// revoked, links used or expired, and failed logins, all before
+    /// `before`. The audit log is kept.
+    async fn web_prune(&self, before: DateTime<Utc>) -> Result<(), StoreError>;
+
     /// The newest `limit` audit rows, newest first.
     async fn web_audit(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError>;
 }

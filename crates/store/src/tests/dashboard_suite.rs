@@ -104,6 +104,27 @@ pub async fn dashboard_sessions_links_lockout_and_audit(s: &dyn Store) {
         (Some(b.id), "Garden <b>")
     );
     assert_eq!(s.web_audit(1).await.unwrap().len(), 1);
+
+    // Pruning drops what can no longer sign in, keeps what still can and
+    // the audit log.
+    let live = s.web_session_add(&new("hash-live", 24 * 60)).await.unwrap();
+    let later = now + Duration::hours(30);
+    s.web_prune(later).await.unwrap();
+    let left: Vec<_> = s
+        .web_sessions(later)
+        .await
+        .unwrap()
+        .iter()
+        .map(|x| x.id)
+        .collect();
+    assert_eq!(left, vec![live.id]);
+    assert!(
+        s.web_login_failures(now - Duration::hours(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.web_audit(10).await.unwrap().len(), 2);
 }
 
 pub async fn memory_uses_are_kept_and_go_with_the_memory(s: &dyn Store) {
