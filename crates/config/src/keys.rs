@@ -644,6 +644,22 @@ pub const KEYS: &[KeyDef] = &[
         "\"https://www.googleapis.com/\"",
         "The Google Calendar API (read with calendar.readonly, GET requests only).",
     ),
+    k(
+        "training.hr_rest",
+        Int,
+        &[],
+        Some("60"),
+        "52",
+        "Your resting heart rate (bpm), for training load (TRIMP).",
+    ),
+    k(
+        "training.hr_max",
+        Int,
+        &[],
+        Some("190"),
+        "186",
+        "Your maximum heart rate (bpm), for training load (TRIMP).",
+    ),
 ];
 
 /// Looks a key up by its `section.key` path.

@@ -22,6 +22,26 @@ pub struct Settings {
     pub planka: Planka,
     pub mail: MailSettings,
     pub google: Google,
+    pub training: TrainingSettings,
+}
+
+/// The owner's heart-rate frame, for training load.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct TrainingSettings {
+    /// Resting heart rate, beats per minute.
+    pub hr_rest: u32,
+    /// Maximum heart rate, beats per minute.
+    pub hr_max: u32,
+}
+
+impl Default for TrainingSettings {
+    fn default() -> Self {
+        Self {
+            hr_rest: 60,
+            hr_max: 190,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

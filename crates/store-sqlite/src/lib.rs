@@ -57,6 +57,8 @@ mod news;
 mod projects;
 #[path = "../../store/sql/sync_link.rs"]
 mod sync_link;
+#[path = "../../store/sql/training.rs"]
+mod training;
 
 /// This adapter's store, as the shared query modules (`crates/store/sql/`) name it.
 /// Its sqlx database, for the shared modules' generic executors.

@@ -42,6 +42,10 @@ pub mod sync_link;
 #[cfg(feature = "testsuite")]
 #[path = "tests/suite.rs"]
 pub mod testsuite;
+pub mod training;
+#[cfg(feature = "testsuite")]
+#[path = "tests/training_suite.rs"]
+pub mod training_testsuite;
 
 pub use board::BoardStore;
 pub use calendar::CalendarStore;
@@ -52,6 +56,7 @@ pub use memory_rows::*;
 pub use memory_use::MemoryUseStore;
 pub use news::NewsStore;
 pub use sync_link::SyncLinkStore;
+pub use training::TrainingStore;
 
 mod memory_rows;
 
@@ -504,6 +509,7 @@ pub trait Store:
     + FinanceStore
     + DashboardStore
     + MemoryUseStore
+    + TrainingStore
 {
 }
 
@@ -525,7 +531,8 @@ impl<
         + NewsStore
         + FinanceStore
         + DashboardStore
-        + MemoryUseStore,
+        + MemoryUseStore
+        + TrainingStore,
 > Store for T
 {
 }
@@ -551,6 +558,7 @@ pub mod prelude {
     pub use crate::PreferenceStore as _;
     pub use crate::ProjectStore as _;
     pub use crate::SyncLinkStore as _;
+    pub use crate::TrainingStore as _;
 }
 
 /// A channel's running summary of its older turns.

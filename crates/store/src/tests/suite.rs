@@ -13,6 +13,7 @@ pub use crate::dashboard_testsuite::*;
 pub use crate::finance_testsuite::*;
 pub use crate::mail_testsuite::*;
 pub use crate::news_testsuite::*;
+pub use crate::training_testsuite::*;
 use crate::{Embedding, MemoryRecord, Store, StoreError};
 use openzero_core::memory::{Filters, Source};
 
@@ -67,7 +68,8 @@ macro_rules! store_suite {
             news_feeds_items_and_fetch_state,
             finance_imports_dedupe_undo_rules_and_budgets,
             dashboard_sessions_links_lockout_and_audit,
-            memory_uses_are_kept_and_go_with_the_memory
+            memory_uses_are_kept_and_go_with_the_memory,
+            activities_are_kept_once_newest_first
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

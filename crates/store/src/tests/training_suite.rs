@@ -1,0 +1,67 @@
+//! The training port's conformance cases (part of [`crate::testsuite`]).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use chrono::{Duration, SubsecRound, Utc};
+
+use crate::Store;
+use crate::training::NewActivity;
+
+fn run(id: &str, days_ago: i64) -> NewActivity {
+    NewActivity {
+        source: "file".into(),
+        external_id: id.into(),
+        sport: "running".into(),
+        name: Some(format!("Run {id}")),
+        start_at: Utc::now().trunc_subsecs(3) - Duration::days(days_ago),
+        elapsed_s: 3600.5,
+        moving_s: 3500.0,
+        distance_m: 10_012.25,
+        avg_hr: Some(148.5),
+        trimp: Some(97.25),
+        efficiency: None,
+        samples: "[{\"hr\":140}]".into(),
+        laps: "[]".into(),
+    }
+}
+
+pub async fn activities_are_kept_once_newest_first(s: &dyn Store) {
+    let now = Utc::now().trunc_subsecs(3);
+    let a = s.activity_add(&run("aaa", 3), now).await.unwrap().unwrap();
+    let b = s.activity_add(&run("bbb", 1), now).await.unwrap().unwrap();
+    assert_eq!(
+        s.activity_add(&run("aaa", 0), now).await.unwrap(),
+        None,
+        "kept once"
+    );
+    let mut strava = run("aaa", 2);
+    strava.source = "strava".into();
+    assert!(
+        s.activity_add(&strava, now).await.unwrap().is_some(),
+        "ids are per source"
+    );
+    let list = s.activities(10).await.unwrap();
+    let ids: Vec<_> = list.iter().map(|x| x.id).collect();
+    assert_eq!(ids[0], b.id);
+    assert_eq!(*ids.last().unwrap(), a.id);
+    assert_eq!(list.len(), 3);
+    assert_eq!(
+        (a.distance_m, a.avg_hr, a.trimp, a.efficiency),
+        (10_012.25, Some(148.5), Some(97.25), None)
+    );
+    assert_eq!(
+        a.start_at,
+        run("aaa", 3)
+            .start_at
+            .trunc_subsecs(3)
+            .max(a.start_at)
+            .min(a.start_at)
+    );
+    let (got, samples, laps) = s.activity_get(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.id, samples.as_str(), laps.as_str()),
+        (a.id, "[{\"hr\":140}]", "[]")
+    );
+    assert_eq!(s.activity_get(9999).await.unwrap(), None);
+    assert_eq!(s.activities(1).await.unwrap().len(), 1);
+}
