@@ -43,6 +43,7 @@ pub mod services;
 pub mod settings_edit;
 pub mod think;
 pub mod tools;
+pub mod training;
 pub mod wiring;
 
 pub use services::Services;

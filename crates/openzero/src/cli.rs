@@ -239,6 +239,16 @@ Examples:
     )]
     Service(crate::service_cmd::ServiceCommand),
 
+    /// Training: import activity files (GPX, TCX, FIT) and list them with their load
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero training import ~/Downloads/*.fit
+  openzero training list --json"
+    )]
+    Training(crate::training_cmd::TrainingCommand),
+
     /// Talk to Z: one message, or a conversation when no message is given
     #[command(after_help = "\
 Examples:

@@ -28,6 +28,7 @@ mod news_cmd;
 mod planka_cmd;
 mod service_cmd;
 mod think_cmd;
+mod training_cmd;
 
 use std::collections::BTreeMap;
 use std::path::Path;

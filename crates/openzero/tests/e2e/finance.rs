@@ -14,19 +14,7 @@ use common::Oz;
 use serde_json::Value;
 
 fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("OPENZERO_FIXTURES").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"),
-        PathBuf::from,
-    );
-    if dir.join("finance").is_dir() {
-        return Some(dir.join("finance"));
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "no fixtures at {}: set OPENZERO_FIXTURES",
-        dir.display()
-    );
-    None
+    common::fixtures("finance")
 }
 
 const ENV: [(&str, &str); 3] = [

@@ -31,3 +31,4 @@ mod schedule;
 mod serve;
 mod telegram;
 mod tools;
+mod training;

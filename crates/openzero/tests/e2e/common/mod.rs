@@ -211,3 +211,23 @@ pub fn tool_results(req: &serde_json::Value) -> usize {
         .as_array()
         .map_or(0, |m| m.iter().filter(|m| m["role"] == "tool").count())
 }
+
+/// The shared public corpus `kind` (`finance`, `activities`…):
+/// `OPENZERO_FIXTURES`, or `../shared/fixtures` beside the repository.
+/// `None` (skip) only outside CI.
+pub fn fixtures(kind: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("OPENZERO_FIXTURES").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"),
+        PathBuf::from,
+    );
+    if dir.join(kind).is_dir() {
+        return Some(dir.join(kind));
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "no fixtures at {}: set OPENZERO_FIXTURES",
+        dir.display()
+    );
+    eprintln!("skipped: no fixtures at {}", dir.display());
+    None
+}
