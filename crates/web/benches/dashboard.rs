@@ -135,6 +135,7 @@ fn main() {
             ("/logs", "logs"),
             ("/audit", "audit"),
             ("/settings", "settings"),
+            ("/training", "training"),
         ];
         println!(
             "Dashboard, server time per page ({MEMORIES} memories, {CARDS} cards on one board, {PROJECTS} projects; SQLite), {RUNS} requests each"

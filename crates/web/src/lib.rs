@@ -73,6 +73,10 @@ pub const NAV: &[NavItem] = &[
         label: "Boards",
     },
     NavItem {
+        href: "/training",
+        label: "Training",
+    },
+    NavItem {
         href: "/memory",
         label: "Memory",
     },

@@ -551,6 +551,13 @@ async fn hostile_text_is_escaped_on_every_page() {
     assert!(one.contains("disclosure #1"), "{one}");
     assert!(!one.contains("Never sent off this machine."));
 
+    // The training page lists the activity and its week.
+    let (_, _, training) = b.get("/training").await;
+    assert!(
+        training.contains("Week of") && training.contains("Sun 1 Nov 2026 07:00"),
+        "{training}"
+    );
+
     // The secret never reaches the settings page.
     let (_, _, settings) = b.get("/settings").await;
     assert!(!settings.contains("sk-test-secret"));

@@ -15,6 +15,7 @@ pub(crate) use memory::Imports;
 mod persona;
 mod projects;
 mod thoughts;
+mod training;
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -27,6 +28,7 @@ pub fn routes() -> Router<Web> {
         .merge(jobs::routes())
         .merge(logs::routes())
         .merge(thoughts::routes())
+        .merge(training::routes())
         .merge(account::routes())
 }
 
