@@ -108,7 +108,7 @@ pub fn line(a: &ActivityRow, tz: chrono_tz::Tz) -> String {
         a.distance_m / 1000.0,
         clock_time(a.moving_s)
     );
-    if a.distance_m > 100.0 {
+    if a.distance_m > 100.0 && a.moving_s > 0.0 {
         s.push_str(&format!(
             " · {} /km",
             clock_time(a.moving_s / (a.distance_m / 1000.0))

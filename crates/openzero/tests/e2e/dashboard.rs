@@ -469,6 +469,24 @@ async fn hostile_text_is_escaped_on_every_page() {
         "--board",
         "Career",
     ]);
+    // An activity whose file names it with markup.
+    let gpx = oz.work.join("hostile.gpx");
+    let name = HOSTILE
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    std::fs::write(
+        &gpx,
+        format!(
+            "<?xml version=\"1.0\"?><gpx version=\"1.1\" creator=\"t\"><trk><name>{name}</name><trkseg>\
+             <trkpt lat=\"48.1\" lon=\"11.5\"><time>2026-11-01T07:00:00Z</time></trkpt>\
+             <trkpt lat=\"48.1001\" lon=\"11.5\"><time>2026-11-01T07:00:05Z</time></trkpt>\
+             </trkseg></trk></gpx>"
+        ),
+    )
+    .unwrap();
+    oz.ok(&["training", "import", gpx.to_str().unwrap()]);
     oz.cmd()
         .env("DEEP_THINK_PROVIDER", "openai")
         .env("DEEP_THINK_MODEL", "gpt-test")
@@ -556,6 +574,10 @@ async fn hostile_text_is_escaped_on_every_page() {
     assert!(
         training.contains("Week of") && training.contains("Sun 1 Nov 2026 07:00"),
         "{training}"
+    );
+    assert!(
+        training.contains("&#60;script&#62;alert"),
+        "the activity's name, escaped"
     );
 
     // The secret never reaches the settings page.
