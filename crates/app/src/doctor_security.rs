@@ -124,7 +124,11 @@ pub async fn run(loaded: &Loaded) -> Vec<Check> {
         check(
             "secrets",
             Outcome::Ok,
-            format!("{in_files} set, all read from files"),
+            if in_files == 0 {
+                "none set".to_owned()
+            } else {
+                format!("{in_files} set, all read from files")
+            },
         )
     } else {
         check(

@@ -105,13 +105,16 @@ async fn init(loaded: &Loaded) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes a file that must not exist yet: never overwrites.
+/// Writes a file that must not exist yet: never overwrites. Owner-only
+/// (the configuration may come to hold secrets; persona and about-me are
+/// personal).
 fn write_new(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()
 }

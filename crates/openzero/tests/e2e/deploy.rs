@@ -72,6 +72,12 @@ fn doctor_security_says_what_to_fix() {
     };
     assert_eq!(outcome(&checks, "listen").0, "ok");
     assert_eq!(outcome(&checks, "data dir").0, "ok");
+    assert_eq!(
+        outcome(&checks, "config file").0,
+        "ok",
+        "init writes openzero.toml owner-only"
+    );
+    assert_eq!(outcome(&checks, "secrets").1, "none set");
     let (o, d) = outcome(&checks, "dashboard");
     assert_eq!(o, "warn");
     assert!(d.contains("openzero dashboard set-password"));
