@@ -73,6 +73,14 @@ pub const NAV: &[NavItem] = &[
         label: "Boards",
     },
     NavItem {
+        href: "/mail",
+        label: "Mail",
+    },
+    NavItem {
+        href: "/calendar",
+        label: "Calendar",
+    },
+    NavItem {
         href: "/training",
         label: "Training",
     },

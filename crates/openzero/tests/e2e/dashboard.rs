@@ -487,6 +487,29 @@ async fn hostile_text_is_escaped_on_every_page() {
     )
     .unwrap();
     oz.ok(&["training", "import", gpx.to_str().unwrap()]);
+    // A mail and a calendar event with markup in them.
+    let eml = oz.work.join("hostile.eml");
+    std::fs::write(
+        &eml,
+        format!(
+            "From: Mallory <m@example.org>\r\nTo: me@example.org\r\nSubject: Invoice {HOSTILE}\r\n\
+             Date: Mon, 30 Nov 2026 07:00:00 +0000\r\nMessage-ID: <h1@example.org>\r\n\r\nPay now {HOSTILE}\r\n"
+        ),
+    )
+    .unwrap();
+    oz.ok(&["mail", "import", eml.to_str().unwrap()]);
+    let ics = oz.work.join("hostile.ics");
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y%m%d");
+    std::fs::write(
+        &ics,
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:h1\r\n\
+             DTSTAMP:20261101T000000Z\r\nDTSTART:{tomorrow}T100000Z\r\nDTEND:{tomorrow}T110000Z\r\n\
+             SUMMARY:Meet {HOSTILE}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        ),
+    )
+    .unwrap();
+    oz.ok(&["calendar", "import", ics.to_str().unwrap()]);
     oz.cmd()
         .env("DEEP_THINK_PROVIDER", "openai")
         .env("DEEP_THINK_MODEL", "gpt-test")
@@ -542,6 +565,16 @@ async fn hostile_text_is_escaped_on_every_page() {
         "/jobs",
         "/sessions",
         "/settings",
+        "/boards/1",
+        "/cards/1",
+        "/logs",
+        "/chat",
+        "/persona",
+        "/training",
+        "/mail",
+        "/mail/1",
+        "/mail?q=invoice",
+        "/calendar",
     ] {
         let (status, _, body) = b.get(page).await;
         assert_eq!(status, StatusCode::OK, "{page}: {body}");
@@ -553,9 +586,16 @@ async fn hostile_text_is_escaped_on_every_page() {
         }
     }
     assert!(
-        seen >= 7,
+        seen >= 14,
         "the hostile text is shown, escaped, on the pages that hold it ({seen})"
     );
+    for page in ["/mail", "/mail/1", "/calendar", "/training", "/boards/1"] {
+        let (_, _, body) = b.get(page).await;
+        assert!(
+            body.contains("&#60;script&#62;alert"),
+            "{page} shows the text, escaped"
+        );
+    }
     // A memory's page says what used it: the held /think question, then,
     // once sent, the disclosure that carried it off the machine.
     let (_, _, one) = b.get("/memory/1").await;

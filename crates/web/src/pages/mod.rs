@@ -6,10 +6,12 @@ use crate::Web;
 
 mod account;
 mod boards;
+mod calendar;
 mod chat;
 mod home;
 mod jobs;
 mod logs;
+mod mail;
 mod memory;
 pub(crate) use memory::Imports;
 mod persona;
@@ -22,6 +24,8 @@ pub fn routes() -> Router<Web> {
         .merge(home::routes())
         .merge(projects::routes())
         .merge(boards::routes())
+        .merge(mail::routes())
+        .merge(calendar::routes())
         .merge(chat::routes())
         .merge(memory::routes())
         .merge(persona::routes())
