@@ -39,7 +39,7 @@ pub struct Check {
     pub detail: String,
 }
 
-fn check(name: &'static str, outcome: Outcome, detail: impl Into<String>) -> Check {
+pub(crate) fn check(name: &'static str, outcome: Outcome, detail: impl Into<String>) -> Check {
     Check {
         name,
         outcome,

@@ -3,15 +3,7 @@
 
 use openzero_config::{KEYS, Kind, Loaded};
 
-use crate::doctor::{Check, Outcome};
-
-fn check(name: &'static str, outcome: Outcome, detail: impl Into<String>) -> Check {
-    Check {
-        name,
-        outcome,
-        detail: detail.into(),
-    }
-}
+use crate::doctor::{Check, Outcome, check};
 
 #[cfg(unix)]
 fn mode(path: &std::path::Path) -> Option<u32> {

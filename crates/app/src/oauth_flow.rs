@@ -86,22 +86,8 @@ pub async fn grant(
 /// Writes `text` to `path` readable by the owner only (0600), atomically.
 pub fn save_private(loaded: &Loaded, path: &Path, text: &str) -> Result<(), AppError> {
     crate::ensure_data_dir(&loaded.data_dir)?;
-    let tmp = path.with_extension("tmp");
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| AppError::Invalid(format!("cannot write {}: {e}", path.display())))
+    crate::wiring::replace_private_file(path, &path.with_extension("tmp"), text)
+        .map_err(|e| AppError::Invalid(format!("cannot write {}: {e}", path.display())))
 }
 
 /// The code from a pasted address (`…?code=X&state=Y`: the state must be

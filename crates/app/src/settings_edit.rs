@@ -65,17 +65,7 @@ pub fn set(
     }
     doc[section][name] = toml_edit::value(value.trim());
     let tmp = path.with_extension(format!("toml.tmp-{}", std::process::id()));
-    let write = |p: &std::path::Path, body: &str| -> std::io::Result<()> {
-        use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(p)?;
-        f.write_all(body.as_bytes())?;
-        f.sync_all()
-    };
-    write(&tmp, &doc.to_string())
+    crate::wiring::write_private_file(&tmp, &doc.to_string())
         .map_err(|e| AppError::Invalid(format!("cannot write {}: {e}", tmp.display())))?;
     let checked = openzero_config::load(&Inputs {
         data_dir: Some(loaded.data_dir.clone()),

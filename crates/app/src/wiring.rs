@@ -132,3 +132,26 @@ pub async fn open_store(loaded: &Loaded) -> Result<Arc<dyn Store>, AppError> {
     let store = openzero_store_postgres::PgStore::connect(&url).await?;
     Ok(Arc::new(store))
 }
+
+/// Writes `text` to `path` (created or truncated) readable by the owner
+/// only (0600) and flushed to disk.
+pub fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+/// Replaces `path` with `text` whole or not at all: an owner-only temporary
+/// file beside it (`tmp`), flushed, then renamed over it.
+pub fn replace_private_file(path: &Path, tmp: &Path, text: &str) -> std::io::Result<()> {
+    let done = write_private_file(tmp, text).and_then(|()| std::fs::rename(tmp, path));
+    if done.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    done
+}

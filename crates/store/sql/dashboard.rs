@@ -102,19 +102,25 @@ impl DashboardStore for Db {
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        let Some((id, via, ua, created, _, expires, csrf)) = row else {
+        let Some((id, via, ua, created, seen, expires, csrf)) = row else {
             return Ok(None);
         };
-        sqlx::query(&sql(
-            "UPDATE web_sessions SET last_seen_at = $1 WHERE id = $2",
-        ))
-        .bind(now)
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.err(e))?;
+        // Marked seen once a minute at most: a page view is not a write.
+        let seen = if now - seen >= chrono::Duration::minutes(1) {
+            sqlx::query(&sql(
+                "UPDATE web_sessions SET last_seen_at = $1 WHERE id = $2",
+            ))
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+            now
+        } else {
+            seen
+        };
         Ok(Some(ActiveSession {
-            session: session((id, via, ua, created, now, expires)),
+            session: session((id, via, ua, created, seen, expires)),
             csrf,
         }))
     }

@@ -62,7 +62,7 @@ pub trait DashboardStore: Send + Sync + std::fmt::Debug {
     async fn web_session_add(&self, s: &NewWebSession<'_>) -> Result<WebSession, StoreError>;
 
     /// The session with this token hash, if neither revoked nor expired at
-    /// `now`; marks it seen.
+    /// `now`; marks it seen (at most once a minute).
     async fn web_session_get(
         &self,
         token_hash: &str,

@@ -32,6 +32,10 @@ pub async fn dashboard_sessions_links_lockout_and_audit(s: &dyn Store) {
     let got = s.web_session_get("hash-a", later).await.unwrap().unwrap();
     assert_eq!((got.session.id, got.csrf.as_str()), (a.id, "csrf-1"));
     assert_eq!(got.session.last_seen_at, later);
+    // Seen again within the minute: not written again.
+    let soon = later + Duration::seconds(20);
+    let again = s.web_session_get("hash-a", soon).await.unwrap().unwrap();
+    assert_eq!(again.session.last_seen_at, later);
     assert_eq!(s.web_session_get("nope", later).await.unwrap(), None);
     // Expired: not found, not listed.
     assert_eq!(
