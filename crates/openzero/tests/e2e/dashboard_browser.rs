@@ -554,14 +554,14 @@ async fn the_owner_uses_the_dashboard_in_chromium() {
     other
         .post("/projects", &[("csrf", &csrf), ("name", "Watch the logs")])
         .await;
-    let id = String::from_utf8(
+    let projects = String::from_utf8(
         oz.ok(&["project", "list", "--json"])
             .get_output()
             .stdout
             .clone(),
     )
     .unwrap();
-    assert!(id.contains("Watch the logs"));
+    assert!(projects.contains("Watch the logs"));
     see(&c, "project added").await;
     eprintln!(
         "log line on the page {:?} after the request",
