@@ -31,6 +31,7 @@ use pgvector::Vector;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
 
+mod backup;
 #[cfg(feature = "testing")]
 #[path = "tests/testing.rs"]
 pub mod testing;
@@ -138,6 +139,15 @@ impl PgStore {
     /// Connects to `url` (`postgres://user:pass@host:port/db`) and brings the
     /// schema up to date.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let (pool, target) = Self::pool(url).await?;
+        let store = Self { pool, target };
+        store.migrate().await?;
+        tracing::debug!(target = %store.target, "postgres store open");
+        Ok(store)
+    }
+
+    /// A pool on `url` and the URL as it may be shown (no password).
+    async fn pool(url: &str) -> Result<(PgPool, String), StoreError> {
         let opts = PgConnectOptions::from_str(url).map_err(|e| StoreError::Unreachable {
             target: "DATABASE_URL".into(),
             detail: strip_url(&e.to_string()),
@@ -168,10 +178,7 @@ impl PgStore {
             .connect_with(opts)
             .await
             .map_err(|e| map_err(&target, e))?;
-        let store = Self { pool, target };
-        store.migrate().await?;
-        tracing::debug!(target = %store.target, "postgres store open");
-        Ok(store)
+        Ok((pool, target))
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {

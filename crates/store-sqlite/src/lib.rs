@@ -32,6 +32,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+mod backup;
 #[path = "../../store/sql/board.rs"]
 mod board;
 #[path = "../../store/sql/calendar.rs"]

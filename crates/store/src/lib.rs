@@ -13,6 +13,7 @@ use openzero_core::consent::{DecideError, Decision, Disclosure, ThoughtState};
 use openzero_core::memory::{Filters, Memory, MemoryId};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
 
+pub mod backup;
 pub mod board;
 #[cfg(feature = "testsuite")]
 #[path = "tests/board_suite.rs"]
@@ -47,6 +48,7 @@ pub mod training;
 #[path = "tests/training_suite.rs"]
 pub mod training_testsuite;
 
+pub use backup::BackupStore;
 pub use board::BoardStore;
 pub use calendar::CalendarStore;
 pub use dashboard::DashboardStore;
@@ -492,6 +494,7 @@ pub trait ConsentStore: Send + Sync + Debug {
 /// `&dyn Store` coerces to any of them.
 pub trait Store:
     Database
+    + BackupStore
     + ProjectStore
     + PreferenceStore
     + MemoryStore
@@ -515,6 +518,7 @@ pub trait Store:
 
 impl<
     T: Database
+        + BackupStore
         + ProjectStore
         + PreferenceStore
         + MemoryStore
@@ -540,6 +544,7 @@ impl<
 /// The ports' traits, to call their methods on a `dyn Store`:
 /// `use openzero_store::prelude::*;`.
 pub mod prelude {
+    pub use crate::BackupStore as _;
     pub use crate::BoardStore as _;
     pub use crate::BriefingStore as _;
     pub use crate::CalendarStore as _;

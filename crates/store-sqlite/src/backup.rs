@@ -1,0 +1,463 @@
+//! [`BackupStore`] for SQLite, and restoring a dump into a new file.
+//!
+//! The dump reads every table inside one read transaction: WAL gives it a
+//! snapshot while `serve` goes on writing. A restore builds a *new* file:
+//! the schema of the backup's version, every row in one transaction, then
+//! the newer migrations — the caller moves the file into place.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use futures_util::TryStreamExt;
+use openzero_store::backup::{
+    DumpItem, SEEDED_TABLES, Value, dependency_order, for_sqlite, is_derived, unknown,
+};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{TypeInfo, ValueRef};
+use tokio::sync::mpsc;
+
+use super::*;
+
+/// Rows per `INSERT` while restoring (well under SQLite's 32766 variables).
+const BATCH_VALUES: usize = 16_000;
+
+struct Column {
+    name: String,
+    decl: String,
+}
+
+struct Table {
+    columns: Vec<Column>,
+    /// Name of the integer primary key, when there is one.
+    pk: Option<String>,
+    /// Columns referencing this same table (`projects.parent_id`).
+    self_refs: Vec<String>,
+}
+
+async fn tables(conn: &mut SqliteConnection) -> Result<Vec<String>, sqlx::Error> {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(names.into_iter().filter(|t| !is_derived(t)).collect())
+}
+
+async fn references(
+    conn: &mut SqliteConnection,
+    tables: &[String],
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let mut refs = Vec::new();
+    for t in tables {
+        let parents: Vec<String> =
+            sqlx::query_scalar("SELECT \"table\" FROM pragma_foreign_key_list(?)")
+                .bind(t)
+                .fetch_all(&mut *conn)
+                .await?;
+        refs.extend(parents.into_iter().map(|p| (t.clone(), p)));
+    }
+    Ok(refs)
+}
+
+async fn table(conn: &mut SqliteConnection, name: &str) -> Result<Table, sqlx::Error> {
+    let rows = sqlx::query("SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid")
+        .bind(name)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut columns = Vec::new();
+    let mut pk = None;
+    for r in rows {
+        let col: String = r.try_get("name")?;
+        if r.try_get::<i64, _>("pk")? == 1 {
+            pk = Some(col.clone());
+        }
+        columns.push(Column {
+            name: col,
+            decl: r.try_get("type")?,
+        });
+    }
+    let self_refs =
+        sqlx::query_scalar("SELECT \"from\" FROM pragma_foreign_key_list(?) WHERE \"table\" = ?")
+            .bind(name)
+            .bind(name)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(Table {
+        columns,
+        pk,
+        self_refs,
+    })
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn value_of(r: &sqlx::sqlite::SqliteRow, i: usize) -> Result<Value, sqlx::Error> {
+    let raw = r.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(Value::Null);
+    }
+    let kind = raw.type_info().name().to_owned();
+    Ok(match kind.as_str() {
+        "INTEGER" => Value::Int(r.try_get(i)?),
+        "REAL" => Value::Real(r.try_get(i)?),
+        "BLOB" => Value::Bytes(r.try_get(i)?),
+        _ => Value::Text(r.try_get(i)?),
+    })
+}
+
+fn closed() -> StoreError {
+    StoreError::Other("the backup writer stopped before the dump ended".into())
+}
+
+#[async_trait]
+impl openzero_store::BackupStore for SqliteStore {
+    async fn dump(&self, out: mpsc::Sender<DumpItem>) -> Result<(), StoreError> {
+        // A deferred transaction: its snapshot is taken at the first read and
+        // holds to the end, whatever other connections write meanwhile.
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let names = tables(&mut tx).await.map_err(|e| self.err(e))?;
+        let refs = references(&mut tx, &names).await.map_err(|e| self.err(e))?;
+        for name in dependency_order(&names, &refs) {
+            let t = table(&mut tx, &name).await.map_err(|e| self.err(e))?;
+            let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+            let list = columns
+                .iter()
+                .map(|c| quote(c))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.send(DumpItem::Table {
+                name: name.clone(),
+                columns,
+            })
+            .await
+            .map_err(|_| closed())?;
+            let sql = format!("SELECT {list} FROM {}", quote(&name));
+            let mut rows = sqlx::query(&sql).fetch(&mut *tx);
+            while let Some(r) = rows.try_next().await.map_err(|e| self.err(e))? {
+                let values = (0..t.columns.len())
+                    .map(|i| value_of(&r, i))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| self.err(e))?;
+                out.send(DumpItem::Row(values))
+                    .await
+                    .map_err(|_| closed())?;
+            }
+        }
+        let seqs: Vec<(String, i64)> = sqlx::query_as("SELECT name, seq FROM sqlite_sequence")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        out.send(DumpItem::Sequences(seqs))
+            .await
+            .map_err(|_| closed())?;
+        tx.rollback().await.map_err(|e| self.err(e))?;
+        out.send(DumpItem::End).await.map_err(|_| closed())?;
+        Ok(())
+    }
+
+    async fn holds_data(&self) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(|e| self.err(e))?;
+        for t in tables(&mut conn).await.map_err(|e| self.err(e))? {
+            if SEEDED_TABLES.contains(&t.as_str()) {
+                continue;
+            }
+            let any: bool =
+                sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM {})", quote(&t)))
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(|e| self.err(e))?;
+            if any {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// The table being restored and its pending rows.
+struct Loading {
+    name: String,
+    table: Table,
+    /// Index in the table's columns of each column of the backup's rows.
+    columns: Vec<usize>,
+    batch: Vec<Vec<Value>>,
+    /// (column, primary key, value) of self-references, set after every row is in.
+    later: Vec<(String, i64, i64)>,
+    rows: u64,
+}
+
+impl SqliteStore {
+    /// Builds a new database at `path` (which must not exist) from a dump
+    /// of schema `version`: the migrations up to that version, every item
+    /// received until [`DumpItem::End`] in one transaction, then this
+    /// build's newer migrations. Returns the number of rows restored. If the
+    /// stream stops before `End`, nothing is committed (the caller removes
+    /// the file).
+    pub async fn restore_into(
+        path: &Path,
+        version: i64,
+        mut items: mpsc::Receiver<DumpItem>,
+    ) -> Result<u64, StoreError> {
+        let target = path.display().to_string();
+        if path.exists() {
+            return Err(StoreError::Other(format!(
+                "{target} already exists; a restore writes a new file"
+            )));
+        }
+        let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        if version > known {
+            return Err(StoreError::TooNew {
+                target: "the backup".into(),
+                found: version,
+                known,
+            });
+        }
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .pragma("secure_delete", "on");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .map_err(|e| map_err(path, e))?;
+        let result = Self::load(&pool, path, version, &mut items).await;
+        pool.close().await;
+        result
+    }
+
+    async fn load(
+        pool: &SqlitePool,
+        path: &Path,
+        version: i64,
+        items: &mut mpsc::Receiver<DumpItem>,
+    ) -> Result<u64, StoreError> {
+        let err = |e: sqlx::Error| map_err(path, e);
+        let partial = Migrator {
+            migrations: Cow::Owned(
+                MIGRATOR
+                    .iter()
+                    .filter(|m| m.version <= version)
+                    .cloned()
+                    .collect(),
+            ),
+            ..Migrator::DEFAULT
+        };
+        partial.run(pool).await.map_err(|e| StoreError::Migration {
+            target: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+        let names = tables(&mut tx).await.map_err(err)?;
+        let refs = references(&mut tx, &names).await.map_err(err)?;
+        // A new store's seeded rows make way for the backup's.
+        for t in dependency_order(&names, &refs).iter().rev() {
+            sqlx::query(&format!("DELETE FROM {}", quote(t)))
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        let mut total = 0u64;
+        let mut current: Option<Loading> = None;
+        let mut sequences = Vec::new();
+        loop {
+            let Some(item) = items.recv().await else {
+                return Err(StoreError::InvalidData(
+                    "the backup stream stopped before its end; nothing was restored".into(),
+                ));
+            };
+            match item {
+                DumpItem::Table { name, columns } => {
+                    if let Some(done) = current.take() {
+                        total += finish(&mut tx, done).await.map_err(err)?;
+                    }
+                    if !names.contains(&name) {
+                        return Err(unknown(&format!("a table {name}")));
+                    }
+                    let t = table(&mut tx, &name).await.map_err(err)?;
+                    let idx = columns
+                        .iter()
+                        .map(|c| {
+                            t.columns
+                                .iter()
+                                .position(|k| &k.name == c)
+                                .ok_or_else(|| unknown(&format!("a column {name}.{c}")))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    current = Some(Loading {
+                        name,
+                        table: t,
+                        columns: idx,
+                        batch: Vec::new(),
+                        later: Vec::new(),
+                        rows: 0,
+                    });
+                }
+                DumpItem::Row(values) => {
+                    let Some(l) = current.as_mut() else {
+                        return Err(StoreError::InvalidData(
+                            "the backup has a row before any table".into(),
+                        ));
+                    };
+                    push_row(l, values)?;
+                    if l.batch.len() * l.columns.len().max(1) >= BATCH_VALUES {
+                        flush(&mut tx, l).await.map_err(err)?;
+                    }
+                }
+                DumpItem::Sequences(s) => sequences = s,
+                DumpItem::End => break,
+            }
+        }
+        if let Some(done) = current.take() {
+            total += finish(&mut tx, done).await.map_err(err)?;
+        }
+        for (t, seq) in sequences {
+            if !names.contains(&t) {
+                continue;
+            }
+            let updated =
+                sqlx::query("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = ?")
+                    .bind(seq)
+                    .bind(&t)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+            if updated.rows_affected() == 0 {
+                sqlx::query("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)")
+                    .bind(&t)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        let broken: Vec<(String,)> =
+            sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(err)?;
+        if let Some((t,)) = broken.first() {
+            return Err(StoreError::InvalidData(format!(
+                "the backup's {t} rows point at rows it does not hold; nothing was restored"
+            )));
+        }
+        tx.commit().await.map_err(err)?;
+        MIGRATOR
+            .run(pool)
+            .await
+            .map_err(|e| StoreError::Migration {
+                target: path.display().to_string(),
+                detail: e.to_string(),
+            })?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(pool)
+            .await
+            .map_err(err)?;
+        Ok(total)
+    }
+}
+
+fn push_row(l: &mut Loading, values: Vec<Value>) -> Result<(), StoreError> {
+    if values.len() != l.columns.len() {
+        return Err(StoreError::InvalidData(format!(
+            "a row of {} has {} values for {} columns",
+            l.name,
+            values.len(),
+            l.columns.len()
+        )));
+    }
+    let mut row: Vec<Value> = values
+        .into_iter()
+        .zip(&l.columns)
+        .map(|(v, &i)| for_sqlite(v, &l.table.columns[i].decl))
+        .collect();
+    if let Some(pk) = &l.table.pk {
+        let key = l
+            .columns
+            .iter()
+            .position(|&i| &l.table.columns[i].name == pk)
+            .map(|p| row[p].clone());
+        for r in &l.table.self_refs {
+            let p = l
+                .columns
+                .iter()
+                .position(|&i| &l.table.columns[i].name == r);
+            if let (Some(Value::Int(key)), Some(p)) = (&key, p)
+                && let Value::Int(v) = row[p]
+            {
+                row[p] = Value::Null;
+                l.later.push((r.clone(), *key, v));
+            }
+        }
+    }
+    l.batch.push(row);
+    l.rows += 1;
+    Ok(())
+}
+
+async fn flush(tx: &mut SqliteConnection, l: &mut Loading) -> Result<(), sqlx::Error> {
+    if l.batch.is_empty() {
+        return Ok(());
+    }
+    let cols = l
+        .columns
+        .iter()
+        .map(|&i| quote(&l.table.columns[i].name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let one = format!("({})", vec!["?"; l.columns.len()].join(", "));
+    let sql = format!(
+        "INSERT INTO {} ({cols}) VALUES {}",
+        quote(&l.name),
+        vec![one; l.batch.len()].join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for row in l.batch.drain(..) {
+        for v in row {
+            q = match v {
+                Value::Null => q.bind(None::<i64>),
+                Value::Int(n) => q.bind(n),
+                Value::Real(x) => q.bind(x),
+                Value::Text(s) => q.bind(s),
+                Value::Bytes(b) => q.bind(b),
+                Value::Bool(b) => q.bind(b),
+                Value::Time(t) => q.bind(t),
+                Value::Vector(x) => q.bind(openzero_store::encode_vector(&x)),
+            };
+        }
+    }
+    q.execute(&mut *tx).await?;
+    Ok(())
+}
+
+async fn finish(tx: &mut SqliteConnection, mut l: Loading) -> Result<u64, sqlx::Error> {
+    flush(tx, &mut l).await?;
+    let by_column: HashMap<String, Vec<(i64, i64)>> =
+        l.later.drain(..).fold(HashMap::new(), |mut m, (c, k, v)| {
+            m.entry(c).or_default().push((k, v));
+            m
+        });
+    if let Some(pk) = &l.table.pk {
+        for (col, pairs) in by_column {
+            let sql = format!(
+                "UPDATE {} SET {} = ? WHERE {} = ?",
+                quote(&l.name),
+                quote(&col),
+                quote(pk)
+            );
+            for (key, v) in pairs {
+                sqlx::query(&sql)
+                    .bind(v)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    Ok(l.rows)
+}
