@@ -74,6 +74,7 @@ pub fn registry(loaded: &Loaded) -> Result<Vec<Job>, AppError> {
     all.extend(crate::calendar::jobs(loaded)?);
     all.extend(crate::planka_sync::follow::jobs(loaded)?);
     all.extend(crate::news::jobs(loaded)?);
+    all.extend(crate::backup::jobs::jobs(loaded)?);
     Ok(all)
 }
 

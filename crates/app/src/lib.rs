@@ -7,6 +7,7 @@
 //! preparing the data directory.
 
 pub mod agent;
+pub mod backup;
 pub mod bench;
 pub mod bench_boards;
 pub mod bench_calendar;

@@ -108,7 +108,7 @@ fn pass(p: &str) -> SecretString {
 #[test]
 fn a_passphrase_backup_reads_back_value_for_value() {
     let bytes = write(&Seal::Passphrase(pass("correct horse")));
-    let got = read_all(&bytes, &Unseal::Passphrase(pass("correct horse"))).unwrap();
+    let got = read_all(&bytes, &Unseal::passphrase(pass("correct horse"))).unwrap();
     let mut want: Vec<Entry> = items()
         .into_iter()
         .filter(|i| *i != DumpItem::End)
@@ -120,7 +120,7 @@ fn a_passphrase_backup_reads_back_value_for_value() {
     });
     assert_eq!(got, want);
     // A wrong passphrase is told as such, not as damage.
-    let err = read_all(&bytes, &Unseal::Passphrase(pass("wrong horse"))).unwrap_err();
+    let err = read_all(&bytes, &Unseal::passphrase(pass("wrong horse"))).unwrap_err();
     assert!(matches!(err, BackupError::WrongKey), "{err}");
     assert!(err.to_string().contains("passphrase"));
 }
@@ -133,17 +133,17 @@ fn a_recipients_backup_opens_only_with_a_matching_identity() {
     let recipients = parse_recipients(["# the laptop", public.as_str(), ""]).unwrap();
     let bytes = write(&Seal::Recipients(recipients));
     let ids = parse_identities(&format!("# created\n{}\n", secret(&id))).unwrap();
-    assert_eq!(read_all(&bytes, &Unseal::Identities(ids)).unwrap().len(), 9);
-    let wrong = Unseal::Identities(vec![other]);
+    assert_eq!(read_all(&bytes, &Unseal::identities(ids)).unwrap().len(), 9);
+    let wrong = Unseal::identities(vec![other]);
     assert!(matches!(
         read_all(&bytes, &wrong),
         Err(BackupError::WrongKey)
     ));
-    // A passphrase cannot open a recipients backup (and says so quickly).
-    assert!(matches!(
-        read_all(&bytes, &Unseal::Passphrase(pass("x"))),
-        Err(BackupError::WrongKey)
-    ));
+    // A passphrase cannot open a recipients backup: the owner is told
+    // which key it needs.
+    let err = read_all(&bytes, &Unseal::passphrase(pass("x"))).unwrap_err();
+    assert!(matches!(err, BackupError::NeedsIdentity), "{err}");
+    assert!(err.to_string().contains("BACKUP_IDENTITY_FILE"));
     assert!(parse_recipients(["age1notakey"]).is_err());
     assert!(parse_identities("# nothing here\n").is_err());
 }
@@ -156,7 +156,7 @@ fn secret(id: &age::x25519::Identity) -> String {
 fn keyed() -> (Vec<u8>, Unseal) {
     let id = age::x25519::Identity::generate();
     let bytes = write(&Seal::Recipients(vec![id.to_public()]));
-    (bytes, Unseal::Identities(vec![id]))
+    (bytes, Unseal::identities(vec![id]))
 }
 
 #[test]
@@ -216,7 +216,7 @@ fn a_plaintext_that_disagrees_with_its_manifest_is_refused() {
     let good = write(&Seal::Recipients(vec![id.to_public()]));
     let text = plaintext(&good, &id);
     assert!(text.lines().last().unwrap().starts_with("{\"manifest\""));
-    let unseal = Unseal::Identities(vec![id.clone()]);
+    let unseal = Unseal::identities(vec![id.clone()]);
     assert!(verify(&seal_plain(&text, &id)[..], &unseal).is_ok());
 
     // A row dropped: its table's count and checksum no longer match.
@@ -261,7 +261,7 @@ fn a_plaintext_that_disagrees_with_its_manifest_is_refused() {
 
 #[test]
 fn something_else_entirely_is_not_a_backup() {
-    let unseal = Unseal::Passphrase(pass("x"));
+    let unseal = Unseal::passphrase(pass("x"));
     let err = verify(
         &b"PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n"[..],
         &unseal,

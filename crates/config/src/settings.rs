@@ -23,6 +23,49 @@ pub struct Settings {
     pub mail: MailSettings,
     pub google: Google,
     pub training: TrainingSettings,
+    pub backup: BackupSettings,
+}
+
+/// Encrypted backups: where, with which key, how many kept.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct BackupSettings {
+    /// Where backups are written (default `DATA_DIR/backups`).
+    pub dir: Option<std::path::PathBuf>,
+    /// A second directory each backup is copied to (a mounted disk or share).
+    pub second_dir: Option<std::path::PathBuf>,
+    /// The passphrase backups are encrypted with.
+    pub passphrase: Option<Secret>,
+    /// age X25519 recipients (`age1…`, separated by commas or spaces): the
+    /// server writes backups only their secret keys open.
+    pub recipients: Option<String>,
+    /// An age identity file (secret keys) to verify and restore
+    /// recipient-encrypted backups.
+    pub identity_file: Option<std::path::PathBuf>,
+    /// Daily copies kept.
+    pub keep_daily: u32,
+    /// Weekly copies kept (the newest of each week, beyond the dailies).
+    pub keep_weekly: u32,
+    /// Monthly copies kept (the newest of each month, beyond the others).
+    pub keep_monthly: u32,
+    /// A backup older than this many hours is overdue.
+    pub max_age_hours: u32,
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            second_dir: None,
+            passphrase: None,
+            recipients: None,
+            identity_file: None,
+            keep_daily: 30,
+            keep_weekly: 0,
+            keep_monthly: 0,
+            max_age_hours: 36,
+        }
+    }
 }
 
 /// The owner's heart-rate frame, for training load.
@@ -223,6 +266,11 @@ pub struct ScheduleSettings {
     pub planka_sync: String,
     /// How often the news feeds are fetched (each feed conditionally).
     pub news_fetch: String,
+    /// The encrypted backup (needs a passphrase or recipients).
+    pub backup: String,
+    /// The weekly restore drill: the latest backup restored into a
+    /// temporary store and read back.
+    pub restore_drill: String,
     /// Hours a missed briefing may still run after start-up.
     pub grace_hours: u32,
 }
@@ -236,6 +284,8 @@ impl Default for ScheduleSettings {
             calendar_sync: "*/15 * * * *".into(),
             planka_sync: "*/15 * * * *".into(),
             news_fetch: "0 * * * *".into(),
+            backup: "0 3 * * *".into(),
+            restore_drill: "30 4 * * SUN".into(),
             grace_hours: 3,
         }
     }

@@ -239,6 +239,18 @@ Examples:
     )]
     Service(crate::service_cmd::ServiceCommand),
 
+    /// Encrypted backups: create, list, verify, restore (either backend onto either), drill
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero backup create
+  openzero backup list
+  openzero backup verify FILE
+  openzero backup restore FILE --database-url postgres://oz@db/openzero"
+    )]
+    Backup(crate::backup_cmd::BackupCommand),
+
     /// Training: import activity files (GPX, TCX, FIT) and list them with their load
     #[command(
         subcommand,

@@ -27,6 +27,7 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Dashboard(cmd) => crate::dashboard_cmd::run(loaded, cmd).await,
         Command::Service(cmd) => crate::service_cmd::run(&loaded, cmd),
         Command::Training(cmd) => crate::training_cmd::run(&loaded, cmd).await,
+        Command::Backup(cmd) => crate::backup_cmd::run(&loaded, cmd).await,
         Command::News(cmd) => crate::news_cmd::run(loaded, cmd).await,
         Command::Finance(cmd) => crate::finance_cmd::run(loaded, cmd).await,
         Command::Bench(cmd) => crate::bench_cmd::run(&loaded, cmd).await,

@@ -9,6 +9,7 @@ macro_rules! outln {
     ($($t:tt)*) => { $crate::write_out(format_args!($($t)*)) };
 }
 
+mod backup_cmd;
 mod bench_cmd;
 mod boards_cmd;
 mod calendar_cmd;

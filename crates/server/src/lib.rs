@@ -326,7 +326,12 @@ pub fn services_over(loaded: Loaded, store: Arc<dyn Store>) -> Arc<Services> {
     if let Some(t) = openzero_telegram::TelegramNotifier::from_settings(&loaded, store.clone()) {
         notifiers.push(Arc::new(t));
     }
-    Arc::new(Services::new(loaded, store, notifiers))
+    let services = Arc::new(Services::new(loaded.clone(), store.clone(), notifiers));
+    services.add_check(Arc::new(openzero_app::backup::jobs::BackupHealth {
+        loaded,
+        store,
+    }));
+    services
 }
 
 /// Runs the service on `listener` until `shutdown` completes: builds the

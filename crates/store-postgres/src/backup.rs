@@ -6,7 +6,6 @@
 //! version is made, every row goes in, this build's newer migrations run —
 //! and only then does it commit, so a failure changes nothing.
 
-use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use futures_util::TryStreamExt;
@@ -14,7 +13,6 @@ use openzero_store::backup::{
     DumpItem, SEEDED_TABLES, Value, created_tables, dependency_order, for_postgres, is_derived,
     unknown,
 };
-use sqlx::migrate::Migrator;
 use tokio::sync::mpsc;
 
 use super::*;
@@ -69,7 +67,7 @@ async fn references(conn: &mut PgConnection) -> Result<Vec<(String, String)>, sq
 async fn table(conn: &mut PgConnection, name: &str) -> Result<Table, sqlx::Error> {
     let rows: Vec<(String, String, bool)> = sqlx::query_as(
         "SELECT column_name::text, udt_name::text, \
-                (is_identity = 'YES' OR column_default LIKE 'nextval(%') \
+                COALESCE(is_identity = 'YES' OR column_default LIKE 'nextval(%', false) \
          FROM information_schema.columns \
          WHERE table_schema = current_schema() AND table_name = $1 AND is_generated = 'NEVER' \
          ORDER BY ordinal_position",
@@ -200,6 +198,19 @@ impl openzero_store::BackupStore for PgStore {
         Ok(())
     }
 
+    async fn table_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(|e| self.err(e))?;
+        let mut out = std::collections::BTreeMap::new();
+        for t in tables(&mut conn).await.map_err(|e| self.err(e))? {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", quote(&t)))
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| self.err(e))?;
+            out.insert(t, u64::try_from(n).unwrap_or(0));
+        }
+        Ok(out)
+    }
+
     async fn holds_data(&self) -> Result<bool, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.err(e))?;
         for t in tables(&mut conn).await.map_err(|e| self.err(e))? {
@@ -300,17 +311,7 @@ async fn load(
             .await
             .map_err(err)?;
     }
-    let partial = Migrator {
-        migrations: Cow::Owned(
-            MIGRATOR
-                .iter()
-                .filter(|m| m.version <= version)
-                .cloned()
-                .collect(),
-        ),
-        ..Migrator::DEFAULT
-    };
-    partial.run(&mut *tx).await.map_err(migration)?;
+    migrate_in(&mut tx, version).await.map_err(migration)?;
     let names = tables(&mut tx).await.map_err(err)?;
     let refs = references(&mut tx).await.map_err(err)?;
     for t in dependency_order(&names, &refs).iter().rev() {
@@ -396,9 +397,32 @@ async fn load(
             .await
             .map_err(err)?;
     }
-    MIGRATOR.run(&mut *tx).await.map_err(migration)?;
+    migrate_in(&mut tx, i64::MAX).await.map_err(migration)?;
     tx.commit().await.map_err(err)?;
     Ok(total)
+}
+
+/// Runs the migrations up to `upto` on the restore's connection, inside its
+/// transaction (each becomes a savepoint). Written over sqlx's `Migrate`
+/// trait: `Migrator::run` on a borrowed connection is not `Send` enough for
+/// a spawned task.
+async fn migrate_in(conn: &mut PgConnection, upto: i64) -> Result<(), sqlx::migrate::MigrateError> {
+    use sqlx::migrate::Migrate;
+    conn.ensure_migrations_table().await?;
+    let applied: Vec<i64> = conn
+        .list_applied_migrations()
+        .await?
+        .into_iter()
+        .map(|a| a.version)
+        .collect();
+    for m in MIGRATOR.iter() {
+        if m.version > upto || applied.contains(&m.version) || m.migration_type.is_down_migration()
+        {
+            continue;
+        }
+        conn.apply(m).await?;
+    }
+    Ok(())
 }
 
 fn push_row(l: &mut Loading, values: Vec<Value>) -> Result<(), StoreError> {

@@ -157,6 +157,19 @@ impl openzero_store::BackupStore for SqliteStore {
         Ok(())
     }
 
+    async fn table_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(|e| self.err(e))?;
+        let mut out = std::collections::BTreeMap::new();
+        for t in tables(&mut conn).await.map_err(|e| self.err(e))? {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", quote(&t)))
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| self.err(e))?;
+            out.insert(t, u64::try_from(n).unwrap_or(0));
+        }
+        Ok(out)
+    }
+
     async fn holds_data(&self) -> Result<bool, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.err(e))?;
         for t in tables(&mut conn).await.map_err(|e| self.err(e))? {

@@ -62,6 +62,10 @@ pub trait BackupStore: Send + Sync + Debug {
     /// Whether the store holds anything of the owner's: a row in any table
     /// other than the derived ones and the boards every new store is given.
     async fn holds_data(&self) -> Result<bool, StoreError>;
+
+    /// Rows in each backed-up table (a restore drill compares them with the
+    /// backup's manifest).
+    async fn table_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError>;
 }
 
 /// Tables never backed up: remade by the destination itself.
