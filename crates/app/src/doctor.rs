@@ -113,6 +113,12 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
             out.push(calendars(&*store).await);
             out.push(planka(loaded, &*store).await);
             out.push(dashboard(loaded, &*store).await);
+            let b = crate::backup::jobs::status(loaded, &*store).await;
+            out.push(match b.status {
+                ComponentStatus::Ok => check("backup", Outcome::Ok, b.detail),
+                ComponentStatus::Disabled => check("backup", Outcome::Skip, b.detail),
+                _ => check("backup", Outcome::Warn, b.detail),
+            });
             store.close().await;
         }
         Err(e) => {

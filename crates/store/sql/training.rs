@@ -61,7 +61,9 @@ impl TrainingStore for Db {
         .bind(&a.external_id)
         .bind(&a.sport)
         .bind(&a.name)
-        .bind(a.start_at)
+        // Stored times are microsecond UTC on both backends (PostgreSQL
+        // keeps no finer), so a restore elsewhere reads the same.
+        .bind(chrono::SubsecRound::trunc_subsecs(a.start_at, 6))
         .bind(a.elapsed_s)
         .bind(a.moving_s)
         .bind(a.distance_m)
@@ -70,7 +72,7 @@ impl TrainingStore for Db {
         .bind(a.efficiency)
         .bind(&a.samples)
         .bind(&a.laps)
-        .bind(now)
+        .bind(chrono::SubsecRound::trunc_subsecs(now, 6))
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
