@@ -171,15 +171,38 @@ pub async fn run(loaded: &Loaded) -> Vec<Check> {
                 ),
                 Err(e) => check("dashboard", Outcome::Fail, e.to_string()),
             });
+            out.push(backups(loaded, &*store).await);
             store.close().await;
         }
         Err(e) => out.push(check("dashboard", Outcome::Fail, e.to_string())),
     }
-
-    out.push(check(
-        "backups",
-        Outcome::Skip,
-        "encrypted backups are not built yet: copy the data directory (or pg_dump) yourself, with serve stopped",
-    ));
     out
+}
+
+/// Backups: encrypted (always, when set up), with which key, and recent.
+async fn backups(loaded: &Loaded, store: &dyn openzero_store::JobStore) -> Check {
+    use openzero_core::health::ComponentStatus;
+    if !crate::backup::configured(loaded) {
+        return check(
+            "backups",
+            Outcome::Warn,
+            "no backups: set BACKUP_PASSPHRASE (or backup.passphrase_file), or age public keys in backup.recipients; the nightly job then writes encrypted backups",
+        );
+    }
+    let key = if loaded
+        .settings
+        .backup
+        .recipients
+        .as_deref()
+        .is_some_and(|r| !r.trim().is_empty())
+    {
+        "encrypted to age recipients (this server cannot read them)"
+    } else {
+        "encrypted with the passphrase (keep a copy of it off this machine)"
+    };
+    let s = crate::backup::jobs::status(loaded, store).await;
+    match s.status {
+        ComponentStatus::Ok => check("backups", Outcome::Ok, format!("{key}; {}", s.detail)),
+        _ => check("backups", Outcome::Warn, format!("{key}; {}", s.detail)),
+    }
 }

@@ -382,6 +382,10 @@ pub async fn run(
             }
         })
     });
+    let backup_watch = tokio::spawn(openzero_app::backup::jobs::watch(
+        services.clone(),
+        stop_rx.clone(),
+    ));
     let telegram = start_telegram(&services, &workers, stop_rx.clone());
     let mail = start_mail(&services, &workers, stop_rx.clone());
     let gmail = start_gmail(&services, &workers, stop_rx.clone());
@@ -468,6 +472,7 @@ pub async fn run(
     if let Some(r) = releaser {
         r.abort();
     }
+    backup_watch.abort();
     if let Some(task) = bot_task {
         // The bot finishes the update in hand; what is queued stays queued.
         if tokio::time::timeout(std::time::Duration::from_secs(30), task)

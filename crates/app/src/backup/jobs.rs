@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use chrono::Utc;
 use openzero_config::Loaded;
 use openzero_core::health::{Component, ComponentStatus, HealthCheck};
 use openzero_store::{JobStore, Store};
@@ -141,7 +140,7 @@ pub async fn status(loaded: &Loaded, store: &dyn JobStore) -> Component {
             false,
         );
     };
-    let age = Utc::now() - n.created_at;
+    let age = clock::now() - n.created_at;
     let when = n
         .created_at
         .with_timezone(&loaded.settings.general.timezone.0)
@@ -185,5 +184,38 @@ impl HealthCheck for BackupHealth {
 
     async fn check(&self) -> Component {
         status(&self.loaded, self.store.as_ref()).await
+    }
+}
+
+/// While `serve` runs: tells the owner once when the newest backup is older
+/// than `backup.max_age_hours` (the nightly job did not run, or failed
+/// without anyone reading the first alert). Checked a minute after start
+/// and then every half hour.
+pub async fn watch(services: Arc<Services>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        wait = Duration::from_secs(1800);
+        let loaded = &services.loaded;
+        if !super::configured(loaded) {
+            continue;
+        }
+        let c = status(loaded, services.store.as_ref()).await;
+        if c.status == ComponentStatus::Degraded && c.detail.starts_with("overdue") {
+            let newest = super::list(&super::dir(loaded))
+                .ok()
+                .and_then(|l| l.into_iter().next())
+                .map(|b| b.path.display().to_string())
+                .unwrap_or_default();
+            let _ = services
+                .notify_once(
+                    &format!("backup-overdue:{newest}"),
+                    &format!("⚠️ Backups are {}. Run `openzero backup create`, and check `openzero jobs history backup`.", c.detail),
+                )
+                .await;
+        }
     }
 }

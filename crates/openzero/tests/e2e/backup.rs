@@ -427,8 +427,8 @@ fn a_backup_killed_midway_leaves_no_file_that_looks_good() {
     );
 }
 
-#[test]
-fn the_jobs_back_up_drill_and_keep_health_honest() {
+#[tokio::test]
+async fn the_jobs_back_up_drill_and_keep_health_honest() {
     let Some(model) = model() else { return };
     let oz = Oz::new();
     out(&oz, &model, None, &["init"]);
@@ -478,6 +478,31 @@ fn the_jobs_back_up_drill_and_keep_health_honest() {
         None,
         &["backup", "verify", copies[0].path().to_str().unwrap()],
     );
+
+    // Three days on without a backup: /health turns degraded and says why.
+    let later = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    let served = common::serve(
+        &oz,
+        &["--clock", &later],
+        [
+            ("BACKUP_PASSPHRASE", PASS),
+            ("OPENZERO__MEMORY__MODEL_DIR", model.as_str()),
+        ],
+    );
+    let body: serde_json::Value = reqwest::get(format!("{}/health", served.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let backup = &body["components"]["backup"];
+    assert_eq!(backup["status"], "degraded", "{body}");
+    assert!(
+        backup["detail"].as_str().unwrap().starts_with("overdue"),
+        "{body}"
+    );
+    assert_eq!(body["status"], "degraded", "{body}");
+    served.stop();
 }
 
 #[test]
