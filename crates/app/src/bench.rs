@@ -422,12 +422,12 @@ fn near(rng: &mut Rng, centroids: &[Vec<f32>], t: usize) -> Vec<f32> {
     normalise(centroids[t].iter().zip(noise).map(|(c, n)| c + n).collect())
 }
 
-struct Dataset {
+pub(crate) struct Dataset {
     records: Vec<MemoryRecord>,
     queries: Vec<(String, Vec<f32>)>,
 }
 
-fn dataset(n: usize, queries: usize) -> Result<Dataset, AppError> {
+pub(crate) fn dataset(n: usize, queries: usize) -> Result<Dataset, AppError> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let centroids: Vec<Vec<f32>> = (0..TOPICS).map(|_| rng.unit()).collect();
     let source = |s: &str| Source::new(s).map_err(AppError::from);
@@ -467,7 +467,7 @@ fn dataset(n: usize, queries: usize) -> Result<Dataset, AppError> {
     Ok(Dataset { records, queries })
 }
 
-async fn fill(store: &dyn Store, data: &Dataset) -> Result<f64, AppError> {
+pub(crate) async fn fill(store: &dyn Store, data: &Dataset) -> Result<f64, AppError> {
     let start = Instant::now();
     for chunk in data.records.chunks(1000) {
         store.add_memories(chunk).await?;

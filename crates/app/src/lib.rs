@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod backup;
 pub mod bench;
+pub mod bench_backup;
 pub mod bench_boards;
 pub mod bench_calendar;
 pub mod bench_footprint;

@@ -16,7 +16,22 @@ pub async fn run(loaded: &Loaded, cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Mail(args) => mail(loaded, args).await,
         BenchCommand::Calendar(args) => calendar(args),
         BenchCommand::Boards(args) => boards(args).await,
+        BenchCommand::Backup(args) => backup(args).await,
     }
+}
+
+async fn backup(a: crate::cli::BenchBackupArgs) -> Result<ExitCode> {
+    let work = tempfile::tempdir()?;
+    let say = |s: &str| eprintln!("bench backup: {s}");
+    let report =
+        openzero_app::bench_backup::backup(work.path(), a.memories, a.postgres.as_deref(), &say)
+            .await?;
+    if a.json {
+        outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        outln!("{}", bench::markdown(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn boards(a: crate::cli::BenchBoardsArgs) -> Result<ExitCode> {

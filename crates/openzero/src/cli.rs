@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use crate::cli_bench::{
-    BenchBoardsArgs, BenchCalendarArgs, BenchCommand, BenchFootprintArgs, BenchLlmArgs,
-    BenchMailArgs, BenchMemoryArgs,
+    BenchBackupArgs, BenchBoardsArgs, BenchCalendarArgs, BenchCommand, BenchFootprintArgs,
+    BenchLlmArgs, BenchMailArgs, BenchMemoryArgs,
 };
 pub use crate::cli_boards::{BoardCommand, TaskCommand};
 pub use crate::cli_calendar::CalendarCommand;

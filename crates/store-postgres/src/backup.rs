@@ -13,6 +13,7 @@ use openzero_store::backup::{
     DumpItem, SEEDED_TABLES, Value, created_tables, dependency_order, for_postgres, is_derived,
     unknown,
 };
+use sqlx::ConnectOptions;
 use tokio::sync::mpsc;
 
 use super::*;
@@ -139,7 +140,15 @@ fn closed() -> StoreError {
 #[async_trait]
 impl openzero_store::BackupStore for PgStore {
     async fn dump(&self, out: mpsc::Sender<DumpItem>) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        // A connection of its own, whose one long SELECT per table is not
+        // logged as a slow statement.
+        let opts = (*self.pool.connect_options())
+            .clone()
+            .disable_statement_logging();
+        let mut conn = PgConnection::connect_with(&opts)
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut tx = conn.begin().await.map_err(|e| self.err(e))?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await
@@ -194,6 +203,7 @@ impl openzero_store::BackupStore for PgStore {
             .await
             .map_err(|_| closed())?;
         tx.rollback().await.map_err(|e| self.err(e))?;
+        conn.close().await.map_err(|e| self.err(e))?;
         out.send(DumpItem::End).await.map_err(|_| closed())?;
         Ok(())
     }

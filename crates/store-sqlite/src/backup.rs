@@ -14,7 +14,7 @@ use openzero_store::backup::{
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnection;
-use sqlx::{TypeInfo, ValueRef};
+use sqlx::{ConnectOptions, Connection, TypeInfo, ValueRef};
 use tokio::sync::mpsc;
 
 use super::*;
@@ -116,7 +116,14 @@ impl openzero_store::BackupStore for SqliteStore {
     async fn dump(&self, out: mpsc::Sender<DumpItem>) -> Result<(), StoreError> {
         // A deferred transaction: its snapshot is taken at the first read and
         // holds to the end, whatever other connections write meanwhile.
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        // A connection of its own, read-only, whose one long SELECT per
+        // table is not logged as a slow statement.
+        let opts = (*self.pool.connect_options())
+            .clone()
+            .read_only(true)
+            .disable_statement_logging();
+        let mut conn = opts.connect().await.map_err(|e| self.err(e))?;
+        let mut tx = conn.begin().await.map_err(|e| self.err(e))?;
         let names = tables(&mut tx).await.map_err(|e| self.err(e))?;
         let refs = references(&mut tx, &names).await.map_err(|e| self.err(e))?;
         for name in dependency_order(&names, &refs) {
@@ -153,6 +160,7 @@ impl openzero_store::BackupStore for SqliteStore {
             .await
             .map_err(|_| closed())?;
         tx.rollback().await.map_err(|e| self.err(e))?;
+        conn.close().await.map_err(|e| self.err(e))?;
         out.send(DumpItem::End).await.map_err(|_| closed())?;
         Ok(())
     }

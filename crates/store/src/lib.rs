@@ -14,6 +14,9 @@ use openzero_core::memory::{Filters, Memory, MemoryId};
 use openzero_core::{NewProject, Project, ProjectId, ProjectPatch};
 
 pub mod backup;
+#[cfg(feature = "testsuite")]
+#[path = "tests/backup_suite.rs"]
+pub mod backup_testsuite;
 pub mod board;
 #[cfg(feature = "testsuite")]
 #[path = "tests/board_suite.rs"]

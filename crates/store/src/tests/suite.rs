@@ -7,6 +7,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use openzero_core::{Domain, NewProject, Priority, Progress, ProjectPatch, Status};
 
+pub use crate::backup_testsuite::*;
 pub use crate::board_testsuite::*;
 pub use crate::calendar_testsuite::*;
 pub use crate::dashboard_testsuite::*;
@@ -69,7 +70,8 @@ macro_rules! store_suite {
             finance_imports_dedupe_undo_rules_and_budgets,
             dashboard_sessions_links_lockout_and_audit,
             memory_uses_are_kept_and_go_with_the_memory,
-            activities_are_kept_once_newest_first
+            activities_are_kept_once_newest_first,
+            a_dump_is_one_snapshot_in_dependency_order
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
