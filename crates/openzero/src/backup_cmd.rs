@@ -142,7 +142,11 @@ impl Drop for Follow {
 }
 
 fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
+    if bytes < 1_000_000 {
+        format!("{:.0} KB", (bytes as f64 / 1e3).ceil())
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    }
 }
 
 pub async fn run(loaded: &Loaded, cmd: BackupCommand) -> Result<ExitCode> {
