@@ -22,7 +22,7 @@
 //! **Invariants:** a backup is good only if it decrypts, decompresses, every
 //! line parses, and the last line is a manifest whose row counts, per-table
 //! SHA-256 and whole-stream SHA-256 match what came before it. A reader
-//! hands out nothing as final before that: [`Reader::next`] returns the
+//! hands out nothing as final before that: [`Reader::next_entry`] returns the
 //! manifest check as its last step, and a file cut anywhere fails it.
 
 use std::collections::BTreeMap;
@@ -498,7 +498,7 @@ impl<R: Read> Reader<R> {
         &self.header
     }
 
-    /// The manifest, once [`Reader::next`] returned `None`.
+    /// The manifest, once [`Reader::next_entry`] returned `None`.
     pub fn manifest(&self) -> Option<&Manifest> {
         self.manifest.as_ref()
     }
@@ -535,7 +535,7 @@ impl<R: Read> Reader<R> {
     /// The next entry; `Ok(None)` only after the manifest matched every
     /// table, file and line before it. After `None`, `DumpItem::End` is
     /// safe to act on.
-    pub fn next(&mut self) -> Result<Option<Entry>, BackupError> {
+    pub fn next_entry(&mut self) -> Result<Option<Entry>, BackupError> {
         if self.done {
             return Ok(None);
         }
@@ -655,7 +655,7 @@ fn string_list(m: &Map<String, Json>, key: &str) -> Result<Vec<String>, BackupEr
 /// Reads a whole backup and checks it; returns its header and manifest.
 pub fn verify<R: Read>(input: R, unseal: &Unseal) -> Result<(Header, Manifest), BackupError> {
     let mut r = Reader::open(input, unseal)?;
-    while r.next()?.is_some() {}
+    while r.next_entry()?.is_some() {}
     let m = r
         .manifest()
         .cloned()
@@ -684,7 +684,7 @@ pub fn to_remove<T: Clone>(
 ) -> Vec<T> {
     use chrono::Datelike;
     let mut order: Vec<usize> = (0..backups.len()).collect();
-    order.sort_by(|a, b| backups[*b].1.cmp(&backups[*a].1));
+    order.sort_by_key(|i| std::cmp::Reverse(backups[*i].1));
     let mut kept = vec![false; backups.len()];
     if let Some(first) = order.first() {
         kept[*first] = true;

@@ -2,6 +2,8 @@
 //! a cut file, a changed byte and a plaintext that disagrees with its
 //! manifest.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 
 use age::secrecy::SecretString;
@@ -95,7 +97,7 @@ fn read_all(bytes: &[u8], unseal: &Unseal) -> Result<Vec<Entry>, BackupError> {
     let mut r = Reader::open(bytes, unseal)?;
     assert_eq!(r.header(), &header());
     let mut out = Vec::new();
-    while let Some(e) = r.next()? {
+    while let Some(e) = r.next_entry()? {
         out.push(e);
     }
     Ok(out)

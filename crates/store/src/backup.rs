@@ -90,10 +90,11 @@ pub fn dependency_order(tables: &[String], refs: &[(String, String)]) -> Vec<Str
     let mut parents: BTreeMap<&str, BTreeSet<&str>> =
         known.iter().map(|t| (*t, BTreeSet::new())).collect();
     for (child, parent) in refs {
-        if child != parent && known.contains(parent.as_str()) {
-            if let Some(p) = parents.get_mut(child.as_str()) {
-                p.insert(parent.as_str());
-            }
+        if child != parent
+            && known.contains(parent.as_str())
+            && let Some(p) = parents.get_mut(child.as_str())
+        {
+            p.insert(parent.as_str());
         }
     }
     let mut done: Vec<String> = Vec::with_capacity(tables.len());

@@ -93,6 +93,10 @@ pub const NAV: &[NavItem] = &[
         label: "Jobs",
     },
     NavItem {
+        href: "/backups",
+        label: "Backups",
+    },
+    NavItem {
         href: "/logs",
         label: "Logs",
     },

@@ -134,7 +134,7 @@ pub async fn restore(
         let mut r = Reader::open(std::io::BufReader::with_capacity(1 << 20, f), &u)
             .map_err(|e| e.to_string())?;
         let mut files = Vec::new();
-        while let Some(entry) = r.next().map_err(|e| e.to_string())? {
+        while let Some(entry) = r.next_entry().map_err(|e| e.to_string())? {
             match entry {
                 Entry::Item(item) => {
                     if matches!(item, DumpItem::Row(_)) {

@@ -479,6 +479,36 @@ async fn the_jobs_back_up_drill_and_keep_health_honest() {
         &["backup", "verify", copies[0].path().to_str().unwrap()],
     );
 
+    // The dashboard's Backups page shows them, and the drill that passed.
+    crate::dashboard::set_password(&oz);
+    let served = common::serve(
+        &oz,
+        &[],
+        [
+            ("BACKUP_PASSPHRASE", PASS),
+            ("OPENZERO__MEMORY__MODEL_DIR", model.as_str()),
+        ],
+    );
+    let mut b = crate::dashboard::Browser::new(&served.url);
+    b.login(crate::dashboard::PASSWORD).await;
+    let (status, _, page) = b.get("/backups").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{page}");
+    let newest = std::fs::read_dir(oz.data.join("backups"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".age"))
+        .max()
+        .unwrap();
+    assert!(page.contains(&newest), "{page}");
+    assert!(page.contains("status ok"), "{page}");
+    assert!(page.contains("Back up now"), "{page}");
+    assert!(
+        page.contains("<td>ok</td>"),
+        "the drill that passed: {page}"
+    );
+    served.stop();
+
     // Three days on without a backup: /health turns degraded and says why.
     let later = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
     let served = common::serve(

@@ -146,6 +146,7 @@ async fn only_the_owner_gets_in_and_every_change_needs_the_token() {
         "/projects",
         "/memory",
         "/jobs",
+        "/backups",
         "/settings",
         "/memory/export",
     ] {
@@ -575,6 +576,7 @@ async fn hostile_text_is_escaped_on_every_page() {
         "/mail/1",
         "/mail?q=invoice",
         "/calendar",
+        "/backups",
     ] {
         let (status, _, body) = b.get(page).await;
         assert_eq!(status, StatusCode::OK, "{page}: {body}");

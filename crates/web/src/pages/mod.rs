@@ -5,6 +5,7 @@ use axum::Router;
 use crate::Web;
 
 mod account;
+mod backups;
 mod boards;
 mod calendar;
 mod chat;
@@ -30,6 +31,7 @@ pub fn routes() -> Router<Web> {
         .merge(memory::routes())
         .merge(persona::routes())
         .merge(jobs::routes())
+        .merge(backups::routes())
         .merge(logs::routes())
         .merge(thoughts::routes())
         .merge(training::routes())
