@@ -133,6 +133,44 @@ pub async fn open_store(loaded: &Loaded) -> Result<Arc<dyn Store>, AppError> {
     Ok(Arc::new(store))
 }
 
+/// The file `serve` holds locked in its data directory while it runs, so a
+/// restore can refuse to replace a database in use.
+pub const SERVE_LOCK: &str = "serve.lock";
+
+/// Takes the serve lock on `data_dir`; it is held while the file stays
+/// open. `None` (with a warning) when it cannot be taken: another `serve`
+/// holds it, or the directory is not writable — serving goes on either way.
+pub fn lock_serve(data_dir: &Path) -> Option<std::fs::File> {
+    let path = data_dir.join(SERVE_LOCK);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(&path);
+    match file.map(|f| (f.try_lock(), f)) {
+        Ok((Ok(()), f)) => Some(f),
+        Ok((Err(std::fs::TryLockError::WouldBlock), _)) => {
+            tracing::warn!(path = %path.display(), "another openzero serve is running on this data directory");
+            None
+        }
+        Ok((Err(std::fs::TryLockError::Error(e)), _)) | Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot take the serve lock");
+            None
+        }
+    }
+}
+
+/// Whether a `serve` holds the lock on `data_dir`.
+pub fn serve_is_running(data_dir: &Path) -> bool {
+    let Ok(f) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(data_dir.join(SERVE_LOCK))
+    else {
+        return false;
+    };
+    matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
+
 /// Writes `text` to `path` (created or truncated) readable by the owner
 /// only (0600) and flushed to disk.
 pub fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {

@@ -324,6 +324,13 @@ impl<W: Write> Writer<W> {
         self.line.clear();
         serde_json::to_writer(&mut self.line, j).map_err(|e| io::Error::other(e.to_string()))?;
         self.line.push(b'\n');
+        if self.line.len() > MAX_LINE {
+            return Err(BackupError::Io(io::Error::other(format!(
+                "a record of {} MB is over the {} MB a backup line may hold",
+                self.line.len() >> 20,
+                MAX_LINE >> 20
+            ))));
+        }
         self.whole.update(&self.line);
         if let Some((_, rows, h)) = self.table.as_mut()
             && j.is_array()
@@ -374,6 +381,12 @@ impl<W: Write> Writer<W> {
     /// Adds one of the owner's files (persona, configuration, …).
     pub fn file(&mut self, name: &str, bytes: &[u8]) -> Result<(), BackupError> {
         self.close_table();
+        if bytes.len() > MAX_LINE / 2 {
+            return Err(BackupError::Io(io::Error::other(format!(
+                "{name} is too large to back up ({} MB)",
+                bytes.len() >> 20
+            ))));
+        }
         self.write_line(&json!({ "file": name, "data": B64.encode(bytes) }))?;
         self.manifest.files.insert(
             name.to_owned(),
@@ -455,6 +468,10 @@ impl<R: Read> Reader<R> {
             age::DecryptError::Io(io) => BackupError::Damaged(io.to_string()),
             age::DecryptError::ExcessiveWork { .. } => {
                 BackupError::Damaged("its passphrase work factor is too high to try".into())
+            }
+            // The key opened it but the header does not check out: changed.
+            age::DecryptError::InvalidMac | age::DecryptError::InvalidHeader => {
+                BackupError::Damaged("its header does not check out".into())
             }
             _ => BackupError::WrongKey,
         })?;

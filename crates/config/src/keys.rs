@@ -730,7 +730,7 @@ pub const KEYS: &[KeyDef] = &[
         &[],
         Some("0"),
         "8",
-        "Weekly backups kept beyond the dailies (the newest of each week).",
+        "Weekly backups kept: the newest of each of the last N weeks (one kept as a daily counts).",
     ),
     k(
         "backup.keep_monthly",
@@ -738,7 +738,7 @@ pub const KEYS: &[KeyDef] = &[
         &[],
         Some("0"),
         "12",
-        "Monthly backups kept beyond the others (the newest of each month).",
+        "Monthly backups kept: the newest of each of the last N months (one kept otherwise counts).",
     ),
     k(
         "backup.max_age_hours",

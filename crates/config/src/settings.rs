@@ -44,9 +44,9 @@ pub struct BackupSettings {
     pub identity_file: Option<std::path::PathBuf>,
     /// Daily copies kept.
     pub keep_daily: u32,
-    /// Weekly copies kept (the newest of each week, beyond the dailies).
+    /// Weekly copies kept: the newest of each of the last N weeks.
     pub keep_weekly: u32,
-    /// Monthly copies kept (the newest of each month, beyond the others).
+    /// Monthly copies kept: the newest of each of the last N months.
     pub keep_monthly: u32,
     /// A backup older than this many hours is overdue.
     pub max_age_hours: u32,

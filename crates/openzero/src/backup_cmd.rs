@@ -67,6 +67,7 @@ Examples:
   openzero backup restore FILE                       # into the configured store
   openzero --data-dir /srv/oz backup restore FILE    # a new SQLite data directory
   openzero backup restore FILE --database-url postgres://oz@db/openzero
+  echo \"$URL\" | openzero backup restore FILE --database-url -
   openzero backup restore FILE --force               # replace; what is there is backed up first
 
 Stop `openzero serve` first. The whole file is checked before anything is
@@ -78,7 +79,9 @@ directory (a different one there is kept as NAME.before-restore); the
 configuration is written as openzero.toml.restored when one exists.")]
     Restore {
         file: PathBuf,
-        /// Restore into this PostgreSQL database instead of the configured store
+        /// Restore into this PostgreSQL database instead of the configured
+        /// store; `-` reads the URL from standard input (keeps its password
+        /// out of the process list)
         #[arg(long, value_name = "URL")]
         database_url: Option<String>,
         /// Replace a store that holds data (it is backed up first)
@@ -242,6 +245,15 @@ pub async fn run(loaded: &Loaded, cmd: BackupCommand) -> Result<ExitCode> {
             json,
         } => {
             let target = match database_url {
+                Some(url) if url == "-" => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    let url = line.trim().to_owned();
+                    if url.is_empty() {
+                        anyhow::bail!("--database-url -: no URL on standard input");
+                    }
+                    restore::Target::Postgres(url)
+                }
                 Some(url) => restore::Target::Postgres(url),
                 None => restore::Target::configured(loaded),
             };

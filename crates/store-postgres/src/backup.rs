@@ -303,7 +303,10 @@ async fn load(
         .map(|t| quote(t))
         .collect();
     if !drop.is_empty() {
-        sqlx::query(&format!("DROP TABLE IF EXISTS {} CASCADE", drop.join(", ")))
+        // No CASCADE: something of another application's that depends on
+        // OpenZero's tables makes the restore stop (and roll back) instead
+        // of being dropped with them.
+        sqlx::query(&format!("DROP TABLE IF EXISTS {}", drop.join(", ")))
             .execute(&mut *tx)
             .await
             .map_err(err)?;
@@ -316,7 +319,7 @@ async fn load(
     .await
     .map_err(err)?;
     for f in functions {
-        sqlx::query(&format!("DROP FUNCTION IF EXISTS {f} CASCADE"))
+        sqlx::query(&format!("DROP FUNCTION IF EXISTS {f}"))
             .execute(&mut *tx)
             .await
             .map_err(err)?;

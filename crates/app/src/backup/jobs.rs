@@ -85,6 +85,12 @@ impl Task for DrillTask {
         if !super::configured(&services.loaded) {
             return Ok("skipped: backups are not set up".into());
         }
+        if !super::can_open(&services.loaded) {
+            return Ok(
+                "skipped: backups are encrypted to age keys whose secret is not on this machine; drill where it is (backup.identity_file)"
+                    .into(),
+            );
+        }
         match super::restore::drill(&services.loaded).await {
             Ok(d) => Ok(format!(
                 "restored {} ({} rows) in {:.1} s and read it back",
@@ -120,10 +126,14 @@ pub async fn status(loaded: &Loaded, store: &dyn JobStore) -> Component {
         .ok()
         .and_then(|l| l.into_iter().next());
     let max_age = chrono::Duration::hours(i64::from(loaded.settings.backup.max_age_hours));
+    // A failed run counts until a backup newer than it exists (one made by
+    // hand with `backup create` clears it too).
+    let since = newest.as_ref().map(|n| n.created_at);
     let last_failed = |runs: Result<Vec<openzero_store::JobRun>, _>| {
         runs.ok()
             .and_then(|r| r.into_iter().find(|r| r.outcome != "running"))
             .filter(|r| r.outcome == "failed")
+            .filter(|r| since.is_none_or(|t| r.ended_at.unwrap_or(r.scheduled_for) > t))
             .map(|r| r.error.unwrap_or_else(|| "failed".into()))
     };
     if let Some(e) = last_failed(store.job_runs(BACKUP_JOB, 3).await) {

@@ -40,6 +40,9 @@ pub const FILES: &[&str] = &[
 /// The name the configuration file has inside a backup.
 pub const CONFIG_FILE: &str = "openzero.toml";
 
+/// What the writer says when the dump ended without its last item.
+const DUMP_STOPPED: &str = "the database dump stopped before its end";
+
 const PREFIX: &str = "openzero-";
 const SUFFIX: &str = ".jsonl.zst.age";
 
@@ -85,6 +88,16 @@ pub fn seal(loaded: &Loaded) -> Result<Seal, AppError> {
         None => Err(invalid(
             "backups need a key: set BACKUP_PASSPHRASE (or backup.passphrase_file), or age public keys in backup.recipients",
         )),
+    }
+}
+
+/// Whether this machine can open its own backups: the passphrase for
+/// passphrase backups, an identity file for recipient backups.
+pub fn can_open(loaded: &Loaded) -> bool {
+    let b = &loaded.settings.backup;
+    match b.recipients.as_deref() {
+        Some(r) if !r.trim().is_empty() => b.identity_file.is_some(),
+        _ => b.passphrase.is_some(),
     }
 }
 
@@ -306,7 +319,7 @@ pub async fn create(
             }
         }
         if !ended {
-            return Err("the database dump stopped before its end".into());
+            return Err(DUMP_STOPPED.into());
         }
         for (name, bytes) in &files {
             w.file(name, bytes).map_err(|e| e.to_string())?;
@@ -322,11 +335,8 @@ pub async fn create(
         .map_err(|e| invalid(format!("the backup writer failed: {e}")));
     let (manifest, sha, bytes) = match (dumped, written) {
         (Ok(()), Ok(Ok(w))) => w,
-        (Err(e), _) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e.into());
-        }
-        (_, Ok(Err(e))) => {
+        // The writer failing (a full disk) stops the dump: its error is the cause.
+        (_, Ok(Err(e))) if !e.starts_with(DUMP_STOPPED) => {
             let _ = std::fs::remove_file(&partial);
             let hint = if e.contains("os error 28") {
                 " (the disk is full; nothing was kept)"
@@ -336,6 +346,14 @@ pub async fn create(
             return Err(invalid(format!(
                 "the backup could not be written: {e}{hint}"
             )));
+        }
+        (Err(e), _) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e.into());
+        }
+        (Ok(()), Ok(Err(e))) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(invalid(format!("the backup could not be written: {e}")));
         }
         (_, Err(e)) => {
             let _ = std::fs::remove_file(&partial);

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use openzero_backup::{Entry, Reader, Unseal};
+use openzero_backup::{Entry, Reader};
 use openzero_config::Loaded;
 use openzero_store::Store;
 use openzero_store::backup::DumpItem;
@@ -21,6 +21,9 @@ use serde::Serialize;
 
 use super::{CONFIG_FILE, invalid, io_err, unseal, verify_file};
 use crate::AppError;
+
+/// What the reader says when the restore stopped taking rows.
+const READER_STOPPED: &str = "the restore stopped";
 
 /// Where a restore goes.
 #[derive(Debug, Clone)]
@@ -51,9 +54,15 @@ impl Target {
     fn shown(&self) -> String {
         match self {
             Target::Sqlite(p) => p.display().to_string(),
-            Target::Postgres(u) => match u.split_once('@') {
-                Some((_, host)) => format!("postgres://…@{host}"),
-                None => "PostgreSQL".into(),
+            // Host, port and database only: no user, password or parameters.
+            Target::Postgres(u) => match url::Url::parse(u) {
+                Ok(url) => format!(
+                    "postgres://{}{}{}",
+                    url.host_str().unwrap_or("localhost"),
+                    url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+                    url.path()
+                ),
+                Err(_) => "the PostgreSQL database".into(),
             },
         }
     }
@@ -72,6 +81,8 @@ pub struct Restored {
     pub safety_backup: Option<PathBuf>,
     /// Files written into the data directory.
     pub files: Vec<PathBuf>,
+    /// Rows per table, as the backup's manifest lists them.
+    pub table_rows: std::collections::BTreeMap<String, u64>,
 }
 
 async fn open(target: &Target) -> Result<Arc<dyn Store>, AppError> {
@@ -92,6 +103,11 @@ pub async fn restore(
     progress: Arc<AtomicU64>,
 ) -> Result<Restored, AppError> {
     let started = std::time::Instant::now();
+    if data_dir == loaded.data_dir && crate::wiring::serve_is_running(&loaded.data_dir) {
+        return Err(invalid(
+            "`openzero serve` is running on this data directory: stop it first (systemctl stop openzero), then restore; nothing was changed",
+        ));
+    }
     let unseal = Arc::new(unseal(loaded)?);
     // 1. The whole file checked before anything changes.
     let (p, u) = (file.to_owned(), unseal.clone());
@@ -141,7 +157,7 @@ pub async fn restore(
                         counter.fetch_add(1, Ordering::Relaxed);
                     }
                     if tx.blocking_send(item).is_err() {
-                        return Err("the restore stopped".into());
+                        return Err(READER_STOPPED.into());
                     }
                 }
                 Entry::File { name, bytes } => files.push((name, bytes)),
@@ -159,11 +175,19 @@ pub async fn restore(
             .map_err(Into::into),
     };
     let files = reader.await.map_err(|e| invalid(e.to_string()))?;
+    // The reader failing (the file changed since it was checked) leaves the
+    // restore without its end: the reader's error is the cause.
+    let files = match (&loaded_rows, files) {
+        (_, Err(e)) if e != READER_STOPPED => {
+            return Err(invalid(format!("{}: {e}", file.display())));
+        }
+        (_, Err(_)) => Vec::new(),
+        (_, Ok(f)) => f,
+    };
     let rows = loaded_rows?;
-    let files = files.map_err(|e| invalid(format!("{}: {e}", file.display())))?;
 
     // 4. The owner's files.
-    let written = restore_files(loaded, data_dir, &files, force)?;
+    let written = restore_files(loaded, data_dir, &files)?;
     Ok(Restored {
         target: target.shown(),
         rows,
@@ -172,6 +196,11 @@ pub async fn restore(
         from_schema: header.schema_version,
         safety_backup,
         files: written,
+        table_rows: manifest
+            .tables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.rows))
+            .collect(),
     })
 }
 
@@ -195,8 +224,20 @@ async fn restore_sqlite(
     sidecars(&building);
     match SqliteStore::restore_into(&building, version, rx).await {
         Ok(rows) => {
-            // The old database's journal must not be replayed onto the new one.
-            sidecars(path);
+            // The old database is moved aside whole (with its journal, which
+            // must not be replayed onto the new one), never deleted.
+            if path.exists() {
+                let aside = aside_name(path);
+                let with = |p: &Path, ext: &str| {
+                    let mut s = p.as_os_str().to_owned();
+                    s.push(ext);
+                    PathBuf::from(s)
+                };
+                std::fs::rename(path, &aside).map_err(|e| io_err("cannot move", path, e))?;
+                let _ = std::fs::rename(with(path, "-wal"), with(&aside, "-wal"));
+                let _ = std::fs::remove_file(with(path, "-shm"));
+                let _ = std::fs::remove_file(with(path, "-journal"));
+            }
             std::fs::rename(&building, path).map_err(|e| io_err("cannot move", &building, e))?;
             sidecars(&building);
             if let Ok(d) = std::fs::File::open(dir) {
@@ -212,6 +253,20 @@ async fn restore_sqlite(
     }
 }
 
+/// `NAME.before-restore`, or with the time added when that exists already
+/// (an earlier restore's copy is never overwritten).
+fn aside_name(path: &Path) -> PathBuf {
+    let plain = PathBuf::from(format!("{}.before-restore", path.display()));
+    if !plain.exists() {
+        return plain;
+    }
+    PathBuf::from(format!(
+        "{}.before-restore-{}",
+        path.display(),
+        crate::clock::now().format("%Y%m%dT%H%M%S%.6f")
+    ))
+}
+
 /// Writes the backup's files: persona and about-me into the data directory
 /// (a different one already there is kept as `NAME.before-restore`), the
 /// configuration only where none exists (else as `openzero.toml.restored`,
@@ -220,7 +275,6 @@ fn restore_files(
     loaded: &Loaded,
     data_dir: &Path,
     files: &[(String, Vec<u8>)],
-    force: bool,
 ) -> Result<Vec<PathBuf>, AppError> {
     let mut written = Vec::new();
     for (name, bytes) in files {
@@ -236,10 +290,10 @@ fn restore_files(
             if existing == *bytes {
                 continue;
             }
-            if name == CONFIG_FILE && !force {
+            if name == CONFIG_FILE {
                 dest = dest.with_extension("toml.restored");
             } else {
-                let aside = PathBuf::from(format!("{}.before-restore", dest.display()));
+                let aside = aside_name(&dest);
                 std::fs::rename(&dest, &aside).map_err(|e| io_err("cannot move", &dest, e))?;
             }
         }
@@ -271,11 +325,6 @@ pub async fn drill(loaded: &Loaded) -> Result<Drill, AppError> {
         .into_iter()
         .next()
         .ok_or_else(|| invalid("there is no backup to drill yet"))?;
-    let unseal: Unseal = unseal(loaded)?;
-    let p = newest.path.clone();
-    let (_, manifest) = tokio::task::spawn_blocking(move || verify_file(&p, &unseal))
-        .await
-        .map_err(|e| invalid(e.to_string()))??;
     let scratch = loaded
         .data_dir
         .join(format!(".restore-drill-{}", std::process::id()));
@@ -296,12 +345,11 @@ pub async fn drill(loaded: &Loaded) -> Result<Drill, AppError> {
         use openzero_store::prelude::*;
         let checked = async {
             let counts = store.table_counts().await?;
-            for (table, sum) in &manifest.tables {
+            for (table, want) in &r.table_rows {
                 let got = counts.get(table).copied().unwrap_or(0);
-                if got != sum.rows {
+                if got != *want {
                     return Err(invalid(format!(
-                        "the drill restored {got} rows of {table}, the backup holds {}",
-                        sum.rows
+                        "the drill restored {got} rows of {table}, the backup holds {want}"
                     )));
                 }
             }

@@ -36,8 +36,17 @@ fn jobs_are_listed_paused_across_restarts_and_resumed() {
             "weekly-review",
             "monthly-review",
             "calendar-sync",
-            "news-fetch"
+            "news-fetch",
+            "backup",
+            "restore-drill"
         ]
+    );
+    // The backup runs at 03:00 in the owner's zone.
+    assert_eq!(jobs[5]["schedule"], "0 3 * * *");
+    assert!(
+        jobs[5]["next"].as_str().unwrap().contains("03:00"),
+        "{:?}",
+        jobs[5]
     );
     assert_eq!(jobs[0]["schedule"], "30 7 * * MON-FRI");
     let next = jobs[0]["next"].as_str().unwrap();
