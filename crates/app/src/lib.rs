@@ -46,6 +46,7 @@ pub mod settings_edit;
 pub mod think;
 pub mod tools;
 pub mod training;
+pub mod training_coach;
 pub mod wiring;
 
 pub use services::Services;

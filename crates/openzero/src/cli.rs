@@ -251,13 +251,15 @@ Examples:
     )]
     Backup(crate::backup_cmd::BackupCommand),
 
-    /// Training: import activity files (GPX, TCX, FIT) and list them with their load
+    /// Training: import activity files (GPX, TCX, FIT), their load, form and the goal race
     #[command(
         subcommand,
         after_help = "\
 Examples:
   openzero training import ~/Downloads/*.fit
-  openzero training list --json"
+  openzero training list --json
+  openzero training metrics
+  openzero training goal \"Half marathon\" 2027-03-14 1:45:00"
     )]
     Training(crate::training_cmd::TrainingCommand),
 

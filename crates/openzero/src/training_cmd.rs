@@ -40,6 +40,47 @@ Examples:
         #[arg(long)]
         json: bool,
     },
+
+    /// Fitness, fatigue and form (CTL, ATL, TSB), the acute:chronic ratio, weekly volume
+    #[command(after_help = "\
+Examples:
+  openzero training metrics
+  openzero training metrics --weeks 12 --json
+
+CTL (fitness) and ATL (fatigue) are the 42- and 7-day exponentially
+weighted averages of daily TRIMP; TSB (form) is yesterday's CTL − ATL. An
+acute:chronic ratio above 1.5 means load is rising faster than fitness.")]
+    Metrics {
+        /// Weeks of volume shown
+        #[arg(long, default_value_t = 4)]
+        weeks: u32,
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// The goal race: set it, or see where it stands
+    #[command(after_help = "\
+Examples:
+  openzero training goal \"Half marathon\" 2027-03-14 1:45:00
+  openzero training goal                 # weeks left, pace needed, prediction, form on race day
+  openzero training goal --json
+  openzero training goal --clear
+
+The prediction is Riegel's formula from your best run of 3 km or more in
+the last six weeks; race-day form assumes today's load until two weeks
+out, then 60 % and 40 % of it.")]
+    Goal {
+        /// Race name saying its distance (marathon, half marathon, 10k, 30 km, 10 mi)
+        name: Option<String>,
+        /// Race day, YYYY-MM-DD
+        date: Option<String>,
+        /// Target time, H:MM:SS or MM:SS
+        target: Option<String>,
+        #[arg(long, conflicts_with_all = ["name", "date", "target"])]
+        clear: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(loaded: &Loaded, cmd: TrainingCommand) -> Result<ExitCode> {
@@ -98,6 +139,86 @@ async fn command(services: &openzero_app::Services, cmd: TrainingCommand) -> Res
             // Every file refused: say so with the exit status.
             if added + already == 0 {
                 return Ok(ExitCode::FAILURE);
+            }
+        }
+        TrainingCommand::Metrics { weeks, json } => {
+            let m = openzero_app::training_coach::metrics(services, weeks.clamp(1, 52)).await?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&m)?);
+            } else {
+                outln!(
+                    "{}: fitness (CTL) {:.1} · fatigue (ATL) {:.1} · form (TSB) {:+.1}{}",
+                    m.date,
+                    m.ctl,
+                    m.atl,
+                    m.tsb,
+                    m.acute_chronic
+                        .map(|r| format!(" · acute:chronic {r:.2}"))
+                        .unwrap_or_default()
+                );
+                for w in &m.weeks {
+                    outln!(
+                        "week of {}: {} run{}, {:.1} km, {}, load {:.0}",
+                        w.monday,
+                        w.runs,
+                        if w.runs == 1 { "" } else { "s" },
+                        w.distance_m / 1000.0,
+                        openzero_training::metrics::clock(w.moving_s),
+                        w.load
+                    );
+                }
+            }
+        }
+        TrainingCommand::Goal {
+            name,
+            date,
+            target,
+            clear,
+            json,
+        } => {
+            use openzero_app::training_coach;
+            if clear {
+                training_coach::clear_goal(services).await?;
+                outln!("The goal race is cleared.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let goal = match (name, date, target) {
+                (Some(n), Some(d), Some(t)) => {
+                    Some(training_coach::set_goal(services, &n, &d, &t).await?)
+                }
+                (None, None, None) => training_coach::goal(services).await?,
+                _ => anyhow::bail!("give the race name, its date and the target time (see --help)"),
+            };
+            match (goal, json) {
+                (Some(g), true) => outln!("{}", serde_json::to_string_pretty(&g)?),
+                (None, true) => outln!("null"),
+                (None, false) => outln!(
+                    "No goal race: `openzero training goal \"Half marathon\" 2027-03-14 1:45:00`."
+                ),
+                (Some(g), false) => {
+                    outln!(
+                        "{} on {} in {}: {} days ({:.1} weeks) left; it needs {} /km.",
+                        g.name,
+                        g.date,
+                        g.target,
+                        g.days_left,
+                        g.weeks_left,
+                        g.pace_needed
+                    );
+                    match (&g.predicted, g.predicted_from, g.on_track) {
+                        (Some(p), Some(from), Some(ok)) => outln!(
+                            "Predicted {p} from your run of {from}: {}.",
+                            if ok { "on track" } else { "not yet on track" }
+                        ),
+                        _ => outln!(
+                            "No prediction yet: no run of 3 km or more in the last six weeks."
+                        ),
+                    }
+                    outln!(
+                        "Form on race day with a two-week taper: {:+.1}.",
+                        g.race_day_tsb
+                    );
+                }
             }
         }
         TrainingCommand::List { limit, json } => {

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 mod fit;
 pub mod load;
+pub mod metrics;
 mod xml;
 
 /// One moment of an activity.

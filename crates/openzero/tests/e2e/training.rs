@@ -63,3 +63,109 @@ fn activity_files_are_imported_once_and_bad_ones_skipped_with_the_reason() {
             v["activity"]["trimp"].as_f64().unwrap() > 83.5
         }));
 }
+
+/// A GPX run of `km` at 3 m/s starting `days_ago` days ago, heart rate 150.
+fn recent_run(km: f64, days_ago: i64) -> String {
+    let start = chrono::Utc::now() - chrono::Duration::days(days_ago);
+    let points = (km * 1000.0 / 30.0) as i64;
+    let mut gpx = String::from(
+        "<?xml version=\"1.0\"?>\n<gpx version=\"1.1\" creator=\"test\" xmlns=\"http://www.topografix.com/GPX/1/1\" \
+         xmlns:gpxtpx=\"http://www.garmin.com/xmlschemas/TrackPointExtension/v1\"><trk><type>running</type><trkseg>\n",
+    );
+    for i in 0..=points {
+        let t = start + chrono::Duration::seconds(i * 10);
+        gpx.push_str(&format!(
+            "<trkpt lat=\"{:.7}\" lon=\"6.9500000\"><ele>50</ele><time>{}</time><extensions><gpxtpx:TrackPointExtension><gpxtpx:hr>150</gpxtpx:hr></gpxtpx:TrackPointExtension></extensions></trkpt>\n",
+            50.9 + i as f64 * 30.0 / 111_195.0,
+            t.format("%Y-%m-%dT%H:%M:%SZ")
+        ));
+    }
+    gpx.push_str("</trkseg></trk></gpx>\n");
+    gpx
+}
+
+#[test]
+fn form_and_the_goal_race_come_from_the_runs() {
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    // Nothing yet: zero form, no goal.
+    let empty: serde_json::Value = serde_json::from_slice(
+        &oz.ok(&["training", "metrics", "--json"])
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(empty["ctl"], 0.0);
+    oz.ok(&["training", "goal"])
+        .stdout(predicate::str::contains("No goal race"));
+
+    let ten = oz.work.join("ten.gpx");
+    std::fs::write(&ten, recent_run(10.0, 10)).unwrap();
+    let five = oz.work.join("five.gpx");
+    std::fs::write(&five, recent_run(5.0, 3)).unwrap();
+    oz.ok(&[
+        "training",
+        "import",
+        ten.to_str().unwrap(),
+        five.to_str().unwrap(),
+    ])
+    .stdout(predicate::str::contains("2 imported"));
+
+    let m: serde_json::Value = serde_json::from_slice(
+        &oz.ok(&["training", "metrics", "--json", "--weeks", "3"])
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    let (ctl, atl) = (m["ctl"].as_f64().unwrap(), m["atl"].as_f64().unwrap());
+    // Two runs in ten days: fatigue (7-day) above fitness (42-day).
+    assert!(ctl > 0.0 && atl > ctl, "{m}");
+    let weeks = m["weeks"].as_array().unwrap();
+    assert_eq!(weeks.len(), 3);
+    let runs: u64 = weeks.iter().map(|w| w["runs"].as_u64().unwrap()).sum();
+    let km: f64 = weeks
+        .iter()
+        .map(|w| w["distance_m"].as_f64().unwrap())
+        .sum::<f64>()
+        / 1000.0;
+    assert_eq!(runs, 2, "{m}");
+    assert!((km - 15.0).abs() < 0.2, "{km}");
+    assert_eq!(m["chart"].as_array().unwrap().len(), 42);
+
+    let race_day = (chrono::Utc::now() + chrono::Duration::days(100))
+        .format("%Y-%m-%d")
+        .to_string();
+    let g: serde_json::Value = serde_json::from_slice(
+        &oz.ok(&[
+            "training",
+            "goal",
+            "Half marathon",
+            &race_day,
+            "1:45:00",
+            "--json",
+        ])
+        .get_output()
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(g["distance_m"], 21_097.5);
+    assert_eq!(g["pace_needed"], "4:59");
+    // 10 km in 55:30 predicts about 2:02:35 by Riegel: slower than the target.
+    assert!(g["predicted"].as_str().unwrap().starts_with("2:02:"), "{g}");
+    assert_eq!(g["on_track"], false);
+    assert!(g["days_left"].as_i64().unwrap() >= 99);
+    // Kept: asked again, it is there.
+    oz.ok(&["training", "goal"])
+        .stdout(predicate::str::contains("Half marathon on"))
+        .stdout(predicate::str::contains("not yet on track"));
+    // Words it cannot read are refused with the reason.
+    oz.fails(&["training", "goal", "Park run", &race_day, "25:00"])
+        .stderr(predicate::str::contains("cannot tell the distance"));
+    oz.fails(&["training", "goal", "10k", "2020-01-01", "45:00"])
+        .stderr(predicate::str::contains("has passed"));
+    oz.fails(&["training", "goal", "10k", &race_day, "fast"])
+        .stderr(predicate::str::contains("is not a time"));
+    oz.ok(&["training", "goal", "--clear"]);
+    oz.ok(&["training", "goal"])
+        .stdout(predicate::str::contains("No goal race"));
+}
