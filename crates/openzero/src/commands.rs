@@ -135,6 +135,11 @@ async fn serve(
         )
     })?;
     let local = listener.local_addr()?;
+    // Held until serving ends (taken before saying we listen): `backup
+    // restore` refuses to replace the database while it is.
+    let _serving = openzero_app::wiring::ensure_data_dir(&loaded.data_dir)
+        .ok()
+        .and_then(|()| openzero_app::wiring::lock_serve(&loaded.data_dir));
     outln!(
         "OpenZero is listening on http://{local} (the dashboard; GET /health for monitors). Press Ctrl-C to stop."
     );

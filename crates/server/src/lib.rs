@@ -342,8 +342,6 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let services = services(loaded.clone()).await?;
-    // Held until `run` returns: `backup restore` refuses while it is.
-    let _serving = openzero_app::wiring::lock_serve(&loaded.data_dir);
     let store = services.store.clone();
     let addr = listener.local_addr()?;
     tracing::info!(

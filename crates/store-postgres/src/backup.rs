@@ -10,8 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use futures_util::TryStreamExt;
 use openzero_store::backup::{
-    DumpItem, SEEDED_TABLES, Value, created_tables, dependency_order, for_postgres, is_derived,
-    unknown,
+    DumpItem, Pending, SEEDED_TABLES, Shape, Value, created_tables, dependency_order, for_postgres,
+    is_derived, load as load_dump,
 };
 use sqlx::ConnectOptions;
 use tokio::sync::mpsc;
@@ -240,16 +240,6 @@ impl openzero_store::BackupStore for PgStore {
     }
 }
 
-struct Loading {
-    name: String,
-    table: Table,
-    columns: Vec<usize>,
-    batch: Vec<Vec<Value>>,
-    /// (column, id, value) of self-references, set after every row is in.
-    later: Vec<(String, i64, i64)>,
-    rows: u64,
-}
-
 impl PgStore {
     /// Replaces OpenZero's tables in the database at `url` with a dump of
     /// schema `version`, in one transaction committed only after
@@ -333,60 +323,16 @@ async fn load(
             .await
             .map_err(err)?;
     }
-    let mut total = 0u64;
-    let mut current: Option<Loading> = None;
-    let mut sequences: HashMap<String, i64> = HashMap::new();
-    loop {
-        let Some(item) = items.recv().await else {
-            return Err(StoreError::InvalidData(
-                "the backup stream stopped before its end; nothing was restored".into(),
-            ));
-        };
-        match item {
-            DumpItem::Table { name, columns } => {
-                if let Some(done) = current.take() {
-                    total += finish(&mut tx, done).await.map_err(err)?;
-                }
-                if !names.contains(&name) {
-                    return Err(unknown(&format!("a table {name}")));
-                }
-                let t = table(&mut tx, &name).await.map_err(err)?;
-                let idx = columns
-                    .iter()
-                    .map(|c| {
-                        t.columns
-                            .iter()
-                            .position(|k| &k.name == c)
-                            .ok_or_else(|| unknown(&format!("a column {name}.{c}")))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                current = Some(Loading {
-                    name,
-                    table: t,
-                    columns: idx,
-                    batch: Vec::new(),
-                    later: Vec::new(),
-                    rows: 0,
-                });
-            }
-            DumpItem::Row(values) => {
-                let Some(l) = current.as_mut() else {
-                    return Err(StoreError::InvalidData(
-                        "the backup has a row before any table".into(),
-                    ));
-                };
-                push_row(l, values)?;
-                if l.batch.len() * l.columns.len().max(1) >= BATCH_VALUES {
-                    flush(&mut tx, l).await.map_err(err)?;
-                }
-            }
-            DumpItem::Sequences(s) => sequences = s.into_iter().collect(),
-            DumpItem::End => break,
-        }
-    }
-    if let Some(done) = current.take() {
-        total += finish(&mut tx, done).await.map_err(err)?;
-    }
+    let (total, sequences) = load_dump(
+        items,
+        &names,
+        &mut Loader {
+            tx: &mut tx,
+            target,
+        },
+    )
+    .await?;
+    let sequences: HashMap<String, i64> = sequences.into_iter().collect();
     // Every id counter at least past the highest id, and past the source's
     // counter so ids of deleted rows are not handed out again.
     for name in &names {
@@ -438,109 +384,101 @@ async fn migrate_in(conn: &mut PgConnection, upto: i64) -> Result<(), sqlx::migr
     Ok(())
 }
 
-fn push_row(l: &mut Loading, values: Vec<Value>) -> Result<(), StoreError> {
-    if values.len() != l.columns.len() {
-        return Err(StoreError::InvalidData(format!(
-            "a row of {} has {} values for {} columns",
-            l.name,
-            values.len(),
-            l.columns.len()
-        )));
+/// Inserts rows into PostgreSQL inside the restore's transaction.
+struct Loader<'a> {
+    tx: &'a mut PgConnection,
+    target: &'a str,
+}
+
+#[async_trait]
+impl openzero_store::backup::Loader for Loader<'_> {
+    async fn shape(&mut self, name: &str) -> Result<Shape, StoreError> {
+        let t = table(self.tx, name)
+            .await
+            .map_err(|e| map_err(self.target, e))?;
+        Ok(Shape {
+            columns: t.columns.into_iter().map(|c| (c.name, c.udt)).collect(),
+            key: t.serial,
+            self_refs: t.self_refs,
+        })
     }
-    let mut row = Vec::with_capacity(values.len());
-    for (v, &i) in values.into_iter().zip(&l.columns) {
-        let c = &l.table.columns[i];
-        row.push(
-            for_postgres(v, &c.udt)
-                .map_err(|e| StoreError::InvalidData(format!("{}.{}: {e}", l.name, c.name)))?,
-        );
+
+    fn convert(&self, v: Value, udt: &str) -> Result<Value, String> {
+        for_postgres(v, udt)
     }
-    if let Some(pk) = &l.table.serial {
-        let key = l
+
+    async fn insert(&mut self, p: &mut Pending) -> Result<(), StoreError> {
+        if p.batch.is_empty() {
+            return Ok(());
+        }
+        let names = p
             .columns
             .iter()
-            .position(|&i| &l.table.columns[i].name == pk)
-            .map(|p| row[p].clone());
-        for r in &l.table.self_refs {
-            let p = l
-                .columns
-                .iter()
-                .position(|&i| &l.table.columns[i].name == r);
-            if let (Some(Value::Int(key)), Some(p)) = (&key, p)
-                && let Value::Int(v) = row[p]
-            {
-                row[p] = Value::Null;
-                l.later.push((r.clone(), *key, v));
-            }
-        }
-    }
-    l.batch.push(row);
-    l.rows += 1;
-    Ok(())
-}
-
-async fn flush(tx: &mut PgConnection, l: &mut Loading) -> Result<(), sqlx::Error> {
-    if l.batch.is_empty() {
-        return Ok(());
-    }
-    let cols: Vec<&Column> = l.columns.iter().map(|&i| &l.table.columns[i]).collect();
-    let names = cols
-        .iter()
-        .map(|c| quote(&c.name))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut n = 0;
-    let mut groups = Vec::with_capacity(l.batch.len());
-    for _ in 0..l.batch.len() {
-        let one = cols
-            .iter()
-            .map(|c| {
-                n += 1;
-                format!("${n}::{}", c.udt)
-            })
+            .map(|(n, _)| quote(n))
             .collect::<Vec<_>>()
             .join(", ");
-        groups.push(format!("({one})"));
-    }
-    let sql = format!(
-        "INSERT INTO {} ({names}) OVERRIDING SYSTEM VALUE VALUES {}",
-        quote(&l.name),
-        groups.join(", ")
-    );
-    let mut q = sqlx::query(&sql);
-    for row in l.batch.drain(..) {
-        for v in row {
-            q = match v {
-                Value::Null => q.bind(None::<String>),
-                Value::Int(n) => q.bind(n),
-                Value::Real(x) => q.bind(x),
-                Value::Text(s) => q.bind(s),
-                Value::Bytes(b) => q.bind(b),
-                Value::Bool(b) => q.bind(b),
-                Value::Time(t) => q.bind(t),
-                Value::Vector(x) => q.bind(Vector::from(x)),
-            };
+        let mut n = 0;
+        let mut groups = Vec::with_capacity(p.batch.len());
+        for _ in 0..p.batch.len() {
+            let one = p
+                .columns
+                .iter()
+                .map(|(_, udt)| {
+                    n += 1;
+                    format!("${n}::{udt}")
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            groups.push(format!("({one})"));
         }
+        let sql = format!(
+            "INSERT INTO {} ({names}) OVERRIDING SYSTEM VALUE VALUES {}",
+            quote(&p.table),
+            groups.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for row in p.batch.drain(..) {
+            for v in row {
+                q = match v {
+                    Value::Null => q.bind(None::<String>),
+                    Value::Int(n) => q.bind(n),
+                    Value::Real(x) => q.bind(x),
+                    Value::Text(s) => q.bind(s),
+                    Value::Bytes(b) => q.bind(b),
+                    Value::Bool(b) => q.bind(b),
+                    Value::Time(t) => q.bind(t),
+                    Value::Vector(x) => q.bind(Vector::from(x)),
+                };
+            }
+        }
+        q.execute(&mut *self.tx)
+            .await
+            .map_err(|e| map_err(self.target, e))?;
+        Ok(())
     }
-    q.execute(&mut *tx).await?;
-    Ok(())
-}
 
-async fn finish(tx: &mut PgConnection, mut l: Loading) -> Result<u64, sqlx::Error> {
-    flush(tx, &mut l).await?;
-    if let Some(pk) = &l.table.serial {
-        for (col, key, v) in l.later.drain(..) {
+    async fn set_later(&mut self, p: &Pending) -> Result<(), StoreError> {
+        let t = table(self.tx, &p.table)
+            .await
+            .map_err(|e| map_err(self.target, e))?;
+        let Some(key) = t.serial else { return Ok(()) };
+        for (col, id, v) in &p.later {
             sqlx::query(&format!(
                 "UPDATE {} SET {} = $1 WHERE {} = $2",
-                quote(&l.name),
-                quote(&col),
-                quote(pk)
+                quote(&p.table),
+                quote(col),
+                quote(&key)
             ))
             .bind(v)
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| map_err(self.target, e))?;
         }
+        Ok(())
     }
-    Ok(l.rows)
+
+    fn batch_values(&self) -> usize {
+        BATCH_VALUES
+    }
 }

@@ -6,11 +6,11 @@
 //! the newer migrations — the caller moves the file into place.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use futures_util::TryStreamExt;
 use openzero_store::backup::{
-    DumpItem, SEEDED_TABLES, Value, dependency_order, for_sqlite, is_derived, unknown,
+    DumpItem, Pending, SEEDED_TABLES, Shape, Value, dependency_order, for_sqlite, is_derived,
+    load as load_dump,
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnection;
@@ -197,18 +197,6 @@ impl openzero_store::BackupStore for SqliteStore {
     }
 }
 
-/// The table being restored and its pending rows.
-struct Loading {
-    name: String,
-    table: Table,
-    /// Index in the table's columns of each column of the backup's rows.
-    columns: Vec<usize>,
-    batch: Vec<Vec<Value>>,
-    /// (column, primary key, value) of self-references, set after every row is in.
-    later: Vec<(String, i64, i64)>,
-    rows: u64,
-}
-
 impl SqliteStore {
     /// Builds a new database at `path` (which must not exist) from a dump
     /// of schema `version`: the migrations up to that version, every item
@@ -283,60 +271,8 @@ impl SqliteStore {
                 .await
                 .map_err(err)?;
         }
-        let mut total = 0u64;
-        let mut current: Option<Loading> = None;
-        let mut sequences = Vec::new();
-        loop {
-            let Some(item) = items.recv().await else {
-                return Err(StoreError::InvalidData(
-                    "the backup stream stopped before its end; nothing was restored".into(),
-                ));
-            };
-            match item {
-                DumpItem::Table { name, columns } => {
-                    if let Some(done) = current.take() {
-                        total += finish(&mut tx, done).await.map_err(err)?;
-                    }
-                    if !names.contains(&name) {
-                        return Err(unknown(&format!("a table {name}")));
-                    }
-                    let t = table(&mut tx, &name).await.map_err(err)?;
-                    let idx = columns
-                        .iter()
-                        .map(|c| {
-                            t.columns
-                                .iter()
-                                .position(|k| &k.name == c)
-                                .ok_or_else(|| unknown(&format!("a column {name}.{c}")))
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
-                    current = Some(Loading {
-                        name,
-                        table: t,
-                        columns: idx,
-                        batch: Vec::new(),
-                        later: Vec::new(),
-                        rows: 0,
-                    });
-                }
-                DumpItem::Row(values) => {
-                    let Some(l) = current.as_mut() else {
-                        return Err(StoreError::InvalidData(
-                            "the backup has a row before any table".into(),
-                        ));
-                    };
-                    push_row(l, values)?;
-                    if l.batch.len() * l.columns.len().max(1) >= BATCH_VALUES {
-                        flush(&mut tx, l).await.map_err(err)?;
-                    }
-                }
-                DumpItem::Sequences(s) => sequences = s,
-                DumpItem::End => break,
-            }
-        }
-        if let Some(done) = current.take() {
-            total += finish(&mut tx, done).await.map_err(err)?;
-        }
+        let (total, sequences) =
+            load_dump(items, &names, &mut Loader { tx: &mut tx, path }).await?;
         for (t, seq) in sequences {
             if !names.contains(&t) {
                 continue;
@@ -383,102 +319,96 @@ impl SqliteStore {
     }
 }
 
-fn push_row(l: &mut Loading, values: Vec<Value>) -> Result<(), StoreError> {
-    if values.len() != l.columns.len() {
-        return Err(StoreError::InvalidData(format!(
-            "a row of {} has {} values for {} columns",
-            l.name,
-            values.len(),
-            l.columns.len()
-        )));
+/// Inserts rows into SQLite inside the restore's transaction.
+struct Loader<'a> {
+    tx: &'a mut SqliteConnection,
+    path: &'a Path,
+}
+
+fn bind_value<'q>(
+    q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    v: Value,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    match v {
+        Value::Null => q.bind(None::<i64>),
+        Value::Int(n) => q.bind(n),
+        Value::Real(x) => q.bind(x),
+        Value::Text(s) => q.bind(s),
+        Value::Bytes(b) => q.bind(b),
+        Value::Bool(b) => q.bind(b),
+        Value::Time(t) => q.bind(t),
+        Value::Vector(x) => q.bind(openzero_store::encode_vector(&x)),
     }
-    let mut row: Vec<Value> = values
-        .into_iter()
-        .zip(&l.columns)
-        .map(|(v, &i)| for_sqlite(v, &l.table.columns[i].decl))
-        .collect();
-    if let Some(pk) = &l.table.pk {
-        let key = l
+}
+
+#[async_trait]
+impl openzero_store::backup::Loader for Loader<'_> {
+    async fn shape(&mut self, name: &str) -> Result<Shape, StoreError> {
+        let t = table(self.tx, name)
+            .await
+            .map_err(|e| map_err(self.path, e))?;
+        Ok(Shape {
+            columns: t.columns.into_iter().map(|c| (c.name, c.decl)).collect(),
+            key: t.pk,
+            self_refs: t.self_refs,
+        })
+    }
+
+    fn convert(&self, v: Value, decl: &str) -> Result<Value, String> {
+        Ok(for_sqlite(v, decl))
+    }
+
+    async fn insert(&mut self, p: &mut Pending) -> Result<(), StoreError> {
+        if p.batch.is_empty() {
+            return Ok(());
+        }
+        let cols = p
             .columns
             .iter()
-            .position(|&i| &l.table.columns[i].name == pk)
-            .map(|p| row[p].clone());
-        for r in &l.table.self_refs {
-            let p = l
-                .columns
-                .iter()
-                .position(|&i| &l.table.columns[i].name == r);
-            if let (Some(Value::Int(key)), Some(p)) = (&key, p)
-                && let Value::Int(v) = row[p]
-            {
-                row[p] = Value::Null;
-                l.later.push((r.clone(), *key, v));
+            .map(|(n, _)| quote(n))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let one = format!("({})", vec!["?"; p.columns.len()].join(", "));
+        let sql = format!(
+            "INSERT INTO {} ({cols}) VALUES {}",
+            quote(&p.table),
+            vec![one; p.batch.len()].join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for row in p.batch.drain(..) {
+            for v in row {
+                q = bind_value(q, v);
             }
         }
+        q.execute(&mut *self.tx)
+            .await
+            .map_err(|e| map_err(self.path, e))?;
+        Ok(())
     }
-    l.batch.push(row);
-    l.rows += 1;
-    Ok(())
-}
 
-async fn flush(tx: &mut SqliteConnection, l: &mut Loading) -> Result<(), sqlx::Error> {
-    if l.batch.is_empty() {
-        return Ok(());
-    }
-    let cols = l
-        .columns
-        .iter()
-        .map(|&i| quote(&l.table.columns[i].name))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let one = format!("({})", vec!["?"; l.columns.len()].join(", "));
-    let sql = format!(
-        "INSERT INTO {} ({cols}) VALUES {}",
-        quote(&l.name),
-        vec![one; l.batch.len()].join(", ")
-    );
-    let mut q = sqlx::query(&sql);
-    for row in l.batch.drain(..) {
-        for v in row {
-            q = match v {
-                Value::Null => q.bind(None::<i64>),
-                Value::Int(n) => q.bind(n),
-                Value::Real(x) => q.bind(x),
-                Value::Text(s) => q.bind(s),
-                Value::Bytes(b) => q.bind(b),
-                Value::Bool(b) => q.bind(b),
-                Value::Time(t) => q.bind(t),
-                Value::Vector(x) => q.bind(openzero_store::encode_vector(&x)),
-            };
-        }
-    }
-    q.execute(&mut *tx).await?;
-    Ok(())
-}
-
-async fn finish(tx: &mut SqliteConnection, mut l: Loading) -> Result<u64, sqlx::Error> {
-    flush(tx, &mut l).await?;
-    let by_column: HashMap<String, Vec<(i64, i64)>> =
-        l.later.drain(..).fold(HashMap::new(), |mut m, (c, k, v)| {
-            m.entry(c).or_default().push((k, v));
-            m
-        });
-    if let Some(pk) = &l.table.pk {
-        for (col, pairs) in by_column {
+    async fn set_later(&mut self, p: &Pending) -> Result<(), StoreError> {
+        let t = table(self.tx, &p.table)
+            .await
+            .map_err(|e| map_err(self.path, e))?;
+        let Some(pk) = t.pk else { return Ok(()) };
+        for (col, key, v) in &p.later {
             let sql = format!(
                 "UPDATE {} SET {} = ? WHERE {} = ?",
-                quote(&l.name),
-                quote(&col),
-                quote(pk)
+                quote(&p.table),
+                quote(col),
+                quote(&pk)
             );
-            for (key, v) in pairs {
-                sqlx::query(&sql)
-                    .bind(v)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            sqlx::query(&sql)
+                .bind(v)
+                .bind(key)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| map_err(self.path, e))?;
         }
+        Ok(())
     }
-    Ok(l.rows)
+
+    fn batch_values(&self) -> usize {
+        BATCH_VALUES
+    }
 }

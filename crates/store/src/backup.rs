@@ -68,6 +68,174 @@ pub trait BackupStore: Send + Sync + Debug {
     async fn table_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError>;
 }
 
+/// A destination table as a restore sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Shape {
+    /// (name, declared type) in the table's order.
+    pub columns: Vec<(String, String)>,
+    /// The integer key that self-references point at.
+    pub key: Option<String>,
+    /// Columns referencing this same table (`projects.parent_id`).
+    pub self_refs: Vec<String>,
+}
+
+/// Rows of one table on their way into the destination.
+#[derive(Debug)]
+pub struct Pending {
+    pub table: String,
+    /// The destination columns the backup's rows fill, in the rows' order:
+    /// (name, declared type).
+    pub columns: Vec<(String, String)>,
+    /// Converted rows waiting for the next insert.
+    pub batch: Vec<Vec<Value>>,
+    /// (column, key, value) of self-references, set once every row is in
+    /// (a parent may come after its child).
+    pub later: Vec<(String, i64, i64)>,
+    pub rows: u64,
+    key_at: Option<usize>,
+    refs_at: Vec<(usize, String)>,
+}
+
+impl Pending {
+    /// Matches the backup's `columns` of `table` with the destination's.
+    pub fn new(table: &str, columns: &[String], shape: &Shape) -> Result<Self, StoreError> {
+        let cols = columns
+            .iter()
+            .map(|c| {
+                shape
+                    .columns
+                    .iter()
+                    .find(|(n, _)| n == c)
+                    .cloned()
+                    .ok_or_else(|| unknown(&format!("a column {table}.{c}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let at = |name: &str| cols.iter().position(|(n, _)| n == name);
+        Ok(Self {
+            table: table.to_owned(),
+            key_at: shape.key.as_deref().and_then(at),
+            refs_at: shape
+                .self_refs
+                .iter()
+                .filter_map(|r| at(r).map(|i| (i, r.clone())))
+                .collect(),
+            columns: cols,
+            batch: Vec::new(),
+            later: Vec::new(),
+            rows: 0,
+        })
+    }
+
+    /// Converts one row for the destination and queues it; a reference to
+    /// the same table waits in `later`.
+    pub fn push(
+        &mut self,
+        values: Vec<Value>,
+        convert: &dyn Fn(Value, &str) -> Result<Value, String>,
+    ) -> Result<(), StoreError> {
+        if values.len() != self.columns.len() {
+            return Err(StoreError::InvalidData(format!(
+                "a row of {} has {} values for {} columns",
+                self.table,
+                values.len(),
+                self.columns.len()
+            )));
+        }
+        let mut row = Vec::with_capacity(values.len());
+        for (v, (name, ty)) in values.into_iter().zip(&self.columns) {
+            row.push(
+                convert(v, ty)
+                    .map_err(|e| StoreError::InvalidData(format!("{}.{name}: {e}", self.table)))?,
+            );
+        }
+        if let Some(Value::Int(key)) = self.key_at.map(|k| row[k].clone()) {
+            for (i, col) in &self.refs_at {
+                if let Value::Int(v) = row[*i] {
+                    row[*i] = Value::Null;
+                    self.later.push((col.clone(), key, v));
+                }
+            }
+        }
+        self.batch.push(row);
+        self.rows += 1;
+        Ok(())
+    }
+}
+
+/// What a backend does for a restore, inside its transaction.
+#[async_trait]
+pub trait Loader: Send {
+    /// The destination table's shape.
+    async fn shape(&mut self, table: &str) -> Result<Shape, StoreError>;
+    /// A value converted for a column of type `ty`.
+    fn convert(&self, v: Value, ty: &str) -> Result<Value, String>;
+    /// Inserts `p.batch` and empties it.
+    async fn insert(&mut self, p: &mut Pending) -> Result<(), StoreError>;
+    /// Sets `p.later` once every row of the table is in.
+    async fn set_later(&mut self, p: &Pending) -> Result<(), StoreError>;
+    /// Values one insert may carry.
+    fn batch_values(&self) -> usize;
+}
+
+async fn finish(loader: &mut dyn Loader, mut p: Pending) -> Result<u64, StoreError> {
+    loader.insert(&mut p).await?;
+    if !p.later.is_empty() {
+        loader.set_later(&p).await?;
+    }
+    Ok(p.rows)
+}
+
+/// Loads a dump's items through `loader` until [`DumpItem::End`]: each
+/// table checked against `tables` (the destination's), its rows converted,
+/// inserted in batches, its self-references set last. Returns the rows
+/// loaded and the id counters. A stream that ends before `End` is an error
+/// (the caller's transaction then rolls back).
+pub async fn load(
+    items: &mut tokio::sync::mpsc::Receiver<DumpItem>,
+    tables: &[String],
+    loader: &mut dyn Loader,
+) -> Result<(u64, Vec<(String, i64)>), StoreError> {
+    let mut total = 0u64;
+    let mut current: Option<Pending> = None;
+    let mut sequences = Vec::new();
+    loop {
+        let Some(item) = items.recv().await else {
+            return Err(StoreError::InvalidData(
+                "the backup stream stopped before its end; nothing was restored".into(),
+            ));
+        };
+        match item {
+            DumpItem::Table { name, columns } => {
+                if let Some(done) = current.take() {
+                    total += finish(loader, done).await?;
+                }
+                if !tables.contains(&name) {
+                    return Err(unknown(&format!("a table {name}")));
+                }
+                let shape = loader.shape(&name).await?;
+                current = Some(Pending::new(&name, &columns, &shape)?);
+            }
+            DumpItem::Row(values) => {
+                let Some(p) = current.as_mut() else {
+                    return Err(StoreError::InvalidData(
+                        "the backup has a row before any table".into(),
+                    ));
+                };
+                p.push(values, &|v, ty| loader.convert(v, ty))?;
+                if p.batch.len() * p.columns.len().max(1) >= loader.batch_values() {
+                    loader.insert(p).await?;
+                }
+            }
+            DumpItem::Sequences(s) => sequences = s,
+            DumpItem::End => break,
+        }
+    }
+    if let Some(done) = current.take() {
+        total += finish(loader, done).await?;
+    }
+    Ok((total, sequences))
+}
+
 /// Tables never backed up: remade by the destination itself.
 pub fn is_derived(table: &str) -> bool {
     matches!(
