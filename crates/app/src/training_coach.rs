@@ -226,3 +226,37 @@ pub async fn goal(services: &Services) -> Result<Option<GoalOut>, AppError> {
         race_day_tsb: (s.race_day_tsb * 10.0).round() / 10.0,
     }))
 }
+
+/// One activity with what its samples tell.
+#[derive(Debug, Clone, Serialize)]
+pub struct Shown {
+    #[serde(flatten)]
+    pub activity: openzero_store::training::ActivityRow,
+    /// Seconds in heart-rate zones 1–5 (fractions of heart-rate reserve:
+    /// under 60 %, 60–70, 70–80, 80–90, 90 % and over).
+    pub zones_s: Option<[f64; 5]>,
+    /// Aerobic decoupling, percent (efficiency lost from the first half to the second).
+    pub decoupling_pct: Option<f64>,
+    pub elevation_gain_m: f64,
+    /// The efficiency factor with climbing counted as flat distance.
+    pub efficiency_flat: Option<f64>,
+    pub laps: usize,
+}
+
+/// Activity `id` with its zones, decoupling and elevation-fair efficiency.
+pub async fn show(services: &Services, id: i64) -> Result<Option<Shown>, AppError> {
+    let Some((row, samples, laps)) = services.store.activity_get(id).await? else {
+        return Ok(None);
+    };
+    let a = openzero_training::Activity::from_stored(&row.sport, &samples, &laps)
+        .map_err(AppError::Invalid)?;
+    let hr = crate::training::heart_rates(services);
+    Ok(Some(Shown {
+        zones_s: metrics::zones(&a, hr),
+        decoupling_pct: metrics::decoupling(&a),
+        elevation_gain_m: metrics::elevation_gain(&a),
+        efficiency_flat: metrics::efficiency_factor_flat(&a),
+        laps: a.laps.len(),
+        activity: row,
+    }))
+}

@@ -41,6 +41,23 @@ Examples:
         json: bool,
     },
 
+    /// One activity: time in heart-rate zones, aerobic decoupling, climbing, efficiency
+    #[command(after_help = "\
+Examples:
+  openzero training show 3
+  openzero training show 3 --json
+
+Zones are fractions of heart-rate reserve (training.hr_rest to
+training.hr_max): Z1 under 60 %, Z2 60–70, Z3 70–80, Z4 80–90, Z5 above.
+Decoupling is the efficiency lost from the first half to the second (under
+5 % on a long steady run: the aerobic base holds). The flat efficiency
+counts each metre climbed as 8 m on the flat.")]
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Fitness, fatigue and form (CTL, ATL, TSB), the acute:chronic ratio, weekly volume
     #[command(after_help = "\
 Examples:
@@ -139,6 +156,44 @@ async fn command(services: &openzero_app::Services, cmd: TrainingCommand) -> Res
             // Every file refused: say so with the exit status.
             if added + already == 0 {
                 return Ok(ExitCode::FAILURE);
+            }
+        }
+        TrainingCommand::Show { id, json } => {
+            let Some(a) = openzero_app::training_coach::show(services, id).await? else {
+                anyhow::bail!("there is no activity #{id} (see `openzero training list`)");
+            };
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&a)?);
+            } else {
+                outln!("{}", training::line(&a.activity, tz));
+                if let Some(z) = a.zones_s {
+                    let total: f64 = z.iter().sum::<f64>().max(1.0);
+                    let parts: Vec<String> = z
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| {
+                            format!(
+                                "Z{} {} ({:.0} %)",
+                                i + 1,
+                                openzero_training::metrics::clock(*s),
+                                s / total * 100.0
+                            )
+                        })
+                        .collect();
+                    outln!("heart-rate zones: {}", parts.join(" · "));
+                }
+                if let Some(d) = a.decoupling_pct {
+                    outln!("aerobic decoupling: {d:.1} %");
+                }
+                outln!("climbed: {:.0} m", a.elevation_gain_m);
+                if let (Some(ef), Some(flat)) = (a.activity.efficiency, a.efficiency_flat) {
+                    outln!(
+                        "efficiency factor: {ef:.2} (with climbing as flat distance: {flat:.2})"
+                    );
+                }
+                if a.laps > 0 {
+                    outln!("laps: {}", a.laps);
+                }
             }
         }
         TrainingCommand::Metrics { weeks, json } => {

@@ -11,7 +11,7 @@
 //! dropped and counted in [`Activity::warnings`].
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 mod fit;
 pub mod load;
@@ -19,7 +19,7 @@ pub mod metrics;
 mod xml;
 
 /// One moment of an activity.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     pub at: DateTime<Utc>,
     pub lat: Option<f64>,
@@ -48,7 +48,7 @@ impl Sample {
 }
 
 /// A lap as the device recorded it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lap {
     pub start: DateTime<Utc>,
     pub elapsed_s: f64,
@@ -62,6 +62,8 @@ pub enum Format {
     Gpx,
     Tcx,
     Fit,
+    /// Read back from what was kept at import (samples and laps as JSON).
+    Stored,
 }
 
 /// One activity, read from a file.
@@ -75,6 +77,21 @@ pub struct Activity {
     pub laps: Vec<Lap>,
     /// What was dropped or looked odd, for the import report.
     pub warnings: Vec<String>,
+}
+
+impl Activity {
+    /// An activity kept earlier, back from the samples and laps stored at
+    /// import (the JSON of [`Sample`]s and [`Lap`]s).
+    pub fn from_stored(sport: &str, samples: &str, laps: &str) -> Result<Self, String> {
+        Ok(Self {
+            format: Format::Stored,
+            sport: sport.to_owned(),
+            name: None,
+            samples: serde_json::from_str(samples).map_err(|e| format!("stored samples: {e}"))?,
+            laps: serde_json::from_str(laps).map_err(|e| format!("stored laps: {e}"))?,
+            warnings: Vec::new(),
+        })
+    }
 }
 
 /// Why a file was not taken.
@@ -152,6 +169,15 @@ fn check(mut a: Activity) -> Result<Activity, ParseError> {
     }
     a.samples = kept;
     Ok(a)
+}
+
+/// Metres from sample `a` to `b`: by the device's distance when both carry
+/// it, else along their positions.
+pub(crate) fn step_m(a: &Sample, b: &Sample) -> Option<f64> {
+    match (a.distance_m, b.distance_m) {
+        (Some(d0), Some(d1)) => Some((d1 - d0).max(0.0)),
+        _ => Some(haversine_m((a.lat?, a.lon?), (b.lat?, b.lon?))),
+    }
 }
 
 fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {

@@ -48,11 +48,10 @@ fn effort(a: &Activity, from: usize, to: usize) -> Option<(f64, f64)> {
         if dt <= 0.0 || dt > crate::PAUSE_S {
             continue;
         }
-        let (Some(d0), Some(d1), Some(h)) = (w[0].distance_m, w[1].distance_m, w[0].heart_rate)
-        else {
+        let (Some(m), Some(h)) = (crate::step_m(&w[0], &w[1]), w[0].heart_rate) else {
             continue;
         };
-        metres += (d1 - d0).max(0.0);
+        metres += m;
         beats += f64::from(h) * dt / 60.0;
     }
     (beats > 0.0).then_some((metres, beats))

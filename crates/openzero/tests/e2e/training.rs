@@ -132,6 +132,37 @@ fn form_and_the_goal_race_come_from_the_runs() {
     assert!((km - 15.0).abs() < 0.2, "{km}");
     assert_eq!(m["chart"].as_array().unwrap().len(), 42);
 
+    // One run in detail: all of it in one zone at a steady 150 bpm
+    // (training.hr_rest 60, hr_max 190: 69 % of reserve is zone 2), no
+    // decoupling, nothing climbed.
+    let shown: serde_json::Value = serde_json::from_slice(
+        &oz.ok(&["training", "show", "1", "--json"])
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    let zones: Vec<f64> = shown["zones_s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|z| z.as_f64().unwrap())
+        .collect();
+    assert!(
+        (zones[1] - shown["moving_s"].as_f64().unwrap()).abs() < 1.0,
+        "{shown}"
+    );
+    assert!(
+        shown["decoupling_pct"].as_f64().unwrap().abs() < 0.5,
+        "{shown}"
+    );
+    assert_eq!(shown["elevation_gain_m"], 0.0);
+    oz.ok(&["training", "show", "1"])
+        .stdout(predicate::str::contains(
+            "heart-rate zones: Z1 0:00 (0 %) · Z2 55:30 (100 %)",
+        ));
+    oz.fails(&["training", "show", "99"])
+        .stderr(predicate::str::contains("there is no activity #99"));
+
     let race_day = (chrono::Utc::now() + chrono::Duration::days(100))
         .format("%Y-%m-%d")
         .to_string();
