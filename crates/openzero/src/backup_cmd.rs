@@ -144,14 +144,6 @@ impl Drop for Follow {
     }
 }
 
-fn mb(bytes: u64) -> String {
-    if bytes < 1_000_000 {
-        format!("{:.0} KB", (bytes as f64 / 1e3).ceil())
-    } else {
-        format!("{:.1} MB", bytes as f64 / 1e6)
-    }
-}
-
 pub async fn run(loaded: &Loaded, cmd: BackupCommand) -> Result<ExitCode> {
     match cmd {
         BackupCommand::Create { to, json } => {
@@ -180,7 +172,7 @@ pub async fn run(loaded: &Loaded, cmd: BackupCommand) -> Result<ExitCode> {
                     c.rows,
                     c.tables,
                     c.files.len(),
-                    mb(c.bytes),
+                    backup::size(c.bytes),
                     c.seconds,
                     match c.checked {
                         backup::Checked::Full => "decrypted and checked against its manifest",
@@ -213,7 +205,7 @@ pub async fn run(loaded: &Loaded, cmd: BackupCommand) -> Result<ExitCode> {
                     println!(
                         "{}  {:>9}  {}",
                         b.created_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
-                        mb(b.bytes),
+                        backup::size(b.bytes),
                         b.path.display()
                     );
                 }

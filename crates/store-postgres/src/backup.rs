@@ -458,16 +458,13 @@ impl openzero_store::backup::Loader for Loader<'_> {
     }
 
     async fn set_later(&mut self, p: &Pending) -> Result<(), StoreError> {
-        let t = table(self.tx, &p.table)
-            .await
-            .map_err(|e| map_err(self.target, e))?;
-        let Some(key) = t.serial else { return Ok(()) };
+        let Some(key) = &p.key else { return Ok(()) };
         for (col, id, v) in &p.later {
             sqlx::query(&format!(
                 "UPDATE {} SET {} = $1 WHERE {} = $2",
                 quote(&p.table),
                 quote(col),
-                quote(&key)
+                quote(key)
             ))
             .bind(v)
             .bind(id)

@@ -387,16 +387,13 @@ impl openzero_store::backup::Loader for Loader<'_> {
     }
 
     async fn set_later(&mut self, p: &Pending) -> Result<(), StoreError> {
-        let t = table(self.tx, &p.table)
-            .await
-            .map_err(|e| map_err(self.path, e))?;
-        let Some(pk) = t.pk else { return Ok(()) };
+        let Some(pk) = &p.key else { return Ok(()) };
         for (col, key, v) in &p.later {
             let sql = format!(
                 "UPDATE {} SET {} = ? WHERE {} = ?",
                 quote(&p.table),
                 quote(col),
-                quote(&pk)
+                quote(pk)
             );
             sqlx::query(&sql)
                 .bind(v)

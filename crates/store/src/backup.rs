@@ -92,6 +92,8 @@ pub struct Pending {
     /// (a parent may come after its child).
     pub later: Vec<(String, i64, i64)>,
     pub rows: u64,
+    /// The key column `later` is matched on (the shape's).
+    pub key: Option<String>,
     key_at: Option<usize>,
     refs_at: Vec<(usize, String)>,
 }
@@ -119,6 +121,7 @@ impl Pending {
                 .iter()
                 .filter_map(|r| at(r).map(|i| (i, r.clone())))
                 .collect(),
+            key: shape.key.clone(),
             columns: cols,
             batch: Vec::new(),
             later: Vec::new(),

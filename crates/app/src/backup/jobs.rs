@@ -56,10 +56,10 @@ impl Task for BackupTask {
         .await
         {
             Ok(c) => Ok(format!(
-                "{} ({} rows, {:.1} MB, checked, {} older removed)",
+                "{} ({} rows, {}, checked, {} older removed)",
                 c.path.display(),
                 c.rows,
-                c.bytes as f64 / 1e6,
+                super::size(c.bytes),
                 c.removed.len()
             )),
             Err(e) => {
@@ -174,7 +174,7 @@ pub async fn status(loaded: &Loaded, store: &dyn JobStore) -> Component {
     }
     Component::new(
         ComponentStatus::Ok,
-        format!("newest {when}, {:.1} MB", n.bytes as f64 / 1e6),
+        format!("newest {when}, {}", super::size(n.bytes)),
         false,
     )
 }

@@ -130,6 +130,15 @@ pub fn time_of(name: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
+/// A backup's size for people: KB under a megabyte, else MB.
+pub fn size(bytes: u64) -> String {
+    if bytes < 1_000_000 {
+        format!("{:.0} KB", (bytes as f64 / 1e3).ceil())
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    }
+}
+
 /// One backup file on disk.
 #[derive(Debug, Clone, Serialize)]
 pub struct Listed {
@@ -364,12 +373,8 @@ pub async fn create(
     sync_dir(&target);
 
     // Checked right after writing: fully when this machine can open it.
-    let unseal = unseal(loaded)?;
-    let can_open = match &loaded.settings.backup.recipients {
-        Some(r) if !r.trim().is_empty() => !unseal.identities.is_empty(),
-        _ => unseal.passphrase.is_some(),
-    };
-    let checked = if can_open {
+    let checked = if can_open(loaded) {
+        let unseal = unseal(loaded)?;
         let path = final_path.clone();
         let (_, m) = tokio::task::spawn_blocking(move || verify_file(&path, &unseal))
             .await

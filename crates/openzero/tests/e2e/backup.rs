@@ -13,19 +13,6 @@ use predicates::prelude::*;
 
 const PASS: &str = "correct horse battery staple";
 
-fn model() -> Option<String> {
-    match std::env::var("OPENZERO_TEST_MINILM_DIR") {
-        Ok(d) => Some(d),
-        Err(_) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "OPENZERO_TEST_MINILM_DIR must be set in CI"
-            );
-            None
-        }
-    }
-}
-
 /// A command for `oz` with the backup passphrase, the model and, when
 /// given, a PostgreSQL database.
 fn cmd(oz: &Oz, model: &str, db: Option<&str>) -> assert_cmd::Command {
@@ -215,7 +202,9 @@ fn restore(oz: &Oz, model: &str, db: Option<&str>, file: &Path) -> String {
 
 #[tokio::test]
 async fn a_filled_store_comes_back_the_same_on_either_backend() {
-    let Some(model) = model() else { return };
+    let Some(model) = common::minilm() else {
+        return;
+    };
     let home = Oz::new();
     fill(&home, &model, None);
     let seen = view(&home, &model, None);
@@ -287,7 +276,9 @@ async fn a_filled_store_comes_back_the_same_on_either_backend() {
 
 #[test]
 fn a_bad_backup_or_a_store_in_use_changes_nothing() {
-    let Some(model) = model() else { return };
+    let Some(model) = common::minilm() else {
+        return;
+    };
     let home = Oz::new();
     fill(&home, &model, None);
     let file = create(&home, &model, None);
@@ -461,7 +452,9 @@ fn a_backup_killed_midway_leaves_no_file_that_looks_good() {
 
 #[tokio::test]
 async fn the_jobs_back_up_drill_and_keep_health_honest() {
-    let Some(model) = model() else { return };
+    let Some(model) = common::minilm() else {
+        return;
+    };
     let oz = Oz::new();
     out(&oz, &model, None, &["init"]);
     // No key: backups are "not set up", and the job says why.
@@ -569,7 +562,9 @@ async fn the_jobs_back_up_drill_and_keep_health_honest() {
 
 #[test]
 fn recipients_let_the_server_write_backups_it_cannot_read() {
-    let Some(model) = model() else { return };
+    let Some(model) = common::minilm() else {
+        return;
+    };
     let oz = Oz::new();
     out(&oz, &model, None, &["init"]);
     out(&oz, &model, None, &["project", "add", "Secret garden"]);
@@ -617,7 +612,9 @@ fn recipients_let_the_server_write_backups_it_cannot_read() {
 async fn a_backup_from_an_older_schema_is_brought_up_to_date() {
     use openzero_store::BackupStore;
     use openzero_store::backup::DumpItem;
-    let Some(model) = model() else { return };
+    let Some(model) = common::minilm() else {
+        return;
+    };
     let home = Oz::new();
     out(&home, &model, None, &["init"]);
     out(&home, &model, None, &["project", "add", "Old garden"]);

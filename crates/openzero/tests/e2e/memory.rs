@@ -6,21 +6,6 @@ use crate::common;
 use common::Oz;
 use predicates::prelude::*;
 
-/// The model directory scripts/test prepared; required in CI.
-fn model() -> Option<String> {
-    match std::env::var("OPENZERO_TEST_MINILM_DIR") {
-        Ok(d) => Some(d),
-        Err(_) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "OPENZERO_TEST_MINILM_DIR must be set in CI (scripts/test sets it)"
-            );
-            eprintln!("skipped: OPENZERO_TEST_MINILM_DIR not set");
-            None
-        }
-    }
-}
-
 fn with_model(oz: &Oz, model: &str, db: Option<&str>, args: &[&str]) -> assert_cmd::assert::Assert {
     let mut c = oz.cmd();
     c.env("OPENZERO__MEMORY__MODEL_DIR", model).args(args);
@@ -117,13 +102,17 @@ fn journey(oz: &Oz, model: &str, db: Option<&str>) {
 
 #[test]
 fn remember_search_by_meaning_and_forget_on_sqlite() {
-    let Some(model) = model() else { return };
+    let Some(model) = common::minilm() else {
+        return;
+    };
     journey(&Oz::new(), &model, None);
 }
 
 #[tokio::test]
 async fn remember_search_by_meaning_and_forget_on_postgres() {
-    let Some(model) = model() else { return };
+    let Some(model) = common::minilm() else {
+        return;
+    };
     let Some(url) = openzero_store_postgres::testing::fresh_database_url().await else {
         return;
     };
@@ -132,7 +121,9 @@ async fn remember_search_by_meaning_and_forget_on_postgres() {
 
 #[test]
 fn both_engines_give_the_same_vectors_so_memories_stay_searchable_across_them() {
-    let Some(model) = model() else { return };
+    let Some(model) = common::minilm() else {
+        return;
+    };
     if std::env::var_os("OPENZERO_TEST_ONNXRUNTIME").is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -184,7 +175,9 @@ fn both_engines_give_the_same_vectors_so_memories_stay_searchable_across_them() 
 
 #[test]
 fn missing_model_keeps_the_text_and_says_so_then_reindex_catches_up() {
-    let Some(model) = model() else { return };
+    let Some(model) = common::minilm() else {
+        return;
+    };
     let oz = Oz::new();
     let nowhere = oz.home.join("no-model");
     let nowhere = nowhere.to_str().unwrap();
@@ -221,7 +214,9 @@ fn missing_model_keeps_the_text_and_says_so_then_reindex_catches_up() {
 
 #[test]
 fn import_reports_bad_lines_is_idempotent_and_export_round_trips() {
-    let Some(model) = model() else { return };
+    let Some(model) = common::minilm() else {
+        return;
+    };
     let oz = Oz::new();
     let file = oz.work.join("in.jsonl");
     std::fs::write(
@@ -292,7 +287,9 @@ fn import_reports_bad_lines_is_idempotent_and_export_round_trips() {
 
 #[test]
 fn batch_search_answers_one_json_line_per_query_in_order() {
-    let Some(model) = model() else { return };
+    let Some(model) = common::minilm() else {
+        return;
+    };
     let oz = Oz::new();
     let mems = oz.work.join("m.jsonl");
     std::fs::write(

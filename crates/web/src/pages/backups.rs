@@ -37,14 +37,6 @@ struct Page {
     drills: Vec<Drill>,
 }
 
-fn size(bytes: u64) -> String {
-    if bytes < 1_000_000 {
-        format!("{:.0} KB", (bytes as f64 / 1e3).ceil())
-    } else {
-        format!("{:.1} MB", bytes as f64 / 1e6)
-    }
-}
-
 async fn page(State(web): State<Web>, owner: Owner) -> Result<Response, PageError> {
     use openzero_app::backup;
     let loaded = &web.services.loaded;
@@ -55,7 +47,7 @@ async fn page(State(web): State<Web>, owner: Owner) -> Result<Response, PageErro
         .into_iter()
         .map(|b| File {
             when: super::local(tz, b.created_at),
-            size: size(b.bytes),
+            size: backup::size(b.bytes),
             name: b
                 .path
                 .file_name()

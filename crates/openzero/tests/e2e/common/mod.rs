@@ -231,3 +231,19 @@ pub fn fixtures(kind: &str) -> Option<PathBuf> {
     eprintln!("skipped: no fixtures at {}", dir.display());
     None
 }
+
+/// The MiniLM model directory `scripts/test` prepared (required in CI;
+/// elsewhere a test without it is skipped with a line on stderr).
+pub fn minilm() -> Option<String> {
+    match std::env::var("OPENZERO_TEST_MINILM_DIR") {
+        Ok(d) => Some(d),
+        Err(_) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "OPENZERO_TEST_MINILM_DIR must be set in CI (scripts/test sets it)"
+            );
+            eprintln!("skipped: OPENZERO_TEST_MINILM_DIR not set");
+            None
+        }
+    }
+}
