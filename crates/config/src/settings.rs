@@ -24,6 +24,68 @@ pub struct Settings {
     pub google: Google,
     pub training: TrainingSettings,
     pub backup: BackupSettings,
+    pub strava: StravaSettings,
+    pub smtp: SmtpSettings,
+}
+
+/// Strava: the API application, the webhook's token, the harvest.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct StravaSettings {
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    /// Echoed by Strava when it checks the subscription; none: no route.
+    pub webhook_verify_token: Option<Secret>,
+    /// How far back the harvest goes (`YYYY-MM-DD`).
+    pub harvest_since: Option<String>,
+    /// A Telegram message after each new run from Strava.
+    pub feedback: bool,
+    pub api_base: String,
+    pub auth_url: String,
+    pub token_url: String,
+}
+
+impl Default for StravaSettings {
+    fn default() -> Self {
+        Self {
+            client_id: None,
+            client_secret: None,
+            webhook_verify_token: None,
+            harvest_since: None,
+            feedback: true,
+            api_base: "https://www.strava.com/api/v3".into(),
+            auth_url: "https://www.strava.com/oauth/authorize".into(),
+            token_url: "https://www.strava.com/oauth/token".into(),
+        }
+    }
+}
+
+/// The SMTP server reports are sent through.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SmtpSettings {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// `starttls`, `tls` or `none`.
+    pub security: String,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    pub from: Option<String>,
+    pub report_to: Option<String>,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: None,
+            security: "starttls".into(),
+            user: None,
+            password: None,
+            from: None,
+            report_to: None,
+        }
+    }
 }
 
 /// Encrypted backups: where, with which key, how many kept.
@@ -271,6 +333,10 @@ pub struct ScheduleSettings {
     /// The weekly restore drill: the latest backup restored into a
     /// temporary store and read back.
     pub restore_drill: String,
+    /// Back-filling Strava history within its rate limits.
+    pub strava_harvest: String,
+    /// The weekly training report by email.
+    pub training_report: String,
     /// Hours a missed briefing may still run after start-up.
     pub grace_hours: u32,
 }
@@ -286,6 +352,8 @@ impl Default for ScheduleSettings {
             news_fetch: "0 * * * *".into(),
             backup: "0 3 * * *".into(),
             restore_drill: "30 4 * * SUN".into(),
+            strava_harvest: "40 * * * *".into(),
+            training_report: "0 18 * * SUN".into(),
             grace_hours: 3,
         }
     }

@@ -1,0 +1,1 @@
+//! Placeholder: the stateful fake of Strava API v3 is being written.
