@@ -15,6 +15,7 @@ pub mod bench_calendar;
 pub mod bench_footprint;
 pub mod bench_llm;
 pub mod bench_mail;
+pub mod bench_training;
 pub mod board_tools;
 pub mod boards;
 pub mod briefings;
@@ -47,6 +48,7 @@ pub mod think;
 pub mod tools;
 pub mod training;
 pub mod training_coach;
+pub mod training_report;
 pub mod wiring;
 
 pub use services::Services;

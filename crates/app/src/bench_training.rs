@@ -1,0 +1,1 @@
+//! `openzero bench training` (being written).

@@ -1,0 +1,1 @@
+//! The weekly training report (being written).
