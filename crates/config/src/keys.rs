@@ -884,6 +884,14 @@ pub const KEYS: &[KeyDef] = &[
         "\"me@example.com\"",
         "Where the weekly training report is sent.",
     ),
+    k(
+        "smtp.ca_file",
+        Str,
+        &[],
+        None,
+        "\"/etc/ssl/my-relay-ca.pem\"",
+        "Extra certificate authorities (PEM) to trust for the SMTP server, e.g. a local relay's self-signed certificate.",
+    ),
 ];
 
 /// Looks a key up by its `section.key` path.

@@ -72,6 +72,8 @@ pub struct SmtpSettings {
     pub password: Option<Secret>,
     pub from: Option<String>,
     pub report_to: Option<String>,
+    /// Extra trusted roots (PEM), for a relay with its own certificate.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for SmtpSettings {
@@ -84,6 +86,7 @@ impl Default for SmtpSettings {
             password: None,
             from: None,
             report_to: None,
+            ca_file: None,
         }
     }
 }
