@@ -90,6 +90,55 @@ impl TrainingStore for Db {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
+    async fn activity_find(
+        &self,
+        source: &str,
+        external_id: &str,
+    ) -> Result<Option<ActivityRow>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(&sql(&format!(
+            "SELECT {COLUMNS} FROM activities WHERE source = $1 AND external_id = $2"
+        )))
+        .bind(source)
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn activity_rename(
+        &self,
+        source: &str,
+        external_id: &str,
+        name: Option<&str>,
+        sport: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(&sql(
+            "UPDATE activities SET name = COALESCE($3, name), sport = COALESCE($4, sport) \
+             WHERE source = $1 AND external_id = $2",
+        ))
+        .bind(source)
+        .bind(external_id)
+        .bind(name)
+        .bind(sport)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn activity_remove(&self, source: &str, external_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(&sql(
+            "DELETE FROM activities WHERE source = $1 AND external_id = $2",
+        ))
+        .bind(source)
+        .bind(external_id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn activity_get(
         &self,
         id: i64,

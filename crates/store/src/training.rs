@@ -59,6 +59,27 @@ pub trait TrainingStore: Send + Sync + std::fmt::Debug {
     /// The newest `limit` activities by start, newest first.
     async fn activities(&self, limit: i64) -> Result<Vec<ActivityRow>, StoreError>;
 
+    /// The activity kept under `source` and `external_id`, if any.
+    async fn activity_find(
+        &self,
+        source: &str,
+        external_id: &str,
+    ) -> Result<Option<ActivityRow>, StoreError>;
+
+    /// Changes an activity's name and sport (a rename at the source);
+    /// `false` when there is no such activity.
+    async fn activity_rename(
+        &self,
+        source: &str,
+        external_id: &str,
+        name: Option<&str>,
+        sport: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Forgets an activity (deleted at the source); `false` when there was
+    /// none.
+    async fn activity_remove(&self, source: &str, external_id: &str) -> Result<bool, StoreError>;
+
     /// One activity with its samples and laps (JSON).
     async fn activity_get(
         &self,

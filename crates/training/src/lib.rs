@@ -64,6 +64,8 @@ pub enum Format {
     Fit,
     /// Read back from what was kept at import (samples and laps as JSON).
     Stored,
+    /// From Strava's API (an activity and its streams).
+    Strava,
 }
 
 /// One activity, read from a file.
@@ -123,6 +125,12 @@ pub fn parse(bytes: &[u8]) -> Result<Activity, ParseError> {
         xml::parse(bytes)?
     };
     check(activity)
+}
+
+/// Refuses what cannot be right, drops the few samples out of order: what
+/// [`parse`] does to a file's activity, for activities from elsewhere.
+pub fn checked(a: Activity) -> Result<Activity, ParseError> {
+    check(a)
 }
 
 /// Refuses what cannot be right, drops the few samples out of order.

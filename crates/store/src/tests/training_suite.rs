@@ -58,4 +58,28 @@ pub async fn activities_are_kept_once_newest_first(s: &dyn Store) {
     );
     assert_eq!(s.activity_get(9999).await.unwrap(), None);
     assert_eq!(s.activities(1).await.unwrap().len(), 1);
+
+    // Renamed and deleted at the source.
+    let found = s.activity_find("strava", "aaa").await.unwrap().unwrap();
+    assert_eq!(found.source, "strava");
+    assert!(
+        s.activity_rename("strava", "aaa", Some("Hill repeats"), None)
+            .await
+            .unwrap()
+    );
+    let renamed = s.activity_find("strava", "aaa").await.unwrap().unwrap();
+    assert_eq!(
+        (renamed.name.as_deref(), renamed.sport.as_str()),
+        (Some("Hill repeats"), "running")
+    );
+    assert_eq!(
+        s.activity_find("file", "aaa").await.unwrap().unwrap().name.as_deref(),
+        Some("Run aaa"),
+        "the file's activity of the same id is another one"
+    );
+    assert!(!s.activity_rename("strava", "zzz", Some("x"), None).await.unwrap());
+    assert!(s.activity_remove("strava", "aaa").await.unwrap());
+    assert!(!s.activity_remove("strava", "aaa").await.unwrap());
+    assert_eq!(s.activity_find("strava", "aaa").await.unwrap(), None);
+    assert_eq!(s.activities(10).await.unwrap().len(), 2);
 }
