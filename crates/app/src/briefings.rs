@@ -178,7 +178,9 @@ impl Briefings {
         } else {
             Vec::new()
         };
+        let training = crate::training_feedback::briefing_lines(&self.services, kind).await?;
         let mut inputs = Inputs::new(&projects, &memories, &delivered, now);
+        inputs.training = &training;
         inputs.news = &news;
         inputs.money = &money;
         inputs.mail = &mail;

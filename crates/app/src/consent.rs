@@ -80,7 +80,13 @@ pub async fn think_context(
         .map(str::to_owned)
         .collect();
     let prefs = store.list_preferences().await?;
-    let pref_lines: Vec<String> = prefs.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    // The Strava link's own state is not the owner's words, and Strava's
+    // terms keep its data away from cloud models.
+    let pref_lines: Vec<String> = prefs
+        .iter()
+        .filter(|(k, _)| !k.starts_with("strava."))
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
 
     let mut texts = vec![PLANNING_PROBE.to_owned()];
     texts.extend(project_lines.iter().cloned());

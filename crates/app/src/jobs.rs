@@ -75,6 +75,8 @@ pub fn registry(loaded: &Loaded) -> Result<Vec<Job>, AppError> {
     all.extend(crate::planka_sync::follow::jobs(loaded)?);
     all.extend(crate::news::jobs(loaded)?);
     all.extend(crate::backup::jobs::jobs(loaded)?);
+    all.extend(crate::strava::harvest::jobs(loaded)?);
+    all.extend(crate::training_report::jobs(loaded)?);
     Ok(all)
 }
 

@@ -44,11 +44,14 @@ pub mod planka_sync;
 pub mod projects;
 pub mod services;
 pub mod settings_edit;
+pub mod strava;
 pub mod think;
 pub mod tools;
 pub mod training;
 pub mod training_coach;
+pub mod training_feedback;
 pub mod training_report;
+pub mod training_tools;
 pub mod wiring;
 
 pub use services::Services;

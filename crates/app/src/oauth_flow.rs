@@ -46,31 +46,21 @@ pub async fn grant(
     say: &(dyn Fn(&str) + Sync),
     pasted: impl std::future::Future<Output = Option<String>>,
 ) -> Result<String, AppError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| AppError::Invalid(format!("cannot listen on 127.0.0.1: {e}")))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| AppError::Invalid(e.to_string()))?
-        .port();
-    let auth = authorization(
-        &ep.auth_url,
-        &ep.client_id,
-        &ep.scope,
-        &format!("http://127.0.0.1:{port}/"),
-    )
-    .map_err(|e| AppError::Invalid(e.to_string()))?;
-    say(&format!(
-        "Open this address in a browser and allow {}:\n\n  {}\n\nWaiting for the provider to send you back here. On a server without a browser, paste the address your browser ends on (or its code=…) and press Enter:",
-        ep.what, auth.url
-    ));
-    let code = tokio::select! {
-        c = redirected(&listener, ep.what) => c?,
-        p = pasted => match p {
-            Some(p) => code_of(&p, &auth.state)?,
-            None => return Err(AppError::Invalid("no code given: nothing was connected".into())),
+    let mut auth = None;
+    let code = catch_code(
+        |redirect| {
+            let a = authorization(&ep.auth_url, &ep.client_id, &ep.scope, redirect)
+                .map_err(|e| AppError::Invalid(e.to_string()))?;
+            let (url, state) = (a.url.clone(), a.state.clone());
+            auth = Some(a);
+            Ok((url, state))
         },
-    };
+        ep.what,
+        say,
+        pasted,
+    )
+    .await?;
+    let auth = auth.ok_or_else(|| AppError::Invalid("no authorization was made".into()))?;
     exchange_code(
         &ep.token_url,
         &ep.client_id,
@@ -81,6 +71,35 @@ pub async fn grant(
     )
     .await
     .map_err(|e| AppError::Invalid(e.to_string()))
+}
+
+/// The owner's part of an authorization-code grant: `address(redirect_uri)`
+/// gives the address to open and its `state`; returns the code the
+/// provider sent back to the loopback listener or the owner pasted.
+pub async fn catch_code(
+    address: impl FnOnce(&str) -> Result<(String, String), AppError>,
+    what: &str,
+    say: &(dyn Fn(&str) + Sync),
+    pasted: impl std::future::Future<Output = Option<String>>,
+) -> Result<String, AppError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| AppError::Invalid(format!("cannot listen on 127.0.0.1: {e}")))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| AppError::Invalid(e.to_string()))?
+        .port();
+    let (url, state) = address(&format!("http://127.0.0.1:{port}/"))?;
+    say(&format!(
+        "Open this address in a browser and allow {what}:\n\n  {url}\n\nWaiting for the provider to send you back here. On a server without a browser, paste the address your browser ends on (or its code=…) and press Enter:"
+    ));
+    tokio::select! {
+        c = redirected(&listener, what, &state) => c,
+        p = pasted => match p {
+            Some(p) => code_of(&p, &state),
+            None => Err(AppError::Invalid("no code given: nothing was connected".into())),
+        },
+    }
 }
 
 /// Writes `text` to `path` readable by the owner only (0600), atomically.
@@ -125,7 +144,11 @@ fn code_of(pasted: &str, state: &str) -> Result<String, AppError> {
 }
 
 /// Waits for the provider's redirect on the loopback listener and answers it.
-async fn redirected(listener: &tokio::net::TcpListener, what: &str) -> Result<String, AppError> {
+async fn redirected(
+    listener: &tokio::net::TcpListener,
+    what: &str,
+    state: &str,
+) -> Result<String, AppError> {
     loop {
         let (mut sock, _) = listener
             .accept()
@@ -154,6 +177,12 @@ async fn redirected(listener: &tokio::net::TcpListener, what: &str) -> Result<St
             .map(|u| u.query_pairs().into_owned().collect())
             .unwrap_or_default();
         let (status, text, result) = match (q.get("code"), q.get("error")) {
+            // Another attempt's redirect (or a forged one): not ours.
+            (Some(_), _) if q.get("state").is_some_and(|s| s != state) => (
+                "400 Bad Request",
+                "This address belongs to another attempt; nothing was connected.".to_owned(),
+                None,
+            ),
             (Some(code), _) => (
                 "200 OK",
                 format!("OpenZero has {what} now. You can close this tab."),

@@ -64,7 +64,7 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     /// Every capability's tools: memory_search, memory_add, project_tree,
-    /// project_update, then mail's, calendar's and the boards'.
+    /// project_update, then mail's, calendar's, the boards' and the coach's.
     pub fn standard(tz: chrono_tz::Tz) -> Self {
         let mut r = Self::default();
         r.add(Box::new(MemorySearch));
@@ -74,6 +74,7 @@ impl Registry {
         crate::mail_tools::add(&mut r);
         crate::calendar_tools::add(&mut r, tz);
         crate::board_tools::add(&mut r, tz);
+        crate::training_tools::add(&mut r, tz);
         r
     }
 

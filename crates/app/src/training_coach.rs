@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use openzero_training::metrics::{self, Goal};
 
+use openzero_store::Store;
+
 use crate::{AppError, Services, clock};
 
 /// Preference key holding the goal race.
@@ -79,17 +81,20 @@ pub struct GoalOut {
 
 /// Today's date in the owner's zone.
 fn today(services: &Services) -> NaiveDate {
-    clock::now().with_timezone(&services.tz()).date_naive()
+    today_in(services.tz())
+}
+
+fn today_in(tz: chrono_tz::Tz) -> NaiveDate {
+    clock::now().with_timezone(&tz).date_naive()
 }
 
 /// Every activity's (day in the owner's zone, distance, moving time, load).
 async fn history(
-    services: &Services,
+    store: &dyn Store,
+    tz: chrono_tz::Tz,
     since: NaiveDate,
 ) -> Result<Vec<(NaiveDate, f64, f64, f64)>, AppError> {
-    let tz = services.tz();
-    Ok(services
-        .store
+    Ok(store
         .activities(100_000)
         .await?
         .into_iter()
@@ -107,9 +112,18 @@ async fn history(
 
 /// Fitness, fatigue, form and the last `weeks` weeks.
 pub async fn metrics(services: &Services, weeks: u32) -> Result<Metrics, AppError> {
-    let today = today(services);
+    metrics_in(&*services.store, services.tz(), weeks).await
+}
+
+/// [`metrics`] from a store, "today" in `tz` (for the agent's tools).
+pub async fn metrics_in(
+    store: &dyn Store,
+    tz: chrono_tz::Tz,
+    weeks: u32,
+) -> Result<Metrics, AppError> {
+    let today = today_in(tz);
     let from = today - Duration::days(HISTORY_DAYS);
-    let runs = history(services, from).await?;
+    let runs = history(store, tz, from).await?;
     let loads: Vec<(NaiveDate, f64)> = runs.iter().map(|(d, _, _, l)| (*d, *l)).collect();
     let chart = metrics::form(&loads, from, today);
     let last = chart.last().copied().unwrap_or(metrics::Day {
@@ -193,15 +207,20 @@ pub async fn clear_goal(services: &Services) -> Result<(), AppError> {
 
 /// The goal race and where it stands, if one is set.
 pub async fn goal(services: &Services) -> Result<Option<GoalOut>, AppError> {
-    let Some(text) = services.store.get_preference(GOAL_KEY).await? else {
+    goal_in(&*services.store, services.tz()).await
+}
+
+/// [`goal`] from a store, "today" in `tz` (for the agent's tools).
+pub async fn goal_in(store: &dyn Store, tz: chrono_tz::Tz) -> Result<Option<GoalOut>, AppError> {
+    let Some(text) = store.get_preference(GOAL_KEY).await? else {
         return Ok(None);
     };
     let Ok(g) = serde_json::from_str::<StoredGoal>(&text) else {
         return Ok(None);
     };
-    let today = today(services);
+    let today = today_in(tz);
     let from = today - Duration::days(HISTORY_DAYS);
-    let runs = history(services, from).await?;
+    let runs = history(store, tz, from).await?;
     let loads: Vec<(NaiveDate, f64)> = runs.iter().map(|(d, _, _, l)| (*d, *l)).collect();
     let efforts: Vec<(NaiveDate, f64, f64)> =
         runs.iter().map(|(d, m, s, _)| (*d, *m, *s)).collect();
@@ -250,7 +269,7 @@ pub async fn show(services: &Services, id: i64) -> Result<Option<Shown>, AppErro
     };
     let a = openzero_training::Activity::from_stored(&row.sport, &samples, &laps)
         .map_err(AppError::Invalid)?;
-    let hr = crate::training::heart_rates(services);
+    let hr = crate::training::heart_rates(services).await?;
     Ok(Some(Shown {
         zones_s: metrics::zones(&a, hr),
         decoupling_pct: metrics::decoupling(&a),

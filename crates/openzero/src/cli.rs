@@ -214,6 +214,18 @@ Examples:
     )]
     Planka(crate::planka_cmd::PlankaCommand),
 
+    /// Strava, read-only: connect, webhook subscription, history harvest
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  openzero strava connect
+  openzero strava status
+  openzero strava harvest
+  openzero strava subscribe https://z.example.org/webhooks/strava"
+    )]
+    Strava(crate::strava_cmd::StravaCommand),
+
     /// Who may open the web dashboard: password, one-time links, signed-in browsers
     #[command(
         subcommand,

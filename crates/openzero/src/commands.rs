@@ -24,6 +24,7 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Board(cmd) => crate::boards_cmd::board(&loaded, cmd).await,
         Command::Task(cmd) => crate::boards_cmd::task(&loaded, cmd).await,
         Command::Planka(cmd) => crate::planka_cmd::run(loaded, cmd).await,
+        Command::Strava(cmd) => crate::strava_cmd::run(loaded, cmd).await,
         Command::Dashboard(cmd) => crate::dashboard_cmd::run(loaded, cmd).await,
         Command::Service(cmd) => crate::service_cmd::run(&loaded, cmd),
         Command::Training(cmd) => crate::training_cmd::run(&loaded, cmd).await,

@@ -28,6 +28,7 @@ mod memory_cmd;
 mod news_cmd;
 mod planka_cmd;
 mod service_cmd;
+mod strava_cmd;
 mod think_cmd;
 mod training_cmd;
 

@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/webhooks/planka", post(planka_webhook))
+        .route("/webhooks/strava", get(strava_check).post(strava_event))
         .with_state(state.clone())
         .merge(openzero_web::routes(state.services, state.stop))
 }
@@ -82,6 +83,45 @@ async fn planka_webhook(
         Err(Refused::NotConfigured) => StatusCode::NOT_FOUND,
         Err(Refused::BadToken) => StatusCode::UNAUTHORIZED,
         Err(Refused::Unreadable) => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// Strava's subscription check: the challenge echoed as JSON when the
+/// verify token is ours.
+async fn strava_check(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use openzero_app::strava::webhook::{Refused, verify};
+    match verify(
+        &state.services.loaded,
+        q.get("hub.mode").map(String::as_str),
+        q.get("hub.verify_token").map(String::as_str),
+        q.get("hub.challenge").map(String::as_str),
+    ) {
+        Ok(challenge) => Json(serde_json::json!({ "hub.challenge": challenge })).into_response(),
+        Err(Refused::NotConfigured) => StatusCode::NOT_FOUND.into_response(),
+        Err(Refused::BadToken) => StatusCode::FORBIDDEN.into_response(),
+        Err(_) => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+/// Strava's events: stored durably, then answered (see
+/// `openzero_app::strava::follow`).
+async fn strava_event(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    use axum::http::StatusCode;
+    use openzero_app::strava::webhook::{Refused, receive};
+    match receive(state.services.store.as_ref(), &state.services.loaded, &body).await {
+        Ok(()) => StatusCode::OK,
+        Err(Refused::NotConfigured) => StatusCode::NOT_FOUND,
+        Err(Refused::BadToken) => StatusCode::FORBIDDEN,
+        Err(Refused::Unreadable(_)) => StatusCode::BAD_REQUEST,
+        Err(Refused::NotStored) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -246,6 +286,59 @@ fn start_gmail(
     }))
 }
 
+/// Starts the Strava follower (webhook events → activities, feedback)
+/// when Strava is configured; registers the `strava` health check.
+fn start_strava(
+    services: &Arc<Services>,
+    workers: &Workers,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    use openzero_app::strava;
+    let fixed = |status, detail: &str| {
+        Arc::new(openzero_core::health::Fixed {
+            name: "strava".to_owned(),
+            component: Component::new(status, detail.to_owned(), false),
+        })
+    };
+    match strava::client(&services.loaded) {
+        None => {
+            services.add_check(fixed(
+                ComponentStatus::Disabled,
+                "not configured (set STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET, then `openzero strava connect`)",
+            ));
+            return None;
+        }
+        Some(Err(e)) => {
+            services.add_check(fixed(ComponentStatus::Down, &e.to_string()));
+            return None;
+        }
+        Some(Ok(_)) => {}
+    }
+    match strava::tokens(&services.loaded) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            services.add_check(fixed(
+                ComponentStatus::Disabled,
+                "not connected (run `openzero strava connect`)",
+            ));
+        }
+        Err(e) => services.add_check(fixed(ComponentStatus::Down, &e.to_string())),
+    }
+    let health = Arc::new(strava::follow::StravaHealth::default());
+    if matches!(strava::tokens(&services.loaded), Ok(Some(_))) {
+        services.add_check(health.clone());
+    }
+    services.add_check(workers.check("strava-follower"));
+    let (services, workers) = (services.clone(), workers.clone());
+    Some(tokio::spawn(async move {
+        let stop2 = stop.clone();
+        supervise("strava-follower", workers, stop, FIRST_BACKOFF, move || {
+            strava::follow::watch(services.clone(), health.clone(), stop2.clone())
+        })
+        .await;
+    }))
+}
+
 fn start_telegram(
     services: &Arc<Services>,
     workers: &Workers,
@@ -389,6 +482,7 @@ pub async fn run(
     let telegram = start_telegram(&services, &workers, stop_rx.clone());
     let mail = start_mail(&services, &workers, stop_rx.clone());
     let gmail = start_gmail(&services, &workers, stop_rx.clone());
+    let strava = start_strava(&services, &workers, stop_rx.clone());
     // Calendar reminders, restarted by the supervisor if the loop dies.
     let reminders = {
         let (services, workers, stop) = (services.clone(), workers.clone(), stop_rx.clone());
@@ -464,6 +558,7 @@ pub async fn run(
     for m in mail
         .into_iter()
         .chain(gmail)
+        .chain(strava)
         .chain([reminders])
         .chain(planka)
     {

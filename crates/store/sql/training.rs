@@ -127,6 +127,16 @@ impl TrainingStore for Db {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn activity_set_load(&self, id: i64, trimp: Option<f64>) -> Result<bool, StoreError> {
+        let done = sqlx::query(&sql("UPDATE activities SET trimp = $2 WHERE id = $1"))
+            .bind(id)
+            .bind(trimp)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn activity_remove(&self, source: &str, external_id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(&sql(
             "DELETE FROM activities WHERE source = $1 AND external_id = $2",

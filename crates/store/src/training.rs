@@ -76,6 +76,10 @@ pub trait TrainingStore: Send + Sync + std::fmt::Debug {
         sport: Option<&str>,
     ) -> Result<bool, StoreError>;
 
+    /// Sets an activity's training load (recomputed after the owner's
+    /// heart rates changed); `false` when there is no such activity.
+    async fn activity_set_load(&self, id: i64, trimp: Option<f64>) -> Result<bool, StoreError>;
+
     /// Forgets an activity (deleted at the source); `false` when there was
     /// none.
     async fn activity_remove(&self, source: &str, external_id: &str) -> Result<bool, StoreError>;

@@ -6,14 +6,18 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::model::{Athlete, DetailedActivity, STREAM_KEYS, Streams, Subscription, SummaryActivity, Token};
+use crate::model::{
+    Athlete, DetailedActivity, STREAM_KEYS, Streams, Subscription, SummaryActivity, Token,
+};
 use crate::rate::RateLimits;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StravaError {
     /// The access token was refused (expired or revoked).
-    #[error("Strava refused the access token ({0}); run `openzero strava connect` again if this persists")]
+    #[error(
+        "Strava refused the access token ({0}); run `openzero strava connect` again if this persists"
+    )]
     Unauthorized(String),
     /// A rate limit is spent (HTTP 429).
     #[error("Strava's rate limit is spent; waiting for the next window")]
@@ -93,8 +97,9 @@ impl Client {
         redirect_uri: &str,
         state: &str,
     ) -> Result<String, StravaError> {
-        let mut url = url::Url::parse(auth_url)
-            .map_err(|e| StravaError::Malformed(format!("the authorization URL {auth_url:?}: {e}")))?;
+        let mut url = url::Url::parse(auth_url).map_err(|e| {
+            StravaError::Malformed(format!("the authorization URL {auth_url:?}: {e}"))
+        })?;
         url.query_pairs_mut()
             .append_pair("client_id", client_id)
             .append_pair("redirect_uri", redirect_uri)
@@ -134,7 +139,10 @@ impl Client {
             .await
             .map_err(|e| self.network(&self.token_url, e))?;
         let status = r.status();
-        let body = r.text().await.map_err(|e| self.network(&self.token_url, e))?;
+        let body = r
+            .text()
+            .await
+            .map_err(|e| self.network(&self.token_url, e))?;
         if status.is_client_error() {
             return Err(StravaError::Grant(fault(&body, status)));
         }
@@ -172,7 +180,8 @@ impl Client {
         if let Some(b) = before {
             q.push(("before", b.to_string()));
         }
-        self.get(access, "/athlete/activities", &q, "activity list").await
+        self.get(access, "/athlete/activities", &q, "activity list")
+            .await
     }
 
     /// One activity with its laps.
@@ -347,7 +356,11 @@ fn fault(body: &str, status: StatusCode) -> String {
             let details: Vec<String> = f
                 .errors
                 .iter()
-                .map(|e| format!("{} {} {}", e.resource, e.field, e.code).trim().to_owned())
+                .map(|e| {
+                    format!("{} {} {}", e.resource, e.field, e.code)
+                        .trim()
+                        .to_owned()
+                })
                 .collect();
             if details.is_empty() {
                 f.message

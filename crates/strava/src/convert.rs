@@ -113,7 +113,10 @@ mod tests {
         assert_eq!(act.sport, "run");
         assert_eq!(act.samples.len(), 3);
         assert_eq!(act.samples[1].heart_rate, Some(140));
-        assert_eq!(act.samples[2].heart_rate, None, "999 bpm is not a heart rate");
+        assert_eq!(
+            act.samples[2].heart_rate, None,
+            "999 bpm is not a heart rate"
+        );
         assert_eq!(act.samples[2].lat, None);
         assert_eq!(act.distance_m(), 20.0);
         assert_eq!(act.laps.len(), 1);

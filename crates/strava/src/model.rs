@@ -41,6 +41,12 @@ pub struct Athlete {
     pub lastname: Option<String>,
 }
 
+/// An athlete named by id only.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub struct AthleteRef {
+    pub id: i64,
+}
+
 /// An activity as the list endpoint gives it (`resource_state` 2).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct SummaryActivity {
@@ -66,6 +72,9 @@ pub struct SummaryActivity {
     pub average_heartrate: Option<f64>,
     #[serde(default)]
     pub max_heartrate: Option<f64>,
+    /// Whose it is (`resource_state` 1: only the id).
+    #[serde(default)]
+    pub athlete: Option<AthleteRef>,
     #[serde(default)]
     pub manual: bool,
     #[serde(default)]

@@ -116,7 +116,13 @@ mod tests {
             ("x-readratelimit-usage", "98,120"),
         ]);
         let r = RateLimits::from_headers(&h).expect("limits");
-        assert_eq!(r.short, Window { limit: 100, usage: 98 });
+        assert_eq!(
+            r.short,
+            Window {
+                limit: 100,
+                usage: 98
+            }
+        );
         assert_eq!(r.room(), 2);
         let now: DateTime<Utc> = "2026-11-30T10:52:10Z".parse().expect("time");
         assert_eq!(
@@ -124,12 +130,18 @@ mod tests {
             Some("2026-11-30T11:00:00Z".parse().expect("time"))
         );
         assert_eq!(r.wait_until(now, 0), None);
-        let spent = headers(&[("x-ratelimit-limit", "200,2000"), ("x-ratelimit-usage", "3,2000")]);
+        let spent = headers(&[
+            ("x-ratelimit-limit", "200,2000"),
+            ("x-ratelimit-usage", "3,2000"),
+        ]);
         let r = RateLimits::from_headers(&spent).expect("limits");
         assert_eq!(
             r.wait_until(now, 0),
             Some("2026-12-01T00:00:00Z".parse().expect("time"))
         );
-        assert_eq!(RateLimits::from_headers(&headers(&[("x-ratelimit-limit", "oops")])), None);
+        assert_eq!(
+            RateLimits::from_headers(&headers(&[("x-ratelimit-limit", "oops")])),
+            None
+        );
     }
 }

@@ -145,6 +145,18 @@ impl Telegram {
                 Ok(text) => reply(chat, &text),
                 Err(e) => reply(chat, &format!("I could not read your feeds: {e}")),
             },
+            "runs" | "form" | "race" => {
+                use openzero_app::training_feedback as coach;
+                let out = match name {
+                    "runs" => coach::chat_runs(&self.services).await,
+                    "form" => coach::chat_form(&self.services).await,
+                    _ => coach::chat_race(&self.services).await,
+                };
+                match out {
+                    Ok(text) => reply(chat, &text),
+                    Err(e) => reply(chat, &format!("I could not read your training: {e}")),
+                }
+            }
             "tasks" => match openzero_app::boards::chat_list(&self.services).await {
                 Ok(text) => reply(chat, &text),
                 Err(e) => reply(chat, &format!("I could not reach your boards: {e}")),

@@ -10,6 +10,9 @@ pub struct HeartRates {
     pub max: f64,
     /// Banister's weighting: 1.92 for men, 1.67 for women.
     pub k: f64,
+    /// Lactate-threshold heart rate, when the athlete knows it: zones are
+    /// then taken from it (Friel) instead of the reserve.
+    pub threshold: Option<f64>,
 }
 
 impl Default for HeartRates {
@@ -18,6 +21,7 @@ impl Default for HeartRates {
             rest: 60.0,
             max: 190.0,
             k: 1.92,
+            threshold: None,
         }
     }
 }
@@ -98,7 +102,8 @@ mod tests {
                 HeartRates {
                     rest: 60.0,
                     max: 60.0,
-                    k: 1.92
+                    k: 1.92,
+                    threshold: None,
                 }
             ),
             None

@@ -10,14 +10,31 @@ use chrono::{Datelike, Duration, NaiveDate};
 use crate::Activity;
 use crate::load::HeartRates;
 
-/// Seconds spent in each of five heart-rate zones, by fraction of heart-rate
-/// reserve (Karvonen): Z1 < 60 %, Z2 60–70 %, Z3 70–80 %, Z4 80–90 %,
-/// Z5 ≥ 90 %. Pauses count nothing.
+/// Seconds spent in each of five heart-rate zones. By fraction of
+/// heart-rate reserve (Karvonen): Z1 < 60 %, Z2 60–70 %, Z3 70–80 %,
+/// Z4 80–90 %, Z5 ≥ 90 %; or, when the lactate-threshold heart rate is
+/// known, by fraction of it (Friel's running zones, simplified to five):
+/// Z1 < 85 %, Z2 85–90 %, Z3 90–95 %, Z4 95–100 %, Z5 ≥ 100 %. Pauses
+/// count nothing.
 pub fn zones(a: &Activity, hr: HeartRates) -> Option<[f64; 5]> {
     let span = hr.max - hr.rest;
-    if span <= 0.0 {
-        return None;
-    }
+    let zone: Box<dyn Fn(f64) -> usize> = match hr.threshold {
+        Some(t) if t > 0.0 => Box::new(move |h| match h / t {
+            x if x < 0.85 => 0,
+            x if x < 0.90 => 1,
+            x if x < 0.95 => 2,
+            x if x < 1.0 => 3,
+            _ => 4,
+        }),
+        _ if span <= 0.0 => return None,
+        _ => Box::new(move |h| match (h - hr.rest) / span {
+            x if x < 0.6 => 0,
+            x if x < 0.7 => 1,
+            x if x < 0.8 => 2,
+            x if x < 0.9 => 3,
+            _ => 4,
+        }),
+    };
     let mut out = [0.0; 5];
     let mut any = false;
     for w in a.samples.windows(2) {
@@ -27,15 +44,7 @@ pub fn zones(a: &Activity, hr: HeartRates) -> Option<[f64; 5]> {
             continue;
         }
         any = true;
-        let x = (f64::from(h) - hr.rest) / span;
-        let z = match x {
-            x if x < 0.6 => 0,
-            x if x < 0.7 => 1,
-            x if x < 0.8 => 2,
-            x if x < 0.9 => 3,
-            _ => 4,
-        };
-        out[z] += dt;
+        out[zone(f64::from(h))] += dt;
     }
     any.then_some(out)
 }
@@ -369,6 +378,7 @@ mod tests {
         rest: 50.0,
         max: 190.0,
         k: 1.92,
+        threshold: None,
     };
 
     #[test]
@@ -378,6 +388,15 @@ mod tests {
         let z = zones(&a, HR).unwrap();
         assert_eq!(z, [0.0, 600.0, 0.0, 0.0, 600.0]);
         assert_eq!(z.iter().sum::<f64>(), a.moving_s());
+        // With a threshold of 170: 141 is 83 % (Z1), 183 is 108 % (Z5);
+        // 160 is 94 % (Z3).
+        let lthr = HeartRates {
+            threshold: Some(170.0),
+            ..HR
+        };
+        assert_eq!(zones(&a, lthr).unwrap(), [600.0, 0.0, 0.0, 0.0, 600.0]);
+        let tempo = run(20, 3.0, |_| 160, |_| 0.0);
+        assert_eq!(zones(&tempo, lthr).unwrap(), [0.0, 0.0, 1200.0, 0.0, 0.0]);
     }
 
     #[test]

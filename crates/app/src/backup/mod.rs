@@ -33,6 +33,7 @@ pub const FILES: &[&str] = &[
     crate::agent::PERSONA_FILE,
     crate::agent::ABOUT_ME_FILE,
     crate::mail_gmail::TOKEN_FILE,
+    crate::strava::TOKEN_FILE,
     crate::calendar_sources::SECRETS_FILE,
     CONFIG_FILE,
 ];

@@ -73,11 +73,30 @@ pub async fn activities_are_kept_once_newest_first(s: &dyn Store) {
         (Some("Hill repeats"), "running")
     );
     assert_eq!(
-        s.activity_find("file", "aaa").await.unwrap().unwrap().name.as_deref(),
+        s.activity_find("file", "aaa")
+            .await
+            .unwrap()
+            .unwrap()
+            .name
+            .as_deref(),
         Some("Run aaa"),
         "the file's activity of the same id is another one"
     );
-    assert!(!s.activity_rename("strava", "zzz", Some("x"), None).await.unwrap());
+    assert!(
+        !s.activity_rename("strava", "zzz", Some("x"), None)
+            .await
+            .unwrap()
+    );
+    assert!(s.activity_set_load(renamed.id, Some(12.5)).await.unwrap());
+    assert_eq!(
+        s.activity_find("strava", "aaa")
+            .await
+            .unwrap()
+            .unwrap()
+            .trimp,
+        Some(12.5)
+    );
+    assert!(!s.activity_set_load(9999, None).await.unwrap());
     assert!(s.activity_remove("strava", "aaa").await.unwrap());
     assert!(!s.activity_remove("strava", "aaa").await.unwrap());
     assert_eq!(s.activity_find("strava", "aaa").await.unwrap(), None);
