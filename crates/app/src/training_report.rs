@@ -45,6 +45,10 @@ pub const CHART_WEEKS: u32 = 12;
 /// shows (CTL needs about three of its 42-day time constants to settle).
 const HISTORY_DAYS: i64 = 180;
 
+/// Days of activities the report reads: the last seven and the four weeks
+/// before them.
+pub const RECENT_DAYS: i64 = 35;
+
 /// How long one SMTP exchange may take.
 const SMTP_TIMEOUT: StdDuration = StdDuration::from_secs(30);
 
@@ -67,8 +71,9 @@ pub struct Input {
     pub tz: Tz,
     /// `training_coach::metrics` with [`CHART_WEEKS`] weeks.
     pub metrics: Metrics,
-    /// The last seven days' activities, oldest first.
-    pub runs: Vec<ActivityRow>,
+    /// The activities of the last [`RECENT_DAYS`] days (today included),
+    /// oldest first: the last seven listed, the four weeks before compared.
+    pub recent: Vec<ActivityRow>,
     /// The daily chart over the last [`CHART_WEEKS`] weeks, oldest first.
     pub chart: Vec<metrics::Day>,
     pub goal: Option<GoalOut>,
@@ -90,16 +95,16 @@ pub async fn build(services: &Services) -> Result<Report, AppError> {
         .collect();
     let chart = metrics::form(&loads, from, today);
     let keep = chart.len().saturating_sub(CHART_WEEKS as usize * 7);
-    let week_from = today - Duration::days(6);
-    let mut runs: Vec<ActivityRow> = rows
+    let recent_from = today - Duration::days(RECENT_DAYS - 1);
+    let mut recent: Vec<ActivityRow> = rows
         .into_iter()
-        .filter(|a| (week_from..=today).contains(&day(a)))
+        .filter(|a| (recent_from..=today).contains(&day(a)))
         .collect();
-    runs.reverse();
+    recent.reverse();
     Ok(compose(&Input {
         tz,
         metrics: m,
-        runs,
+        recent,
         chart: chart[keep..].to_vec(),
         goal,
     }))
@@ -144,7 +149,10 @@ struct Figures {
     tsb: String,
     form_word: &'static str,
     acute_chronic: Option<String>,
-    week: String,
+    /// The last seven days, `Tue 24 Nov – Mon 30 Nov`.
+    span: String,
+    /// The same, `24 Nov – 30 Nov`.
+    span_short: String,
     week_line: String,
     before_line: String,
     runs: Vec<RunFig>,
@@ -156,11 +164,11 @@ struct Figures {
 /// (TrainingPeaks' performance management chart guidance).
 fn form_word(tsb: f64) -> &'static str {
     match tsb {
-        t if t > 25.0 => "very fresh: fitness may be fading",
+        t if t > 25.0 => "very fresh, fitness may be fading",
         t if t > 5.0 => "fresh",
         t if t >= -10.0 => "neutral",
-        t if t >= -30.0 => "building: productive fatigue",
-        _ => "very tired: rest soon",
+        t if t >= -30.0 => "building, productive fatigue",
+        _ => "very tired, rest soon",
     }
 }
 
@@ -174,39 +182,38 @@ fn plural(n: u32, one: &str) -> String {
 
 fn figures(input: &Input) -> Figures {
     let m = &input.metrics;
-    let this = m.weeks.last();
-    let before: Vec<_> = m.weeks.iter().rev().skip(1).take(4).collect();
-    let week = this.map_or_else(
-        || m.date.format("%a %-d %b").to_string(),
-        |w| w.monday.format("%a %-d %b").to_string(),
-    );
-    let week_line = this.map_or_else(
-        || "no runs".to_owned(),
-        |w| {
-            format!(
-                "{} · {:.1} km · {} · load {:.0}",
-                plural(w.runs, "run"),
-                w.distance_m / 1000.0,
-                clock(w.moving_s),
-                w.load
-            )
-        },
-    );
-    let before_line = if before.is_empty() {
-        "no weeks before to compare with".to_owned()
-    } else {
-        let avg = before.iter().map(|w| w.load).sum::<f64>() / before.len() as f64;
-        let change = match this {
-            Some(w) if avg >= 1.0 => format!(" ({:+.0} % this week)", (w.load / avg - 1.0) * 100.0),
-            _ => String::new(),
-        };
-        format!(
-            "the {} before averaged load {avg:.0} a week{change}",
-            plural(before.len() as u32, "week")
-        )
+    let today = m.date;
+    let tz = input.tz;
+    let day = |a: &ActivityRow| a.start_at.with_timezone(&tz).date_naive();
+    // The seven days ending `k` weeks before today.
+    let block = |k: i64| {
+        let to = today - Duration::weeks(k);
+        let from = to - Duration::days(6);
+        input
+            .recent
+            .iter()
+            .filter(move |a| (from..=to).contains(&day(a)))
     };
-    let runs = input
-        .runs
+    let last7: Vec<&ActivityRow> = block(0).collect();
+    let load = last7.iter().map(|a| a.trimp.unwrap_or(0.0)).sum::<f64>();
+    let week_line = format!(
+        "{} · {:.1} km · {} · load {load:.0}",
+        plural(last7.len() as u32, "run"),
+        last7.iter().map(|a| a.distance_m).sum::<f64>() / 1000.0,
+        clock(last7.iter().map(|a| a.moving_s).sum::<f64>()),
+    );
+    let before = (1..=4)
+        .map(|k| block(k).map(|a| a.trimp.unwrap_or(0.0)).sum::<f64>())
+        .sum::<f64>()
+        / 4.0;
+    let change = if before >= 1.0 {
+        format!(" ({:+.0} %)", (load / before - 1.0) * 100.0)
+    } else {
+        String::new()
+    };
+    let before_line = format!("the 4 weeks before averaged load {before:.0} a week{change}");
+    let first = today - Duration::days(6);
+    let runs = last7
         .iter()
         .map(|a| RunFig {
             when: a
@@ -278,7 +285,12 @@ fn figures(input: &Input) -> Figures {
         tsb: format!("{:+.1}", m.tsb),
         form_word: form_word(m.tsb),
         acute_chronic: m.acute_chronic.map(|r| format!("{r:.2}")),
-        week,
+        span: format!(
+            "{} – {}",
+            first.format("%a %-d %b"),
+            today.format("%a %-d %b")
+        ),
+        span_short: format!("{} – {}", first.format("%-d %b"), today.format("%-d %b")),
         week_line,
         before_line,
         runs,
@@ -299,11 +311,13 @@ fn one_line(s: &str) -> String {
 pub fn compose(input: &Input) -> Report {
     let f = figures(input);
     let mut subject = format!(
-        "Training, week of {}: {} · form {}",
-        f.week, f.week_line, f.tsb
+        "Training {}: {}, form {}",
+        f.span_short,
+        f.week_line.replace(" · ", ", "),
+        f.tsb
     );
     if let Some(g) = &input.goal {
-        subject.push_str(&format!(" · {:.1} weeks to {}", g.weeks_left, g.name));
+        subject.push_str(&format!("; {:.1} weeks to {}", g.weeks_left, g.name));
     }
     let subject = one_line(&subject);
     Report {
@@ -311,7 +325,7 @@ pub fn compose(input: &Input) -> Report {
         text: text(&f),
         html: html(&f, &subject, input),
         subject,
-        runs: input.runs.len(),
+        runs: f.runs.len(),
     }
 }
 
@@ -329,13 +343,12 @@ fn text(f: &Figures) -> String {
             .unwrap_or_default()
     ));
     t.push_str(&format!(
-        "This week (from {}): {}; {}.\n\n",
-        f.week, f.week_line, f.before_line
+        "The last 7 days ({}): {}; {}.\n",
+        f.span, f.week_line, f.before_line
     ));
     if f.runs.is_empty() {
         t.push_str("No runs in the last 7 days.\n\n");
     } else {
-        t.push_str("The last 7 days:\n");
         for r in &f.runs {
             t.push_str(&format!(
                 "  {} · {} · {} in {} · {} · {} · TRIMP {}\n",
@@ -402,9 +415,9 @@ fn html(f: &Figures, subject: &str, input: &Input) -> String {
     };
     let mut b = String::new();
     b.push_str(&format!(
-        "<h1 style=\"font-size:20px;margin:0 0 4px;color:{INK}\">Training, week of {}</h1>\n\
+        "<h1 style=\"font-size:20px;margin:0 0 4px;color:{INK}\">Training, {}</h1>\n\
          <p style=\"margin:0 0 16px;color:{MUTED}\">Your report for {}</p>\n",
-        e(&f.week),
+        e(&f.span),
         e(&f.day)
     ));
     // Now: three figures side by side.
@@ -439,14 +452,13 @@ fn html(f: &Figures, subject: &str, input: &Input) -> String {
          <span style=\"color:{ATL_COLOUR}\">■</span> fatigue (ATL, 7-day load) \
          <span style=\"color:{TSB_COLOUR}\">■</span> form (TSB = yesterday's CTL − ATL)</p>\n"
     ));
-    b.push_str(&h2("This week"));
+    b.push_str(&h2("The last 7 days"));
     b.push_str(&format!(
-        "<p style=\"margin:0\">From {}: {}; {}.</p>\n",
-        e(&f.week),
+        "<p style=\"margin:0 0 8px\">{}: {}; {}.</p>\n",
+        e(&f.span),
         e(&f.week_line),
         e(&f.before_line)
     ));
-    b.push_str(&h2("The last 7 days"));
     if f.runs.is_empty() {
         b.push_str("<p style=\"margin:0\">No runs in the last 7 days.</p>\n");
     } else {
@@ -562,8 +574,14 @@ pub fn form_chart(days: &[metrics::Day]) -> String {
     }
     for (i, d) in days.iter().enumerate() {
         if d.date.weekday() == chrono::Weekday::Mon && (days.len() - i) % 14 <= 6 {
+            // A label at the right edge ends there instead of running off.
+            let anchor = if x(i) > w - right - 20.0 {
+                "end"
+            } else {
+                "middle"
+            };
             s.push_str(&format!(
-                "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" fill=\"{MUTED}\" text-anchor=\"middle\">{}</text>\n",
+                "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" fill=\"{MUTED}\" text-anchor=\"{anchor}\">{}</text>\n",
                 x(i),
                 h - 8.0,
                 escape(&d.date.format("%-d %b").to_string())
@@ -779,13 +797,18 @@ pub async fn send(smtp: &SmtpSettings, report: &Report) -> Result<Sent, SendErro
         .as_ref()
         .map(|p| p.expose())
         .filter(|p| !p.is_empty());
-    let from = set(smtp.from.as_ref())
-        .or(user)
-        .ok_or_else(|| SendError::Settings("SMTP_FROM (or SMTP_USER) is not set".into()))?;
-    let from = if smtp.from.is_some() {
-        mailbox("SMTP_FROM", from)?
-    } else {
-        mailbox("SMTP_USER", from)?
+    let from = match (set(smtp.from.as_ref()), user) {
+        (Some(from), _) => mailbox("SMTP_FROM", from)?,
+        (None, Some(user)) => user.parse::<Mailbox>().map_err(|_| {
+            SendError::Settings(format!(
+                "SMTP_FROM is not set and SMTP_USER \"{user}\" is not an address to send from: set SMTP_FROM"
+            ))
+        })?,
+        (None, None) => {
+            return Err(SendError::Settings(
+                "SMTP_FROM (or SMTP_USER) is not set".into(),
+            ));
+        }
     };
     let mut builder = Message::builder()
         .from(from)
@@ -1021,7 +1044,23 @@ mod tests {
                 weeks,
                 chart: Vec::new(),
             },
-            runs: vec![run],
+            recent: vec![
+                ActivityRow {
+                    id: 5,
+                    name: None,
+                    start_at: Utc.with_ymd_and_hms(2026, 11, 9, 7, 0, 0).unwrap(),
+                    trimp: Some(120.0),
+                    ..run.clone()
+                },
+                ActivityRow {
+                    id: 6,
+                    name: Some("Easy".into()),
+                    start_at: Utc.with_ymd_and_hms(2026, 11, 19, 7, 0, 0).unwrap(),
+                    trimp: Some(80.0),
+                    ..run.clone()
+                },
+                run,
+            ],
             chart: (0..84)
                 .map(|i| day(today - Duration::days(83 - i), i as f64 / 3.0))
                 .collect(),
@@ -1058,15 +1097,19 @@ mod tests {
         assert!(r.html.contains("<svg") && r.html.contains("<polyline"));
         assert_eq!(r.html.matches("<polyline").count(), 3);
         assert!(
-            r.subject
-                .starts_with("Training, week of Mon 23 Nov: 2 runs · 21.0 km")
+            r.subject.starts_with(
+                "Training 23 Nov – 29 Nov: 1 run, 10.0 km, 49:50, load 97, form -12.0"
+            )
         );
         assert!(!r.subject.contains('\n'));
-        // The week against the four before (all load 100): no change.
-        assert!(
-            r.text
-                .contains("the 4 weeks before averaged load 100 a week (+0 % this week)")
-        );
+        // The last seven days against the four weeks before them (loads
+        // 120 on 9 Nov and 80 on 19 Nov there: 50 a week).
+        assert!(r.text.contains(
+            "The last 7 days (Mon 23 Nov – Sun 29 Nov): 1 run · 10.0 km · 49:50 · load 97; \
+             the 4 weeks before averaged load 50 a week (+94 %)."
+        ));
+        assert!(r.html.contains("(+94 %)"));
+        assert_eq!(r.runs, 1);
     }
 
     #[test]
@@ -1099,7 +1142,7 @@ mod tests {
     #[test]
     fn an_empty_history_still_makes_a_report() {
         let mut i = input();
-        i.runs.clear();
+        i.recent.clear();
         i.chart = (0..84)
             .map(|d| {
                 day(
