@@ -1,4 +1,5 @@
-//! `openzero training import|list`: activities from GPX, TCX and FIT files.
+//! `openzero training import|list|show|metrics|goal|report`: activities from
+//! GPX, TCX and FIT files, the coach's numbers and the weekly report.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -95,6 +96,33 @@ out, then 60 % and 40 % of it.")]
         target: Option<String>,
         #[arg(long, conflicts_with_all = ["name", "date", "target"])]
         clear: bool,
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// The weekly report: runs, load, a fitness/fatigue/form chart, the goal race; shown or emailed
+    #[command(after_help = "\
+Examples:
+  openzero training report                     # the plain-text part
+  openzero training report --html week.html    # and the HTML part, to open in a browser
+  openzero training report --json              # subject, text and html
+  openzero training report --send              # email it to REPORT_EMAIL_TO
+
+The email is multipart/alternative: plain text, then HTML with the last
+12 weeks of fitness (CTL), fatigue (ATL) and form (TSB) drawn as inline
+SVG and weekly distance as bars. --send uses SMTP_HOST, SMTP_PORT,
+SMTP_SECURITY (starttls, the default; tls; or none, only to this
+machine), SMTP_USER, SMTP_PASSWORD, SMTP_FROM and smtp.ca_file for a
+server with its own certificate. The training-report job sends it on
+schedule.training_report (Sundays at 18:00).")]
+    Report {
+        /// Email it (SMTP_HOST, REPORT_EMAIL_TO)
+        #[arg(long)]
+        send: bool,
+        /// Also write the HTML part to FILE
+        #[arg(long, value_name = "FILE")]
+        html: Option<std::path::PathBuf>,
+        /// Subject, text and html as JSON
         #[arg(long)]
         json: bool,
     },
@@ -274,6 +302,33 @@ async fn command(services: &openzero_app::Services, cmd: TrainingCommand) -> Res
                         g.race_day_tsb
                     );
                 }
+            }
+        }
+        TrainingCommand::Report { send, html, json } => {
+            use openzero_app::training_report;
+            let report = training_report::build(services).await?;
+            if let Some(path) = &html {
+                std::fs::write(path, &report.html).map_err(|e| {
+                    anyhow::anyhow!("cannot write the HTML to {}: {e}", path.display())
+                })?;
+            }
+            let sent = if send {
+                Some(training_report::send(&services.loaded.settings.smtp, &report).await?)
+            } else {
+                None
+            };
+            if json {
+                let mut v = serde_json::to_value(&report)?;
+                v["sent"] = serde_json::to_value(&sent)?;
+                outln!("{}", serde_json::to_string_pretty(&v)?);
+            } else if let Some(s) = sent {
+                outln!("Sent \"{}\" to {s}.", report.subject);
+            } else {
+                outln!("Subject: {}\n", report.subject);
+                outln!("{}", report.text.trim_end());
+            }
+            if let (Some(path), false) = (&html, json) {
+                outln!("The HTML part is in {}.", path.display());
             }
         }
         TrainingCommand::List { limit, json } => {

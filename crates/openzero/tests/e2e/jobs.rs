@@ -38,7 +38,9 @@ fn jobs_are_listed_paused_across_restarts_and_resumed() {
             "calendar-sync",
             "news-fetch",
             "backup",
-            "restore-drill"
+            "restore-drill",
+            "strava-harvest",
+            "training-report"
         ]
     );
     // The backup runs at 03:00 in the owner's zone.

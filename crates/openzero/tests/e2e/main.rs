@@ -33,3 +33,4 @@ mod serve;
 mod telegram;
 mod tools;
 mod training;
+mod training_report;
