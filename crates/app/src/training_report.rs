@@ -696,10 +696,12 @@ pub enum SendError {
     Login(String),
     #[error("cannot connect to {target}: {detail}")]
     Connect { target: String, detail: String },
-    #[error(
-        "TLS with {target} failed: {detail}; check SMTP_SECURITY (starttls on 587, tls on 465) and smtp.ca_file for a server with its own certificate"
-    )]
+    #[error("TLS with {target} failed: {detail}")]
     Tls { target: String, detail: String },
+    #[error(
+        "{target} does not offer STARTTLS, and the report is not sent in clear (SMTP_SECURITY=tls if it speaks TLS from the first byte, usually on port 465)"
+    )]
+    NoStartTls { target: String },
     #[error("{target} refused the report: {detail}")]
     Rejected { target: String, detail: String },
     #[error("sending through {target} failed: {detail}")]
@@ -913,9 +915,8 @@ fn explain(
     };
     let lower = all.to_lowercase();
     if lower.contains("starttls is not supported") {
-        return SendError::Tls {
+        return SendError::NoStartTls {
             target: target.to_owned(),
-            detail: "the server does not offer STARTTLS, and the report is not sent in clear (SMTP_SECURITY=tls if it speaks TLS from the first byte)".into(),
         };
     }
     if lower.contains("no compatible authentication mechanism") {
@@ -939,20 +940,32 @@ fn explain(
         }
         _ => {}
     }
+    let innermost = messages.last().cloned().unwrap_or_default();
+    if security == Security::Tls && lower.contains("corrupt message") {
+        return SendError::Tls {
+            target: target.to_owned(),
+            detail: format!(
+                "it did not answer in TLS ({innermost}); on a STARTTLS port (587) set SMTP_SECURITY=starttls"
+            ),
+        };
+    }
     if e.is_tls()
         || (security != Security::None
-            && (lower.contains("certificate")
-                || lower.contains("tls")
-                || lower.contains("handshake")))
+            && ["certificate", "tls", "handshake", "corrupt message"]
+                .iter()
+                .any(|w| lower.contains(w)))
     {
         return SendError::Tls {
             target: target.to_owned(),
-            detail: messages.last().cloned().unwrap_or(all),
+            detail: format!(
+                "{innermost}; check SMTP_SECURITY (starttls on 587, tls on 465), and smtp.ca_file for a server with its own certificate"
+            ),
         };
     }
     SendError::Other {
         target: target.to_owned(),
-        detail: all,
+        // lettre's own text already carries its sources.
+        detail: e.to_string(),
     }
 }
 
