@@ -259,7 +259,10 @@ fn the_weekly_report_is_emailed_over_starttls_and_matches_the_metrics() {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;");
-    assert!(mail_html.contains(&escaped), "{escaped} not in the HTML part");
+    assert!(
+        mail_html.contains(&escaped),
+        "{escaped} not in the HTML part"
+    );
     assert!(mail_html.contains("Easy&amp;"), "an & escaped");
 
     // A wrong password: the server's refusal, said as such.
