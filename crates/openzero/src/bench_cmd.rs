@@ -17,7 +17,29 @@ pub async fn run(loaded: &Loaded, cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Calendar(args) => calendar(args),
         BenchCommand::Boards(args) => boards(args).await,
         BenchCommand::Backup(args) => backup(args).await,
+        BenchCommand::Training(args) => training(loaded, args).await,
     }
+}
+
+async fn training(loaded: &Loaded, a: crate::cli_bench::BenchTrainingArgs) -> Result<ExitCode> {
+    let work = tempfile::tempdir()?;
+    let opts = openzero_app::bench_training::Options {
+        hours: a.hours,
+        years: a.years,
+        samples_per_run: a.samples_per_run,
+        repeat: a.repeat,
+        python: a.python,
+        files: a.files,
+        work_dir: work.path().to_owned(),
+    };
+    let say = |s: &str| eprintln!("bench training: {s}");
+    let report = openzero_app::bench_training::training(loaded, &opts, &say).await?;
+    if a.json {
+        outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        outln!("{}", openzero_app::bench_training::markdown(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn backup(a: crate::cli::BenchBackupArgs) -> Result<ExitCode> {

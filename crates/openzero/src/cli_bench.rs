@@ -90,6 +90,47 @@ compressed and encrypted the same way (zstd, age), and that file opened
 back into place. Goals: backup ≤ 10 s and restore ≤ 30 s at 100,000
 memories. Everything lives in a scratch directory.")]
     Backup(BenchBackupArgs),
+
+    /// Running coach: a 10-hour FIT import and 5 years of metrics, vs Python (fitdecode)
+    #[command(after_help = "\
+Examples:
+  ./scripts/bench                       every benchmark, the Python reference set up for you
+  openzero bench training               OpenZero alone
+  openzero bench training --python ~/.cache/openzero/training-venv/bin/python --files ../shared/fixtures/activities
+  openzero bench training --hours 1 --years 1 --samples-per-run 60 --repeat 1 --json
+
+The FIT file is generated (a run at 1 Hz with position, altitude, distance,
+speed, heart rate and cadence, a lap an hour) and read by both sides; the
+runs are generated too (one a day, easy, intervals, tempo, long). The
+reference (scripts/bench-training-python.py) needs a Python with fitdecode.
+Goals: the 10-hour import ≤ 200 ms and faster than the reference; the
+metrics over 5 years ≤ 50 ms. Everything lives in a scratch directory.")]
+    Training(BenchTrainingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchTrainingArgs {
+    /// Hours of the generated FIT activity (one record a second)
+    #[arg(long, default_value_t = 10)]
+    pub hours: u32,
+    /// Years of daily runs for the metrics
+    #[arg(long, default_value_t = 5)]
+    pub years: u32,
+    /// Samples each stored run keeps (3,600: an hour at 1 Hz, as an import keeps them)
+    #[arg(long, default_value_t = 3600)]
+    pub samples_per_run: usize,
+    /// Timed runs per side (the median is shown)
+    #[arg(long, default_value_t = 7)]
+    pub repeat: usize,
+    /// Python with fitdecode installed, for the reference
+    #[arg(long, value_name = "PYTHON")]
+    pub python: Option<PathBuf>,
+    /// Real-world FIT files or directories to time as well
+    #[arg(long, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// Print the figures as JSON instead of a Markdown table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

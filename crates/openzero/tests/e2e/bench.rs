@@ -290,3 +290,74 @@ fn bench_boards_lists_a_board_of_1000_cards() {
     );
     assert!(f["openzero"].as_f64().unwrap() > 0.0, "{v}");
 }
+
+#[test]
+fn bench_training_times_a_fit_import_and_the_metrics() {
+    let oz = Oz::new();
+    let out = oz
+        .cmd()
+        // python3 without fitdecode: the FIT reference is not measured
+        // (a note says why), the metrics reference needs only Python.
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args([
+            "bench",
+            "training",
+            "--hours",
+            "1",
+            "--years",
+            "1",
+            "--samples-per-run",
+            "60",
+            "--repeat",
+            "1",
+            "--python",
+            "python3",
+            "--json",
+        ])
+        .timeout(std::time::Duration::from_secs(300))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let figures = v["figures"].as_array().unwrap();
+    let find = |m: &str| {
+        figures
+            .iter()
+            .find(|f| f["measure"].as_str().unwrap().contains(m))
+            .unwrap_or_else(|| panic!("no figure '{m}' in {figures:?}"))
+    };
+    for m in [
+        "3600 records",
+        "`training import` into SQLite",
+        "`training metrics` + `training goal`",
+    ] {
+        assert!(find(m)["openzero"].as_f64().unwrap() > 0.0, "{v}");
+    }
+    assert_eq!(find("parse + figures")["goal"], 200.0);
+    assert_eq!(find("in memory")["goal"], 50.0);
+    let notes: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    // The generated file reads back whole: an hour at 1 Hz, one lap.
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("OpenZero read 3600 samples and 1 laps")),
+        "{notes:?}"
+    );
+    // Python computes the same form, volume and race-day projection.
+    let same: Vec<_> = notes
+        .iter()
+        .filter(|n| n.contains("the reference's CTL"))
+        .collect();
+    assert_eq!(same.len(), 2, "{notes:?}");
+    assert!(
+        same.iter().all(|n| n.ends_with("the same figures")),
+        "{notes:?}"
+    );
+}
