@@ -942,8 +942,8 @@ async fn metrics_in(
             .await?;
     }
     report.notes.push(format!(
-        "{label}: the store holds each run with {} samples ({} KB of JSON, as an import keeps \
-         them), filled in {:.1} s",
+        "{label}: the store keeps {} samples with each run, as an import keeps them ({} KB of \
+         JSON a run; 3,600 is an hour at 1 Hz), filled in {:.1} s",
         opts.samples_per_run,
         samples.len() / 1000,
         filled.elapsed().as_secs_f64()
