@@ -226,9 +226,15 @@ COLUMNS = (
 
 
 def store_mode(args):
-    from zoneinfo import ZoneInfo
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    tz = ZoneInfo(args.tz)
+    try:
+        tz = ZoneInfo(args.tz)
+    except ZoneInfoNotFoundError:
+        # A machine without the zone database still knows UTC.
+        if args.tz not in ("UTC", "Etc/UTC"):
+            raise
+        tz = dt.timezone.utc
     today = day(args.today)
     goal = {"date": day(args.goal_date), "distance_m": args.goal_m}
     db = sqlite3.connect(args.db)
