@@ -158,7 +158,9 @@ async fn similar(services: &Services, row: &ActivityRow, gain: f64) -> Result<St
 fn advice(m: &Metrics, goal: Option<&GoalOut>) -> String {
     let taper = goal.is_some_and(|g| g.days_left <= 14);
     match (m.tsb, m.acute_chronic) {
-        (_, Some(r)) if r > 1.5 => "This week's load is over one and a half times your usual: back off for a few days, injuries start here.".into(),
+        // The ratio means little on a small base (a new user's first
+        // weeks): only from a fitness of 15 on.
+        (_, Some(r)) if r > 1.5 && m.ctl >= 15.0 => "This week's load is over one and a half times your usual: back off for a few days, injuries start here.".into(),
         _ if taper => "Race in two weeks or less: keep the volume down and the legs fresh; short strides, no long run.".into(),
         (t, _) if t < -25.0 => "Fatigue is high: make tomorrow a rest day or very easy.".into(),
         (t, _) if t < -10.0 => "You are carrying fatigue: keep the next run easy.".into(),
@@ -310,7 +312,12 @@ pub async fn chat_runs(services: &Services) -> Result<String, AppError> {
         .activities(10)
         .await?
         .iter()
-        .map(|a| crate::training::line(a, tz))
+        .map(
+            |a| match a.name.as_deref().filter(|n| !n.trim().is_empty()) {
+                Some(name) => format!("{name}: {}", crate::training::line(a, tz)),
+                None => crate::training::line(a, tz),
+            },
+        )
         .collect();
     if runs.is_empty() {
         return Ok("No activities yet. Connect Strava (`openzero strava connect`) or import files (`openzero training import`).".into());
@@ -324,9 +331,14 @@ pub async fn chat_form(services: &Services) -> Result<String, AppError> {
     let mut out = vec![form_line(&m)];
     for w in &m.weeks {
         out.push(format!(
-            "Week of {}: {} runs, {:.1} km, load {:.0}",
+            "Week of {}: {} {}, {:.1} km, load {:.0}",
             w.monday.format("%-d %b"),
             w.runs,
+            if w.runs == 1 {
+                "activity"
+            } else {
+                "activities"
+            },
             w.distance_m / 1000.0,
             w.load
         ));
@@ -401,8 +413,9 @@ pub async fn briefing_lines(services: &Services, kind: Kind) -> Result<Vec<Strin
                     before.iter().map(|w| w.load).sum::<f64>() / before.len() as f64
                 };
                 out.push(format!(
-                    "This week: {} runs, {:.1} km in {}, load {:.0} (the {} weeks before averaged {avg:.0}).",
+                    "This week: {} {}, {:.1} km in {}, load {:.0} (the {} weeks before averaged {avg:.0}).",
                     this.runs,
+                    if this.runs == 1 { "activity" } else { "activities" },
                     this.distance_m / 1000.0,
                     metrics::clock(this.moving_s),
                     this.load,

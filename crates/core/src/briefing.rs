@@ -2,9 +2,9 @@
 //! briefing (plain text, always deliverable), which a model may then phrase
 //! in Z's voice. Pure: the caller passes projects, memories and the time.
 //!
-//! Calendar, mail, tasks and training have their sections; nothing fills
-//! them yet (those capabilities are still to come), and an empty section is
-//! left out rather than shown empty.
+//! Calendar, mail, tasks, training, news and money have their sections,
+//! filled by their capabilities (training also in the weekly review); an
+//! empty section is left out rather than shown empty.
 //!
 //! A daily briefing does not repeat itself: each line it carries has a key
 //! ([`Briefing::items`]); the caller records them when it delivers, passes
@@ -280,6 +280,9 @@ pub fn compose(kind: Kind, i: &Inputs<'_>) -> Briefing {
             }
             if !i.calendar.is_empty() {
                 sections.push(("The coming week".to_owned(), i.calendar.to_vec()));
+            }
+            if !i.training.is_empty() {
+                sections.push(("Training this week".to_owned(), i.training.to_vec()));
             }
             sections.push((
                 "One question".to_owned(),

@@ -66,7 +66,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // Every piece of work was awaited; what is left is a blocking read
+    // nobody waits for (the pasted code of `… connect`, still reading the
+    // terminal after the browser's redirect won): do not wait for Enter.
+    runtime.shutdown_background();
+    match result {
         Ok(code) => code,
         Err(e) => {
             // One line: the cause chain, joined.

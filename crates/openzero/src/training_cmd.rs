@@ -21,7 +21,7 @@ Examples:
 Each file is read whole or skipped with the reason (bad dates, times
 running backwards, no timed samples, a damaged file); the rest are
 imported. A file imported before is recognised by its bytes and not added
-twice. Training load (TRIMP) uses training.hr_rest and training.hr_max.")]
+twice. Training load (TRIMP) uses your heart rates (`training profile`).")]
     Import {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
@@ -48,8 +48,9 @@ Examples:
   openzero training show 3
   openzero training show 3 --json
 
-Zones are fractions of heart-rate reserve (training.hr_rest to
-training.hr_max): Z1 under 60 %, Z2 60–70, Z3 70–80, Z4 80–90, Z5 above.
+Zones are fractions of heart-rate reserve (`training profile`): Z1 under
+60 %, Z2 60–70, Z3 70–80, Z4 80–90, Z5 above; or of the threshold heart
+rate when one is set (under 85 %, 85–90, 90–95, 95–100, above).
 Decoupling is the efficiency lost from the first half to the second (under
 5 % on a long steady run: the aerobic base holds). The flat efficiency
 counts each metre climbed as 8 m on the flat.")]
@@ -72,6 +73,39 @@ acute:chronic ratio above 1.5 means load is rising faster than fitness.")]
         /// Weeks of volume shown
         #[arg(long, default_value_t = 4)]
         weeks: u32,
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Your heart rates (resting, maximum, threshold): see or change them
+    #[command(after_help = "\
+Examples:
+  openzero training profile
+  openzero training profile --hr-rest 48 --hr-max 188
+  openzero training profile --threshold 171
+  openzero training profile --female --json
+
+Until set here, training.hr_rest and training.hr_max from the settings are
+used. Training load (Banister's TRIMP) uses the heart-rate reserve and a
+weighting of 1.92 (1.67 with --female); time in zones uses the threshold
+when one is set (Friel: under 85 %, 85–90, 90–95, 95–100, above), else the
+reserve. A change recomputes the load of every activity kept.")]
+    Profile {
+        /// Resting heart rate, bpm
+        #[arg(long)]
+        hr_rest: Option<u32>,
+        /// Maximum heart rate, bpm
+        #[arg(long)]
+        hr_max: Option<u32>,
+        /// Lactate-threshold heart rate, bpm
+        #[arg(long)]
+        threshold: Option<u32>,
+        /// Weight TRIMP as Banister did for women (1.67)
+        #[arg(long, conflicts_with = "male")]
+        female: bool,
+        /// Weight TRIMP as Banister did for men (1.92, the default)
+        #[arg(long)]
+        male: bool,
         #[arg(long)]
         json: bool,
     },
@@ -301,6 +335,46 @@ async fn command(services: &openzero_app::Services, cmd: TrainingCommand) -> Res
                         "Form on race day with a two-week taper: {:+.1}.",
                         g.race_day_tsb
                     );
+                }
+            }
+        }
+        TrainingCommand::Profile {
+            hr_rest,
+            hr_max,
+            threshold,
+            female,
+            male,
+            json,
+        } => {
+            let change = training::Profile {
+                hr_rest,
+                hr_max,
+                hr_threshold: threshold,
+                female: (female || male).then_some(female),
+            };
+            let p = if change == training::Profile::default() {
+                training::profile(services).await?
+            } else {
+                training::set_profile(services, change).await?
+            };
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&p)?);
+            } else {
+                outln!(
+                    "Resting {} bpm · maximum {} bpm · threshold {} · TRIMP weighting {} ({})",
+                    p.hr_rest,
+                    p.hr_max,
+                    p.hr_threshold
+                        .map_or_else(|| "not set".to_owned(), |t| format!("{t} bpm")),
+                    if p.female { "1.67" } else { "1.92" },
+                    if p.from == "profile" {
+                        "your profile"
+                    } else {
+                        "from the settings; set them here"
+                    }
+                );
+                if let Some(n) = p.recomputed {
+                    outln!("The load of {n} activities was recomputed.");
                 }
             }
         }

@@ -30,6 +30,7 @@ mod planka;
 mod postgres;
 mod schedule;
 mod serve;
+mod strava;
 mod telegram;
 mod tools;
 mod training;

@@ -80,7 +80,9 @@ async fn tools_run_their_results_go_back_and_bad_calls_are_answered() {
             "calendar_free_slots",
             "task_create",
             "task_move",
-            "task_list"
+            "task_list",
+            "training_recent",
+            "training_metrics"
         ]
     );
     let results: Vec<(String, String)> = seen[1]["messages"]
@@ -122,4 +124,66 @@ async fn tools_run_their_results_go_back_and_bad_calls_are_answered() {
         .clone();
     let projects: serde_json::Value = serde_json::from_slice(&list).unwrap();
     assert_eq!(projects[0]["progress"], 60, "{projects}");
+}
+
+/// The coach's tools read the owner's runs and form from the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coach_tools_answer_from_the_runs() {
+    let (base, seen) = common::ollama(|req| {
+        if common::tool_results(req) > 0 {
+            serde_json::json!({"role": "assistant", "content": "You ran 10 km yesterday."})
+        } else {
+            serde_json::json!({"role": "assistant", "content": "", "tool_calls": [
+                {"function": {"name": "training_recent", "arguments": {"limit": 3}}},
+                {"function": {"name": "training_metrics", "arguments": {}}}
+            ]})
+        }
+    })
+    .await;
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    let file = oz.work.join("run.gpx");
+    std::fs::write(&file, crate::training::recent_run(10.0, 1)).unwrap();
+    oz.ok(&["training", "import", file.to_str().unwrap()]);
+    let oz = Arc::new(oz);
+    let run = oz.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        run.cmd()
+            .env("LLM_PROVIDER", "ollama")
+            .env("OLLAMA_BASE_URL", &base)
+            .env("OPENZERO__LLM__MODEL", "llama3.2")
+            .args(["chat", "how was my running?"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = seen.lock().unwrap().clone();
+    let results: Vec<serde_json::Value> = seen[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| serde_json::from_str(m["content"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(results.len(), 2, "{results:?}");
+    let recent = &results[0]["activities"][0];
+    assert!(
+        (recent["distance_km"].as_f64().unwrap() - 10.0).abs() < 0.1,
+        "{recent}"
+    );
+    assert_eq!(recent["source"], "file");
+    assert_eq!(recent["avg_hr"], 150.0);
+    let m = &results[1];
+    assert!(m["fitness_ctl"].as_f64().unwrap() > 0.0, "{m}");
+    assert!(
+        m["fatigue_atl"].as_f64().unwrap() > m["fitness_ctl"].as_f64().unwrap(),
+        "{m}"
+    );
+    assert_eq!(m["weeks"].as_array().unwrap().len(), 4);
 }

@@ -65,7 +65,7 @@ fn activity_files_are_imported_once_and_bad_ones_skipped_with_the_reason() {
 }
 
 /// A GPX run of `km` at 3 m/s starting `days_ago` days ago, heart rate 150.
-fn recent_run(km: f64, days_ago: i64) -> String {
+pub(crate) fn recent_run(km: f64, days_ago: i64) -> String {
     let start = chrono::Utc::now() - chrono::Duration::days(days_ago);
     let points = (km * 1000.0 / 30.0) as i64;
     let mut gpx = String::from(
@@ -199,4 +199,108 @@ fn form_and_the_goal_race_come_from_the_runs() {
     oz.ok(&["training", "goal", "--clear"]);
     oz.ok(&["training", "goal"])
         .stdout(predicate::str::contains("No goal race"));
+}
+
+/// `training profile` changes the heart rates every load is computed
+/// from (recomputing what is kept), and the briefings carry a *Training*
+/// section: yesterday, form, the race.
+#[test]
+fn the_profile_recomputes_the_load_and_the_briefing_tells_the_training() {
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    let json = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_slice(&oz.ok(args).get_output().stdout).unwrap()
+    };
+    let p = json(&["training", "profile", "--json"]);
+    assert_eq!(
+        (p["hr_rest"].as_u64(), p["hr_max"].as_u64()),
+        (Some(60), Some(190))
+    );
+    assert_eq!(p["from"], "settings");
+    // The briefing says nothing of training before there is any.
+    oz.ok(&["briefing", "daily", "--dry-run"])
+        .stdout(predicate::str::contains("Training").not());
+
+    let yesterday = oz.work.join("y.gpx");
+    std::fs::write(&yesterday, recent_run(10.0, 1)).unwrap();
+    let older = oz.work.join("o.gpx");
+    std::fs::write(&older, recent_run(6.0, 5)).unwrap();
+    oz.ok(&[
+        "training",
+        "import",
+        yesterday.to_str().unwrap(),
+        older.to_str().unwrap(),
+    ]);
+    let before = json(&["training", "list", "--json"]);
+    let trimp_before = before[0]["trimp"].as_f64().unwrap();
+
+    let p = json(&[
+        "training",
+        "profile",
+        "--hr-rest",
+        "50",
+        "--hr-max",
+        "185",
+        "--threshold",
+        "165",
+        "--json",
+    ]);
+    assert_eq!(p["from"], "profile");
+    assert_eq!(p["recomputed"], 2);
+    let after = json(&["training", "list", "--json"]);
+    let trimp_after = after[0]["trimp"].as_f64().unwrap();
+    // 150 bpm is a larger share of a 50–185 reserve than of 60–190.
+    assert!(
+        trimp_after > trimp_before,
+        "{trimp_before} -> {trimp_after}"
+    );
+    // Zones by the threshold: 150 / 165 = 91 %, zone 3.
+    let shown = json(&["training", "show", &after[0]["id"].to_string(), "--json"]);
+    let z = shown["zones_s"].as_array().unwrap();
+    assert!(
+        z[2].as_f64().unwrap() > 0.0 && z[1].as_f64().unwrap() == 0.0,
+        "{shown}"
+    );
+    // Nonsense is refused and changes nothing.
+    oz.fails(&["training", "profile", "--hr-rest", "200"])
+        .stderr(predicate::str::contains("resting heart rate of 200"));
+    oz.fails(&["training", "profile", "--threshold", "40"])
+        .stderr(predicate::str::contains("threshold of 40"));
+    assert_eq!(json(&["training", "profile", "--json"])["hr_rest"], 50);
+
+    let day = (chrono::Utc::now() + chrono::Duration::days(100))
+        .format("%Y-%m-%d")
+        .to_string();
+    oz.ok(&["training", "goal", "Half marathon", &day, "1:45:00"]);
+    let daily = String::from_utf8(
+        oz.ok(&["briefing", "daily", "--dry-run"])
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .unwrap();
+    let section = daily
+        .split("\nTraining\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no Training section: {daily}"));
+    assert!(
+        section.contains("Yesterday: 1 activity, 10.0 km"),
+        "{daily}"
+    );
+    assert!(section.contains("Form: fitness"), "{daily}");
+    assert!(
+        section.contains("Half marathon on") && section.contains("1:45:00 needs 4:59 /km"),
+        "{daily}"
+    );
+    let weekly = String::from_utf8(
+        oz.ok(&["briefing", "weekly", "--dry-run"])
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .unwrap();
+    assert!(
+        weekly.contains("Training this week\n- This week: "),
+        "{weekly}"
+    );
 }
