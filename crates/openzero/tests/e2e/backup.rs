@@ -664,5 +664,5 @@ async fn a_backup_from_an_older_schema_is_brought_up_to_date() {
     let listed = out(&new, &model, None, &["training", "list", "--json"]);
     assert_eq!(listed.trim(), "[]", "{listed}");
     let doc = out(&new, &model, None, &["doctor"]);
-    assert!(doc.contains("schema v22"), "{doc}");
+    assert!(doc.contains("schema v23"), "{doc}");
 }

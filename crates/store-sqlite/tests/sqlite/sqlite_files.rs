@@ -137,3 +137,83 @@ async fn concurrent_writers_wait_instead_of_failing() {
     a.close().await;
     b.close().await;
 }
+
+/// Migration 23 rebuilds `activities` with the samples last: a store of
+/// schema 22 keeps its rows, their ids and its id counter.
+#[tokio::test]
+async fn activities_keep_their_rows_ids_and_counter_through_the_samples_move() {
+    use openzero_store::backup::{DumpItem, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("openzero.db");
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let columns: Vec<String> = [
+        "id", "source", "external_id", "sport", "name", "start_at", "elapsed_s", "moving_s",
+        "distance_m", "avg_hr", "trimp", "efficiency", "samples", "laps", "imported_at",
+    ]
+    .iter()
+    .map(|c| (*c).to_owned())
+    .collect();
+    let at: chrono::DateTime<chrono::Utc> = "2026-11-20T06:30:00Z".parse().unwrap();
+    let row = |id: i64, ext: &str| {
+        DumpItem::Row(vec![
+            Value::Int(id),
+            Value::Text("strava".into()),
+            Value::Text(ext.into()),
+            Value::Text("run".into()),
+            Value::Text(format!("Run {id}")),
+            Value::Time(at + chrono::Duration::days(id)),
+            Value::Real(3000.0),
+            Value::Real(2900.0),
+            Value::Real(10_000.0),
+            Value::Real(150.0),
+            Value::Real(90.0),
+            Value::Null,
+            Value::Text("[]".into()),
+            Value::Text("[]".into()),
+            Value::Time(at),
+        ])
+    };
+    for item in [
+        DumpItem::Table {
+            name: "activities".into(),
+            columns,
+        },
+        row(2, "a"),
+        row(4, "b"),
+        DumpItem::Sequences(vec![("activities".into(), 9)]),
+        DumpItem::End,
+    ] {
+        tx.send(item).await.unwrap();
+    }
+    drop(tx);
+    SqliteStore::restore_into(&path, 22, rx).await.unwrap();
+    let s = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(s.schema_version().await.unwrap(), 23);
+    let kept = s.activities(10).await.unwrap();
+    let ids: Vec<i64> = kept.iter().map(|a| a.id).collect();
+    assert_eq!(ids, [4, 2]);
+    assert_eq!(kept[0].name.as_deref(), Some("Run 4"));
+    assert_eq!(kept[0].imported_at, at);
+    let (_, samples, _) = s.activity_get(2).await.unwrap().unwrap();
+    assert_eq!(samples, "[]");
+    let mut new = openzero_store::training::NewActivity {
+        source: "file".into(),
+        external_id: "c".into(),
+        sport: "run".into(),
+        name: None,
+        start_at: at,
+        elapsed_s: 1.0,
+        moving_s: 1.0,
+        distance_m: 1.0,
+        avg_hr: None,
+        trimp: None,
+        efficiency: None,
+        samples: "[]".into(),
+        laps: "[]".into(),
+    };
+    let added = s.activity_add(&new, at).await.unwrap().unwrap();
+    assert_eq!(added.id, 10, "ids of deleted activities are not reused");
+    new.external_id = "d".into();
+    assert_eq!(s.activity_add(&new, at).await.unwrap().unwrap().id, 11);
+    s.close().await;
+}
