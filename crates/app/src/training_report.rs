@@ -81,6 +81,36 @@ pub struct Input {
 
 /// The report for today (in the owner's zone).
 pub async fn build(services: &Services) -> Result<Report, AppError> {
+    Ok(compose(&input(services).await?))
+}
+
+/// The report's two charts as inline SVG — fitness, fatigue and form over
+/// 12 weeks, and weekly distance — for the dashboard's Training page.
+pub async fn charts(services: &Services) -> Result<(String, String), AppError> {
+    let input = input(services).await?;
+    let volume: Vec<WeekFig> = input
+        .metrics
+        .weeks
+        .iter()
+        .map(|w| WeekFig {
+            label: w.monday.format("%-d %b").to_string(),
+            km_value: w.distance_m / 1000.0,
+            km: format!("{:.1}", w.distance_m / 1000.0),
+        })
+        .collect();
+    // The dashboard's policy allows no inline style (`style-src 'self'`):
+    // its stylesheet sizes the charts; the font is an SVG attribute.
+    let page = |svg: String| {
+        svg.replacen(
+            " style=\"max-width:100%;height:auto;font-family:Helvetica,Arial,sans-serif\"",
+            " font-family=\"Helvetica,Arial,sans-serif\"",
+            1,
+        )
+    };
+    Ok((page(form_chart(&input.chart)), page(volume_bars(&volume))))
+}
+
+async fn input(services: &Services) -> Result<Input, AppError> {
     let m = training_coach::metrics(services, CHART_WEEKS).await?;
     let goal = training_coach::goal(services).await?;
     let tz = services.tz();
@@ -101,13 +131,13 @@ pub async fn build(services: &Services) -> Result<Report, AppError> {
         .filter(|a| (recent_from..=today).contains(&day(a)))
         .collect();
     recent.reverse();
-    Ok(compose(&Input {
+    Ok(Input {
         tz,
         metrics: m,
         recent,
         chart: chart[keep..].to_vec(),
         goal,
-    }))
+    })
 }
 
 /// One run, formatted.

@@ -621,6 +621,26 @@ async fn hostile_text_is_escaped_on_every_page() {
         training.contains("&#60;script&#62;alert"),
         "the activity's name, escaped"
     );
+    // Charts, drawn on the server as inline SVG the page's policy allows
+    // (no inline style).
+    let figure = |id: &str| {
+        let from = training
+            .find(&format!("<figure id=\"{id}\">"))
+            .unwrap_or_else(|| panic!("no {id}: {training}"));
+        let rest = &training[from..];
+        rest[..rest.find("</figure>").unwrap()].to_owned()
+    };
+    for id in ["form-chart", "volume-chart"] {
+        let svg = figure(id);
+        assert!(svg.contains("<svg") && svg.contains("</svg>"), "{svg}");
+        assert!(!svg.contains("style="), "{svg}");
+    }
+    assert_eq!(
+        figure("form-chart").matches("<polyline").count(),
+        3,
+        "fitness, fatigue, form"
+    );
+    assert!(training.contains("Form: fitness"), "{training}");
 
     // The secret never reaches the settings page.
     let (_, _, settings) = b.get("/settings").await;

@@ -147,8 +147,21 @@ async fn activities_keep_their_rows_ids_and_counter_through_the_samples_move() {
     let path = dir.path().join("openzero.db");
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     let columns: Vec<String> = [
-        "id", "source", "external_id", "sport", "name", "start_at", "elapsed_s", "moving_s",
-        "distance_m", "avg_hr", "trimp", "efficiency", "samples", "laps", "imported_at",
+        "id",
+        "source",
+        "external_id",
+        "sport",
+        "name",
+        "start_at",
+        "elapsed_s",
+        "moving_s",
+        "distance_m",
+        "avg_hr",
+        "trimp",
+        "efficiency",
+        "samples",
+        "laps",
+        "imported_at",
     ]
     .iter()
     .map(|c| (*c).to_owned())

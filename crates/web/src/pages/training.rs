@@ -22,6 +22,12 @@ struct Page {
     lines: Vec<(String, String)>,
     /// (week starting, runs, km, TRIMP), newest first.
     weeks: Vec<(String, usize, String, String)>,
+    /// Inline SVG drawn by us from numbers only (no outside text).
+    form_chart: String,
+    volume_chart: String,
+    /// Fitness, fatigue and form today, and the race countdown.
+    form: String,
+    race: Option<String>,
 }
 
 async fn page(State(web): State<Web>, owner: Owner) -> Result<Response, PageError> {
@@ -58,9 +64,24 @@ async fn page(State(web): State<Web>, owner: Owner) -> Result<Response, PageErro
             )
         })
         .collect();
+    let (form_chart, volume_chart) = openzero_app::training_report::charts(&web.services).await?;
+    let form = openzero_app::training_feedback::chat_form(&web.services)
+        .await?
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let race = match openzero_app::training_coach::goal(&web.services).await? {
+        Some(_) => Some(openzero_app::training_feedback::chat_race(&web.services).await?),
+        None => None,
+    };
     Ok(owner.page(&Page {
         layout: owner.layout("/training"),
         lines,
         weeks,
+        form_chart,
+        volume_chart,
+        form,
+        race,
     }))
 }
