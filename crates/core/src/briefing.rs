@@ -407,7 +407,10 @@ pub fn check_phrasing(plain: &str, phrased: &str, project_names: &[&str]) -> Res
     }
     let known = numbers(plain);
     let said = numbers(phrased);
-    if let Some(made_up) = said.iter().find(|n| !known.contains(n)) {
+    // Counted, not only looked up: "4:30" in a text that has a 4 and a 30
+    // elsewhere is a made-up figure too.
+    let count = |all: &[String], n: &String| all.iter().filter(|m| *m == n).count();
+    if let Some(made_up) = said.iter().find(|n| count(&said, n) > count(&known, n)) {
         return Err(format!("made up the number {made_up}"));
     }
     // The title's date may be rephrased; the facts below it may not go.
@@ -577,6 +580,21 @@ mod tests {
         assert_eq!(
             check_phrasing(plain, "Career is 40% done. 2026!", &names),
             Err("left out Marathon".into())
+        );
+        // Each number it has may come back as often as it was there, no
+        // more: a pace of 4:30 is made up even where a 4 and a 30 exist.
+        let run = "Run\n- 10 km in 48:20 · 4:50 /km\n- Race in 30 days";
+        assert_eq!(
+            check_phrasing(
+                run,
+                "10 km in 48:20 at 4:50 /km, 4:30 at best; race in 30 days",
+                &[]
+            ),
+            Err("made up the number 4".into())
+        );
+        assert_eq!(
+            check_phrasing(run, "Nice: 10 km in 48:20, 4:50 /km. Race in 30 days!", &[]),
+            Ok(())
         );
         // What it wrote on a fresh install: every name somewhere, no
         // number at all — the facts are gone.

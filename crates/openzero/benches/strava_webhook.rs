@@ -190,7 +190,12 @@ async fn main() {
         // The baseline: the same activity and its streams, fetched directly.
         let access = token["access_token"].as_str().unwrap();
         let t1 = Instant::now();
-        for path in [format!("/activities/{id}"), format!("/activities/{id}/streams?keys=time,distance,latlng,altitude,heartrate,cadence,velocity_smooth,moving,temp&key_by_type=true")] {
+        for path in [
+            format!("/activities/{id}"),
+            format!(
+                "/activities/{id}/streams?keys=time,distance,latlng,altitude,heartrate,cadence,velocity_smooth,moving,temp&key_by_type=true"
+            ),
+        ] {
             let r = http
                 .get(format!("{}{path}", fake.api_base()))
                 .bearer_auth(access)
@@ -213,7 +218,11 @@ async fn main() {
         "| webhook answered (event stored) | {} | {} | ≤ 2 s (Strava's limit) | {} |",
         ms(median(acks.clone())),
         ms(*acks.iter().max().unwrap()),
-        if acks.iter().all(|a| *a <= Duration::from_secs(2)) { "yes" } else { "no" }
+        if acks.iter().all(|a| *a <= Duration::from_secs(2)) {
+            "yes"
+        } else {
+            "no"
+        }
     );
     println!(
         "| Strava webhook → feedback on Telegram (fetch, keep, compose, send) | {} | {} | ≤ 60 s | {} |",

@@ -261,8 +261,31 @@ async fn a_run_pushed_by_webhook_becomes_feedback_with_its_numbers() {
         .assert()
         .success();
 
+    // Z's local model: it changes a figure of the first run's feedback
+    // (so the plain one must go out) and keeps every figure of the second's.
+    let (model, asked) = crate::common::ollama(|req| {
+        let plain = req["messages"][1]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let text = if plain.contains("Tempo Tuesday") {
+            format!(
+                "Great work!\n{}",
+                plain.replacen("/km", "/km (4:30 at best)", 1)
+            )
+        } else {
+            format!("Strong one.\n{plain}")
+        };
+        json!({"role": "assistant", "content": text})
+    })
+    .await;
     let (api, tg) = telegram::start_fake().await;
-    let env_pairs = env(&fake);
+    let mut env_pairs = env(&fake);
+    env_pairs.extend([
+        ("LLM_PROVIDER".to_owned(), "ollama".to_owned()),
+        ("OLLAMA_BASE_URL".to_owned(), model),
+        ("OPENZERO__LLM__MODEL".to_owned(), "llama3.2".to_owned()),
+    ]);
     let extra: Vec<(&str, &str)> = env_pairs
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -339,6 +362,47 @@ async fn a_run_pushed_by_webhook_becomes_feedback_with_its_numbers() {
         "{feedback}"
     );
     assert!(feedback.contains("Form: fitness"), "{feedback}");
+    assert!(
+        !feedback.contains("Great work") && feedback.starts_with("🏃 Tempo Tuesday"),
+        "a phrasing that made up a figure was sent: {feedback}"
+    );
+    assert!(
+        asked
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| format!("{r}").contains("running coach")),
+        "the local model was asked to phrase it"
+    );
+
+    // A phrasing that keeps every figure is what goes out.
+    let long = fake.add_activity(FakeActivity::run(
+        "Long Sunday",
+        now - Days::minutes(20),
+        16.0,
+        330.0,
+        Some(148),
+    ));
+    assert_eq!(
+        fake.push_event("create", "activity", long, json!({}))
+            .await
+            .unwrap(),
+        200
+    );
+    telegram::wait_for("the second run's feedback", || {
+        telegram::sent_to(&tg, OWNER)
+            .iter()
+            .any(|t| t.contains("Long Sunday"))
+    });
+    let phrased = telegram::sent_to(&tg, OWNER)
+        .into_iter()
+        .find(|t| t.contains("Long Sunday"))
+        .unwrap();
+    assert!(
+        phrased.starts_with("Strong one.\n🏃 Long Sunday"),
+        "{phrased}"
+    );
+    assert!(phrased.contains("16.00 km"), "{phrased}");
 
     // The same event again (Strava retries): nothing fetched or sent twice.
     assert_eq!(
