@@ -314,20 +314,11 @@ fn start_strava(
         }
         Some(Ok(_)) => {}
     }
-    match strava::tokens(&services.loaded) {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            services.add_check(fixed(
-                ComponentStatus::Disabled,
-                "not connected (run `openzero strava connect`)",
-            ));
-        }
-        Err(e) => services.add_check(fixed(ComponentStatus::Down, &e.to_string())),
+    if let Err(e) = strava::tokens(&services.loaded) {
+        tracing::warn!(error = %e, "strava: the kept grant cannot be read");
     }
-    let health = Arc::new(strava::follow::StravaHealth::default());
-    if matches!(strava::tokens(&services.loaded), Ok(Some(_))) {
-        services.add_check(health.clone());
-    }
+    let health = Arc::new(strava::follow::StravaHealth::new(&services.loaded));
+    services.add_check(health.clone());
     services.add_check(workers.check("strava-follower"));
     let (services, workers) = (services.clone(), workers.clone());
     Some(tokio::spawn(async move {

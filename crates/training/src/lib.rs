@@ -276,6 +276,21 @@ mod tests {
     }
 
     #[test]
+    fn a_name_with_entities_keeps_its_spaces() {
+        let gpx = br#"<?xml version="1.0"?>
+<gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1"><trk>
+  <name>Easy &amp; short &#8211; &lt;5k</name><type>running</type>
+  <trkseg>
+    <trkpt lat="50.0" lon="7.0"><time>2026-11-01T07:00:00Z</time></trkpt>
+    <trkpt lat="50.0001" lon="7.0"><time>2026-11-01T07:00:05Z</time></trkpt>
+  </trkseg></trk></gpx>"#;
+        let a = parse(gpx).unwrap();
+        assert_eq!(a.name.as_deref(), Some("Easy & short – <5k"));
+        assert_eq!(a.sport, "running");
+        assert_eq!(a.samples.len(), 2);
+    }
+
+    #[test]
     fn pauses_and_moving_time() {
         let a = check(activity(&[0, 5, 10, 60, 65])).unwrap();
         assert_eq!(a.elapsed_s(), 65.0);

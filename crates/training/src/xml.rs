@@ -41,7 +41,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Activity, ParseError> {
     };
     let label = if format == Format::Gpx { "GPX" } else { "TCX" };
     let mut reader = quick_xml::Reader::from_str(&text);
-    reader.config_mut().trim_text(true);
+    // Untrimmed pieces: "Easy &amp; short" keeps its spaces; each value is
+    // trimmed whole at its end tag.
+    reader.config_mut().trim_text(false);
     let mut path: Vec<String> = Vec::new();
     let mut a = Activity {
         format,

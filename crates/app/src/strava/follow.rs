@@ -18,10 +18,22 @@ use openzero_strava::{Client, Event, RateLimits, StravaError};
 use super::{INBOX, SOURCE, StravaFetchError, access, configured_client, fetch_and_keep};
 use crate::{AppError, Services, clock};
 
-/// The `strava` health component, as the follower last saw it.
-#[derive(Debug, Default)]
+/// The `strava` health component, as the follower last saw it (and
+/// "not connected" while there is no grant, which `strava connect` may
+/// make while `serve` runs).
+#[derive(Debug)]
 pub struct StravaHealth {
+    tokens: std::path::PathBuf,
     last: Mutex<Option<(ComponentStatus, String)>>,
+}
+
+impl StravaHealth {
+    pub fn new(loaded: &openzero_config::Loaded) -> Self {
+        Self {
+            tokens: loaded.data_dir.join(super::TOKEN_FILE),
+            last: Mutex::new(None),
+        }
+    }
 }
 
 impl StravaHealth {
@@ -39,6 +51,13 @@ impl HealthCheck for StravaHealth {
     }
 
     async fn check(&self) -> Component {
+        if !self.tokens.exists() {
+            return Component::new(
+                ComponentStatus::Disabled,
+                "not connected (run `openzero strava connect`)".to_owned(),
+                false,
+            );
+        }
         let last = self.last.lock().ok().and_then(|l| l.clone());
         let (status, detail) = last.unwrap_or((
             ComponentStatus::Ok,
@@ -86,6 +105,22 @@ pub struct Pass {
     pub retry_at: Option<DateTime<Utc>>,
 }
 
+impl Pass {
+    /// Leaves `left` events for when the rate-limit window ends, and says so.
+    fn waiting(mut self, health: &StravaHealth, left: usize, until: DateTime<Utc>) -> Self {
+        self.left = left;
+        self.retry_at = Some(until);
+        health.set(
+            ComponentStatus::Degraded,
+            format!(
+                "Strava's rate limit is spent; {left} events wait until {}",
+                until.format("%H:%M UTC")
+            ),
+        );
+        self
+    }
+}
+
 /// Follows the inbox until `stop`: a pass when an event arrives, else
 /// every minute (or when a rate-limit pause ends).
 pub async fn watch(
@@ -125,17 +160,7 @@ pub async fn pass(services: &Arc<Services>, health: &StravaHealth) -> Result<Pas
     for (i, e) in events.iter().enumerate() {
         let now = clock::now();
         if let Some(until) = paused_until(now) {
-            out.left = events.len() - i;
-            out.retry_at = Some(until);
-            health.set(
-                ComponentStatus::Degraded,
-                format!(
-                    "Strava's rate limit is spent; {} events wait until {}",
-                    out.left,
-                    until.format("%H:%M UTC")
-                ),
-            );
-            return Ok(out);
+            return Ok(out.waiting(health, events.len() - i, until));
         }
         let event: Event = match serde_json::from_str(&e.payload) {
             Ok(ev) => ev,
@@ -154,17 +179,7 @@ pub async fn pass(services: &Arc<Services>, health: &StravaHealth) -> Result<Pas
                 let until = resume_after_429(limits, clock::now());
                 pause(until);
                 tracing::warn!(%until, "strava: rate limit spent; events wait");
-                out.left = events.len() - i;
-                out.retry_at = Some(until);
-                health.set(
-                    ComponentStatus::Degraded,
-                    format!(
-                        "Strava's rate limit is spent; {} events wait until {}",
-                        out.left,
-                        until.format("%H:%M UTC")
-                    ),
-                );
-                return Ok(out);
+                return Ok(out.waiting(health, events.len() - i, until));
             }
             Err(StravaFetchError::Strava(StravaError::Unauthorized(why))) => {
                 health.set(

@@ -214,24 +214,13 @@ async fn asked_in_plain_words_z_puts_the_task_on_the_right_board_with_its_due_da
     .await;
     let oz = std::sync::Arc::new(Oz::new());
     run(&oz, &["init"]);
-    let o = oz.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        o.cmd()
-            .env("USER_TIMEZONE", "Europe/Berlin")
-            .env("LLM_PROVIDER", "ollama")
-            .env("OLLAMA_BASE_URL", &base)
-            .env("OPENZERO__LLM__MODEL", "llama3.2")
-            .args(["chat", "remind me to renew my passport in 30 days"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::chat_with(
+        &oz,
+        &base,
+        &[("USER_TIMEZONE", "Europe/Berlin")],
+        "remind me to renew my passport in 30 days",
+    )
+    .await;
     let tasks = json_lines(&run(&oz, &["task", "list", "--json"]));
     assert_eq!(tasks.len(), 1, "{tasks:?}");
     assert_eq!(tasks[0]["title"], "Renew my passport");

@@ -36,23 +36,13 @@ async fn tools_run_their_results_go_back_and_bad_calls_are_answered() {
     oz.ok(&["project", "add", "Career", "--progress", "40"]);
     oz.ok(&["memory", "add", "Dentist appointment on Tuesday at 9:30"]);
     let oz = Arc::new(oz);
-    let run = oz.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        run.cmd()
-            .env("LLM_PROVIDER", "ollama")
-            .env("OLLAMA_BASE_URL", &base)
-            .env("OPENZERO__LLM__MODEL", "llama3.2")
-            .args(["chat", "when is the dentist? and put Career at 60%"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::chat_with(
+        &oz,
+        &base,
+        &[],
+        "when is the dentist? and put Career at 60%",
+    )
+    .await;
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "Dentist: Tuesday 9:30. Career is at 60% now."
@@ -146,23 +136,7 @@ async fn the_coach_tools_answer_from_the_runs() {
     std::fs::write(&file, crate::training::recent_run(10.0, 1)).unwrap();
     oz.ok(&["training", "import", file.to_str().unwrap()]);
     let oz = Arc::new(oz);
-    let run = oz.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        run.cmd()
-            .env("LLM_PROVIDER", "ollama")
-            .env("OLLAMA_BASE_URL", &base)
-            .env("OPENZERO__LLM__MODEL", "llama3.2")
-            .args(["chat", "how was my running?"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::chat_with(&oz, &base, &[], "how was my running?").await;
     let seen = seen.lock().unwrap().clone();
     let results: Vec<serde_json::Value> = seen[1]["messages"]
         .as_array()

@@ -205,6 +205,39 @@ where
     (format!("http://{addr}"), seen)
 }
 
+/// `openzero chat TEXT` with Z on an Ollama-shaped model at `base` (and
+/// `env`), run off the async runtime; asserts it succeeded.
+pub async fn chat_with(
+    oz: &std::sync::Arc<Oz>,
+    base: &str,
+    env: &[(&str, &str)],
+    text: &str,
+) -> std::process::Output {
+    let (run, base, text) = (oz.clone(), base.to_owned(), text.to_owned());
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let out = tokio::task::spawn_blocking(move || {
+        run.cmd()
+            .envs(env)
+            .env("LLM_PROVIDER", "ollama")
+            .env("OLLAMA_BASE_URL", &base)
+            .env("OPENZERO__LLM__MODEL", "llama3.2")
+            .args(["chat", &text])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// How many tool results a chat request carries.
 pub fn tool_results(req: &serde_json::Value) -> usize {
     req["messages"]

@@ -45,23 +45,7 @@ async fn mail_that_gives_instructions_changes_nothing_and_discloses_nothing() {
     }
     oz.ok(&["mail", "import", dir.to_str().unwrap()]);
     let oz = std::sync::Arc::new(oz);
-    let run = oz.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        run.cmd()
-            .env("LLM_PROVIDER", "ollama")
-            .env("OLLAMA_BASE_URL", &base)
-            .env("OPENZERO__LLM__MODEL", "llama3.2")
-            .args(["chat", "what do my instruction mails say?"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::chat_with(&oz, &base, &[], "what do my instruction mails say?").await;
 
     let seen = seen.lock().unwrap().clone();
     let tool_msgs: Vec<String> = seen.last().unwrap()["messages"]
