@@ -259,6 +259,11 @@ pub struct Shown {
     pub elevation_gain_m: f64,
     /// The efficiency factor with climbing counted as flat distance.
     pub efficiency_flat: Option<f64>,
+    /// The mean air temperature while moving, °C, where the file has it.
+    pub temperature_c: Option<f64>,
+    /// The efficiency factor fair to hills and heat (0.4 % per °C above
+    /// 15 °C on top of the flat one).
+    pub efficiency_fair: Option<f64>,
     pub laps: usize,
 }
 
@@ -275,6 +280,8 @@ pub async fn show(services: &Services, id: i64) -> Result<Option<Shown>, AppErro
         decoupling_pct: metrics::decoupling(&a),
         elevation_gain_m: metrics::elevation_gain(&a),
         efficiency_flat: metrics::efficiency_factor_flat(&a),
+        temperature_c: metrics::mean_temperature(&a),
+        efficiency_fair: metrics::efficiency_factor_fair(&a),
         laps: a.laps.len(),
         activity: row,
     }))

@@ -53,7 +53,8 @@ Zones are fractions of heart-rate reserve (`training profile`): Z1 under
 rate when one is set (under 85 %, 85–90, 90–95, 95–100, above).
 Decoupling is the efficiency lost from the first half to the second (under
 5 % on a long steady run: the aerobic base holds). The flat efficiency
-counts each metre climbed as 8 m on the flat.")]
+counts each metre climbed as 8 m on the flat; where the file has the air
+temperature, the efficiency for the heat adds 0.4 % per °C above 15 °C.")]
     Show {
         id: i64,
         #[arg(long)]
@@ -248,10 +249,18 @@ async fn command(services: &openzero_app::Services, cmd: TrainingCommand) -> Res
                     outln!("aerobic decoupling: {d:.1} %");
                 }
                 outln!("climbed: {:.0} m", a.elevation_gain_m);
+                if let Some(t) = a.temperature_c {
+                    outln!("temperature: {t:.1} °C");
+                }
                 if let (Some(ef), Some(flat)) = (a.activity.efficiency, a.efficiency_flat) {
-                    outln!(
-                        "efficiency factor: {ef:.2} (with climbing as flat distance: {flat:.2})"
-                    );
+                    match (a.temperature_c, a.efficiency_fair) {
+                        (Some(_), Some(fair)) => outln!(
+                            "efficiency factor: {ef:.2} (with climbing as flat distance: {flat:.2}; and for the heat: {fair:.2})"
+                        ),
+                        _ => outln!(
+                            "efficiency factor: {ef:.2} (with climbing as flat distance: {flat:.2})"
+                        ),
+                    }
                 }
                 if a.laps > 0 {
                     outln!("laps: {}", a.laps);

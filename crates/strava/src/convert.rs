@@ -16,13 +16,14 @@ pub fn activity(a: &DetailedActivity, streams: &Streams) -> Result<Activity, Par
     let num = |v: Option<&serde_json::Value>| v.and_then(serde_json::Value::as_f64);
     let mut samples = Vec::new();
     if let Some(time) = column("time") {
-        let (distance, latlng, altitude, hr, cadence, velocity) = (
+        let (distance, latlng, altitude, hr, cadence, velocity, temp) = (
             column("distance"),
             column("latlng"),
             column("altitude"),
             column("heartrate"),
             column("cadence"),
             column("velocity_smooth"),
+            column("temp"),
         );
         samples.reserve(time.len());
         for (i, t) in time.iter().enumerate() {
@@ -48,6 +49,8 @@ pub fn activity(a: &DetailedActivity, streams: &Streams) -> Result<Activity, Par
                 .filter(|c| (0.0..=300.0).contains(c))
                 .map(|c| c.round() as u16);
             sample.speed_mps = num(velocity.and_then(|d| d.get(i))).filter(|v| v.is_finite());
+            sample.temperature_c =
+                num(temp.and_then(|d| d.get(i))).filter(|t| (-60.0..=70.0).contains(t));
             samples.push(sample);
         }
     }

@@ -80,6 +80,7 @@ fn sample(r: &FitDataRecord) -> Option<Sample> {
             "cadence" => 7,
             "enhanced_speed" => 8,
             "speed" => 9,
+            "temperature" => 10,
             _ => continue,
         };
         if seen & (1 << bit) != 0 {
@@ -102,7 +103,8 @@ fn sample(r: &FitDataRecord) -> Option<Sample> {
             6 => s.heart_rate = whole(float(v)),
             7 => s.cadence = whole(float(v)),
             8 => enhanced_speed = float(v),
-            _ => speed = float(v),
+            9 => speed = float(v),
+            _ => s.temperature_c = float(v).filter(|t| (-60.0..=70.0).contains(t)),
         }
     }
     s.at = at?;

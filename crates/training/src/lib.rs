@@ -30,6 +30,11 @@ pub struct Sample {
     pub heart_rate: Option<u16>,
     pub cadence: Option<u16>,
     pub speed_mps: Option<f64>,
+    /// Air temperature at the device, °C (FIT `temperature`, Garmin's GPX
+    /// `atemp`, Strava's `temp` stream). Absent from samples kept before it
+    /// was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature_c: Option<f64>,
 }
 
 impl Sample {
@@ -43,6 +48,7 @@ impl Sample {
             heart_rate: None,
             cadence: None,
             speed_mps: None,
+            temperature_c: None,
         }
     }
 }

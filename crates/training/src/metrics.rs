@@ -111,12 +111,52 @@ pub fn elevation_gain(a: &Activity) -> f64 {
 pub const FLAT_METRES_PER_METRE_CLIMBED: f64 = 8.0;
 
 /// The efficiency factor with the climbing counted as flat distance, so a
-/// hilly run compares fairly with a flat one. (Temperature would need a
-/// temperature channel in the file, which the parsed samples do not carry.)
+/// hilly run compares fairly with a flat one.
 pub fn efficiency_factor_flat(a: &Activity) -> Option<f64> {
     let (moving, hr) = (a.moving_s(), a.average_hr()?);
     let distance = a.distance_m() + FLAT_METRES_PER_METRE_CLIMBED * elevation_gain(a);
     (moving > 0.0 && hr > 0.0).then(|| distance / (moving / 60.0) / hr)
+}
+
+/// Above this air temperature (°C) heat costs a runner speed at the same
+/// effort.
+pub const HEAT_FROM_C: f64 = 15.0;
+
+/// Speed lost per °C above [`HEAT_FROM_C`] at the same heart rate, as a
+/// fraction: about 0.4 %. Ely et al. (2007, "Impact of weather on marathon-
+/// running performance", Med Sci Sports Exerc 39:487) found marathon times
+/// slowing steadily as it warms past the cool optimum; a rule of about
+/// 0.3–0.5 % per °C for recreational runners follows from their curves.
+/// Heart rate drifts up with heat too, so the efficiency factor (speed ÷
+/// heart rate) falls at least this much. An approximation, stated as such.
+pub const HEAT_LOSS_PER_C: f64 = 0.004;
+
+/// The mean air temperature over the moving samples that carry one, °C.
+pub fn mean_temperature(a: &Activity) -> Option<f64> {
+    let (mut sum, mut time) = (0.0, 0.0);
+    for w in a.samples.windows(2) {
+        let Some(t) = w[0].temperature_c else {
+            continue;
+        };
+        let dt = (w[1].at - w[0].at).num_milliseconds() as f64 / 1000.0;
+        if dt <= 0.0 || dt > crate::PAUSE_S {
+            continue;
+        }
+        sum += t * dt;
+        time += dt;
+    }
+    (time > 0.0).then(|| sum / time)
+}
+
+/// The efficiency factor fair to hills and heat: climbing counted as flat
+/// distance ([`efficiency_factor_flat`]), then raised by
+/// [`HEAT_LOSS_PER_C`] for each °C the run's mean temperature was above
+/// [`HEAT_FROM_C`] — what the same effort would have given in the cool.
+/// Without a temperature it is the flat one.
+pub fn efficiency_factor_fair(a: &Activity) -> Option<f64> {
+    let flat = efficiency_factor_flat(a)?;
+    let heat = mean_temperature(a).map_or(0.0, |t| (t - HEAT_FROM_C).max(0.0));
+    Some(flat * (1.0 + HEAT_LOSS_PER_C * heat))
 }
 
 /// One day of the performance management chart.
@@ -407,6 +447,34 @@ mod tests {
         let drift = run(60, 3.0, |s| if s < 1800 { 150 } else { 165 }, |_| 0.0);
         let d = decoupling(&drift).unwrap();
         assert!((d - 9.09).abs() < 0.5, "{d}");
+    }
+
+    #[test]
+    fn heat_above_15_degrees_raises_the_fair_efficiency_factor() {
+        let mut cool = run(30, 3.0, |_| 150, |_| 100.0);
+        let flat = efficiency_factor_flat(&cool).unwrap();
+        assert_eq!(mean_temperature(&cool), None);
+        assert_eq!(
+            efficiency_factor_fair(&cool),
+            Some(flat),
+            "no temperature: as flat"
+        );
+        for s in &mut cool.samples {
+            s.temperature_c = Some(12.0);
+        }
+        assert_eq!(
+            efficiency_factor_fair(&cool),
+            Some(flat),
+            "cool: nothing to add"
+        );
+        let mut hot = cool.clone();
+        for s in &mut hot.samples {
+            s.temperature_c = Some(30.0);
+        }
+        assert!((mean_temperature(&hot).unwrap() - 30.0).abs() < 1e-9);
+        // 15 °C above the threshold: 6 % more.
+        let fair = efficiency_factor_fair(&hot).unwrap();
+        assert!((fair / flat - 1.06).abs() < 1e-9, "{fair} vs {flat}");
     }
 
     #[test]

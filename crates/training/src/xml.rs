@@ -175,6 +175,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Activity, ParseError> {
                     | (Format::Tcx, "Cadence", "Trackpoint") => {
                         set(&mut point, |s| s.cadence = whole(value))
                     }
+                    (_, "atemp", _) | (_, "Temperature", "Trackpoint") => set(&mut point, |s| {
+                        s.temperature_c = num(value).filter(|t| (-60.0..=70.0).contains(t))
+                    }),
                     (_, "Speed", _) | (_, "speed", _) => {
                         set(&mut point, |s| s.speed_mps = num(value))
                     }

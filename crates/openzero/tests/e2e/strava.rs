@@ -180,6 +180,19 @@ async fn connect_harvest_within_the_rate_limits_and_never_fetch_twice() {
     assert_eq!(no_hr["avg_hr"], Value::Null);
     assert_eq!(no_hr["trimp"], Value::Null);
     let with_hr = runs.iter().find(|a| a["name"] == "Easy run 5").unwrap();
+    // Strava's temp stream (18 °C here) makes the efficiency fair to heat:
+    // 3 °C above 15, 1.2 % on top of the flat one.
+    let shown = json_of(
+        &oz,
+        &fake,
+        &["training", "show", &with_hr["id"].to_string(), "--json"],
+    );
+    assert_eq!(shown["temperature_c"], 18.0, "{shown}");
+    let (flat, fair) = (
+        shown["efficiency_flat"].as_f64().unwrap(),
+        shown["efficiency_fair"].as_f64().unwrap(),
+    );
+    assert!((fair / flat - 1.012).abs() < 1e-6, "{shown}");
     assert!(
         (with_hr["avg_hr"].as_f64().unwrap() - 150.0).abs() < 2.0,
         "{with_hr}"
