@@ -36,6 +36,8 @@ pub struct ActivityRow {
     pub external_id: String,
     pub sport: String,
     pub name: Option<String>,
+    /// `start` in JSON (`training list --json`), RFC 3339 UTC.
+    #[serde(rename = "start")]
     pub start_at: DateTime<Utc>,
     pub elapsed_s: f64,
     pub moving_s: f64,

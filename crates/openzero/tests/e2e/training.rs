@@ -46,7 +46,19 @@ fn activity_files_are_imported_once_and_bad_ones_skipped_with_the_reason() {
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 3);
     // Newest first; heart rate gives a training load, more for the longer run.
-    assert_eq!(list[0]["start_at"], "2017-07-29T14:46:35Z", "{}", list[0]);
+    assert_eq!(list[0]["start"], "2017-07-29T14:46:35Z", "{}", list[0]);
+    for key in [
+        "id",
+        "source",
+        "sport",
+        "distance_m",
+        "moving_s",
+        "elapsed_s",
+        "avg_hr",
+        "trimp",
+    ] {
+        assert!(list[0].get(key).is_some(), "{key} missing: {}", list[0]);
+    }
     let trimp = |i: usize| list[i]["trimp"].as_f64().unwrap();
     assert!(trimp(0) > trimp(2), "12.8 km loads more than 4.7 km");
     assert!(list.iter().all(|a| a["sport"] == "running"));

@@ -263,7 +263,10 @@ fn the_weekly_report_is_emailed_over_starttls_and_matches_the_metrics() {
         mail_html.contains(&escaped),
         "{escaped} not in the HTML part"
     );
-    assert!(mail_html.contains("Easy&amp;"), "an & escaped");
+    assert!(
+        mail_html.contains("Easy &amp; short"),
+        "an & escaped, the name whole"
+    );
 
     // A wrong password: the server's refusal, said as such.
     send(&oz, &[("SMTP_PASSWORD", "wrong")])
