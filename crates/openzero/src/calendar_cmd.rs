@@ -252,24 +252,7 @@ async fn command(services: &Arc<Services>, cmd: CalendarCommand) -> Result<ExitC
                 ),
                 None => None,
             };
-            let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
-            let pasted = async {
-                let line = tokio::task::spawn_blocking(|| {
-                    let mut line = String::new();
-                    match std::io::stdin().read_line(&mut line) {
-                        Ok(n) if n > 0 && !line.trim().is_empty() => Some(line),
-                        _ => None,
-                    }
-                })
-                .await
-                .ok()
-                .flatten();
-                if line.is_none() && !interactive {
-                    // Nothing piped and no terminal: wait for the redirect.
-                    std::future::pending::<()>().await;
-                }
-                line
-            };
+            let pasted = crate::commands::pasted_line();
             let say = |s: &str| outln!("{s}");
             let r = openzero_app::calendar_google::connect(
                 &services.loaded,

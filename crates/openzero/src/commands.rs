@@ -52,6 +52,27 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
     }
 }
 
+/// The code or address an owner pastes during an OAuth grant (`… connect`):
+/// one line read from standard input off the async runtime; with nothing
+/// piped and no terminal it never ends, so the browser's redirect wins.
+pub async fn pasted_line() -> Option<String> {
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let line = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        match std::io::stdin().read_line(&mut line) {
+            Ok(n) if n > 0 && !line.trim().is_empty() => Some(line),
+            _ => None,
+        }
+    })
+    .await
+    .ok()
+    .flatten();
+    if line.is_none() && !interactive {
+        std::future::pending::<()>().await;
+    }
+    line
+}
+
 async fn init(loaded: &Loaded) -> Result<ExitCode> {
     let dir = &loaded.data_dir;
     let existed = dir.is_dir();

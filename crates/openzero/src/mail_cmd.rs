@@ -190,28 +190,8 @@ async fn command(services: &Arc<Services>, cmd: MailCommand) -> Result<ExitCode>
                     "'{provider}' cannot be connected: gmail (its API), or imap (OAuth 2.0 for EMAIL_IMAP_AUTH=xoauth2)"
                 );
             }
-            let pasted = async {
-                tokio::task::spawn_blocking(|| {
-                    let mut line = String::new();
-                    match std::io::stdin().read_line(&mut line) {
-                        Ok(n) if n > 0 && !line.trim().is_empty() => Some(line),
-                        _ => None,
-                    }
-                })
-                .await
-                .ok()
-                .flatten()
-            };
-            let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+            let pasted = crate::commands::pasted_line();
             let say = |s: &str| outln!("{s}");
-            let pasted = async {
-                let p = pasted.await;
-                if p.is_none() && !interactive {
-                    // Nothing piped and no terminal: wait for the redirect.
-                    std::future::pending::<()>().await;
-                }
-                p
-            };
             if imap {
                 openzero_app::mail_sync::connect_imap(&services.loaded, &say, pasted).await?;
                 outln!(

@@ -112,24 +112,7 @@ async fn command(
     match cmd {
         StravaCommand::Connect { since } => {
             let since = date(since.as_deref())?;
-            let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
-            let pasted = async move {
-                let p = tokio::task::spawn_blocking(|| {
-                    let mut line = String::new();
-                    match std::io::stdin().read_line(&mut line) {
-                        Ok(n) if n > 0 && !line.trim().is_empty() => Some(line),
-                        _ => None,
-                    }
-                })
-                .await
-                .ok()
-                .flatten();
-                if p.is_none() && !interactive {
-                    // Nothing piped and no terminal: wait for the redirect.
-                    std::future::pending::<()>().await;
-                }
-                p
-            };
+            let pasted = crate::commands::pasted_line();
             let say = |s: &str| outln!("{s}");
             let t = strava::connect(services, &say, pasted, since).await?;
             let s = strava::harvest::state(services).await?;
