@@ -166,6 +166,7 @@ pub async fn run(loaded: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Vec<Che
 
     out.extend(mail_imap(loaded).await);
     out.push(mail_gmail(loaded).await);
+    out.push(strava(loaded).await);
 
     out.push({
         let target = crate::agent::chat_target(loaded);
@@ -251,6 +252,59 @@ async fn mail_gmail(loaded: &Loaded) -> Check {
             ),
             Err(e) => check("gmail", Outcome::Fail, e.to_string()),
         },
+    }
+}
+
+/// Strava: renews the access if it must and asks who the athlete is.
+async fn strava(loaded: &Loaded) -> Check {
+    let client = match crate::strava::client(loaded) {
+        None => {
+            return check(
+                "strava",
+                Outcome::Skip,
+                "not configured (STRAVA_CLIENT_ID, STRAVA_CLIENT_SECRET; files work without it)",
+            );
+        }
+        Some(Err(e)) => return check("strava", Outcome::Fail, e.to_string()),
+        Some(Ok(c)) => c,
+    };
+    match crate::strava::tokens(loaded) {
+        Ok(None) => {
+            return check(
+                "strava",
+                Outcome::Skip,
+                "configured, not connected (`openzero strava connect`)",
+            );
+        }
+        Err(e) => return check("strava", Outcome::Fail, e.to_string()),
+        Ok(Some(_)) => {}
+    }
+    let token = match crate::strava::access(loaded, &client).await {
+        Ok(t) => t,
+        Err(e) => return check("strava", Outcome::Fail, e.to_string()),
+    };
+    match client.athlete(&token).await {
+        Ok(a) => {
+            let name = [a.value.firstname, a.value.lastname]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let room = a
+                .limits
+                .map(|l| format!("; {} requests left in this window", l.room()))
+                .unwrap_or_default();
+            check(
+                "strava",
+                Outcome::Ok,
+                format!(
+                    "{} (athlete {}, read-only: activity:read_all){room}",
+                    if name.is_empty() { "connected" } else { &name },
+                    a.value.id
+                ),
+            )
+        }
+        Err(e) => check("strava", Outcome::Fail, e.to_string()),
     }
 }
 

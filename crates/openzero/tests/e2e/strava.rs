@@ -237,6 +237,18 @@ async fn connect_harvest_within_the_rate_limits_and_never_fetch_twice() {
         1
     );
 
+    // doctor asks Strava who is connected.
+    let (_, doc, _) = run(&oz, &fake, &["doctor"]);
+    let line = doc
+        .lines()
+        .find(|l| l.contains("strava"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        line.contains("Alex Runner (athlete 134815, read-only"),
+        "{doc}"
+    );
+
     // The tokens never reach the logs or the output.
     let t: Value = serde_json::from_str(&std::fs::read_to_string(&token_file).unwrap()).unwrap();
     let access = t["token"]["access_token"].as_str().unwrap().to_owned();
