@@ -78,11 +78,24 @@ fn activity_files_are_imported_once_and_bad_ones_skipped_with_the_reason() {
 
 /// A GPX run of `km` at 3 m/s starting `days_ago` days ago, heart rate 150.
 pub(crate) fn recent_run(km: f64, days_ago: i64) -> String {
+    named_run(None, km, days_ago)
+}
+
+/// [`recent_run`] with a track name (XML-escaped here).
+pub(crate) fn named_run(name: Option<&str>, km: f64, days_ago: i64) -> String {
     let start = chrono::Utc::now() - chrono::Duration::days(days_ago);
     let points = (km * 1000.0 / 30.0) as i64;
-    let mut gpx = String::from(
+    let name = name.map_or_else(String::new, |n| {
+        format!(
+            "<name>{}</name>",
+            n.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        )
+    });
+    let mut gpx = format!(
         "<?xml version=\"1.0\"?>\n<gpx version=\"1.1\" creator=\"test\" xmlns=\"http://www.topografix.com/GPX/1/1\" \
-         xmlns:gpxtpx=\"http://www.garmin.com/xmlschemas/TrackPointExtension/v1\"><trk><type>running</type><trkseg>\n",
+         xmlns:gpxtpx=\"http://www.garmin.com/xmlschemas/TrackPointExtension/v1\"><trk>{name}<type>running</type><trkseg>\n",
     );
     for i in 0..=points {
         let t = start + chrono::Duration::seconds(i * 10);

@@ -47,29 +47,8 @@ fn sink() -> Option<Sink> {
     }
 }
 
-/// A GPX run named `name` (XML-escaped here) of `km` at 3 m/s starting
-/// `days_ago` days ago, heart rate 150 (as in `training.rs`).
 fn recent_run(name: &str, km: f64, days_ago: i64) -> String {
-    let start = chrono::Utc::now() - chrono::Duration::days(days_ago);
-    let points = (km * 1000.0 / 30.0) as i64;
-    let name = name
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    let mut gpx = format!(
-        "<?xml version=\"1.0\"?>\n<gpx version=\"1.1\" creator=\"test\" xmlns=\"http://www.topografix.com/GPX/1/1\" \
-         xmlns:gpxtpx=\"http://www.garmin.com/xmlschemas/TrackPointExtension/v1\"><trk><name>{name}</name><type>running</type><trkseg>\n",
-    );
-    for i in 0..=points {
-        let t = start + chrono::Duration::seconds(i * 10);
-        gpx.push_str(&format!(
-            "<trkpt lat=\"{:.7}\" lon=\"6.9500000\"><ele>50</ele><time>{}</time><extensions><gpxtpx:TrackPointExtension><gpxtpx:hr>150</gpxtpx:hr></gpxtpx:TrackPointExtension></extensions></trkpt>\n",
-            50.9 + i as f64 * 30.0 / 111_195.0,
-            t.format("%Y-%m-%dT%H:%M:%SZ")
-        ));
-    }
-    gpx.push_str("</trkseg></trk></gpx>\n");
-    gpx
+    crate::training::named_run(Some(name), km, days_ago)
 }
 
 fn json(a: assert_cmd::assert::Assert) -> serde_json::Value {
