@@ -57,6 +57,8 @@ mod jobs;
 #[path = "../../store/sql/mail.rs"]
 mod mail;
 mod memory;
+#[path = "../../store/sql/memory_hygiene.rs"]
+mod memory_hygiene;
 #[path = "../../store/sql/memory_use.rs"]
 mod memory_use;
 #[path = "../../store/sql/news.rs"]
@@ -246,6 +248,17 @@ fn strip_url(s: &str) -> String {
 }
 
 const MEMORY_COLUMNS: &str = "id, text, created_at, source, external_id, metadata, model";
+
+/// A memory time as the `memories` columns hold it (`timestamptz`), for
+/// the shared query modules.
+fn mem_time(t: DateTime<Utc>) -> DateTime<Utc> {
+    t
+}
+
+/// A vector as the `memories.embedding` column holds it (pgvector).
+fn vector_param(v: &[f32]) -> Vector {
+    Vector::from(v.to_vec())
+}
 
 fn to_vector_row(r: &PgRow) -> Result<VectorRow, StoreError> {
     let get = |e: sqlx::Error| StoreError::InvalidData(format!("vector row: {e}"));

@@ -94,7 +94,7 @@ impl MemoryStore for PgStore {
     ) -> Result<Vec<VectorRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, created_at, source, embedding FROM memories \
-             WHERE model = $1 AND embedding IS NOT NULL AND id > $2 ORDER BY id LIMIT $3",
+             WHERE model = $1 AND embedding IS NOT NULL AND merged_into IS NULL AND id > $2 ORDER BY id LIMIT $3",
         )
         .bind(model)
         .bind(after)
@@ -112,7 +112,7 @@ impl MemoryStore for PgStore {
     ) -> Result<Vec<VectorRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, created_at, source, embedding FROM memories \
-             WHERE model = $1 AND embedding IS NOT NULL AND id = ANY($2)",
+             WHERE model = $1 AND embedding IS NOT NULL AND merged_into IS NULL AND id = ANY($2)",
         )
         .bind(model)
         .bind(ids)
@@ -182,7 +182,8 @@ impl MemoryStore for PgStore {
         // vector of the model (an HNSW index would trade recall for speed).
         let sql = format!(
             "SELECT id, (1 - (embedding <=> $1))::real AS score FROM memories m \
-             WHERE m.model = $2 AND m.embedding IS NOT NULL AND vector_dims(m.embedding) = $3 \
+             WHERE m.model = $2 AND m.embedding IS NOT NULL AND m.merged_into IS NULL \
+             AND vector_dims(m.embedding) = $3 \
              AND 1 - (m.embedding <=> $1) >= $4{} \
              ORDER BY m.embedding <=> $1, m.id LIMIT $5",
             filter_sql(6)
@@ -224,7 +225,7 @@ impl MemoryStore for PgStore {
             .collect::<Vec<_>>()
             .join(" | ");
         let sql = format!(
-            "SELECT id FROM memories WHERE tsv @@ to_tsquery('simple', $1){} \
+            "SELECT id FROM memories WHERE tsv @@ to_tsquery('simple', $1) AND merged_into IS NULL{} \
              ORDER BY ts_rank(tsv, to_tsquery('simple', $1)) DESC, id LIMIT $5",
             filter_sql(2)
         );
@@ -273,11 +274,20 @@ impl MemoryStore for PgStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(|e| self.err(e))?;
+        let (merged, unreviewed): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE merged_into IS NOT NULL), \
+             count(*) FILTER (WHERE merged_into IS NULL AND reviewed_at IS NULL) FROM memories",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
         Ok(MemoryStats {
             total,
             embedded,
             backlog: total - embedded,
             by_source,
+            merged,
+            unreviewed,
         })
     }
 
@@ -289,7 +299,7 @@ impl MemoryStore for PgStore {
     ) -> Result<Vec<Memory>, StoreError> {
         let rows = sqlx::query(&sql(&format!(
             "SELECT {MEMORY_COLUMNS} FROM memories WHERE created_at >= $1 AND created_at < $2 \
-             ORDER BY created_at DESC, id DESC LIMIT $3"
+             AND merged_into IS NULL ORDER BY created_at DESC, id DESC LIMIT $3"
         )))
         .bind(from)
         .bind(until)

@@ -51,6 +51,8 @@ mod jobs;
 #[path = "../../store/sql/mail.rs"]
 mod mail;
 mod memory;
+#[path = "../../store/sql/memory_hygiene.rs"]
+mod memory_hygiene;
 #[path = "../../store/sql/memory_use.rs"]
 mod memory_use;
 #[path = "../../store/sql/news.rs"]
@@ -177,6 +179,17 @@ impl SqliteStore {
 }
 
 const MEMORY_COLUMNS: &str = "id, text, created_at, source, external_id, metadata, model";
+
+/// A memory time as the `memories` columns hold it (integer microseconds),
+/// for the shared query modules.
+fn mem_time(t: DateTime<Utc>) -> i64 {
+    micros(t)
+}
+
+/// A vector as the `memories.embedding` column holds it (f32 bytes).
+fn vector_param(v: &[f32]) -> Vec<u8> {
+    encode_vector(v)
+}
 
 fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()

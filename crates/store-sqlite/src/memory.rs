@@ -99,7 +99,7 @@ impl MemoryStore for SqliteStore {
     ) -> Result<Vec<VectorRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, created_at, source, embedding FROM memories \
-             WHERE model = ? AND embedding IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
+             WHERE model = ? AND embedding IS NOT NULL AND merged_into IS NULL AND id > ? ORDER BY id LIMIT ?",
         )
         .bind(model)
         .bind(after)
@@ -120,7 +120,7 @@ impl MemoryStore for SqliteStore {
             let marks = vec!["?"; chunk.len()].join(", ");
             let sql = format!(
                 "SELECT id, created_at, source, embedding FROM memories \
-                 WHERE model = ? AND embedding IS NOT NULL AND id IN ({marks})"
+                 WHERE model = ? AND embedding IS NOT NULL AND merged_into IS NULL AND id IN ({marks})"
             );
             let mut q = sqlx::query(&sql).bind(model);
             for id in chunk {
@@ -266,11 +266,21 @@ impl MemoryStore for SqliteStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(|e| self.err(e))?;
+        let (merged, unreviewed): (i64, i64) = sqlx::query_as(
+            "SELECT coalesce(sum(CASE WHEN merged_into IS NOT NULL THEN 1 ELSE 0 END), 0), \
+             coalesce(sum(CASE WHEN merged_into IS NULL AND reviewed_at IS NULL THEN 1 ELSE 0 END), 0) \
+             FROM memories",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
         Ok(MemoryStats {
             total,
             embedded,
             backlog: total - embedded,
             by_source,
+            merged,
+            unreviewed,
         })
     }
 
@@ -282,7 +292,7 @@ impl MemoryStore for SqliteStore {
     ) -> Result<Vec<Memory>, StoreError> {
         let rows = sqlx::query(&sql(&format!(
             "SELECT {MEMORY_COLUMNS} FROM memories WHERE created_at >= $1 AND created_at < $2 \
-             ORDER BY created_at DESC, id DESC LIMIT $3"
+             AND merged_into IS NULL ORDER BY created_at DESC, id DESC LIMIT $3"
         )))
         .bind(micros(from))
         .bind(micros(until))

@@ -37,6 +37,10 @@ pub mod mail;
 #[cfg(feature = "testsuite")]
 #[path = "tests/mail_suite.rs"]
 pub mod mail_testsuite;
+pub mod memory_hygiene;
+#[cfg(feature = "testsuite")]
+#[path = "tests/memory_hygiene_suite.rs"]
+pub mod memory_hygiene_testsuite;
 pub mod memory_use;
 pub mod news;
 #[cfg(feature = "testsuite")]
@@ -57,6 +61,7 @@ pub use calendar::CalendarStore;
 pub use dashboard::DashboardStore;
 pub use finance::FinanceStore;
 pub use mail::MailStore;
+pub use memory_hygiene::MemoryHygieneStore;
 pub use memory_rows::*;
 pub use memory_use::MemoryUseStore;
 pub use news::NewsStore;
@@ -515,6 +520,7 @@ pub trait Store:
     + FinanceStore
     + DashboardStore
     + MemoryUseStore
+    + MemoryHygieneStore
     + TrainingStore
 {
 }
@@ -539,6 +545,7 @@ impl<
         + FinanceStore
         + DashboardStore
         + MemoryUseStore
+        + MemoryHygieneStore
         + TrainingStore,
 > Store for T
 {
@@ -559,6 +566,7 @@ pub mod prelude {
     pub use crate::InboxStore as _;
     pub use crate::JobStore as _;
     pub use crate::MailStore as _;
+    pub use crate::MemoryHygieneStore as _;
     pub use crate::MemoryStore as _;
     pub use crate::MemoryUseStore as _;
     pub use crate::NewsStore as _;

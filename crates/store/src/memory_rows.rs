@@ -67,6 +67,10 @@ pub struct MemoryStats {
     /// Waiting for (re-)embedding with the current model.
     pub backlog: i64,
     pub by_source: Vec<(String, i64)>,
+    /// Hidden from search by a merge (`memory consolidate`), kept for undo.
+    pub merged: i64,
+    /// Shown in search and not looked at by `memory consolidate` yet.
+    pub unreviewed: i64,
 }
 
 /// Vector as stored: little-endian f32 bytes.

@@ -201,7 +201,8 @@ async fn activities_keep_their_rows_ids_and_counter_through_the_samples_move() {
     drop(tx);
     SqliteStore::restore_into(&path, 22, rx).await.unwrap();
     let s = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 23);
+    // Brought up past 23 (the samples move) to the newest migration.
+    assert!(s.schema_version().await.unwrap() >= 23);
     let kept = s.activities(10).await.unwrap();
     let ids: Vec<i64> = kept.iter().map(|a| a.id).collect();
     assert_eq!(ids, [4, 2]);

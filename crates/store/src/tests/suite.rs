@@ -13,6 +13,7 @@ pub use crate::calendar_testsuite::*;
 pub use crate::dashboard_testsuite::*;
 pub use crate::finance_testsuite::*;
 pub use crate::mail_testsuite::*;
+pub use crate::memory_hygiene_testsuite::*;
 pub use crate::news_testsuite::*;
 pub use crate::training_testsuite::*;
 use crate::{Embedding, MemoryRecord, Store, StoreError};
@@ -49,6 +50,9 @@ macro_rules! store_suite {
             memory_forget_removes_everywhere,
             memory_stats_and_listing,
             memories_between_a_day_newest_first,
+            memory_merges_hide_and_undo_exactly,
+            memory_summaries_are_written_and_undone,
+            memory_review_marks_are_kept,
             conversations_keep_order_per_channel,
             summaries_cover_turns_up_to_a_point,
             inbox_events_are_handled_once_and_replies_queued,
