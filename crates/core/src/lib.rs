@@ -17,6 +17,7 @@ pub mod llm;
 pub mod login;
 pub mod mail;
 pub mod memory;
+pub mod memory_hygiene;
 pub mod notify;
 pub mod project;
 pub mod repeat;
