@@ -1,17 +1,24 @@
 //! The in-process vector index: every vector of one model in one flat
 //! `f32` array, searched exactly (no approximation, so recall is exact).
 //!
-//! A full scan of 100,000 × 384 floats is memory-bound (about 150 MB read,
-//! a few milliseconds); the dot product is written so the compiler can
-//! vectorise it, and top-k selection keeps a bounded heap instead of
-//! sorting every score. Filters (time range, source) are checked from
-//! columns kept beside the vectors, so a filtered search never asks the
-//! database anything.
+//! A full scan of 100,000 × 384 floats is memory-bound (about 150 MB read).
+//! So a search reads first a compact copy of the rows (one byte per
+//! dimension, [`compact`]), which gives every row an interval that provably
+//! holds its exact score; only the rows whose upper bound reaches the k-th
+//! best lower bound are scored again from the `f32` rows, best bound first,
+//! until no remaining bound can enter the top k. The result is the full
+//! scan's, scores and ties included (tested against it). Filters (time
+//! range, source) are checked from columns kept beside the vectors, so a
+//! filtered search never asks the database anything.
 
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
 
 use crate::memory::{Filters, MemoryId, Source};
+
+mod compact;
+#[cfg(test)]
+mod exact_tests;
 
 /// A vector of the wrong length for this index.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +41,10 @@ pub struct VectorIndex {
     sources: Vec<Source>,
     data: Vec<f32>,
     row_of: HashMap<MemoryId, usize>,
+    /// The compact copy of `data` (`dim` bytes per row) and each row's scale
+    /// and error bounds, for the first pass of a search.
+    codes: Vec<i8>,
+    code: Vec<compact::RowCode>,
 }
 
 impl VectorIndex {
@@ -46,6 +57,8 @@ impl VectorIndex {
             sources: Vec::new(),
             data: Vec::new(),
             row_of: HashMap::new(),
+            codes: Vec::new(),
+            code: Vec::new(),
         }
     }
 
@@ -82,6 +95,10 @@ impl VectorIndex {
                 self.created[row] = created_at_micros;
                 self.source[row] = s;
                 self.data[row * self.dim..(row + 1) * self.dim].copy_from_slice(vector);
+                self.code[row] = compact::encode(
+                    vector,
+                    &mut self.codes[row * self.dim..(row + 1) * self.dim],
+                );
             }
             None => {
                 self.row_of.insert(id, self.ids.len());
@@ -89,6 +106,10 @@ impl VectorIndex {
                 self.created.push(created_at_micros);
                 self.source.push(s);
                 self.data.extend_from_slice(vector);
+                let start = self.codes.len();
+                self.codes.resize(start + self.dim, 0);
+                self.code
+                    .push(compact::encode(vector, &mut self.codes[start..]));
             }
         }
         Ok(())
@@ -107,12 +128,17 @@ impl VectorIndex {
             self.source.swap(row, last);
             let (head, tail) = self.data.split_at_mut(last * self.dim);
             head[row * self.dim..(row + 1) * self.dim].copy_from_slice(&tail[..self.dim]);
+            let (head, tail) = self.codes.split_at_mut(last * self.dim);
+            head[row * self.dim..(row + 1) * self.dim].copy_from_slice(&tail[..self.dim]);
+            self.code.swap(row, last);
             self.row_of.insert(moved, row);
         }
         self.ids.pop();
         self.created.pop();
         self.source.pop();
         self.data.truncate(last * self.dim);
+        self.codes.truncate(last * self.dim);
+        self.code.pop();
         true
     }
 
@@ -139,43 +165,199 @@ impl VectorIndex {
         if query.len() != self.dim || k == 0 {
             return Vec::new();
         }
-        let since = filters.since.map(|t| t.timestamp_micros());
-        let until = filters.until.map(|t| t.timestamp_micros());
-        let wanted_source = match &filters.source {
-            Some(s) => match self.sources.iter().position(|x| x == s) {
-                Some(i) => Some(i as u32),
-                None => return Vec::new(),
-            },
-            None => None,
+        let Some(keep) = RowFilter::new(filters, &self.sources) else {
+            return Vec::new();
         };
-        let filtered = since.is_some() || until.is_some() || wanted_source.is_some();
-        let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k + 1);
-        for (row, v) in self.data.chunks_exact(self.dim).enumerate() {
-            if filtered {
-                let c = self.created[row];
-                if since.is_some_and(|s| c < s)
-                    || until.is_some_and(|u| c >= u)
-                    || wanted_source.is_some_and(|s| self.source[row] != s)
-                {
-                    continue;
-                }
-            }
-            let score = dot(query, v);
-            if score < min_score {
+        match compact::Query::new(query) {
+            Some(q) => self.search_two_pass(query, &q, k, min_score, &keep).0,
+            None => self.scan_exact(query, k, min_score, &keep),
+        }
+    }
+
+    fn row(&self, row: usize) -> &[f32] {
+        &self.data[row * self.dim..(row + 1) * self.dim]
+    }
+
+    /// Every row scored from the `f32` data: for the queries whose bounds
+    /// cannot be trusted (non-finite or huge values), and the reference the
+    /// tests hold the two-pass search to.
+    fn scan_exact(
+        &self,
+        query: &[f32],
+        k: usize,
+        min_score: f32,
+        keep: &RowFilter,
+    ) -> Vec<(MemoryId, f32)> {
+        let mut top = Top::new(k);
+        for row in 0..self.len() {
+            if !keep.keeps(self, row) {
                 continue;
             }
-            let cand = Scored {
-                score,
-                id: self.ids[row],
-            };
-            if heap.len() < k {
-                heap.push(cand);
-            } else if heap.peek().is_some_and(|worst| cand < *worst) {
-                heap.pop();
-                heap.push(cand);
+            let score = dot(query, self.row(row));
+            if score >= min_score {
+                top.offer(Scored {
+                    score,
+                    id: self.ids[row],
+                });
             }
         }
-        heap.into_sorted_vec()
+        top.into_sorted()
+    }
+
+    /// The compact first pass, then the exact rescore of every row that
+    /// could still reach the top k (see the module's documentation). Also
+    /// says how many rows were rescored.
+    fn search_two_pass(
+        &self,
+        query: &[f32],
+        q: &compact::Query,
+        k: usize,
+        min_score: f32,
+        keep: &RowFilter,
+    ) -> (Vec<(MemoryId, f32)>, usize) {
+        let floor = f64::from(min_score);
+        // The k best lower bounds of rows sure to pass `min_score`: the
+        // k-th best exact score is at least the least of them, so a row
+        // whose upper bound is below it cannot be in the top k.
+        let mut lower: BinaryHeap<Reverse<Bound>> = BinaryHeap::with_capacity(k.min(4096) + 1);
+        let mut cutoff = floor;
+        let mut candidates: Vec<(f64, usize)> = Vec::new();
+        let mut dots = [0i32; compact::BLOCK];
+        for start in (0..self.len()).step_by(compact::BLOCK) {
+            let end = (start + compact::BLOCK).min(self.len());
+            let out = &mut dots[..end - start];
+            compact::dots(&q.codes, &self.codes[start * self.dim..end * self.dim], out);
+            for (row, &d) in (start..end).zip(out.iter()) {
+                if !keep.keeps(self, row) {
+                    continue;
+                }
+                let (lb, ub) = q.bounds(d, &self.code[row]);
+                if ub < cutoff {
+                    continue;
+                }
+                candidates.push((ub, row));
+                if lb >= floor {
+                    if lower.len() < k {
+                        lower.push(Reverse(Bound(lb)));
+                    } else if lower.peek().is_some_and(|m| lb > m.0.0) {
+                        lower.pop();
+                        lower.push(Reverse(Bound(lb)));
+                    }
+                    if lower.len() == k
+                        && let Some(m) = lower.peek()
+                    {
+                        cutoff = cutoff.max(m.0.0);
+                    }
+                }
+            }
+        }
+        candidates.retain(|c| c.0 >= cutoff);
+        candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+        let mut top = Top::new(k);
+        let mut rescored = 0;
+        for (ub, row) in candidates {
+            // Best bound first: once a bound is below the k-th exact score,
+            // no later row can enter (nor tie: ties need an equal score).
+            if top.worst().is_some_and(|w| ub < f64::from(w)) {
+                break;
+            }
+            rescored += 1;
+            let score = dot(query, self.row(row));
+            if score >= min_score {
+                top.offer(Scored {
+                    score,
+                    id: self.ids[row],
+                });
+            }
+        }
+        (top.into_sorted(), rescored)
+    }
+}
+
+/// A search's filters, resolved against the index's columns.
+#[derive(Debug)]
+struct RowFilter {
+    since: Option<i64>,
+    until: Option<i64>,
+    source: Option<u32>,
+}
+
+impl RowFilter {
+    /// None when the wanted source has no row at all.
+    fn new(filters: &Filters, sources: &[Source]) -> Option<Self> {
+        let source = match &filters.source {
+            Some(s) => Some(sources.iter().position(|x| x == s)? as u32),
+            None => None,
+        };
+        Some(Self {
+            since: filters.since.map(|t| t.timestamp_micros()),
+            until: filters.until.map(|t| t.timestamp_micros()),
+            source,
+        })
+    }
+
+    #[inline]
+    fn keeps(&self, index: &VectorIndex, row: usize) -> bool {
+        let c = index.created[row];
+        !(self.since.is_some_and(|s| c < s)
+            || self.until.is_some_and(|u| c >= u)
+            || self.source.is_some_and(|s| index.source[row] != s))
+    }
+}
+
+/// A lower bound in a heap (bounds are never NaN).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Bound(f64);
+
+impl Eq for Bound {}
+
+impl Ord for Bound {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl PartialOrd for Bound {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The best `k` results seen so far.
+#[derive(Debug)]
+struct Top {
+    k: usize,
+    heap: BinaryHeap<Scored>,
+}
+
+impl Top {
+    fn new(k: usize) -> Self {
+        Self {
+            k,
+            heap: BinaryHeap::with_capacity(k.min(4096) + 1),
+        }
+    }
+
+    fn offer(&mut self, cand: Scored) {
+        if self.heap.len() < self.k {
+            self.heap.push(cand);
+        } else if self.heap.peek().is_some_and(|worst| cand < *worst) {
+            self.heap.pop();
+            self.heap.push(cand);
+        }
+    }
+
+    /// The k-th best score, once there are k.
+    fn worst(&self) -> Option<f32> {
+        if self.heap.len() < self.k {
+            return None;
+        }
+        self.heap.peek().map(|w| w.score)
+    }
+
+    fn into_sorted(self) -> Vec<(MemoryId, f32)> {
+        self.heap
+            .into_sorted_vec()
             .into_iter()
             .map(|s| (s.id, s.score))
             .collect()
