@@ -77,6 +77,7 @@ pub fn registry(loaded: &Loaded) -> Result<Vec<Job>, AppError> {
     all.extend(crate::backup::jobs::jobs(loaded)?);
     all.extend(crate::strava::harvest::jobs(loaded)?);
     all.extend(crate::training_report::jobs(loaded)?);
+    all.extend(crate::memory_consolidate::jobs(loaded)?);
     Ok(all)
 }
 

@@ -37,6 +37,7 @@ pub mod mail_gmail;
 pub mod mail_sync;
 pub mod mail_tools;
 pub mod memory;
+pub mod memory_consolidate;
 pub mod memory_index;
 pub mod news;
 pub mod oauth_flow;

@@ -421,6 +421,14 @@ pub const KEYS: &[KeyDef] = &[
         "The weekly training report by email (needs SMTP_HOST and REPORT_EMAIL_TO), cron in USER_TIMEZONE (\"\" disables).",
     ),
     k(
+        "schedule.memory_consolidate",
+        Str,
+        &[],
+        Some("\"0 9 * * SUN\""),
+        "\"0 9 * * SUN\"",
+        "Looking for near-duplicate memories and clusters of small ones; the owner is told how many (`openzero memory consolidate` shows and applies them, nothing is merged by the job), cron in USER_TIMEZONE (\"\" disables).",
+    ),
+    k(
         "schedule.grace_hours",
         Int,
         &[],

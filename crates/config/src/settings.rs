@@ -340,6 +340,9 @@ pub struct ScheduleSettings {
     pub strava_harvest: String,
     /// The weekly training report by email.
     pub training_report: String,
+    /// Looking for near-duplicate and small memories to merge (proposals
+    /// only: the owner is told, nothing is merged).
+    pub memory_consolidate: String,
     /// Hours a missed briefing may still run after start-up.
     pub grace_hours: u32,
 }
@@ -357,6 +360,7 @@ impl Default for ScheduleSettings {
             restore_drill: "30 4 * * SUN".into(),
             strava_harvest: "40 * * * *".into(),
             training_report: "0 18 * * SUN".into(),
+            memory_consolidate: "0 9 * * SUN".into(),
             grace_hours: 3,
         }
     }

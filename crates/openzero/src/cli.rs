@@ -637,8 +637,15 @@ on stderr with their number and skipped.")]
         id: i64,
     },
 
-    /// Counts: total, embedded, waiting to be embedded, by source
-    #[command(after_help = "Examples:\n  openzero memory stats\n  openzero memory stats --json")]
+    /// Counts: total, embedded, waiting, by source, hidden by merges, near-duplicates, oldest unreviewed
+    #[command(after_help = "\
+Examples:
+  openzero memory stats
+  openzero memory stats --json
+
+Near-duplicate groups and clusters are what `openzero memory consolidate`
+would propose now; unreviewed memories are those it has not looked at yet
+(or whose proposal waits for you), oldest first.")]
     Stats {
         /// Print as JSON
         #[arg(long)]
@@ -665,6 +672,39 @@ same file again adds nothing.")]
     Export {
         /// Output file [default: standard output]
         file: Option<PathBuf>,
+    },
+
+    /// Propose merging near-duplicates and summarising clusters of small memories; apply or undo
+    #[command(after_help = "\
+Examples:
+  openzero memory consolidate                  # list the proposals, change nothing
+  openzero memory consolidate --apply d3f9a21  # apply one proposal
+  openzero memory consolidate --apply          # apply every proposal listed
+  openzero memory consolidate --merges         # the merges in place, newest first
+  openzero memory consolidate --undo 4         # undo merge #4 exactly
+  openzero memory consolidate --json
+
+Near-duplicates (cosine of their vectors >= 0.95) are merged into the newest of
+them; clusters of 3 to 8 short memories on one subject (every pair >= 0.75) are
+summarised into one new memory (source `consolidate`) by the local chat model
+when one is configured and its summary keeps every number and adds no name,
+else by joining their texts; the output says which. The originals are kept,
+hidden from search while merged, and come back exactly with --undo. Forgetting
+the memory a merge stands behind undoes that merge. The weekly job
+(schedule.memory_consolidate) only tells you how many proposals there are.")]
+    Consolidate {
+        /// Apply every proposal, or only the one named (its id as listed)
+        #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "all")]
+        apply: Option<String>,
+        /// Undo merge MERGE (its number, from --apply or --merges)
+        #[arg(long, value_name = "MERGE", conflicts_with = "apply")]
+        undo: Option<i64>,
+        /// List the merges in place, newest first
+        #[arg(long, conflicts_with_all = ["apply", "undo"])]
+        merges: bool,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
     },
 
     /// Embed memories stored without a vector, or with another model's

@@ -25,6 +25,7 @@ mod finance_cmd;
 mod jobs_cmd;
 mod mail_cmd;
 mod memory_cmd;
+mod memory_hygiene_cmd;
 mod news_cmd;
 mod planka_cmd;
 mod service_cmd;

@@ -126,12 +126,13 @@ pub async fn run(loaded: &Loaded, cmd: MemoryCommand) -> Result<ExitCode> {
             services.memory_index.clone(),
         )
     };
-    let result = run_with(&svc, cmd, tz).await;
+    let result = run_with(&services, &svc, cmd, tz).await;
     services.store.close().await;
     result
 }
 
 async fn run_with(
+    services: &openzero_app::Services,
     svc: &MemoryService<'_>,
     cmd: MemoryCommand,
     tz: chrono_tz::Tz,
@@ -219,34 +220,16 @@ async fn run_with(
             outln!("Forgot #{id}: its text, vector and index entry are deleted.");
         }
         MemoryCommand::Stats { json } => {
-            let st = svc.stats().await?;
-            if json {
-                let by: serde_json::Map<String, serde_json::Value> = st
-                    .by_source
-                    .iter()
-                    .map(|(s, n)| (s.clone(), (*n).into()))
-                    .collect();
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({
-                        "total": st.total,
-                        "embedded": st.embedded,
-                        "backlog": st.backlog,
-                        "model": openzero_embed::MODEL_ID,
-                        "by_source": by,
-                    }))?
-                );
-            } else {
-                outln!("memories:  {}", st.total);
-                outln!("embedded:  {} ({})", st.embedded, openzero_embed::MODEL_ID);
-                outln!("backlog:   {} waiting to be embedded", st.backlog);
-                for (s, n) in &st.by_source {
-                    outln!("  {s:<12} {n}");
-                }
-                if st.backlog > 0 {
-                    outln!("\nRun `openzero memory reindex` to embed the backlog.");
-                }
-            }
+            return crate::memory_hygiene_cmd::stats(services, json).await;
+        }
+        MemoryCommand::Consolidate {
+            apply,
+            undo,
+            merges,
+            json,
+        } => {
+            return crate::memory_hygiene_cmd::consolidate(services, apply, undo, merges, json)
+                .await;
         }
         MemoryCommand::Import { file } => {
             if let Some(w) = svc.unavailable() {

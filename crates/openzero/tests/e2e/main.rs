@@ -25,6 +25,7 @@ mod google_calendar;
 mod jobs;
 mod mail;
 mod memory;
+mod memory_consolidate;
 mod news;
 mod planka;
 mod postgres;
