@@ -22,6 +22,7 @@ pub mod notify;
 pub mod project;
 pub mod repeat;
 pub mod schedule;
+pub mod text_index;
 pub mod tools;
 pub mod tree;
 pub mod vector_index;

@@ -60,6 +60,7 @@ mod news;
 mod projects;
 #[path = "../../store/sql/sync_link.rs"]
 mod sync_link;
+mod text_cache;
 #[path = "../../store/sql/training.rs"]
 mod training;
 
@@ -78,6 +79,7 @@ pub const DEFAULT_FILE_NAME: &str = "openzero.db";
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
+    text: std::sync::Arc<text_cache::TextCache>,
 }
 
 const PROJECT_COLUMNS: &str = "id, name, parent_id, status, priority, domain, progress, description, created_at, updated_at, last_reviewed_at";
@@ -105,6 +107,7 @@ impl SqliteStore {
         let store = Self {
             pool,
             path: path.to_owned(),
+            text: std::sync::Arc::default(),
         };
         store.migrate().await?;
         tracing::debug!(path = %path.display(), created = !exists, "sqlite store open");

@@ -182,38 +182,10 @@ impl MemoryStore for SqliteStore {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
-        // Each term quoted: FTS5 reads nothing in it as syntax.
-        let expr = terms
-            .iter()
-            .map(|t| format!("\"{}\"", t.replace('"', "")))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let rows = if *filters == Filters::default() {
-            // No filter: rank inside the full-text index alone. Joining every
-            // match to `memories` first cost most of a hybrid search when a
-            // common word matched thousands of memories.
-            sqlx::query(
-                "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? \
-                 ORDER BY bm25(memories_fts), rowid LIMIT ?",
-            )
-            .bind(expr)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-        } else {
-            let sql = format!(
-                "SELECT m.id FROM memories_fts f JOIN memories m ON m.id = f.rowid \
-                 WHERE memories_fts MATCH ?{FILTER_SQL} ORDER BY bm25(memories_fts), m.id LIMIT ?"
-            );
-            bind_filters(sqlx::query(&sql).bind(expr), filters)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
+        if let Some(ids) = self.text_search_held(terms, filters, limit).await? {
+            return Ok(ids);
         }
-        .map_err(|e| self.err(e))?;
-        rows.iter()
-            .map(|r| r.try_get::<i64, _>(0).map_err(|e| self.err(e)))
-            .collect()
+        self.text_search_fts(terms, filters, limit).await
     }
 
     async fn forget_memory(&self, id: MemoryId) -> Result<bool, StoreError> {
@@ -301,5 +273,49 @@ impl MemoryStore for SqliteStore {
         .await
         .map_err(|e| self.err(e))?;
         rows.iter().map(to_memory).collect()
+    }
+}
+
+impl SqliteStore {
+    /// `text_search` by FTS5 itself: for terms the held postings cannot
+    /// answer, and the reference they are tested against.
+    pub(crate) async fn text_search_fts(
+        &self,
+        terms: &[String],
+        filters: &Filters,
+        limit: i64,
+    ) -> Result<Vec<MemoryId>, StoreError> {
+        // Each term quoted: FTS5 reads nothing in it as syntax.
+        let expr = terms
+            .iter()
+            .map(|t| format!("\"{}\"", t.replace('"', "")))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let rows = if *filters == Filters::default() {
+            // No filter: rank inside the full-text index alone. Joining every
+            // match to `memories` first cost most of a hybrid search when a
+            // common word matched thousands of memories.
+            sqlx::query(
+                "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? \
+                 ORDER BY bm25(memories_fts), rowid LIMIT ?",
+            )
+            .bind(expr)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+        } else {
+            let sql = format!(
+                "SELECT m.id FROM memories_fts f JOIN memories m ON m.id = f.rowid \
+                 WHERE memories_fts MATCH ?{FILTER_SQL} ORDER BY bm25(memories_fts), m.id LIMIT ?"
+            );
+            bind_filters(sqlx::query(&sql).bind(expr), filters)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+        }
+        .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>(0).map_err(|e| self.err(e)))
+            .collect()
     }
 }

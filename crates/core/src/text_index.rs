@@ -1,0 +1,255 @@
+//! Full-text ranking in memory: SQLite FTS5's `bm25()` computed from
+//! postings, so a search reads only the postings of its words — never a
+//! row, never a document size it will not rank.
+//!
+//! FTS5 ranks by reading every matching row's size and positions (about a
+//! microsecond per match; a common word matches thousands of memories).
+//! Here each word's postings carry its count in the document and each
+//! document its length, and the score is FTS5's formula term by term in
+//! query order (the same `f64` sums, so the same order, ties by id):
+//!
+//! ```text
+//! idf(t)  = ln((N − n_t + 0.5) / (n_t + 0.5)), 1e-6 if ≤ 0
+//! score   = Σ_t idf(t) · f·(k1 + 1) / (f + k1·(1 − b + b·D/avgdl)),  k1 = 1.2, b = 0.75
+//! ```
+//!
+//! Words are runs of letters and digits, lower-cased: FTS5's `unicode61`
+//! for ASCII text; for other scripts close to it (FTS5 also folds
+//! diacritics, so there `café` finds `cafe`; here it does not).
+
+use std::collections::HashMap;
+
+use crate::memory::{Filters, MemoryId, Source};
+
+const K1: f64 = 1.2;
+const B: f64 = 0.75;
+
+/// The words of `text` as this index and its queries see them.
+pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+#[derive(Debug, Clone)]
+struct Doc {
+    len: u32,
+    created: i64,
+    source: u32,
+    /// Distinct word ids, for removal.
+    terms: Vec<u32>,
+}
+
+/// Postings of every word of every document held.
+#[derive(Debug, Clone, Default)]
+pub struct TextIndex {
+    term_of: HashMap<String, u32>,
+    /// Per word: (document, count of the word in it), in no order.
+    postings: Vec<Vec<(MemoryId, u32)>>,
+    docs: HashMap<MemoryId, Doc>,
+    sources: Vec<Source>,
+    tokens: u64,
+}
+
+impl TextIndex {
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// Adds `id`'s text, or replaces what was held for it.
+    pub fn upsert(&mut self, id: MemoryId, created_at_micros: i64, source: &Source, text: &str) {
+        self.remove(id);
+        let source = match self.sources.iter().position(|s| s == source) {
+            Some(i) => i as u32,
+            None => {
+                self.sources.push(source.clone());
+                (self.sources.len() - 1) as u32
+            }
+        };
+        let mut counts: HashMap<u32, u32> = HashMap::new();
+        let mut len = 0u32;
+        for w in words(text) {
+            let next = self.postings.len() as u32;
+            let t = *self.term_of.entry(w).or_insert(next);
+            if t == next {
+                self.postings.push(Vec::new());
+            }
+            *counts.entry(t).or_default() += 1;
+            len = len.saturating_add(1);
+        }
+        let mut terms = Vec::with_capacity(counts.len());
+        for (t, n) in counts {
+            self.postings[t as usize].push((id, n));
+            terms.push(t);
+        }
+        self.tokens += u64::from(len);
+        self.docs.insert(
+            id,
+            Doc {
+                len,
+                created: created_at_micros,
+                source,
+                terms,
+            },
+        );
+    }
+
+    /// Forgets `id`'s text. False if it was not held.
+    pub fn remove(&mut self, id: MemoryId) -> bool {
+        let Some(doc) = self.docs.remove(&id) else {
+            return false;
+        };
+        for t in doc.terms {
+            let list = &mut self.postings[t as usize];
+            if let Some(i) = list.iter().position(|p| p.0 == id) {
+                list.swap_remove(i);
+            }
+        }
+        self.tokens -= u64::from(doc.len);
+        true
+    }
+
+    /// The `limit` best documents for `terms` (each one word, as
+    /// [`crate::memory::query_terms`] gives them; any of them may match),
+    /// best first, ties by id. `until` is inclusive here, as in the stores'
+    /// SQL (the vector index's is exclusive). None when a term is not one word here
+    /// (it would be a phrase to FTS5): the caller asks FTS5 instead.
+    pub fn search(
+        &self,
+        terms: &[String],
+        filters: &Filters,
+        limit: usize,
+    ) -> Option<Vec<MemoryId>> {
+        let mut phrases = Vec::with_capacity(terms.len());
+        for t in terms {
+            let mut w = words(t);
+            let first = w.next();
+            if w.next().is_some() {
+                return None;
+            }
+            // A term with no word matches nothing (FTS5: an empty phrase).
+            phrases.push(first.and_then(|f| self.term_of.get(&f).copied()));
+        }
+        let n = self.docs.len() as f64;
+        if n == 0.0 || limit == 0 {
+            return Some(Vec::new());
+        }
+        let avgdl = self.tokens as f64 / n;
+        let since = filters.since.map(|t| t.timestamp_micros());
+        let until = filters.until.map(|t| t.timestamp_micros());
+        let source = match &filters.source {
+            Some(s) => match self.sources.iter().position(|x| x == s) {
+                Some(i) => Some(i as u32),
+                None => return Some(Vec::new()),
+            },
+            None => None,
+        };
+        let mut scores: HashMap<MemoryId, f64> = HashMap::new();
+        for t in phrases.into_iter().flatten() {
+            let list = &self.postings[t as usize];
+            let hits = list.len() as f64;
+            let mut idf = ((n - hits + 0.5) / (hits + 0.5)).ln();
+            if idf <= 0.0 {
+                idf = 1e-6;
+            }
+            for &(id, count) in list {
+                let Some(doc) = self.docs.get(&id) else {
+                    continue;
+                };
+                if since.is_some_and(|s| doc.created < s)
+                    || until.is_some_and(|u| doc.created > u)
+                    || source.is_some_and(|s| doc.source != s)
+                {
+                    continue;
+                }
+                let f = f64::from(count);
+                let d = f64::from(doc.len);
+                // Grouped as fts5_aux.c groups it: the same rounding.
+                *scores.entry(id).or_insert(0.0) +=
+                    idf * ((f * (K1 + 1.0)) / (f + K1 * (1.0 - B + B * d / avgdl)));
+            }
+        }
+        let mut ranked: Vec<(MemoryId, f64)> = scores.into_iter().collect();
+        let better =
+            |a: &(MemoryId, f64), b: &(MemoryId, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if ranked.len() > limit {
+            ranked.select_nth_unstable_by(limit - 1, better);
+            ranked.truncate(limit);
+        }
+        ranked.sort_unstable_by(better);
+        Some(ranked.into_iter().map(|r| r.0).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    fn src(s: &str) -> Source {
+        Source::new(s).expect("valid source")
+    }
+
+    fn terms(q: &str) -> Vec<String> {
+        crate::memory::query_terms(q)
+    }
+
+    #[test]
+    fn ranks_by_bm25_with_more_matching_words_first() {
+        let mut ix = TextIndex::default();
+        ix.upsert(1, 0, &src("chat"), "Dentist appointment on Tuesday");
+        ix.upsert(
+            2,
+            0,
+            &src("email"),
+            "Call the dentist about the dentist bill",
+        );
+        ix.upsert(3, 0, &src("chat"), "Marathon training on Tuesday");
+        ix.upsert(4, 0, &src("chat"), "Die Steuererklärung ist fällig");
+        let s = |q: &str| ix.search(&terms(q), &Filters::default(), 10);
+        assert_eq!(s("dentist tuesday"), Some(vec![1, 2, 3]));
+        assert_eq!(s("steuererklärung"), Some(vec![4]));
+        assert_eq!(s("nothing"), Some(vec![]));
+        // A dentist twice in a longer text against once in a shorter one:
+        // FTS5 ranks them so too (bm25 −1.2134e-6 vs −1.0691e-6 here).
+        assert_eq!(s("dentist"), Some(vec![2, 1]));
+        assert_eq!(ix.search(&["a b".into()], &Filters::default(), 10), None);
+    }
+
+    #[test]
+    fn filters_removal_and_replacement() {
+        let t = |d: u32| {
+            Utc.with_ymd_and_hms(2026, 11, d, 12, 0, 0)
+                .single()
+                .expect("valid date")
+        };
+        let mut ix = TextIndex::default();
+        ix.upsert(1, t(1).timestamp_micros(), &src("email"), "bike repair");
+        ix.upsert(2, t(10).timestamp_micros(), &src("chat"), "bike shop");
+        ix.upsert(3, t(20).timestamp_micros(), &src("email"), "new bike");
+        let ids =
+            |ix: &TextIndex, f: Filters| ix.search(&terms("bike"), &f, 10).expect("one word each");
+        let email = Filters {
+            source: Some(src("email")),
+            ..Filters::default()
+        };
+        assert_eq!(ids(&ix, email), [1, 3]);
+        let window = Filters {
+            since: Some(t(10)),
+            until: Some(t(20)),
+            ..Filters::default()
+        };
+        assert_eq!(ids(&ix, window), [2, 3], "since and until inclusive");
+        assert!(ix.remove(2));
+        assert!(!ix.remove(2));
+        ix.upsert(3, t(20).timestamp_micros(), &src("email"), "a car");
+        assert_eq!(ids(&ix, Filters::default()), [1]);
+        assert_eq!(ix.len(), 2);
+        assert_eq!(ix.tokens, 4);
+    }
+}
