@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use openzero_core::memory::{Filters, MIN_SIMILARITY, MemoryId, Source};
-use openzero_embed::{Embedder, MODEL_ID};
+use openzero_embed::{Embedder, MODEL_ID, Precision};
 use openzero_store::{Embedding, MemoryRecord, Store};
 use openzero_store_postgres::PgStore;
 use openzero_store_sqlite::SqliteStore;
@@ -29,7 +29,8 @@ use openzero_store::prelude::*;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub model_dir: PathBuf,
-    /// The engine measured; with ONNX Runtime, candle is measured too.
+    /// The engine measured (in f32); with ONNX Runtime, its int8 path and
+    /// candle are measured too.
     pub runtime: openzero_embed::Runtime,
     /// Memory counts for the search benchmark.
     pub sizes: Vec<usize>,
@@ -114,20 +115,23 @@ pub async fn memory(opts: &Options, say: &(dyn Fn(&str) + Sync)) -> Result<Repor
         figures: Vec::new(),
         notes: vec![machine()],
     };
-    let load = |runtime: openzero_embed::Runtime| async move {
+    let load = |runtime: openzero_embed::Runtime, precision| async move {
         let dir = opts.model_dir.clone();
-        let e = tokio::task::spawn_blocking(move || Embedder::load_with(&dir, &runtime))
-            .await
-            .map_err(|e| AppError::Invalid(format!("model load task: {e}")))?
-            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        let e = tokio::task::spawn_blocking(move || {
+            Embedder::load_with_precision(&dir, &runtime, precision)
+        })
+        .await
+        .map_err(|e| AppError::Invalid(format!("model load task: {e}")))?
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
         Ok::<_, AppError>(Arc::new(e))
     };
     say("loading the embedding model");
-    let embedder = load(opts.runtime.clone()).await?;
+    let embedder = load(opts.runtime.clone(), Precision::F32).await?;
     let mut engines = vec![embedder.clone()];
     if opts.runtime != openzero_embed::Runtime::Candle {
-        say("loading the embedding model on candle too, for comparison");
-        engines.push(load(openzero_embed::Runtime::Candle).await?);
+        say("loading the embedding model in int8 and on candle too, for comparison");
+        engines.push(load(opts.runtime.clone(), Precision::Int8).await?);
+        engines.push(load(openzero_embed::Runtime::Candle, Precision::F32).await?);
     }
     embedding(opts, &engines, &mut report, say).await?;
     for &n in &opts.sizes {

@@ -18,9 +18,23 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
 
+mod int8;
 mod onnx;
+
+/// Number format of the ONNX Runtime engine's weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// f32: equals sentence-transformers (cosine ≥ 0.9999).
+    #[default]
+    F32,
+    /// int8 weights, activations quantised at run time (VNNI where the CPU
+    /// has it): about 1.7× faster, cosine to f32 ≥ 0.99 (tested). Vectors
+    /// stay interchangeable with f32 ones (same [`MODEL_ID`]). candle
+    /// ignores it and stays f32.
+    Int8,
+}
 
 /// Which engine runs the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +89,7 @@ enum Engine {
 /// A loaded embedding model.
 pub struct Embedder {
     engine: Engine,
+    precision: Precision,
     tokenizer: Tokenizer,
     dim: usize,
     max_tokens: usize,
@@ -97,8 +112,18 @@ impl Embedder {
         Self::load_with(dir, &Runtime::Candle)
     }
 
-    /// Loads the model on the given engine.
+    /// Loads the model on the given engine, in f32.
     pub fn load_with(dir: &Path, runtime: &Runtime) -> Result<Self, EmbedError> {
+        Self::load_with_precision(dir, runtime, Precision::F32)
+    }
+
+    /// Loads the model on the given engine; `precision` applies to ONNX
+    /// Runtime (candle is always f32).
+    pub fn load_with_precision(
+        dir: &Path,
+        runtime: &Runtime,
+        precision: Precision,
+    ) -> Result<Self, EmbedError> {
         for f in MODEL_FILES {
             if !dir.join(f).is_file() {
                 return Err(EmbedError::Missing {
@@ -127,10 +152,8 @@ impl Embedder {
                 ..Default::default()
             }))
             .map_err(|e| corrupt("tokenizer.json", e.to_string()))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..Default::default()
-        }));
+        // Padding is ours (see `embed`): tokenizer.json asks for 128.
+        tokenizer.with_padding(None);
 
         let weights = std::fs::read(dir.join("model.safetensors"))
             .map_err(|e| corrupt("model.safetensors", e.to_string()))?;
@@ -162,13 +185,18 @@ impl Embedder {
                     )
                 })?;
                 Engine::Onnx(
-                    onnx::OnnxBert::load(library, weights, &shape, *threads)
+                    onnx::OnnxBert::load(library, weights, &shape, *threads, precision)
                         .map_err(EmbedError::Runtime)?,
                 )
             }
         };
+        let precision = match engine {
+            Engine::Candle { .. } => Precision::F32,
+            Engine::Onnx(_) => precision,
+        };
         let e = Self {
             engine,
+            precision,
             tokenizer,
             dim,
             max_tokens,
@@ -177,12 +205,18 @@ impl Embedder {
         Ok(e)
     }
 
-    /// "onnxruntime" or "candle".
+    /// "onnxruntime", "onnxruntime int8" or "candle".
     pub fn runtime_name(&self) -> &'static str {
-        match self.engine {
-            Engine::Candle { .. } => "candle",
-            Engine::Onnx(_) => "onnxruntime",
+        match (&self.engine, self.precision) {
+            (Engine::Candle { .. }, _) => "candle",
+            (Engine::Onnx(_), Precision::F32) => "onnxruntime",
+            (Engine::Onnx(_), Precision::Int8) => "onnxruntime int8",
         }
+    }
+
+    /// The precision the model runs in.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Vector length (384 for MiniLM).
@@ -210,36 +244,37 @@ impl Embedder {
             .ok_or_else(|| EmbedError::Inference("no output".into()))
     }
 
-    /// Embeds texts, returning unit-length vectors in input order. Texts of
-    /// similar length are batched together so padding costs little.
+    /// Embeds texts, returning unit-length vectors in input order. Texts
+    /// are tokenized once, sorted by token count and run in batches of
+    /// similar length, each padded to its longest: padding is computation
+    /// thrown away, so a batch is cut where it would exceed a tenth.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        const BATCH: usize = 32;
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EmbedError::Inference(format!("tokenizer: {e}")))?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
-        // Sorting by byte length approximates token length well enough to cut padding.
-        order.sort_by_key(|&i| texts[i].len());
+        order.sort_by_key(|&i| encodings[i].get_ids().len());
         let mut out = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(BATCH) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+        for group in batches(&order, |i| encodings[i].get_ids().len()) {
+            let batch: Vec<&[u32]> = group.iter().map(|&i| encodings[i].get_ids()).collect();
             let vectors = self.embed_batch(&batch)?;
-            for (&i, v) in chunk.iter().zip(vectors) {
+            for (&i, v) in group.iter().zip(vectors) {
                 out[i] = v;
             }
         }
         Ok(out)
     }
 
-    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| EmbedError::Inference(format!("tokenizer: {e}")))?;
-        let n = encodings.len();
-        let len = encodings.first().map_or(0, |e| e.get_ids().len());
-        let mut ids = Vec::with_capacity(n * len);
-        let mut mask = Vec::with_capacity(n * len);
-        for e in &encodings {
-            ids.extend(e.get_ids().iter().copied());
-            mask.extend(e.get_attention_mask().iter().copied());
+    /// Token ids (unpadded) to vectors: pads to the longest, runs the model.
+    fn embed_batch(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let n = batch.len();
+        let len = batch.iter().map(|t| t.len()).max().unwrap_or(0);
+        let mut ids = vec![0u32; n * len];
+        let mut mask = vec![0u32; n * len];
+        for (row, tokens) in batch.iter().enumerate() {
+            ids[row * len..row * len + tokens.len()].copy_from_slice(tokens);
+            mask[row * len..row * len + tokens.len()].fill(1);
         }
         let (model, device) = match &self.engine {
             Engine::Candle { model, device } => (model, device),
@@ -268,6 +303,28 @@ impl Embedder {
         let unit = mean.broadcast_div(&norms)?;
         Ok(unit.to_vec2::<f32>()?)
     }
+}
+
+/// Cuts `order` (sorted by `len`, ascending) into runs of at most 32 whose
+/// padding to their longest stays within a tenth of their tokens.
+fn batches(order: &[usize], len: impl Fn(usize) -> usize) -> Vec<&[usize]> {
+    const MAX: usize = 32;
+    let mut out = Vec::new();
+    let (mut start, mut tokens) = (0, 0);
+    for (k, &i) in order.iter().enumerate() {
+        let l = len(i);
+        let size = k - start + 1;
+        // Sorted, so `l` is the longest of the run if it joins.
+        if size > 1 && (size > MAX || 10 * (l * size - (tokens + l)) > tokens + l) {
+            out.push(&order[start..k]);
+            (start, tokens) = (k, 0);
+        }
+        tokens += l;
+    }
+    if start < order.len() {
+        out.push(&order[start..]);
+    }
+    out
 }
 
 /// Mean over the unmasked tokens, then unit length: sentence-transformers'
@@ -331,5 +388,22 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
         0.0
     } else {
         dot / (na * nb)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batches;
+
+    #[test]
+    fn batches_cut_where_padding_would_pass_a_tenth_or_32_texts() {
+        let lens = [10, 10, 11, 20, 20, 20, 21];
+        let order: Vec<usize> = (0..lens.len()).collect();
+        let got = batches(&order, |i| lens[i]);
+        assert_eq!(got, vec![&[0, 1, 2][..], &[3, 4, 5, 6][..]]);
+        let same = vec![0usize; 70];
+        let got = batches(&same, |_| 5);
+        assert_eq!(got.iter().map(|b| b.len()).collect::<Vec<_>>(), [32, 32, 6]);
+        assert!(batches(&[], |_| 1).is_empty());
     }
 }

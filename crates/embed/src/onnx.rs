@@ -23,7 +23,8 @@ use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::value::{Outlet, Shape, SymbolicDimensions, Tensor, TensorElementType, ValueType};
 use safetensors::SafeTensors;
 
-use crate::EmbedError;
+use crate::int8::{self, Matrix};
+use crate::{EmbedError, Precision};
 
 const MS_DOMAIN: &str = "com.microsoft";
 
@@ -93,11 +94,12 @@ impl OnnxBert {
         weights: Vec<u8>,
         shape: &BertShape,
         threads: usize,
+        precision: Precision,
     ) -> Result<Self, String> {
         let env = environment(lib).map_err(|e| e.to_string())?;
         let graph = {
             let st = SafeTensors::deserialize(&weights).map_err(|e| e.to_string())?;
-            build_graph(&st, shape).map_err(|e| e.to_string())?
+            build_graph(&st, shape, precision).map_err(|e| e.to_string())?
         };
         drop(weights);
         let mut model = Model::new([
@@ -185,7 +187,124 @@ fn weight(
     Ok((vec![cols as i64, rows as i64], out))
 }
 
-fn build_graph(st: &SafeTensors<'_>, s: &BertShape) -> ort::Result<Graph> {
+/// An initializer from a flat buffer; it must own memory ONNX Runtime
+/// allocated.
+fn init<T: ort::value::PrimitiveTensorElementType + std::fmt::Debug + Copy>(
+    g: &mut Graph,
+    name: &str,
+    shape: Vec<i64>,
+    data: &[T],
+) -> ort::Result<()> {
+    let mut t = Tensor::<T>::new(&Allocator::default(), shape)?;
+    t.extract_tensor_mut().1.copy_from_slice(data);
+    g.add_initializer(name, t, false)
+}
+
+fn node<I: AsRef<str>, O: AsRef<str>>(
+    g: &mut Graph,
+    op: &str,
+    domain: &str,
+    name: &str,
+    inputs: impl AsRef<[I]>,
+    outputs: impl AsRef<[O]>,
+    attributes: impl IntoIterator<Item = Attribute>,
+) -> ort::Result<()> {
+    g.add_node(Node::new(op, domain, name, inputs, outputs, attributes)?)
+}
+
+/// How a dense layer's weights are stored and multiplied.
+#[derive(Clone, Copy)]
+enum Dense {
+    /// f32 MatMul: exact.
+    F32,
+    /// int8 weights per column, activations quantised per call
+    /// (`DynamicQuantizeMatMul`).
+    Int8,
+    /// 8-bit blocks, activations quantised per row and block
+    /// (`MatMulNBits`, accuracy level 4: int8 compute).
+    Int8Blocks,
+}
+
+/// `out = (x [· 1/smooth]) · w [+ bias]`, the weight stored as `kind` says.
+/// `bias` is only given for int8 kinds (f32 layers leave their bias to the
+/// fused operator that follows).
+fn dense(
+    g: &mut Graph,
+    kind: Dense,
+    name: &str,
+    (x, out): (&str, &str),
+    mut w: Matrix,
+    smooth: Option<Vec<f32>>,
+    bias: Option<&str>,
+) -> ort::Result<()> {
+    let shape = |a: usize, b: usize| vec![a as i64, b as i64];
+    if let Dense::F32 = kind {
+        init(g, name, shape(w.rows, w.cols), &w.data)?;
+        return node(g, "MatMul", ONNX_DOMAIN, name, [x, name], [out], []);
+    }
+    let mut input = x.to_owned();
+    if let Some(s) = smooth {
+        let inv: Vec<f32> = s.iter().map(|f| 1.0 / f).collect();
+        int8::scale_rows(&mut w, &s);
+        let (inv_name, xs) = (format!("{name}_inv"), format!("{name}_xs"));
+        init(g, &inv_name, vec![w.rows as i64], &inv)?;
+        node(
+            g,
+            "Mul",
+            ONNX_DOMAIN,
+            &format!("{name}_smooth"),
+            [x, &inv_name],
+            [&xs],
+            [],
+        )?;
+        input = xs;
+    }
+    let (q, s) = (format!("{name}_q"), format!("{name}_s"));
+    let blocks = match kind {
+        Dense::Int8Blocks => int8::blockwise(&w),
+        _ => None,
+    };
+    if let Some((bytes, scales)) = blocks {
+        let n_blocks = w.rows / int8::BLOCK;
+        init(
+            g,
+            &q,
+            vec![w.cols as i64, n_blocks as i64, int8::BLOCK as i64],
+            &bytes,
+        )?;
+        init(g, &s, vec![scales.len() as i64], &scales)?;
+        let mut inputs = vec![input, q, s];
+        if let Some(b) = bias {
+            inputs.extend([String::new(), String::new(), b.to_owned()]);
+        }
+        let attributes = [
+            Attribute::new("K", w.rows as i64)?,
+            Attribute::new("N", w.cols as i64)?,
+            Attribute::new("bits", 8i64)?,
+            Attribute::new("block_size", int8::BLOCK as i64)?,
+            Attribute::new("accuracy_level", 4i64)?,
+        ];
+        return node(g, "MatMulNBits", MS_DOMAIN, name, inputs, [out], attributes);
+    }
+    let (bytes, scales) = int8::per_column(&w);
+    init(g, &q, shape(w.rows, w.cols), &bytes)?;
+    init(g, &s, vec![w.cols as i64], &scales)?;
+    let mut inputs = vec![input, q, s];
+    if let Some(b) = bias {
+        inputs.extend([String::new(), b.to_owned()]);
+    }
+    node(
+        g,
+        "DynamicQuantizeMatMul",
+        MS_DOMAIN,
+        name,
+        inputs,
+        [out],
+        [],
+    )
+}
+
+fn build_graph(st: &SafeTensors<'_>, s: &BertShape, precision: Precision) -> ort::Result<Graph> {
     let mut g = Graph::new()?;
     let ids_type = || ValueType::Tensor {
         ty: TensorElementType::Int32,
@@ -210,13 +329,23 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape) -> ort::Result<Graph> {
         },
     )])?;
     let bad = |e: String| ort::Error::new(e);
-    // Initializers must own memory ONNX Runtime allocated.
-    let init = |g: &mut Graph, name: &str, (shape, data): (Vec<i64>, Vec<f32>)| {
-        let mut t = Tensor::<f32>::new(&Allocator::default(), shape)?;
-        t.extract_tensor_mut().1.copy_from_slice(&data);
-        g.add_initializer(name, t, false)
+    let vector = |name: &str| weight(st, name, false).map(|(_, d)| d).map_err(bad);
+    let matrix = |name: &str| {
+        weight(st, name, true)
+            .map_err(bad)
+            .map(|(shape, data)| Matrix {
+                rows: shape[0] as usize,
+                cols: shape[1] as usize,
+                data,
+            })
     };
     let eps = || Attribute::new("epsilon", s.eps);
+    let int8 = precision == Precision::Int8;
+    let (dense_kind, down_kind) = if int8 {
+        (Dense::Int8, Dense::Int8Blocks)
+    } else {
+        (Dense::F32, Dense::F32)
+    };
 
     for (key, file) in [
         ("word", "embeddings.word_embeddings.weight"),
@@ -225,9 +354,11 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape) -> ort::Result<Graph> {
         ("emb_gamma", "embeddings.LayerNorm.weight"),
         ("emb_beta", "embeddings.LayerNorm.bias"),
     ] {
-        init(&mut g, key, weight(st, file, false).map_err(bad)?)?;
+        let (shape, data) = weight(st, file, false).map_err(bad)?;
+        init(&mut g, key, shape, &data)?;
     }
-    g.add_node(Node::new(
+    node(
+        &mut g,
         "EmbedLayerNormalization",
         MS_DOMAIN,
         "embeddings",
@@ -243,52 +374,51 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape) -> ort::Result<Graph> {
         ],
         ["x0", "mask_index"],
         [eps()?],
-    )?)?;
+    )?;
 
+    // The LayerNorm that produced each layer's input: its γ and β estimate
+    // the input's range for int8 smoothing.
+    let mut input_norm = (
+        "embeddings.LayerNorm.weight".to_owned(),
+        "embeddings.LayerNorm.bias".to_owned(),
+    );
     for l in 0..s.layers {
         let p = format!("encoder.layer.{l}.");
-        let w = |n: &str, t: bool| weight(st, &format!("{p}{n}"), t).map_err(bad);
+        let n = |x: &str| format!("l{l}_{x}");
+        let h = s.hidden;
         // Q, K and V side by side: [hidden, 3 × hidden], as Attention wants.
         let (q, k, v) = (
-            w("attention.self.query.weight", true)?.1,
-            w("attention.self.key.weight", true)?.1,
-            w("attention.self.value.weight", true)?.1,
+            matrix(&format!("{p}attention.self.query.weight"))?.data,
+            matrix(&format!("{p}attention.self.key.weight"))?.data,
+            matrix(&format!("{p}attention.self.value.weight"))?.data,
         );
-        let h = s.hidden;
         let mut qkv = Vec::with_capacity(3 * h * h);
         for r in 0..h {
             for m in [&q, &k, &v] {
                 qkv.extend_from_slice(&m[r * h..(r + 1) * h]);
             }
         }
-        let mut bias = w("attention.self.query.bias", false)?.1;
-        bias.extend(w("attention.self.key.bias", false)?.1);
-        bias.extend(w("attention.self.value.bias", false)?.1);
-        let n = |x: &str| format!("l{l}_{x}");
-        init(&mut g, &n("qkv"), (vec![h as i64, 3 * h as i64], qkv))?;
-        init(&mut g, &n("qkv_b"), (vec![3 * h as i64], bias))?;
-        init(&mut g, &n("out"), w("attention.output.dense.weight", true)?)?;
-        init(
-            &mut g,
-            &n("out_b"),
-            w("attention.output.dense.bias", false)?,
-        )?;
-        init(
-            &mut g,
-            &n("ln1_g"),
-            w("attention.output.LayerNorm.weight", false)?,
-        )?;
-        init(
-            &mut g,
-            &n("ln1_b"),
-            w("attention.output.LayerNorm.bias", false)?,
-        )?;
-        init(&mut g, &n("up"), w("intermediate.dense.weight", true)?)?;
-        init(&mut g, &n("up_b"), w("intermediate.dense.bias", false)?)?;
-        init(&mut g, &n("down"), w("output.dense.weight", true)?)?;
-        init(&mut g, &n("down_b"), w("output.dense.bias", false)?)?;
-        init(&mut g, &n("ln2_g"), w("output.LayerNorm.weight", false)?)?;
-        init(&mut g, &n("ln2_b"), w("output.LayerNorm.bias", false)?)?;
+        let qkv = Matrix {
+            rows: h,
+            cols: 3 * h,
+            data: qkv,
+        };
+        let mut bias = vector(&format!("{p}attention.self.query.bias"))?;
+        bias.extend(vector(&format!("{p}attention.self.key.bias"))?);
+        bias.extend(vector(&format!("{p}attention.self.value.bias"))?);
+        init(&mut g, &n("qkv_b"), vec![3 * h as i64], &bias)?;
+        for (key, file) in [
+            ("out_b", "attention.output.dense.bias"),
+            ("ln1_g", "attention.output.LayerNorm.weight"),
+            ("ln1_b", "attention.output.LayerNorm.bias"),
+            ("up_b", "intermediate.dense.bias"),
+            ("down_b", "output.dense.bias"),
+            ("ln2_g", "output.LayerNorm.weight"),
+            ("ln2_b", "output.LayerNorm.bias"),
+        ] {
+            let data = vector(&format!("{p}{file}"))?;
+            init(&mut g, &n(key), vec![data.len() as i64], &data)?;
+        }
 
         let x = format!("x{l}");
         let out = if l + 1 == s.layers {
@@ -296,62 +426,120 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape) -> ort::Result<Graph> {
         } else {
             format!("x{}", l + 1)
         };
-        g.add_node(Node::new(
-            "Attention",
-            MS_DOMAIN,
-            n("attention"),
-            [x.clone(), n("qkv"), n("qkv_b"), "mask_index".to_owned()],
-            [n("att")],
-            [Attribute::new("num_heads", s.heads as i64)?],
-        )?)?;
-        g.add_node(Node::new(
-            "MatMul",
-            ONNX_DOMAIN,
-            n("att_out"),
-            [n("att"), n("out")],
-            [n("att_o")],
-            [],
-        )?)?;
-        g.add_node(Node::new(
+        let heads = || Attribute::new("num_heads", s.heads as i64);
+        if int8 {
+            let smooth = int8::smoothing(&vector(&input_norm.0)?, &vector(&input_norm.1)?, &qkv);
+            let qkv_b = n("qkv_b");
+            dense(
+                &mut g,
+                dense_kind,
+                &n("qkv"),
+                (&x, &n("qkv_o")),
+                qkv,
+                Some(smooth),
+                Some(&qkv_b),
+            )?;
+            let (qn, kn, vn) = (n("q"), n("k"), n("v"));
+            node(
+                &mut g,
+                "Split",
+                ONNX_DOMAIN,
+                &n("split"),
+                [n("qkv_o")],
+                [&qn, &kn, &vn],
+                [Attribute::new("axis", 2i64)?],
+            )?;
+            node(
+                &mut g,
+                "MultiHeadAttention",
+                MS_DOMAIN,
+                &n("attention"),
+                [qn, kn, vn, String::new(), "mask_index".to_owned()],
+                [n("att")],
+                [heads()?],
+            )?;
+        } else {
+            init(&mut g, &n("qkv"), vec![h as i64, 3 * h as i64], &qkv.data)?;
+            node(
+                &mut g,
+                "Attention",
+                MS_DOMAIN,
+                &n("attention"),
+                [x.clone(), n("qkv"), n("qkv_b"), "mask_index".to_owned()],
+                [n("att")],
+                [heads()?],
+            )?;
+        }
+        let out_w = matrix(&format!("{p}attention.output.dense.weight"))?;
+        dense(
+            &mut g,
+            dense_kind,
+            &n("out"),
+            (&n("att"), &n("att_o")),
+            out_w,
+            None,
+            None,
+        )?;
+        node(
+            &mut g,
             "SkipLayerNormalization",
             MS_DOMAIN,
-            n("ln1"),
+            &n("ln1"),
             [n("att_o"), x, n("ln1_g"), n("ln1_b"), n("out_b")],
             [n("h")],
             [eps()?],
-        )?)?;
-        g.add_node(Node::new(
-            "MatMul",
-            ONNX_DOMAIN,
-            n("up_mm"),
-            [n("h"), n("up")],
-            [n("u")],
-            [],
-        )?)?;
-        g.add_node(Node::new(
+        )?;
+        let up_w = matrix(&format!("{p}intermediate.dense.weight"))?;
+        let smooth = if int8 {
+            let (gamma, beta) = (
+                vector(&format!("{p}attention.output.LayerNorm.weight"))?,
+                vector(&format!("{p}attention.output.LayerNorm.bias"))?,
+            );
+            Some(int8::smoothing(&gamma, &beta, &up_w))
+        } else {
+            None
+        };
+        dense(
+            &mut g,
+            dense_kind,
+            &n("up"),
+            (&n("h"), &n("u")),
+            up_w,
+            smooth,
+            None,
+        )?;
+        node(
+            &mut g,
             "BiasGelu",
             MS_DOMAIN,
-            n("gelu"),
+            &n("gelu"),
             [n("u"), n("up_b")],
             [n("a")],
             [],
-        )?)?;
-        g.add_node(Node::new(
-            "MatMul",
-            ONNX_DOMAIN,
-            n("down_mm"),
-            [n("a"), n("down")],
-            [n("d")],
-            [],
-        )?)?;
-        g.add_node(Node::new(
+        )?;
+        let down_w = matrix(&format!("{p}output.dense.weight"))?;
+        dense(
+            &mut g,
+            down_kind,
+            &n("down"),
+            (&n("a"), &n("d")),
+            down_w,
+            None,
+            None,
+        )?;
+        node(
+            &mut g,
             "SkipLayerNormalization",
             MS_DOMAIN,
-            n("ln2"),
+            &n("ln2"),
             [n("d"), n("h"), n("ln2_g"), n("ln2_b"), n("down_b")],
             [out],
             [eps()?],
-        )?)?;
+        )?;
+        input_norm = (
+            format!("{p}output.LayerNorm.weight"),
+            format!("{p}output.LayerNorm.bias"),
+        );
     }
     Ok(g)
 }

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use openzero_embed::{EmbedError, Embedder, Runtime, cosine};
+use openzero_embed::{EmbedError, Embedder, Precision, Runtime, cosine};
 
 /// Where scripts/test put the model; in CI it must be there.
 fn model_dir() -> Option<PathBuf> {
@@ -67,6 +67,58 @@ fn onnxruntime_matches_sentence_transformers_reference_vectors() {
     let e = Embedder::load_with(&dir, &runtime).unwrap();
     assert_eq!(e.runtime_name(), "onnxruntime");
     matches_reference(&e);
+}
+
+/// int8 stays within 0.99 of sentence-transformers on every reference text
+/// and on real sentences of the kind memories hold, batched or one by one,
+/// and keeps meanings apart as f32 does.
+#[test]
+fn int8_stays_within_a_hundredth_of_the_reference() {
+    let Some(dir) = model_dir() else { return };
+    let Some(runtime) = onnxruntime() else { return };
+    let int8 = Embedder::load_with_precision(&dir, &runtime, Precision::Int8).unwrap();
+    let f32 = Embedder::load_with(&dir, &runtime).unwrap();
+    assert_eq!(int8.runtime_name(), "onnxruntime int8");
+    assert_eq!(int8.precision(), Precision::Int8);
+    let reference: Reference =
+        serde_json::from_str(include_str!("reference.json")).expect("reference.json");
+    let texts: Vec<&str> = reference.items.iter().map(|i| i.text.as_str()).collect();
+    let batched = int8.embed(&texts).unwrap();
+    let mut lowest = 1f32;
+    for (item, got) in reference.items.iter().zip(&batched) {
+        let c = cosine(&item.vector, got);
+        lowest = lowest.min(c);
+        assert!(c >= 0.99, "cosine {c} for {:?}", item.text);
+        let one = int8.embed_one(&item.text).unwrap();
+        let c = cosine(&item.vector, &one);
+        assert!(c >= 0.99, "cosine {c} one by one for {:?}", item.text);
+    }
+    let sentences = [
+        "Anna moved the dentist appointment for Tuesday morning because the old slot clashed with work.",
+        "Remind me to call my sister about the move before the end of the month.",
+        "I decided to keep the old bike and sell the road bike after the race in May.",
+        "Der Vermieter hat die Nebenkostenabrechnung geschickt, sie ist zu hoch.",
+        "Booked flights to Lisbon for the 14th, returning on the 21st; hotel still open.",
+        "The kindergarten registration closes on Friday and needs the vaccination card.",
+        "Long run: 28 km at 5:35 per km, heart rate 148, felt strong until km 24.",
+        "Idea: a weekly review every Sunday evening with the budget and the training plan.",
+    ];
+    let a = int8.embed(&sentences).unwrap();
+    let b = f32.embed(&sentences).unwrap();
+    for ((s, x), y) in sentences.iter().zip(&a).zip(&b) {
+        let c = cosine(x, y);
+        lowest = lowest.min(c);
+        assert!(c >= 0.99, "cosine {c} int8 vs f32 for {s:?}");
+    }
+    eprintln!("int8: lowest cosine {lowest:.5}");
+    let v = int8
+        .embed(&[
+            "My dentist appointment is on Tuesday",
+            "I have to see the dentist this week",
+            "The marathon training plan has five runs a week",
+        ])
+        .unwrap();
+    assert!(cosine(&v[0], &v[1]) > cosine(&v[0], &v[2]) + 0.2);
 }
 
 #[test]
