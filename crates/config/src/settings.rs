@@ -306,6 +306,17 @@ pub struct MemorySettings {
     /// ONNX Runtime's shared library; `None`: `onnxruntime/libonnxruntime.so`
     /// beside the model directory.
     pub onnxruntime: Option<std::path::PathBuf>,
+    /// Number format of the ONNX Runtime embedder (candle is always f32).
+    pub precision: EmbedPrecision,
+}
+
+/// f32 (exact) or int8 weights for the ONNX Runtime embedder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbedPrecision {
+    #[default]
+    F32,
+    Int8,
 }
 
 /// The engine that runs the embedding model.
