@@ -5,7 +5,6 @@
 //! anyway (embedded later, the backlog shows in `memory stats`), and search
 //! says it fell back to words only.
 
-use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,19 +12,16 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, Utc};
 use openzero_config::{EmbedRuntime, Loaded};
 use openzero_core::embedding::TextEmbedder;
-use openzero_core::memory::{
-    Filters, MIN_SIMILARITY, Memory, MemoryError, MemoryId, Source, fuse, query_terms,
-    validate_text,
-};
+use openzero_core::memory::{Filters, Memory, MemoryError, MemoryId, Source, validate_text};
+use openzero_core::recall::Ranking;
 use openzero_embed::{EmbedError, Embedder, MODEL_ID, Runtime};
 use openzero_store::{Embedding, MemoryRecord, MemoryStats, MemoryStore};
 use serde::{Deserialize, Serialize};
 
 use crate::AppError;
 use crate::memory_index::{KEEP_CHANGES, MemoryIndex};
+pub use crate::memory_search::Question;
 
-/// Candidates taken from each ranking before fusion, at least.
-const CANDIDATES: usize = 50;
 /// Texts embedded per call during import and reindex.
 const BATCH: usize = 64;
 
@@ -147,6 +143,8 @@ pub struct MemoryService<'a> {
     store: &'a dyn MemoryStore,
     embedder: Result<Arc<dyn TextEmbedder>, String>,
     index: Arc<MemoryIndex>,
+    /// The owner's zone, for periods a question names ("last week").
+    tz: chrono_tz::Tz,
 }
 
 impl<'a> MemoryService<'a> {
@@ -169,6 +167,7 @@ impl<'a> MemoryService<'a> {
             store,
             embedder: embedder.map_err(|e| e.to_string()),
             index,
+            tz: chrono_tz::UTC,
         }
     }
 
@@ -183,7 +182,14 @@ impl<'a> MemoryService<'a> {
             store,
             embedder,
             index,
+            tz: chrono_tz::UTC,
         }
+    }
+
+    /// Reads periods in questions ("in May") in the owner's zone `tz`.
+    pub fn in_zone(mut self, tz: chrono_tz::Tz) -> Self {
+        self.tz = tz;
+        self
     }
 
     /// Why semantic search is off, if it is.
@@ -280,11 +286,8 @@ impl<'a> MemoryService<'a> {
         k: usize,
         filters: &Filters,
     ) -> Result<Vec<Found>, AppError> {
-        let (query_vectors, warning) = match self.embed(queries.to_vec()).await {
-            Ok(v) => (Some(v), None),
-            Err(e) => (None, Some(format!("searched by words only: {e}"))),
-        };
-        self.search_embedded(queries, query_vectors.as_deref(), warning, k, filters)
+        let questions: Vec<Question> = queries.iter().map(|q| Question::now(q)).collect();
+        self.search_questions(&questions, k, filters, Ranking::default())
             .await
     }
 
@@ -300,62 +303,54 @@ impl<'a> MemoryService<'a> {
         k: usize,
         filters: &Filters,
     ) -> Result<Vec<Found>, AppError> {
-        let k = k.clamp(1, 1000);
-        let n = (k * 5).max(CANDIDATES);
-        let mut dense_lists: Vec<Vec<MemoryId>> = Vec::with_capacity(queries.len());
-        let ids = |hits: Vec<(MemoryId, f32)>| hits.into_iter().map(|t| t.0).collect();
-        if let Some(qv) = query_vectors {
-            if self.store.searches_vectors() {
-                for q in qv {
-                    let hits = self
-                        .store
-                        .dense_search(MODEL_ID, q, n as i64, MIN_SIMILARITY, filters)
-                        .await?
-                        .unwrap_or_default();
-                    dense_lists.push(ids(hits));
-                }
-            } else {
-                let index = self.index.synced(self.store).await?;
-                for q in qv {
-                    dense_lists.push(ids(index.search(q, n, MIN_SIMILARITY, filters)));
-                }
-            }
-        }
-        let mut out = Vec::with_capacity(queries.len());
-        for (i, query) in queries.iter().enumerate() {
-            let words = self
-                .store
-                .text_search(&query_terms(query), filters, n as i64)
-                .await?;
-            let dense: &[MemoryId] = dense_lists.get(i).map(Vec::as_slice).unwrap_or_default();
-            let fused = fuse(&[dense, &words], k);
-            let ids: Vec<MemoryId> = fused.iter().map(|f| f.0).collect();
-            let by_id: HashMap<MemoryId, Memory> = self
-                .store
-                .get_memories(&ids)
-                .await?
-                .into_iter()
-                .map(|m| (m.id, m))
-                .collect();
-            let hits = fused
-                .into_iter()
-                .filter_map(|(id, score)| {
-                    by_id.get(&id).map(|m| Hit {
-                        id,
-                        external_id: m.external_id.clone(),
-                        score,
-                        text: m.text.clone(),
-                        created_at: m.created_at,
-                        source: m.source.clone(),
-                    })
-                })
-                .collect();
-            out.push(Found {
-                hits,
-                warning: warning.clone(),
-            });
-        }
-        Ok(out)
+        let questions: Vec<Question> = queries.iter().map(|q| Question::now(q)).collect();
+        self.search_ranked(
+            &questions,
+            query_vectors,
+            warning,
+            k,
+            filters,
+            Ranking::default(),
+        )
+        .await
+    }
+
+    /// Searches questions, each asked at its own moment (`at`: memories
+    /// made later are not searched, and "last week" counts back from it),
+    /// ranked by `ranking`. The questions are embedded in one batch.
+    pub async fn search_questions(
+        &self,
+        questions: &[Question],
+        k: usize,
+        filters: &Filters,
+        ranking: Ranking,
+    ) -> Result<Vec<Found>, AppError> {
+        let texts: Vec<String> = questions.iter().map(|q| q.text.clone()).collect();
+        let (query_vectors, warning) = match self.embed(texts).await {
+            Ok(v) => (Some(v), None),
+            Err(e) => (None, Some(format!("searched by words only: {e}"))),
+        };
+        self.search_ranked(
+            questions,
+            query_vectors.as_deref(),
+            warning,
+            k,
+            filters,
+            ranking,
+        )
+        .await
+    }
+
+    pub(crate) fn store(&self) -> &dyn MemoryStore {
+        self.store
+    }
+
+    pub(crate) fn index(&self) -> &MemoryIndex {
+        &self.index
+    }
+
+    pub(crate) fn zone(&self) -> chrono_tz::Tz {
+        self.tz
     }
 
     /// Forgets a memory everywhere.

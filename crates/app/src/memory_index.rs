@@ -9,6 +9,9 @@
 //! forgotten memory can never be found again. Backends that search vectors
 //! themselves (pgvector) never build it.
 
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
 use openzero_core::memory::{Filters, MemoryId};
 use openzero_core::vector_index::VectorIndex;
 use openzero_embed::MODEL_ID;
@@ -27,6 +30,8 @@ pub const KEEP_CHANGES: i64 = 10_000;
 #[derive(Debug)]
 pub struct Synced {
     index: VectorIndex,
+    /// Every row by time, to find a memory's neighbours in its conversation.
+    by_time: BTreeSet<(i64, MemoryId)>,
     last_change: i64,
     built: bool,
 }
@@ -51,9 +56,57 @@ impl Synced {
         self.index.is_empty()
     }
 
+    /// The stored vector of `id`.
+    pub fn vector(&self, id: MemoryId) -> Option<&[f32]> {
+        self.index.vector(id)
+    }
+
+    /// When `id` was created, if it has a vector here.
+    pub fn created_at(&self, id: MemoryId) -> Option<DateTime<Utc>> {
+        self.index
+            .meta(id)
+            .and_then(|(t, _)| DateTime::from_timestamp_micros(t))
+    }
+
+    /// The memories just before and just after `id` from the same source,
+    /// each at most `gap` away: the turns around it in its conversation.
+    pub fn neighbours(&self, id: MemoryId, gap: chrono::Duration) -> Vec<MemoryId> {
+        let Some((t, source)) = self.index.meta(id) else {
+            return Vec::new();
+        };
+        let gap = gap.num_microseconds().unwrap_or(i64::MAX);
+        let same = |(at, other): &&(i64, MemoryId)| {
+            (at - t).abs() <= gap && self.index.meta(*other).is_some_and(|(_, s)| s == source)
+        };
+        let before = self
+            .by_time
+            .range(..(t, id))
+            .rev()
+            .take(4)
+            .find(same)
+            .map(|x| x.1);
+        let after = self
+            .by_time
+            .range((t, id + 1)..)
+            .take(4)
+            .find(same)
+            .map(|x| x.1);
+        before.into_iter().chain(after).collect()
+    }
+
+    fn remove(&mut self, id: MemoryId) {
+        if let Some((t, _)) = self.index.meta(id) {
+            self.by_time.remove(&(t, id));
+        }
+        self.index.remove(id);
+    }
+
     fn put(&mut self, row: &VectorRow) {
         if self.index.is_empty() && row.vector.len() != self.index.dim() {
             self.index = VectorIndex::new(row.vector.len());
+        }
+        if let Some((t, _)) = self.index.meta(row.id) {
+            self.by_time.remove(&(t, row.id));
         }
         if let Err(e) = self.index.upsert(
             row.id,
@@ -63,6 +116,9 @@ impl Synced {
         ) {
             // Left out of meaning search (words still find it); reindex repairs it.
             tracing::warn!(error = %e, "vector skipped: run `openzero memory reindex`");
+        } else {
+            self.by_time
+                .insert((row.created_at.timestamp_micros(), row.id));
         }
     }
 }
@@ -78,6 +134,7 @@ impl Default for MemoryIndex {
         Self {
             inner: Mutex::new(Synced {
                 index: VectorIndex::new(DEFAULT_DIM),
+                by_time: BTreeSet::new(),
                 last_change: 0,
                 built: false,
             }),
@@ -99,6 +156,7 @@ impl MemoryIndex {
             // and are applied (again, harmlessly) at the next search.
             let started = std::time::Instant::now();
             s.index = VectorIndex::new(DEFAULT_DIM);
+            s.by_time.clear();
             let mut after = 0;
             loop {
                 let page = store.memory_vectors(MODEL_ID, after, PAGE).await?;
@@ -122,7 +180,7 @@ impl MemoryIndex {
             let present: std::collections::HashSet<MemoryId> = rows.iter().map(|r| r.id).collect();
             for id in &changes.ids {
                 if !present.contains(id) {
-                    s.index.remove(*id);
+                    s.remove(*id);
                 }
             }
             for row in &rows {

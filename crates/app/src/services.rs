@@ -104,6 +104,7 @@ impl Services {
             self.embedder().await,
             self.memory_index.clone(),
         )
+        .in_zone(self.tz())
     }
 
     /// The chat model (with its fallback chain), loaded on first use and

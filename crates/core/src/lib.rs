@@ -20,6 +20,7 @@ pub mod memory;
 pub mod memory_hygiene;
 pub mod notify;
 pub mod project;
+pub mod recall;
 pub mod repeat;
 pub mod schedule;
 pub mod text_index;

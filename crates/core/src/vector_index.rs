@@ -423,6 +423,22 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// Row lookups for the full ranking (context, freshness, duplicates).
+impl VectorIndex {
+    /// The stored vector of `id`.
+    pub fn vector(&self, id: MemoryId) -> Option<&[f32]> {
+        let row = *self.row_of.get(&id)?;
+        self.data.get(row * self.dim..(row + 1) * self.dim)
+    }
+
+    /// When `id` was created (microseconds since the epoch) and its source.
+    pub fn meta(&self, id: MemoryId) -> Option<(i64, &Source)> {
+        let row = *self.row_of.get(&id)?;
+        let source = self.sources.get(*self.source.get(row)? as usize)?;
+        Some((*self.created.get(row)?, source))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};

@@ -1,5 +1,6 @@
 //! `openzero bench …`: speed, measured beside a baseline in the same run.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -18,7 +19,67 @@ pub async fn run(loaded: &Loaded, cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Boards(args) => boards(args).await,
         BenchCommand::Backup(args) => backup(args).await,
         BenchCommand::Training(args) => training(loaded, args).await,
+        BenchCommand::Recall(args) => recall(loaded, args),
     }
+}
+
+fn recall(loaded: &Loaded, a: crate::cli_bench::BenchRecallArgs) -> Result<ExitCode> {
+    let realmem = if a.no_realmem {
+        None
+    } else {
+        let dir = a.realmem.unwrap_or_else(|| {
+            std::env::var_os("OPENZERO_FIXTURES")
+                .map_or_else(|| PathBuf::from("../shared/fixtures"), PathBuf::from)
+                .join("memory/realmem")
+        });
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "no RealMem corpus at {}: pass --realmem DIR, or --no-realmem for our own cases only",
+                dir.display()
+            );
+        }
+        Some(dir)
+    };
+    let work = tempfile::tempdir()?;
+    let runtime = match openzero_app::memory::embed_runtime(loaded) {
+        openzero_embed::Runtime::Onnx { library, .. } => vec![
+            (
+                "OPENZERO__MEMORY__RUNTIME".to_owned(),
+                "onnxruntime".to_owned(),
+            ),
+            (
+                "OPENZERO__MEMORY__ONNXRUNTIME".to_owned(),
+                library.to_string_lossy().into_owned(),
+            ),
+        ],
+        openzero_embed::Runtime::Candle => {
+            vec![("OPENZERO__MEMORY__RUNTIME".to_owned(), "candle".to_owned())]
+        }
+    };
+    let mut env = vec![(
+        "OPENZERO__MEMORY__MODEL_DIR".to_owned(),
+        openzero_app::memory::model_dir(loaded)
+            .to_string_lossy()
+            .into_owned(),
+    )];
+    env.extend(runtime);
+    let opts = openzero_app::bench_recall::Options {
+        exe: std::env::current_exe()?,
+        realmem,
+        people: a.people,
+        sessions: a.sessions,
+        own: !a.no_own,
+        work_dir: a.work_dir.unwrap_or_else(|| work.path().to_owned()),
+        env,
+    };
+    let say = |s: &str| eprintln!("bench recall: {s}");
+    let eval = openzero_app::bench_recall::run(&opts, &say)?;
+    if a.json {
+        outln!("{}", serde_json::to_string_pretty(&eval)?);
+    } else {
+        outln!("{}", openzero_app::bench_recall::markdown(&eval));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn training(loaded: &Loaded, a: crate::cli_bench::BenchTrainingArgs) -> Result<ExitCode> {

@@ -602,7 +602,9 @@ Examples:
   openzero memory search \"running goals\" --json
   openzero memory search --queries eval.jsonl -k 10 --json
 
-With --queries, each input line is {\"id\": ..., \"query\": \"...\"} and each output
+With --queries, each input line is {\"id\": ..., \"query\": \"...\", \"at\"?: RFC 3339}
+(at: when the question is asked; later memories are not searched and \"last
+week\" counts back from it) and each output
 line is {\"id\": ..., \"results\": [{\"id\", \"external_id\", \"score\", \"text\",
 \"created_at\", \"source\"}, ...]} in rank order. Malformed lines are reported
 on stderr with their number and skipped.")]
@@ -625,6 +627,9 @@ on stderr with their number and skipped.")]
         /// Only memories from this source
         #[arg(long)]
         source: Option<String>,
+        /// full (context, time, newer facts, duplicates), hybrid (meaning and words fused) or dense (meaning only)
+        #[arg(long, default_value = "full", value_name = "RANKING")]
+        ranking: String,
         /// Print results as JSON
         #[arg(long)]
         json: bool,

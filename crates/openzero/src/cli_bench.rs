@@ -106,6 +106,48 @@ reference (scripts/bench-training-python.py) needs a Python with fitdecode.
 Goals: the 10-hour import ≤ 200 ms and faster than the reference; the
 metrics over 5 years ≤ 50 ms. Everything lives in a scratch directory.")]
     Training(BenchTrainingArgs),
+
+    /// Memory retrieval: evidence recall of the dense, hybrid and full rankings
+    #[command(after_help = "\
+Examples:
+  openzero bench recall --realmem ../shared/fixtures/memory/realmem
+  openzero bench recall --realmem ../shared/fixtures/memory/realmem --people 2 --sessions 60
+  openzero bench recall --no-realmem --json                  our own cases only
+
+Each set of conversations is imported with `openzero memory import` into a
+fresh data directory, and its questions (each asked when its session
+starts, so later memories are not searched) go through `openzero memory
+search --queries … --json` once per ranking. Printed per question type:
+evidence recall@5 and @10, hit@10 and hit@1, dense / hybrid / full side by
+side. RealMem is the public corpus (zhiyuan5986/RealMemBench); our own
+cases add questions about periods in the owner's zone, \"when did I …\",
+and facts that changed.")]
+    Recall(BenchRecallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRecallArgs {
+    /// The RealMem folder (*_dialogues_256k.json) [default: OPENZERO_FIXTURES/memory/realmem, or ../shared/fixtures/memory/realmem]
+    #[arg(long, value_name = "DIR")]
+    pub realmem: Option<PathBuf>,
+    /// Our own cases only
+    #[arg(long, conflicts_with = "realmem")]
+    pub no_realmem: bool,
+    /// Leave out our own cases
+    #[arg(long)]
+    pub no_own: bool,
+    /// RealMem people (files) to use, in name order (0: all ten)
+    #[arg(long, default_value_t = 0)]
+    pub people: usize,
+    /// Sessions kept per person, from the start (0: all)
+    #[arg(long, default_value_t = 0)]
+    pub sessions: usize,
+    /// Keep the imported data here and reuse it when the memories are the same [default: a temporary directory]
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Print the figures as JSON instead of a Markdown table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

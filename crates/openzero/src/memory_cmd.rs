@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use openzero_app::memory::{AddMemory, MemoryService};
+use openzero_app::memory::{AddMemory, MemoryService, Question};
 use openzero_config::Loaded;
 use openzero_core::memory::{Filters, Source};
+use openzero_core::recall::Ranking;
 
 use crate::cli::MemoryCommand;
 
@@ -59,6 +60,10 @@ pub(crate) fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
 struct QueryLine {
     id: serde_json::Value,
     query: String,
+    /// When the question is asked (RFC 3339): later memories are not
+    /// searched, and "last week" counts back from it.
+    #[serde(default)]
+    at: Option<DateTime<Utc>>,
 }
 
 /// `memory search --queries FILE`: one JSON line out per query line in.
@@ -67,6 +72,7 @@ async fn batch_search(
     file: &std::path::Path,
     k: usize,
     filters: &Filters,
+    ranking: Ranking,
 ) -> Result<ExitCode> {
     use std::io::BufRead;
     const CHUNK: usize = 256;
@@ -89,8 +95,16 @@ async fn batch_search(
             }
         }
         if pending.len() == CHUNK || (lines.peek().is_none() && !pending.is_empty()) {
-            let texts: Vec<String> = pending.iter().map(|q| q.query.clone()).collect();
-            let results = svc.search_many(&texts, k, filters).await?;
+            let questions: Vec<Question> = pending
+                .iter()
+                .map(|q| Question {
+                    text: q.query.clone(),
+                    at: q.at,
+                })
+                .collect();
+            let results = svc
+                .search_questions(&questions, k, filters, ranking)
+                .await?;
             for (q, found) in pending.drain(..).zip(results) {
                 if let (Some(w), false) = (&found.warning, warned) {
                     tracing::warn!("{w}");
@@ -178,8 +192,10 @@ async fn run_with(
             since,
             until,
             source,
+            ranking,
             json,
         } => {
+            let ranking: Ranking = ranking.parse().map_err(anyhow::Error::msg)?;
             let filters = Filters {
                 since: since
                     .map(|s| parse_time(&s, tz, false, "--since"))
@@ -190,9 +206,14 @@ async fn run_with(
                 source: source.map(|s| Source::new(&s)).transpose()?,
             };
             if let Some(file) = queries {
-                return batch_search(svc, &file, k, &filters).await;
+                return batch_search(svc, &file, k, &filters, ranking).await;
             }
-            let found = svc.search(&query.unwrap_or_default(), k, &filters).await?;
+            let question = Question::now(&query.unwrap_or_default());
+            let found = svc
+                .search_questions(&[question], k, &filters, ranking)
+                .await?
+                .pop()
+                .context("search returned nothing")?;
             if let Some(w) = &found.warning {
                 tracing::warn!("{w}");
             }

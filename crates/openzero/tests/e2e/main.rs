@@ -26,6 +26,7 @@ mod jobs;
 mod mail;
 mod memory;
 mod memory_consolidate;
+mod memory_recall;
 mod news;
 mod planka;
 mod postgres;

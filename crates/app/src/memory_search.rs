@@ -1,0 +1,268 @@
+//! Memory search: gathering candidates (dense, full-text, the turns around
+//! the best dense hits, the period a question names) and handing them to
+//! the ranking in `openzero_core::recall`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use openzero_core::memory::{Filters, MIN_SIMILARITY, Memory, MemoryId, Source, query_terms};
+use openzero_core::recall::{self, Candidate, Intent, Ranking};
+use openzero_core::vector_index::dot;
+use openzero_embed::MODEL_ID;
+
+use crate::AppError;
+use crate::memory::{Found, Hit, MemoryService};
+
+/// Candidates taken from each list, at least.
+const CANDIDATES: usize = 50;
+/// Results whose texts the full ranking reads (dates, words of change).
+const HEAD: usize = 20;
+/// Dense hits whose neighbours in their conversation become candidates.
+const AROUND: usize = 20;
+/// Two memories from one source this close in time are turns of one conversation.
+const CONVERSATION_GAP_MINUTES: i64 = 30;
+
+/// A question, and when it is asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Question {
+    pub text: String,
+    /// The moment it is asked: only memories made before it are searched,
+    /// and periods ("last week") count back from it. `None`: now.
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl Question {
+    /// A question asked now.
+    pub fn now(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            at: None,
+        }
+    }
+}
+
+fn passes(f: &Filters, created: DateTime<Utc>, source: Option<&Source>) -> bool {
+    f.since.is_none_or(|s| created >= s)
+        && f.until.is_none_or(|u| created < u)
+        && match (&f.source, source) {
+            (Some(want), Some(got)) => want == got,
+            (Some(_), None) => false,
+            (None, _) => true,
+        }
+}
+
+impl MemoryService<'_> {
+    /// Ranks each question's candidates; `query_vectors[i]` belongs to
+    /// `questions[i]` (none: words only, `warning` says why).
+    pub(crate) async fn search_ranked(
+        &self,
+        questions: &[Question],
+        query_vectors: Option<&[Vec<f32>]>,
+        warning: Option<String>,
+        k: usize,
+        filters: &Filters,
+        ranking: Ranking,
+    ) -> Result<Vec<Found>, AppError> {
+        let k = k.clamp(1, 1000);
+        let n = (k * 5).max(CANDIDATES);
+        let store = self.store();
+        let in_process = query_vectors.is_some() && !store.searches_vectors();
+        let index = if in_process {
+            Some(self.index().synced(store).await?)
+        } else {
+            None
+        };
+        let mut out = Vec::with_capacity(questions.len());
+        for (i, q) in questions.iter().enumerate() {
+            let now = q.at.unwrap_or_else(crate::clock::now);
+            let mut f = filters.clone();
+            if let Some(at) = q.at {
+                // Stores read `until` as inclusive: strictly before `at`.
+                let before = at - Duration::microseconds(1);
+                f.until = Some(f.until.map_or(before, |u| u.min(before)));
+            }
+            let intent = if ranking == Ranking::Full {
+                recall::intent(&q.text, now, self.zone())
+            } else {
+                Intent::default()
+            };
+            let qv = query_vectors.and_then(|v| v.get(i)).map(Vec::as_slice);
+            // The lists: the whole span, and the named period on its own so
+            // its memories are there to be favoured.
+            let mut spans = vec![f.clone()];
+            if let Some(p) = intent.period {
+                let mut pf = f.clone();
+                pf.since = Some(pf.since.map_or(p.start, |s| s.max(p.start)));
+                pf.until = Some(pf.until.map_or(p.end, |u| u.min(p.end)));
+                spans.push(pf);
+            }
+            let mut cands: HashMap<MemoryId, Candidate> = HashMap::new();
+            let mut dense_order: Vec<MemoryId> = Vec::new();
+            let terms = query_terms(&q.text);
+            for (s, span) in spans.iter().enumerate() {
+                // Everything in the named period is a candidate, however
+                // little its words resemble the question's.
+                let floor = if s == 0 { MIN_SIMILARITY } else { -1.0 };
+                let dense = match (qv, &index) {
+                    (Some(v), Some(ix)) => ix.search(v, n, floor, span),
+                    (Some(v), None) => store
+                        .dense_search(MODEL_ID, v, n as i64, floor, span)
+                        .await?
+                        .unwrap_or_default(),
+                    (None, _) => Vec::new(),
+                };
+                for (id, cos) in dense {
+                    if !cands.contains_key(&id) {
+                        dense_order.push(id);
+                    }
+                    cands.entry(id).or_insert_with(|| blank(id)).dense = Some(cos);
+                }
+                let words = store.text_search(&terms, span, n as i64).await?;
+                for (rank, id) in words.into_iter().enumerate() {
+                    let c = cands.entry(id).or_insert_with(|| blank(id));
+                    c.words_rank = Some(c.words_rank.map_or(rank, |r| r.min(rank)));
+                }
+            }
+            let ranked = if ranking == Ranking::Full {
+                let mut vectors: HashMap<MemoryId, Vec<f32>> = HashMap::new();
+                let gap = Duration::minutes(CONVERSATION_GAP_MINUTES);
+                if let Some(ix) = &index {
+                    // The turns around the best dense hits join, so a reply
+                    // that matches can bring up the message it answered.
+                    let mut around: HashMap<MemoryId, Vec<MemoryId>> = HashMap::new();
+                    for id in dense_order.iter().take(AROUND) {
+                        around.insert(*id, ix.neighbours(*id, gap));
+                    }
+                    for ids in around.values() {
+                        for id in ids {
+                            let ok = ix.created_at(*id).is_some_and(|t| passes(&f, t, None))
+                                && f.source.is_none();
+                            if ok && !cands.contains_key(id) {
+                                cands.insert(*id, blank(*id));
+                            }
+                        }
+                    }
+                    let ids: Vec<MemoryId> = cands.keys().copied().collect();
+                    for id in ids {
+                        let neighbours =
+                            around.remove(&id).unwrap_or_else(|| ix.neighbours(id, gap));
+                        let Some(c) = cands.get_mut(&id) else {
+                            continue;
+                        };
+                        c.created_at = ix.created_at(id).unwrap_or(c.created_at);
+                        if let (Some(v), Some(q)) = (ix.vector(id), qv) {
+                            c.dense = Some(c.dense.unwrap_or_else(|| dot(q, v)));
+                            vectors.insert(id, v.to_vec());
+                        }
+                        if let Some(q) = qv {
+                            c.context = neighbours
+                                .iter()
+                                .filter_map(|n| ix.vector(*n).map(|v| dot(q, v)))
+                                .reduce(f32::max);
+                        }
+                    }
+                } else {
+                    let ids: Vec<MemoryId> = cands.keys().copied().collect();
+                    for row in store.memory_vectors_of(MODEL_ID, &ids).await? {
+                        if let Some(c) = cands.get_mut(&row.id) {
+                            c.created_at = row.created_at;
+                            if let Some(q) = qv {
+                                c.dense = Some(c.dense.unwrap_or_else(|| dot(q, &row.vector)));
+                            }
+                        }
+                        vectors.insert(row.id, row.vector);
+                    }
+                }
+                drop_unknown_times(&mut cands, store, index.is_none()).await?;
+                let similar =
+                    |a: MemoryId, b: MemoryId| Some(dot(vectors.get(&a)?, vectors.get(&b)?));
+                // Texts are read for the head only: whether a memory carries
+                // a date or says something changed, then the final order.
+                let mut list: Vec<Candidate> = cands.into_values().collect();
+                let head = recall::rank(ranking, &list, &intent, k.max(HEAD), &similar);
+                let ids: Vec<MemoryId> = head.iter().map(|h| h.0).collect();
+                let texts: HashMap<MemoryId, String> = store
+                    .get_memories(&ids)
+                    .await?
+                    .into_iter()
+                    .map(|m| (m.id, m.text))
+                    .collect();
+                for c in &mut list {
+                    if let Some(t) = texts.get(&c.id) {
+                        c.dated = recall::carries_date(t);
+                        c.updates = recall::says_change(t);
+                    }
+                }
+                recall::rank(ranking, &list, &intent, k, &similar)
+            } else {
+                let list: Vec<Candidate> = cands.into_values().collect();
+                recall::rank(ranking, &list, &intent, k, &|_, _| None)
+            };
+            out.push(Found {
+                hits: self.hits(ranked).await?,
+                warning: warning.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn hits(&self, ranked: Vec<(MemoryId, f32)>) -> Result<Vec<Hit>, AppError> {
+        let ids: Vec<MemoryId> = ranked.iter().map(|f| f.0).collect();
+        let by_id: HashMap<MemoryId, Memory> = self
+            .store()
+            .get_memories(&ids)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        Ok(ranked
+            .into_iter()
+            .filter_map(|(id, score)| {
+                by_id.get(&id).map(|m| Hit {
+                    id,
+                    external_id: m.external_id.clone(),
+                    score,
+                    text: m.text.clone(),
+                    created_at: m.created_at,
+                    source: m.source.clone(),
+                })
+            })
+            .collect())
+    }
+}
+
+/// A candidate known only by id (filled in by the caller).
+fn blank(id: MemoryId) -> Candidate {
+    Candidate {
+        id,
+        created_at: DateTime::<Utc>::UNIX_EPOCH,
+        dense: None,
+        words_rank: None,
+        context: None,
+        dated: false,
+        updates: false,
+    }
+}
+
+/// Reads the creation time of candidates that have none yet (found by
+/// words only, or when the database searched the vectors).
+async fn drop_unknown_times(
+    cands: &mut HashMap<MemoryId, Candidate>,
+    store: &dyn openzero_store::MemoryStore,
+    all: bool,
+) -> Result<(), AppError> {
+    let missing: Vec<MemoryId> = cands
+        .values()
+        .filter(|c| all || c.created_at == DateTime::<Utc>::UNIX_EPOCH)
+        .map(|c| c.id)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    for m in store.get_memories(&missing).await? {
+        if let Some(c) = cands.get_mut(&m.id) {
+            c.created_at = m.created_at;
+        }
+    }
+    Ok(())
+}

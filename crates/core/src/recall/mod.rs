@@ -1,0 +1,432 @@
+//! How memory search ranks what it found: the plain rankings (dense only,
+//! or dense and words fused by reciprocal rank) and the full one, which
+//! also weighs the conversation around a memory, the period a question
+//! names, whether a "when" question's memory carries a date, and which of
+//! two memories about the same thing is newer — and collapses
+//! near-duplicates. Every weight here was kept only because `openzero bench
+//! recall` said it helps (see docs/benchmarks.md).
+//!
+//! **Invariant:** pure: vectors, scores and times come in from adapters,
+//! no clock reads and no I/O here.
+
+pub mod period;
+
+use std::cmp::Ordering;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+
+use crate::memory::{MemoryId, RRF_K, fuse};
+pub use period::{Period, named_period};
+
+/// Which ranking a search uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ranking {
+    /// Context, time, freshness and duplicates on top of the hybrid ranking.
+    #[default]
+    Full,
+    /// Dense and full-text lists fused by reciprocal rank, nothing else.
+    Hybrid,
+    /// Cosine similarity alone.
+    Dense,
+}
+
+impl FromStr for Ranking {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "full" => Ok(Self::Full),
+            "hybrid" => Ok(Self::Hybrid),
+            "dense" => Ok(Self::Dense),
+            other => Err(format!(
+                "unknown ranking '{other}': use full, hybrid or dense"
+            )),
+        }
+    }
+}
+
+/// What a question asks for, beyond its words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Intent {
+    /// The period it names ("last week", "in May"), in the owner's zone.
+    pub period: Option<Period>,
+    /// "When did …": the answer is a date, so memories that carry one help.
+    pub asks_when: bool,
+    /// "last time", "latest", "most recent": the newest relevant memory.
+    pub wants_latest: bool,
+}
+
+/// Reads a question asked at `now` in the owner's zone `tz`.
+pub fn intent(question: &str, now: DateTime<Utc>, tz: Tz) -> Intent {
+    let q = question.to_lowercase();
+    let words: Vec<&str> = q
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |w: &str| words.contains(&w);
+    let pair = |a: &str, b: &str| words.windows(2).any(|p| p[0] == a && p[1] == b);
+    let asks_when = has("when")
+        || pair("what", "date")
+        || pair("what", "day")
+        || pair("which", "day")
+        || pair("how", "long");
+    let wants_latest = has("latest")
+        || pair("most", "recent")
+        || pair("most", "recently")
+        || pair("last", "time")
+        || (asks_when && words.windows(3).any(|p| p[0] == "i" && p[1] == "last"))
+        || pair("did", "last")
+        || has("currently")
+        || has("now");
+    Intent {
+        period: named_period(question, now, tz),
+        asks_when,
+        wants_latest,
+    }
+}
+
+/// Cosine below which a neighbour lends a memory no context.
+const CONTEXT_FLOOR: f32 = 0.2;
+
+/// One memory found by either list, with what the full ranking weighs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub id: MemoryId,
+    pub created_at: DateTime<Utc>,
+    /// Cosine similarity to the question (`None`: no vector, or no model).
+    pub dense: Option<f32>,
+    /// Place in the full-text list (0 = best), if there.
+    pub words_rank: Option<usize>,
+    /// Best cosine of the memories just before and after it in the same
+    /// conversation (same source, close in time).
+    pub context: Option<f32>,
+    /// The text names a date or a time of day.
+    pub dated: bool,
+    /// The text says something changed ("changed my mind", "instead",
+    /// "moved to"): an update of an older memory it resembles.
+    pub updates: bool,
+}
+
+/// The weights of the full ranking (see the module docs for how they were chosen).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Weights {
+    /// Added for a full-text match at the top of the words list (falls off with rank).
+    pub words: f32,
+    /// Share of a neighbour's cosine lent to a memory.
+    pub context: f32,
+    /// Added for a memory inside the period the question names.
+    pub period: f32,
+    /// Added for a memory that carries a date, to "when" questions.
+    pub dated: f32,
+    /// Added to the newest relevant memory for "latest" questions (older ones get less).
+    pub latest: f32,
+    /// Cosine at or above which a newer memory is taken to update an older
+    /// one about the same thing, and is lifted above it.
+    pub same_subject: f32,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self {
+            words: 0.08,
+            context: 0.3,
+            period: 0.35,
+            dated: 0.05,
+            latest: 0.1,
+            same_subject: 0.9,
+        }
+    }
+}
+
+impl Weights {
+    /// The defaults, or the weights named in `OPENZERO_RECALL_WEIGHTS`
+    /// (`words=0.1,context=0.2,period=…,dated=…,latest=…,same=…`): the
+    /// knob `openzero bench recall` is tuned with, read where the ranking
+    /// runs (the search's own process).
+    pub fn tuned() -> Self {
+        let mut w = Self::default();
+        if let Ok(spec) = std::env::var("OPENZERO_RECALL_WEIGHTS") {
+            for kv in spec.split(',') {
+                let Some((k, v)) = kv.split_once('=') else {
+                    continue;
+                };
+                let Ok(v) = v.parse::<f32>() else { continue };
+                match k {
+                    "words" => w.words = v,
+                    "context" => w.context = v,
+                    "period" => w.period = v,
+                    "dated" => w.dated = v,
+                    "latest" => w.latest = v,
+                    "same" => w.same_subject = v,
+                    _ => {}
+                }
+            }
+        }
+        w
+    }
+}
+
+/// The score of one candidate under the full ranking.
+fn full_score(
+    c: &Candidate,
+    intent: &Intent,
+    w: &Weights,
+    newest: Option<DateTime<Utc>>,
+    oldest: Option<DateTime<Utc>>,
+) -> f32 {
+    let dense = c.dense.unwrap_or(0.0);
+    let words = c
+        .words_rank
+        .map_or(0.0, |r| w.words * (RRF_K + 1.0) / (RRF_K + r as f32 + 1.0));
+    let context = c
+        .context
+        .filter(|x| *x > CONTEXT_FLOOR && *x > dense)
+        .map_or(0.0, |x| w.context * (x - dense));
+    let mut s = dense + words + context;
+    if intent.period.is_some_and(|p| p.contains(c.created_at)) {
+        s += w.period;
+    }
+    if intent.asks_when && c.dated {
+        s += w.dated;
+    }
+    if intent.wants_latest
+        && let (Some(new), Some(old)) = (newest, oldest)
+    {
+        let span = (new - old).num_seconds().max(1) as f32;
+        let age = (new - c.created_at).num_seconds().max(0) as f32;
+        s += w.latest * (1.0 - age / span);
+    }
+    s
+}
+
+/// Ranks candidates, best first, at most `k`. `similar(a, b)` gives the
+/// cosine between two memories' vectors when both have one; the full
+/// ranking uses it to keep only the best of near-duplicates.
+pub fn rank(
+    ranking: Ranking,
+    candidates: &[Candidate],
+    intent: &Intent,
+    k: usize,
+    similar: &dyn Fn(MemoryId, MemoryId) -> Option<f32>,
+) -> Vec<(MemoryId, f32)> {
+    rank_with(ranking, candidates, intent, k, similar, &Weights::tuned())
+}
+
+/// Cosine at or above which two memories say the same thing.
+pub const DUPLICATE: f32 = 0.97;
+
+/// [`rank`] with explicit weights (for the evaluation).
+pub fn rank_with(
+    ranking: Ranking,
+    candidates: &[Candidate],
+    intent: &Intent,
+    k: usize,
+    similar: &dyn Fn(MemoryId, MemoryId) -> Option<f32>,
+    w: &Weights,
+) -> Vec<(MemoryId, f32)> {
+    let by_dense = || {
+        let mut d: Vec<&Candidate> = candidates.iter().filter(|c| c.dense.is_some()).collect();
+        d.sort_by(|a, b| {
+            b.dense
+                .partial_cmp(&a.dense)
+                .unwrap_or(Ordering::Equal)
+                .then(a.id.cmp(&b.id))
+        });
+        d
+    };
+    match ranking {
+        Ranking::Dense => by_dense()
+            .into_iter()
+            .take(k)
+            .map(|c| (c.id, c.dense.unwrap_or(0.0)))
+            .collect(),
+        Ranking::Hybrid => {
+            let dense: Vec<MemoryId> = by_dense().iter().map(|c| c.id).collect();
+            let mut words: Vec<&Candidate> = candidates
+                .iter()
+                .filter(|c| c.words_rank.is_some())
+                .collect();
+            words.sort_by_key(|c| c.words_rank);
+            let words: Vec<MemoryId> = words.iter().map(|c| c.id).collect();
+            fuse(&[&dense, &words], k)
+        }
+        Ranking::Full => {
+            let relevant = candidates
+                .iter()
+                .filter(|c| c.dense.unwrap_or(0.0) >= 0.3 || c.words_rank.is_some_and(|r| r < 10));
+            let newest = relevant.clone().map(|c| c.created_at).max();
+            let oldest = relevant.map(|c| c.created_at).min();
+            let mut scored: Vec<(MemoryId, f32)> = candidates
+                .iter()
+                .map(|c| (c.id, full_score(c, intent, w, newest, oldest)))
+                .collect();
+            scored.sort_by(|a, b| {
+                b.1.partial_cmp(&a.1)
+                    .unwrap_or(Ordering::Equal)
+                    .then(a.0.cmp(&b.0))
+            });
+            newer_first(&mut scored, candidates, w.same_subject, similar);
+            let mut kept: Vec<(MemoryId, f32)> = Vec::with_capacity(k);
+            for (id, s) in scored {
+                if kept.len() == k {
+                    break;
+                }
+                if kept
+                    .iter()
+                    .any(|(other, _)| similar(*other, id).is_some_and(|x| x >= DUPLICATE))
+                {
+                    continue;
+                }
+                kept.push((id, s));
+            }
+            kept
+        }
+    }
+}
+
+/// Cosine at or above which a newer memory that says something changed is
+/// taken to update an older one ("bought the Canyon" → "changed my mind:
+/// the Cube instead" are about 0.5 apart in MiniLM).
+const UPDATE_SIMILARITY: f32 = 0.45;
+
+/// An update comes at least this long after what it updates: turns of
+/// one conversation build on each other rather than replace each other.
+const UPDATE_GAP_HOURS: i64 = 1;
+
+/// Words by which a note says something changed.
+const CHANGE_CUES: &[&str] = &[
+    "changed",
+    "instead",
+    "anymore",
+    "moved",
+    "switched",
+    "updated",
+    "rescheduled",
+    "postponed",
+    "cancelled",
+    "canceled",
+    "new",
+    "now",
+    "went",
+    "no longer",
+];
+
+/// True when a (short) text says something changed.
+pub fn says_change(text: &str) -> bool {
+    let head: String = text.chars().take(400).collect::<String>().to_lowercase();
+    let words: Vec<&str> = head
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    CHANGE_CUES.iter().any(|cue| match cue.split_once(' ') {
+        Some((a, b)) => words.windows(2).any(|p| p[0] == a && p[1] == b),
+        None => words.contains(cue),
+    })
+}
+
+/// Lifts a newer memory just above an older one it updates (both among
+/// the first results, similar enough to be about the same thing); both
+/// stay in the results.
+fn newer_first(
+    scored: &mut [(MemoryId, f32)],
+    candidates: &[Candidate],
+    same: f32,
+    similar: &dyn Fn(MemoryId, MemoryId) -> Option<f32>,
+) {
+    const HEAD: usize = 20;
+    let find = |id: MemoryId| candidates.iter().find(|c| c.id == id);
+    let head = scored.len().min(HEAD);
+    // Lifts are decided on the scores as they were, so a run of similar
+    // memories is not reversed wholesale.
+    let before: Vec<(MemoryId, f32)> = scored[..head].to_vec();
+    for (j, newer) in before.iter().enumerate() {
+        let Some(n) = find(newer.0) else { continue };
+        let floor = if n.updates { UPDATE_SIMILARITY } else { same };
+        let lift = before[..j]
+            .iter()
+            .filter(|older| {
+                find(older.0).is_some_and(|o| {
+                    n.created_at - o.created_at >= Duration::hours(UPDATE_GAP_HOURS)
+                }) && similar(older.0, newer.0).is_some_and(|x| x >= floor)
+            })
+            .map(|older| older.1 + 1e-4)
+            .reduce(f32::max);
+        if let Some(l) = lift {
+            scored[j].1 = scored[j].1.max(l);
+        }
+    }
+    scored.sort_by(|a, b| {
+        b.1.partial_cmp(&a.1)
+            .unwrap_or(Ordering::Equal)
+            .then(a.0.cmp(&b.0))
+    });
+}
+
+/// True when a text names a date or a time of day: "12 May", "2026-05-12",
+/// "on Tuesday", "at 9:30", "tomorrow".
+pub fn carries_date(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric() && c != ':' && c != '-')
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.iter().enumerate().any(|(i, w)| {
+        let w = w.trim_matches(|c: char| c == ':' || c == '-');
+        let next = words.get(i + 1).copied().unwrap_or("");
+        let prev = if i > 0 { words[i - 1] } else { "" };
+        let is_month = period_month(w);
+        let is_day_number = |x: &str| {
+            let d = x.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            !d.is_empty() && d.len() <= 2 && d.chars().all(|c| c.is_ascii_digit())
+        };
+        (is_month && (is_day_number(next) || is_day_number(prev)))
+            || chrono::NaiveDate::parse_from_str(w, "%Y-%m-%d").is_ok()
+            || (matches!(
+                w,
+                "monday"
+                    | "tuesday"
+                    | "wednesday"
+                    | "thursday"
+                    | "friday"
+                    | "saturday"
+                    | "sunday"
+                    | "yesterday"
+                    | "today"
+                    | "tomorrow"
+                    | "tonight"
+            ))
+            || clock_time(w)
+    })
+}
+
+/// "9:30", "14:00": hours and minutes of a day.
+fn clock_time(w: &str) -> bool {
+    let Some((h, m)) = w.split_once(':') else {
+        return false;
+    };
+    let hour = h.len() <= 2 && h.parse::<u32>().is_ok_and(|h| h < 24);
+    let minute = m.len() == 2 && m.parse::<u32>().is_ok_and(|m| m < 60);
+    hour && minute
+}
+
+fn period_month(w: &str) -> bool {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    MONTHS.contains(&w) || (w.len() == 3 && w != "may" && MONTHS.iter().any(|m| m.starts_with(w)))
+}
+
+#[cfg(test)]
+mod tests;
