@@ -123,6 +123,8 @@ impl MemoryService<'_> {
                     c.words_rank = Some(c.words_rank.map_or(rank, |r| r.min(rank)));
                 }
             }
+            // Rows already read (the head's texts), reused for the results.
+            let mut read: HashMap<MemoryId, Memory> = HashMap::new();
             let ranked = if ranking == Ranking::Full {
                 let mut vectors: HashMap<MemoryId, Vec<f32>> = HashMap::new();
                 let gap = Duration::minutes(CONVERSATION_GAP_MINUTES);
@@ -181,16 +183,16 @@ impl MemoryService<'_> {
                 let mut list: Vec<Candidate> = cands.into_values().collect();
                 let head = recall::rank(ranking, &list, &intent, k.max(HEAD), &similar);
                 let ids: Vec<MemoryId> = head.iter().map(|h| h.0).collect();
-                let texts: HashMap<MemoryId, String> = store
+                read = store
                     .get_memories(&ids)
                     .await?
                     .into_iter()
-                    .map(|m| (m.id, m.text))
+                    .map(|m| (m.id, m))
                     .collect();
                 for c in &mut list {
-                    if let Some(t) = texts.get(&c.id) {
-                        c.dated = recall::carries_date(t);
-                        c.updates = recall::says_change(t);
+                    if let Some(m) = read.get(&c.id) {
+                        c.dated = recall::carries_date(&m.text);
+                        c.updates = recall::says_change(&m.text);
                     }
                 }
                 recall::rank(ranking, &list, &intent, k, &similar)
@@ -199,22 +201,32 @@ impl MemoryService<'_> {
                 recall::rank(ranking, &list, &intent, k, &|_, _| None)
             };
             out.push(Found {
-                hits: self.hits(ranked).await?,
+                hits: self.hits(ranked, read).await?,
                 warning: warning.clone(),
             });
         }
         Ok(out)
     }
 
-    async fn hits(&self, ranked: Vec<(MemoryId, f32)>) -> Result<Vec<Hit>, AppError> {
-        let ids: Vec<MemoryId> = ranked.iter().map(|f| f.0).collect();
-        let by_id: HashMap<MemoryId, Memory> = self
-            .store()
-            .get_memories(&ids)
-            .await?
-            .into_iter()
-            .map(|m| (m.id, m))
+    async fn hits(
+        &self,
+        ranked: Vec<(MemoryId, f32)>,
+        mut by_id: HashMap<MemoryId, Memory>,
+    ) -> Result<Vec<Hit>, AppError> {
+        let missing: Vec<MemoryId> = ranked
+            .iter()
+            .map(|f| f.0)
+            .filter(|id| !by_id.contains_key(id))
             .collect();
+        if !missing.is_empty() {
+            by_id.extend(
+                self.store()
+                    .get_memories(&missing)
+                    .await?
+                    .into_iter()
+                    .map(|m| (m.id, m)),
+            );
+        }
         Ok(ranked
             .into_iter()
             .filter_map(|(id, score)| {

@@ -247,7 +247,8 @@ impl Embedder {
     /// Embeds texts, returning unit-length vectors in input order. Texts
     /// are tokenized once, sorted by token count and run in batches of
     /// similar length, each padded to its longest: padding is computation
-    /// thrown away, so a batch is cut where it would exceed a tenth.
+    /// thrown away, so a batch is cut where it would exceed a tenth (and
+    /// where it would outgrow the caches, see `batches`).
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let encodings = self
             .tokenizer
@@ -305,17 +306,24 @@ impl Embedder {
     }
 }
 
-/// Cuts `order` (sorted by `len`, ascending) into runs of at most 32 whose
-/// padding to their longest stays within a tenth of their tokens.
+/// Cuts `order` (sorted by `len`, ascending) into runs of at most 32 texts
+/// and 512 padded tokens whose padding to their longest stays within a
+/// tenth of their tokens. Past ~512 tokens a run no longer fits the caches
+/// and gets slower per token (measured: 128-token paragraphs 16–20% faster
+/// four at a time than 32 at a time, f32 and int8).
 fn batches(order: &[usize], len: impl Fn(usize) -> usize) -> Vec<&[usize]> {
     const MAX: usize = 32;
+    const MAX_TOKENS: usize = 512;
     let mut out = Vec::new();
     let (mut start, mut tokens) = (0, 0);
     for (k, &i) in order.iter().enumerate() {
         let l = len(i);
         let size = k - start + 1;
         // Sorted, so `l` is the longest of the run if it joins.
-        if size > 1 && (size > MAX || 10 * (l * size - (tokens + l)) > tokens + l) {
+        let padded = l * size;
+        if size > 1
+            && (size > MAX || padded > MAX_TOKENS || 10 * (padded - (tokens + l)) > tokens + l)
+        {
             out.push(&order[start..k]);
             (start, tokens) = (k, 0);
         }
@@ -404,6 +412,15 @@ mod tests {
         let same = vec![0usize; 70];
         let got = batches(&same, |_| 5);
         assert_eq!(got.iter().map(|b| b.len()).collect::<Vec<_>>(), [32, 32, 6]);
+        let long = vec![0usize; 9];
+        let got = batches(&long, |_| 128);
+        assert_eq!(got.iter().map(|b| b.len()).collect::<Vec<_>>(), [4, 4, 1]);
+        let huge = vec![0usize; 2];
+        assert_eq!(
+            batches(&huge, |_| 600).len(),
+            2,
+            "one text past the cap runs alone"
+        );
         assert!(batches(&[], |_| 1).is_empty());
     }
 }
