@@ -60,12 +60,18 @@ pub async fn load_embedder(loaded: &Loaded) -> Result<Arc<dyn TextEmbedder>, Emb
     let dir = model_dir(loaded);
     let runtime = embed_runtime(loaded);
     let auto = loaded.settings.memory.runtime == EmbedRuntime::Auto;
-    tokio::task::spawn_blocking(move || match Embedder::load_with(&dir, &runtime) {
-        Err(EmbedError::Runtime(why)) if auto => {
-            tracing::warn!(%why, "embedding on candle: ONNX Runtime did not load");
-            Embedder::load(&dir).map(|e| Arc::new(e) as Arc<dyn TextEmbedder>)
+    let precision = match loaded.settings.memory.precision {
+        openzero_config::EmbedPrecision::F32 => openzero_embed::Precision::F32,
+        openzero_config::EmbedPrecision::Int8 => openzero_embed::Precision::Int8,
+    };
+    tokio::task::spawn_blocking(move || {
+        match Embedder::load_with_precision(&dir, &runtime, precision) {
+            Err(EmbedError::Runtime(why)) if auto => {
+                tracing::warn!(%why, "embedding on candle: ONNX Runtime did not load");
+                Embedder::load(&dir).map(|e| Arc::new(e) as Arc<dyn TextEmbedder>)
+            }
+            other => other.map(|e| Arc::new(e) as Arc<dyn TextEmbedder>),
         }
-        other => other.map(|e| Arc::new(e) as Arc<dyn TextEmbedder>),
     })
     .await
     .map_err(|e| EmbedError::Inference(format!("embedding task failed: {e}")))?

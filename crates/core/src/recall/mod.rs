@@ -411,21 +411,8 @@ fn clock_time(w: &str) -> bool {
 }
 
 fn period_month(w: &str) -> bool {
-    const MONTHS: [&str; 12] = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
-    MONTHS.contains(&w) || (w.len() == 3 && w != "may" && MONTHS.iter().any(|m| m.starts_with(w)))
+    period::MONTHS.contains(&w)
+        || (w.len() == 3 && w != "may" && period::MONTHS.iter().any(|m| m.starts_with(w)))
 }
 
 #[cfg(test)]
