@@ -233,7 +233,9 @@ impl MemoryService<'_> {
                 by_id.get(&id).map(|m| Hit {
                     id,
                     external_id: m.external_id.clone(),
-                    score,
+                    // Four decimals: the embedder's last bits vary between
+                    // runs, and no ranking decision rests on them.
+                    score: (score * 1e4).round() / 1e4,
                     text: m.text.clone(),
                     created_at: m.created_at,
                     source: m.source.clone(),

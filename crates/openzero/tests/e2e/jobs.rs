@@ -40,7 +40,8 @@ fn jobs_are_listed_paused_across_restarts_and_resumed() {
             "backup",
             "restore-drill",
             "strava-harvest",
-            "training-report"
+            "training-report",
+            "memory-consolidate"
         ]
     );
     // The backup runs at 03:00 in the owner's zone.
