@@ -2,10 +2,11 @@
 //! the best dense hits, the period a question names) and handing them to
 //! the ranking in `openzero_core::recall`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use openzero_core::memory::{Filters, MIN_SIMILARITY, Memory, MemoryId, Source, query_terms};
+use openzero_core::memory::{Filters, MIN_SIMILARITY, Memory, MemoryId, query_terms};
 use openzero_core::recall::{self, Candidate, Intent, Ranking};
 use openzero_core::vector_index::dot;
 use openzero_embed::MODEL_ID;
@@ -41,14 +42,10 @@ impl Question {
     }
 }
 
-fn passes(f: &Filters, created: DateTime<Utc>, source: Option<&Source>) -> bool {
-    f.since.is_none_or(|s| created >= s)
-        && f.until.is_none_or(|u| created < u)
-        && match (&f.source, source) {
-            (Some(want), Some(got)) => want == got,
-            (Some(_), None) => false,
-            (None, _) => true,
-        }
+/// Within the filters' time span (a neighbour shares the source of the
+/// hit it stands beside, which passed any source filter already).
+fn in_span(f: &Filters, created: DateTime<Utc>) -> bool {
+    f.since.is_none_or(|s| created >= s) && f.until.is_none_or(|u| created < u)
 }
 
 impl MemoryService<'_> {
@@ -126,7 +123,8 @@ impl MemoryService<'_> {
             // Rows already read (the head's texts), reused for the results.
             let mut read: HashMap<MemoryId, Memory> = HashMap::new();
             let ranked = if ranking == Ranking::Full {
-                let mut vectors: HashMap<MemoryId, Vec<f32>> = HashMap::new();
+                // Borrowed from the index; owned when the database sent them.
+                let mut vectors: HashMap<MemoryId, Cow<'_, [f32]>> = HashMap::new();
                 let gap = Duration::minutes(CONVERSATION_GAP_MINUTES);
                 if let Some(ix) = &index {
                     // The turns around the best dense hits join, so a reply
@@ -137,8 +135,7 @@ impl MemoryService<'_> {
                     }
                     for ids in around.values() {
                         for id in ids {
-                            let ok = ix.created_at(*id).is_some_and(|t| passes(&f, t, None))
-                                && f.source.is_none();
+                            let ok = ix.created_at(*id).is_some_and(|t| in_span(&f, t));
                             if ok && !cands.contains_key(id) {
                                 cands.insert(*id, blank(*id));
                             }
@@ -154,7 +151,7 @@ impl MemoryService<'_> {
                         c.created_at = ix.created_at(id).unwrap_or(c.created_at);
                         if let (Some(v), Some(q)) = (ix.vector(id), qv) {
                             c.dense = Some(c.dense.unwrap_or_else(|| dot(q, v)));
-                            vectors.insert(id, v.to_vec());
+                            vectors.insert(id, Cow::Borrowed(v));
                         }
                         if let Some(q) = qv {
                             c.context = neighbours
@@ -172,10 +169,10 @@ impl MemoryService<'_> {
                                 c.dense = Some(c.dense.unwrap_or_else(|| dot(q, &row.vector)));
                             }
                         }
-                        vectors.insert(row.id, row.vector);
+                        vectors.insert(row.id, Cow::Owned(row.vector));
                     }
                 }
-                drop_unknown_times(&mut cands, store, index.is_none()).await?;
+                fill_times(&mut cands, store).await?;
                 let similar =
                     |a: MemoryId, b: MemoryId| Some(dot(vectors.get(&a)?, vectors.get(&b)?));
                 // Texts are read for the head only: whether a memory carries
@@ -260,14 +257,13 @@ fn blank(id: MemoryId) -> Candidate {
 
 /// Reads the creation time of candidates that have none yet (found by
 /// words only, or when the database searched the vectors).
-async fn drop_unknown_times(
+async fn fill_times(
     cands: &mut HashMap<MemoryId, Candidate>,
     store: &dyn openzero_store::MemoryStore,
-    all: bool,
 ) -> Result<(), AppError> {
     let missing: Vec<MemoryId> = cands
         .values()
-        .filter(|c| all || c.created_at == DateTime::<Utc>::UNIX_EPOCH)
+        .filter(|c| c.created_at == DateTime::<Utc>::UNIX_EPOCH)
         .map(|c| c.id)
         .collect();
     if missing.is_empty() {

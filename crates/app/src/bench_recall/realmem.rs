@@ -62,7 +62,7 @@ pub fn read(path: &Path, sessions: usize) -> Result<Set, AppError> {
             Some(end) if end + Duration::hours(1) > nine => end + Duration::hours(1),
             _ => nine,
         };
-        let turns = d["dialogue_turns"].as_array().cloned().unwrap_or_default();
+        let turns: &[Value] = d["dialogue_turns"].as_array().map_or(&[], Vec::as_slice);
         for (j, t) in turns.iter().enumerate() {
             let at = start + Duration::minutes(j as i64);
             last_end = Some(at);
@@ -141,7 +141,7 @@ fn evidence_of(dialogues: &[Value], answer: &Value) -> Vec<String> {
         else {
             continue;
         };
-        let turns = d["dialogue_turns"].as_array().cloned().unwrap_or_default();
+        let turns: &[Value] = d["dialogue_turns"].as_array().map_or(&[], Vec::as_slice);
         let snapshot = point["source_content_snapshot"]
             .as_str()
             .unwrap_or_default()

@@ -145,6 +145,11 @@ impl Weights {
     /// knob `openzero bench recall` is tuned with, read where the ranking
     /// runs (the search's own process).
     pub fn tuned() -> Self {
+        static TUNED: std::sync::OnceLock<Weights> = std::sync::OnceLock::new();
+        *TUNED.get_or_init(Self::from_env)
+    }
+
+    fn from_env() -> Self {
         let mut w = Self::default();
         if let Ok(spec) = std::env::var("OPENZERO_RECALL_WEIGHTS") {
             for kv in spec.split(',') {
@@ -366,36 +371,26 @@ fn newer_first(
 /// True when a text names a date or a time of day: "12 May", "2026-05-12",
 /// "on Tuesday", "at 9:30", "tomorrow".
 pub fn carries_date(text: &str) -> bool {
+    use crate::when::parse;
     let lower = text.to_lowercase();
     let words: Vec<&str> = lower
         .split(|c: char| !c.is_alphanumeric() && c != ':' && c != '-')
+        .map(|w| w.trim_matches(|c: char| c == ':' || c == '-'))
         .filter(|w| !w.is_empty())
         .collect();
+    let day_beside = |i: usize| {
+        let before = i.checked_sub(1).and_then(|b| words.get(b));
+        [before, words.get(i + 1)]
+            .into_iter()
+            .flatten()
+            .any(|w| period::day_of(w).is_some())
+    };
     words.iter().enumerate().any(|(i, w)| {
-        let w = w.trim_matches(|c: char| c == ':' || c == '-');
-        let next = words.get(i + 1).copied().unwrap_or("");
-        let prev = if i > 0 { words[i - 1] } else { "" };
-        let is_month = period_month(w);
-        let is_day_number = |x: &str| {
-            let d = x.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-            !d.is_empty() && d.len() <= 2 && d.chars().all(|c| c.is_ascii_digit())
-        };
-        (is_month && (is_day_number(next) || is_day_number(prev)))
+        (parse::month(w).is_some() && day_beside(i))
             || chrono::NaiveDate::parse_from_str(w, "%Y-%m-%d").is_ok()
-            || (matches!(
-                w,
-                "monday"
-                    | "tuesday"
-                    | "wednesday"
-                    | "thursday"
-                    | "friday"
-                    | "saturday"
-                    | "sunday"
-                    | "yesterday"
-                    | "today"
-                    | "tomorrow"
-                    | "tonight"
-            ))
+            // Weekdays written out ("sun" and "sat" are words too).
+            || (parse::weekday(w).is_some() && w.ends_with("day"))
+            || matches!(*w, "yesterday" | "today" | "tomorrow" | "tonight")
             || clock_time(w)
     })
 }
@@ -408,11 +403,6 @@ fn clock_time(w: &str) -> bool {
     let hour = h.len() <= 2 && h.parse::<u32>().is_ok_and(|h| h < 24);
     let minute = m.len() == 2 && m.parse::<u32>().is_ok_and(|m| m < 60);
     hour && minute
-}
-
-fn period_month(w: &str) -> bool {
-    period::MONTHS.contains(&w)
-        || (w.len() == 3 && w != "may" && period::MONTHS.iter().any(|m| m.starts_with(w)))
 }
 
 #[cfg(test)]

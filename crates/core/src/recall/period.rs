@@ -7,8 +7,11 @@
 //! Monday. A month or weekday without a year is the latest one that has
 //! begun by `now` ("in May" asked in March means last year's May).
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
+
+use crate::calendar::midnight;
+use crate::when::parse;
 
 /// A half-open span of time `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,89 +26,23 @@ impl Period {
     }
 }
 
-pub(crate) const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-
-const WEEKDAYS: [(&str, Weekday); 7] = [
-    ("monday", Weekday::Mon),
-    ("tuesday", Weekday::Tue),
-    ("wednesday", Weekday::Wed),
-    ("thursday", Weekday::Thu),
-    ("friday", Weekday::Fri),
-    ("saturday", Weekday::Sat),
-    ("sunday", Weekday::Sun),
-];
-
-fn month_of(word: &str) -> Option<u32> {
-    if word.len() < 3 {
-        return None;
-    }
-    MONTHS
-        .iter()
-        .position(|m| {
-            *m == word
-                || (word.len() == 3 && m.starts_with(word))
-                || (word == "sept" && *m == "september")
-        })
-        .map(|i| i as u32 + 1)
-}
-
-fn weekday_of(word: &str) -> Option<Weekday> {
-    WEEKDAYS
-        .iter()
-        .find(|(name, _)| {
-            *name == word || (word.len() >= 3 && name.starts_with(word) && word.len() <= 4)
-        })
-        .map(|(_, d)| *d)
-}
-
+/// A count as written ("3", "three", "a", "a couple", "a few"), at most
+/// 500 so date arithmetic stays in range.
 fn number(word: &str) -> Option<i64> {
-    const WORDS: [&str; 13] = [
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve",
-    ];
     match word {
-        "a" | "an" => Some(1),
         "couple" => Some(2),
         "few" => Some(3),
-        _ => word
-            .parse::<i64>()
+        _ => parse::number(word)
             .ok()
-            .filter(|n| (0..=500).contains(n))
-            .or_else(|| WORDS.iter().position(|w| *w == word).map(|n| n as i64)),
-    }
-}
-
-/// Local midnight of `day` in `tz`, as UTC (the first valid instant of the day).
-fn start_of(day: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
-    let midnight = day.and_hms_opt(0, 0, 0)?;
-    match tz.from_local_datetime(&midnight) {
-        chrono::LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
-        chrono::LocalResult::Ambiguous(a, _) => Some(a.with_timezone(&Utc)),
-        // No midnight that day (clocks jump at 00:00): the first hour that exists.
-        chrono::LocalResult::None => (1..=3).find_map(|h| {
-            tz.from_local_datetime(&day.and_hms_opt(h, 0, 0)?)
-                .earliest()
-                .map(|t| t.with_timezone(&Utc))
-        }),
+            .flatten()
+            .filter(|n| *n <= 500)
+            .map(i64::from),
     }
 }
 
 fn days(from: NaiveDate, to_exclusive: NaiveDate, tz: Tz) -> Option<Period> {
-    let start = start_of(from, tz)?;
-    let end = start_of(to_exclusive, tz)?;
+    let start = midnight(tz, from);
+    let end = midnight(tz, to_exclusive);
     (start < end).then_some(Period { start, end })
 }
 
@@ -190,7 +127,7 @@ pub fn named_period(question: &str, now: DateTime<Utc>, tz: Tz) -> Option<Period
                 _ => None,
             }),
             (p, m, y) if matches!(p, "in" | "during" | "of" | "last") => {
-                if let Some(month) = month_of(m) {
+                if let Some(month) = parse::month(m) {
                     match y.parse::<i32>() {
                         Ok(year) if (1970..=2200).contains(&year) => month_span(year, month, tz),
                         _ => {
@@ -202,7 +139,7 @@ pub fn named_period(question: &str, now: DateTime<Utc>, tz: Tz) -> Option<Period
                             month_span(year, month, tz)
                         }
                     }
-                } else if let Some(day) = weekday_of(m).filter(|_| p == "last") {
+                } else if let Some(day) = parse::weekday(m).filter(|_| p == "last") {
                     last_weekday(today, day, tz)
                 } else if let Ok(year) = m.parse::<i32>() {
                     (p != "last" && (1970..=2200).contains(&year) && year <= today.year())
@@ -216,11 +153,11 @@ pub fn named_period(question: &str, now: DateTime<Utc>, tz: Tz) -> Option<Period
                     None
                 }
             }
-            ("on", d, _) if weekday_of(d).is_some() => {
-                weekday_of(d).and_then(|day| last_weekday(today, day, tz))
+            ("on", d, _) if parse::weekday(d).is_some() => {
+                parse::weekday(d).and_then(|day| last_weekday(today, day, tz))
             }
-            (d, m, _) | (m, d, _) if month_of(m).is_some() && day_number(d).is_some() => {
-                let (Some(month), Some(day)) = (month_of(m), day_number(d)) else {
+            (d, m, _) | (m, d, _) if parse::month(m).is_some() && day_of(d).is_some() => {
+                let (Some(month), Some(day)) = (parse::month(m), day_of(d)) else {
                     continue;
                 };
                 let this_year = NaiveDate::from_ymd_opt(today.year(), month, day);
@@ -242,13 +179,9 @@ pub fn named_period(question: &str, now: DateTime<Utc>, tz: Tz) -> Option<Period
     None
 }
 
-fn day_number(word: &str) -> Option<u32> {
-    let digits = word.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let suffix = &word[digits.len()..];
-    if digits.is_empty() || digits.len() > 2 || !matches!(suffix, "" | "st" | "nd" | "rd" | "th") {
-        return None;
-    }
-    digits.parse().ok().filter(|d| (1..=31).contains(d))
+/// A day of the month as written ("3", "3rd"), 1 to 31.
+pub(crate) fn day_of(word: &str) -> Option<u32> {
+    parse::day_number(word).filter(|d| (1..=31).contains(d))
 }
 
 /// The latest `day` strictly before today ("on Monday" asked on a Monday is a week ago).

@@ -242,7 +242,7 @@ type Hint = &'static str;
 /// form, but not a valid one.
 type Step<T> = Result<Option<(T, usize)>, Hint>;
 
-mod parse;
+pub(crate) mod parse;
 use parse::*;
 
 #[cfg(test)]

@@ -462,7 +462,7 @@ pub(super) fn is_numeric_day_month(w: &str) -> bool {
 
 /// A day of the month as written: `3`, `03`, `3rd`, `21st` (0 and 32..99
 /// included; the date check refuses them).
-pub(super) fn day_number(w: &str) -> Option<u32> {
+pub(crate) fn day_number(w: &str) -> Option<u32> {
     let bare = ["st", "nd", "rd", "th"]
         .iter()
         .find_map(|s| w.strip_suffix(s))
@@ -477,7 +477,7 @@ pub(super) fn year_number(w: &str) -> Option<i32> {
 
 /// A count: digits, or `a`, `an`, `one`..`twelve`. Digits too large are an
 /// error, not "not a number".
-pub(super) fn number(w: &str) -> Result<Option<u32>, Hint> {
+pub(crate) fn number(w: &str) -> Result<Option<u32>, Hint> {
     let word = match w {
         "a" | "an" | "one" => 1,
         "two" => 2,
@@ -500,14 +500,14 @@ pub(super) fn number(w: &str) -> Result<Option<u32>, Hint> {
 }
 
 /// `w` as a number if it is `min..=max` ASCII digits.
-pub(super) fn digits(w: &str, min: usize, max: usize) -> Option<u32> {
+pub(crate) fn digits(w: &str, min: usize, max: usize) -> Option<u32> {
     if !(min..=max).contains(&w.len()) || !w.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     w.parse().ok()
 }
 
-pub(super) fn month(w: &str) -> Option<u32> {
+pub(crate) fn month(w: &str) -> Option<u32> {
     Some(match w {
         "jan" | "january" => 1,
         "feb" | "february" => 2,
@@ -525,7 +525,7 @@ pub(super) fn month(w: &str) -> Option<u32> {
     })
 }
 
-pub(super) fn weekday(w: &str) -> Option<Weekday> {
+pub(crate) fn weekday(w: &str) -> Option<Weekday> {
     Some(match w {
         "monday" | "mon" => Weekday::Mon,
         "tuesday" | "tue" | "tues" => Weekday::Tue,
