@@ -107,12 +107,23 @@ pub async fn plan(services: &Services, mark: bool) -> Result<Plan, AppError> {
     ids.extend(neighbours.iter().flat_map(|n| n.1.iter().copied()));
     ids.sort_unstable();
     ids.dedup();
-    let vectors: HashMap<MemoryId, Vec<f32>> = store
-        .memory_vectors_of(MODEL_ID, &ids)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r.vector))
+    // The seeds' vectors are in hand; only their neighbours' are read.
+    let mut vectors: HashMap<MemoryId, Vec<f32>> = seed_vectors
+        .iter()
+        .map(|r| (r.id, r.vector.clone()))
         .collect();
+    let missing: Vec<MemoryId> = ids
+        .iter()
+        .copied()
+        .filter(|id| !vectors.contains_key(id))
+        .collect();
+    vectors.extend(
+        store
+            .memory_vectors_of(MODEL_ID, &missing)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.vector)),
+    );
     let reviewed: HashSet<MemoryId> = store.reviewed_memories(&ids).await?.into_iter().collect();
     let memories: HashMap<MemoryId, Memory> = store
         .get_memories(&ids)
@@ -123,11 +134,11 @@ pub async fn plan(services: &Services, mark: bool) -> Result<Plan, AppError> {
     let candidates: Vec<Candidate> = memories
         .values()
         .filter_map(|m| {
-            vectors.get(&m.id).map(|v| Candidate {
+            vectors.remove(&m.id).map(|vector| Candidate {
                 id: m.id,
                 created_at: m.created_at,
                 text: m.text.clone(),
-                vector: v.clone(),
+                vector,
                 reviewed: reviewed.contains(&m.id),
             })
         })
