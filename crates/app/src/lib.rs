@@ -24,6 +24,7 @@ pub mod calendar;
 pub mod calendar_google;
 pub mod calendar_sources;
 pub mod calendar_tools;
+pub mod chat_commands;
 pub mod clock;
 pub mod consent;
 pub mod dashboard;

@@ -16,6 +16,16 @@ pub struct Command {
     pub usage: &'static str,
     /// One line for `/help` and the command menu.
     pub about: &'static str,
+    /// What to answer when the command needs an argument and got none
+    /// ("" when it runs without one).
+    pub asks: &'static str,
+}
+
+impl Command {
+    /// The same command, answering `asks` when given no argument.
+    pub const fn asks(self, asks: &'static str) -> Command {
+        Command { asks, ..self }
+    }
 }
 
 const fn c(
@@ -29,20 +39,24 @@ const fn c(
         aliases,
         usage,
         about,
+        asks: "",
     }
 }
 
 /// Every command, in the order `/help` lists them.
 pub const COMMANDS: &[Command] = &[
     c("tree", &[], "", "your project tree"),
-    c("memory", &[], "<words>", "search what you told me"),
-    c("add", &[], "<text>", "remember something"),
+    c("memory", &[], "<words>", "search what you told me")
+        .asks("What should I look for? /memory dentist"),
+    c("add", &[], "<text>", "remember something")
+        .asks("What should I remember? /add Dentist on Tuesday at 9:30"),
     c(
         "think",
         &[],
         "<question>",
         "ask the deep-thinking model (you see what would leave first)",
-    ),
+    )
+    .asks("Ask me something: /think should I take the Berlin offer?"),
     c(
         "project",
         &[],
@@ -61,7 +75,8 @@ pub const COMMANDS: &[Command] = &[
         &[],
         "<text>",
         "add a task (board and due date from your words)",
-    ),
+    )
+    .asks("What should I add? /task renew my passport next month"),
     c("tasks", &[], "", "your open tasks, due ones first"),
     c("news", &[], "", "the most relevant news from your feeds"),
     c(
@@ -80,9 +95,9 @@ pub const COMMANDS: &[Command] = &[
     c("weekly", &["review"], "", "the weekly review now"),
     c("monthly", &[], "", "the monthly review now"),
     c("jobs", &[], "", "scheduled jobs"),
-    c("pause", &[], "NAME", "pause a job"),
-    c("resume", &[], "NAME", "resume a job"),
-    c("run", &[], "NAME", "run a job now"),
+    c("pause", &[], "NAME", "pause a job").asks("Which job? /pause daily-briefing (see /jobs)"),
+    c("resume", &[], "NAME", "resume a job").asks("Which job? /resume daily-briefing (see /jobs)"),
+    c("run", &[], "NAME", "run a job now").asks("Which job? /run weekly-review (see /jobs)"),
     c(
         "login",
         &[],
@@ -194,6 +209,18 @@ mod tests {
             Parsed::Unknown("frobnicate".into())
         );
         assert_eq!(parse("/"), Parsed::Unknown(String::new()));
+    }
+
+    #[test]
+    fn commands_that_need_an_argument_say_what_to_write() {
+        for c in COMMANDS {
+            if !c.asks.is_empty() {
+                assert!(!c.usage.is_empty(), "/{} asks but shows no usage", c.name);
+                assert!(c.asks.contains(&format!("/{}", c.name)), "{}", c.asks);
+            }
+        }
+        assert!(find("memory").is_some_and(|c| !c.asks.is_empty()));
+        assert!(find("tree").is_some_and(|c| c.asks.is_empty()));
     }
 
     #[test]

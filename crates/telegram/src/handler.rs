@@ -77,152 +77,21 @@ impl Telegram {
             }
             commands::Parsed::Command { name, typed, arg } => (name, typed, arg),
         };
-        match name {
-            "help" => reply(chat, &commands::help()),
-            "tree" => match openzero_app::projects::tree(&*self.services.store).await {
-                Ok(t) => reply(chat, &t),
-                Err(e) => reply(chat, &format!("I could not read your projects: {e}")),
-            },
-            "memory" if arg.is_empty() => reply(chat, "What should I look for? /memory dentist"),
-            "memory" => self.search(chat, arg).await,
-            "add" if arg.is_empty() => reply(
-                chat,
-                "What should I remember? /add Dentist on Tuesday at 9:30",
-            ),
-            "add" => self.remember(chat, arg).await,
-            "think" if arg.is_empty() => reply(
-                chat,
-                "Ask me something: /think should I take the Berlin offer?",
-            ),
-            "think" => self.think(chat, arg).await,
-            "project" => self.project(chat, arg).await,
-            "mail" | "rules" => {
-                let mail = openzero_app::mail::MailService::new(self.services.clone());
-                let out = if name == "mail" {
-                    mail.chat_list(arg).await
-                } else {
-                    mail.chat_rules().await
-                };
-                match out {
-                    Ok(text) => reply(chat, &text),
-                    Err(e) => reply(chat, &format!("I could not read your mail: {e}")),
-                }
-            }
-            "task" if arg.is_empty() => reply(
-                chat,
-                "What should I add? /task renew my passport next month",
-            ),
-            "task" => {
-                match openzero_app::boards::chat_add_with_buttons(&self.services, arg).await {
-                    Ok((text, buttons)) => {
-                        let mut out = reply(chat, &text);
-                        if let Some(last) = out.last_mut()
-                            && !buttons.is_empty()
-                        {
-                            // Two buttons a row.
-                            let rows: Vec<serde_json::Value> = buttons
-                            .chunks(2)
-                            .map(|row| {
-                                serde_json::Value::Array(
-                                    row.iter()
-                                        .map(|(t, d)| serde_json::json!({"text": t, "callback_data": d}))
-                                        .collect(),
-                                )
-                            })
-                            .collect();
-                            last.buttons = Some(serde_json::Value::Array(rows).to_string());
-                        }
-                        out
-                    }
-                    Err(e) => reply(chat, &format!("I could not add it: {e}")),
-                }
-            }
-            "spent" => match openzero_app::finance::chat_spent(&self.services, arg).await {
-                Ok(text) => reply(chat, &text),
-                Err(e) => reply(chat, &format!("I could not add it up: {e}")),
-            },
-            "news" => match openzero_app::news::chat_news(&self.services).await {
-                Ok(text) => reply(chat, &text),
-                Err(e) => reply(chat, &format!("I could not read your feeds: {e}")),
-            },
-            "runs" | "form" | "race" => {
-                use openzero_app::training_feedback as coach;
-                let out = match name {
-                    "runs" => coach::chat_runs(&self.services).await,
-                    "form" => coach::chat_form(&self.services).await,
-                    _ => coach::chat_race(&self.services).await,
-                };
-                match out {
-                    Ok(text) => reply(chat, &text),
-                    Err(e) => reply(chat, &format!("I could not read your training: {e}")),
-                }
-            }
-            "tasks" => match openzero_app::boards::chat_list(&self.services).await {
-                Ok(text) => reply(chat, &text),
-                Err(e) => reply(chat, &format!("I could not reach your boards: {e}")),
-            },
-            "today" | "week" => {
-                let days = if name == "today" { 1 } else { 7 };
-                match openzero_app::calendar::chat_agenda(&self.services, days).await {
-                    Ok(text) => reply(chat, &text),
-                    Err(e) => reply(chat, &format!("I could not read your calendars: {e}")),
-                }
-            }
-            "status" => self.health(chat).await,
-            "login" => match openzero_app::dashboard::chat_login(&self.services).await {
-                Ok(text) => reply(chat, &text),
-                Err(e) => reply(chat, &format!("I could not make a login link: {e}")),
-            },
-            "daily" | "weekly" | "monthly" => {
-                let kind = openzero_core::briefing::Kind::parse(name)
-                    .unwrap_or(openzero_core::briefing::Kind::Daily);
-                let typing = self.typing(chat);
-                let briefings = openzero_app::briefings::Briefings::new(self.services.clone());
-                let out = match briefings.compose(kind, true).await {
-                    Ok(b) => {
-                        if let Err(e) = briefings.record(kind, &b).await {
-                            tracing::warn!(error = %e, "briefing not stored");
-                        }
-                        reply(chat, &b.text)
-                    }
-                    Err(e) => reply(chat, &format!("I could not put the briefing together: {e}")),
-                };
-                typing.abort();
-                out
-            }
-            "jobs" => self.jobs(chat).await,
-            "pause" | "resume" if arg.is_empty() => reply(
-                chat,
-                &format!("Which job? /{name} daily-briefing (see /jobs)"),
-            ),
-            "pause" | "resume" => {
-                match openzero_app::jobs::set_paused(
-                    &self.services.loaded,
-                    &*self.services.store,
-                    arg,
-                    name == "pause",
-                )
-                .await
-                {
-                    Ok(job) if name == "pause" => reply(chat, &format!("Paused {job}.")),
-                    Ok(job) => reply(chat, &format!("Resumed {job}.")),
-                    Err(e) => reply(chat, &e.to_string()),
-                }
-            }
-            "run" if arg.is_empty() => reply(chat, "Which job? /run weekly-review (see /jobs)"),
-            "run" => match openzero_app::jobs::find(&self.services.loaded, arg) {
-                Ok(job) => {
-                    let runner = openzero_app::jobs::Runner::new(self.services.clone());
-                    match runner.run(&job, openzero_app::clock::now()).await {
-                        // Delivered through the outbox by the job itself.
-                        Ok(Some(_)) => Vec::new(),
-                        Ok(None) => reply(chat, &format!("{} is already running.", job.name)),
-                        Err(e) => reply(chat, &format!("{} failed: {e}", job.name)),
-                    }
-                }
-                Err(e) => reply(chat, &e.to_string()),
-            },
-            _ => {
+        let by = format!("owner (telegram {chat})");
+        if name == "think" {
+            // Held for consent: shown with this channel's own buttons.
+            return match arg {
+                "" => reply(chat, commands::find(name).map_or("", |c| c.asks)),
+                q => self.think(chat, q).await,
+            };
+        }
+        // "typing…" only for what takes a moment.
+        let typing = self.typing_after(chat, Duration::from_secs(1));
+        let answered = chat_commands::answer(&self.services, name, arg, CHANNEL, &by).await;
+        typing.abort();
+        match answered {
+            Some(r) => self.render(chat, r),
+            None => {
                 tracing::warn!(
                     command = name,
                     typed,
@@ -233,150 +102,28 @@ impl Telegram {
         }
     }
 
-    pub(crate) async fn jobs(&self, chat: i64) -> Vec<OutMessage> {
-        match openzero_app::jobs::list(&self.services.loaded, &*self.services.store).await {
-            Ok(all) => {
-                let lines: Vec<String> = all
-                    .iter()
-                    .map(|j| {
-                        format!(
-                            "{}{} – next {} – last {}",
-                            j.name,
-                            if j.paused { " (paused)" } else { "" },
-                            j.next.as_deref().unwrap_or("never"),
-                            j.last_outcome.as_deref().unwrap_or("never run")
-                        )
-                    })
-                    .collect();
-                reply(
-                    chat,
-                    &format!(
-                        "{}\n\n/pause NAME · /resume NAME · /run NAME",
-                        lines.join("\n")
-                    ),
-                )
-            }
-            Err(e) => reply(chat, &format!("I could not read the jobs: {e}")),
+    /// A channel-neutral reply as messages: split to fit, the buttons
+    /// under the last part; nothing when there is nothing to say.
+    pub(crate) fn render(&self, chat: i64, r: chat_commands::Reply) -> Vec<OutMessage> {
+        if r.text.trim().is_empty() && r.buttons.is_empty() {
+            return Vec::new();
         }
-    }
-
-    pub(crate) async fn search(&self, chat: i64, q: &str) -> Vec<OutMessage> {
-        match self.memory().await.search(q, 5, &Filters::default()).await {
-            Ok(found) if found.hits.is_empty() => reply(chat, "Nothing I remember matches."),
-            Ok(found) => {
-                let tz = self.services.loaded.settings.general.timezone.0;
-                let lines: Vec<String> = found
-                    .hits
-                    .iter()
-                    .map(|h| {
-                        format!(
-                            "#{} ({}) {}",
-                            h.id,
-                            h.created_at.with_timezone(&tz).format("%Y-%m-%d"),
-                            h.text
-                        )
-                    })
-                    .collect();
-                reply(chat, &lines.join("\n"))
-            }
-            Err(e) => reply(chat, &format!("Search failed: {e}")),
+        let mut out = reply(chat, &r.text);
+        if let Some(last) = out.last_mut()
+            && !r.buttons.is_empty()
+        {
+            let rows: Vec<serde_json::Value> = r
+                .buttons
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|b| serde_json::json!({"text": b.label, "callback_data": b.data}))
+                        .collect()
+                })
+                .collect();
+            last.buttons = Some(serde_json::Value::Array(rows).to_string());
         }
-    }
-
-    pub(crate) async fn remember(&self, chat: i64, text: &str) -> Vec<OutMessage> {
-        let added = self
-            .memory()
-            .await
-            .add(AddMemory {
-                text: text.to_owned(),
-                created_at: None,
-                source: Some(CHANNEL.into()),
-                external_id: None,
-                metadata: None,
-            })
-            .await;
-        match added {
-            Ok(a) if a.new => reply(chat, &format!("Remembered #{}.", a.memory.id)),
-            Ok(a) => reply(chat, &format!("I already had that (#{}).", a.memory.id)),
-            Err(e) => reply(chat, &format!("I could not remember that: {e}")),
-        }
-    }
-
-    pub(crate) async fn project(&self, chat: i64, arg: &str) -> Vec<OutMessage> {
-        use openzero_app::projects::{AddProject, UpdateProject};
-        let (verb, rest) = arg.split_once(char::is_whitespace).unwrap_or((arg, ""));
-        let rest = rest.trim();
-        let done = |p: openzero_core::Project| {
-            format!(
-                "#{} {}: {}, {}% done",
-                p.id,
-                p.name,
-                p.status,
-                p.progress.get()
-            )
-        };
-        let result = match verb {
-            "add" if !rest.is_empty() => openzero_app::projects::add(
-                &*self.services.store,
-                AddProject {
-                    name: rest.to_owned(),
-                    ..AddProject::default()
-                },
-            )
-            .await
-            .map(|p| format!("Added {}", done(p))),
-            "done" if !rest.is_empty() => openzero_app::projects::update(
-                &*self.services.store,
-                rest,
-                UpdateProject {
-                    status: Some(openzero_core::Status::Completed),
-                    progress: openzero_core::Progress::try_from(100).ok(),
-                    ..UpdateProject::default()
-                },
-            )
-            .await
-            .map(|p| format!("Done: {}", done(p))),
-            "progress" => {
-                let (name, pct) = rest.rsplit_once(char::is_whitespace).unwrap_or((rest, ""));
-                match pct
-                    .trim_end_matches('%')
-                    .parse::<i64>()
-                    .ok()
-                    .and_then(|n| openzero_core::Progress::try_from(n).ok())
-                {
-                    Some(p) => openzero_app::projects::update(
-                        &*self.services.store,
-                        name.trim(),
-                        UpdateProject {
-                            progress: Some(p),
-                            ..UpdateProject::default()
-                        },
-                    )
-                    .await
-                    .map(|p| format!("Updated {}", done(p))),
-                    None => return reply(chat, "Usage: /project progress <name> <0-100>"),
-                }
-            }
-            _ => {
-                return reply(
-                    chat,
-                    "Usage: /project add <name> · /project done <name> · /project progress <name> <0-100>",
-                );
-            }
-        };
-        match result {
-            Ok(text) => reply(chat, &text),
-            Err(e) => reply(chat, &e.to_string()),
-        }
-    }
-
-    pub(crate) async fn health(&self, chat: i64) -> Vec<OutMessage> {
-        let parts = self.services.health().await;
-        let lines: Vec<String> = parts
-            .iter()
-            .map(|(name, c)| format!("{name}: {:?} – {}", c.status, c.detail).to_lowercase())
-            .collect();
-        reply(chat, &lines.join("\n"))
+        out
     }
 
     /// Free text: the agent answers, with a typing indicator meanwhile.
@@ -480,8 +227,15 @@ impl Telegram {
 
     /// Sends "typing…" every few seconds until aborted.
     pub(crate) fn typing(&self, chat: i64) -> tokio::task::JoinHandle<()> {
+        self.typing_after(chat, Duration::ZERO)
+    }
+
+    /// [`Self::typing`], starting only after `delay` (nothing shown for
+    /// what answers at once).
+    pub(crate) fn typing_after(&self, chat: i64, delay: Duration) -> tokio::task::JoinHandle<()> {
         let bot = self.bot.clone();
         tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
             loop {
                 let _ = bot.send_chat_action(ChatId(chat), ChatAction::Typing).await;
                 tokio::time::sleep(Duration::from_secs(4)).await;
@@ -579,64 +333,21 @@ impl Telegram {
             .collect()
     }
 
-    /// A tap on a mail rule proposal's button.
-    async fn on_rule_button(&self, chat: i64, add: bool, id: i64) -> (String, Vec<OutMessage>) {
-        let mail = openzero_app::mail::MailService::new(self.services.clone());
-        if add {
-            match mail
-                .confirm_rule(id, &format!("owner (telegram {chat})"))
-                .await
-            {
-                Ok(Some(r)) => {
-                    let t = format!("Added rule {}", r.label());
-                    ("Added.".into(), reply(chat, &t))
-                }
-                Ok(None) => ("That proposal is gone.".into(), Vec::new()),
-                Err(e) => (
-                    "It failed.".into(),
-                    reply(chat, &format!("The rule was not added: {e}")),
-                ),
-            }
-        } else {
-            match self.services.store.mail_rules_proposed().await {
-                Ok(p) if p.iter().any(|(r, _)| r.id == id) => {
-                    match self.services.store.mail_rule_remove(id).await {
-                        Ok(_) => (
-                            "Dropped.".into(),
-                            reply(chat, "Dropped: no rule was added."),
-                        ),
-                        Err(e) => ("It failed.".into(), reply(chat, &format!("{e}"))),
-                    }
-                }
-                Ok(_) => ("That proposal is gone.".into(), Vec::new()),
-                Err(e) => ("It failed.".into(), reply(chat, &format!("{e}"))),
-            }
-        }
-    }
-
     /// A tap on Send or Cancel: (the short answer shown, replies).
     pub(crate) async fn on_button(&self, chat: i64, data: &str) -> (String, Vec<OutMessage>) {
-        if data.starts_with("taskmv:") {
-            let tz = self.services.loaded.settings.general.timezone.0;
-            return match openzero_app::boards::move_by_button(&*self.services.store, data, tz).await
-            {
-                Ok(text) => ("Moved.".into(), reply(chat, &text)),
-                Err(e) => ("Not moved.".into(), reply(chat, &format!("Not moved: {e}"))),
-            };
+        let by = format!("owner (telegram {chat})");
+        if let Some((short, r)) = chat_commands::press(&self.services, data, &by).await {
+            return (short, self.render(chat, r));
         }
         let (verb, id) = data.split_once(':').unwrap_or((data, ""));
         let Ok(id) = id.parse::<i64>() else {
             return ("That button is not mine.".into(), Vec::new());
         };
-        if verb == "ruleadd" || verb == "ruledrop" {
-            return self.on_rule_button(chat, verb == "ruleadd", id).await;
-        }
         let decision = match verb {
             "grant" => Decision::Grant,
             "cancel" => Decision::Cancel,
             _ => return ("That button is not mine.".into(), Vec::new()),
         };
-        let by = format!("owner (telegram {chat})");
         let typing = self.typing(chat);
         let decided = think::decide(&self.services, id, decision, &by, None).await;
         typing.abort();

@@ -32,15 +32,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use openzero_app::agent::Chat;
+use openzero_app::chat_commands;
 use openzero_app::consent::{self, needs_consent};
-use openzero_app::memory::{AddMemory, MemoryService};
+use openzero_app::memory::MemoryService;
 use openzero_app::think::{self, Asked};
 use openzero_app::{AppError, Services};
 use openzero_config::Loaded;
 use openzero_core::commands;
 use openzero_core::consent::Decision;
 use openzero_core::llm::ChatModel;
-use openzero_core::memory::Filters;
 use openzero_store::{Incoming, OutMessage, Store, Thought};
 use teloxide_core::Bot;
 use teloxide_core::payloads::{
