@@ -374,3 +374,15 @@ pub async fn set_reminders(
     }
     Ok(out)
 }
+
+/// `serve`'s part: the reminders loop.
+pub fn serve_parts(services: &Arc<Services>, parts: &mut crate::serve_parts::Parts) {
+    let services = services.clone();
+    parts.worker("calendar-reminders", move |stop| {
+        let services = services.clone();
+        async move {
+            remind(services, stop).await;
+            Ok(())
+        }
+    });
+}

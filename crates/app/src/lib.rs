@@ -47,6 +47,7 @@ pub mod oauth_flow;
 pub mod planka_sync;
 pub mod projects;
 pub mod services;
+pub mod serve_parts;
 pub mod settings_edit;
 pub mod strava;
 pub mod think;

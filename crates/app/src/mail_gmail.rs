@@ -291,3 +291,24 @@ pub async fn watch(
     }
     Ok(())
 }
+
+/// `serve`'s part: the Gmail poller and the `gmail` health check when
+/// Gmail is connected (`openzero mail connect gmail`); `gmail` down when
+/// its grant cannot be used.
+pub fn serve_parts(services: &Arc<Services>, parts: &mut crate::serve_parts::Parts) {
+    let gmail = match gmail_client(&services.loaded) {
+        None => return,
+        Some(Ok((g, _))) => Arc::new(g),
+        Some(Err(e)) => {
+            use openzero_core::health::ComponentStatus;
+            crate::serve_parts::fixed(services, "gmail", ComponentStatus::Down, e);
+            return;
+        }
+    };
+    let health = Arc::new(MailHealth::new("gmail"));
+    services.add_check(health.clone());
+    let services = services.clone();
+    parts.worker("gmail-poller", move |stop| {
+        watch(services.clone(), gmail.clone(), health.clone(), stop)
+    });
+}

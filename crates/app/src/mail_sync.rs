@@ -666,3 +666,33 @@ async fn session(
         }
     }
 }
+
+/// `serve`'s part: one watcher per configured IMAP mailbox with its
+/// health check (`mail` disabled when there is none, down when an
+/// account's settings cannot be used).
+pub fn serve_parts(services: &Arc<Services>, parts: &mut crate::serve_parts::Parts) {
+    let accounts = imap_accounts(&services.loaded);
+    if accounts.is_empty() {
+        crate::serve_parts::fixed(
+            services,
+            "mail",
+            ComponentStatus::Disabled,
+            "not configured (set EMAIL_IMAP_HOST, EMAIL_IMAP_USER and EMAIL_IMAP_PASSWORD)",
+        );
+    }
+    for a in accounts {
+        let account = match a {
+            Ok(a) => a,
+            Err((name, e)) => {
+                crate::serve_parts::fixed(services, &name, ComponentStatus::Down, e);
+                continue;
+            }
+        };
+        let health = Arc::new(MailHealth::new(&account.health_name));
+        services.add_check(health.clone());
+        let services = services.clone();
+        parts.worker(format!("{}-watcher", account.health_name), move |stop| {
+            watch(services.clone(), account.clone(), health.clone(), stop)
+        });
+    }
+}

@@ -9,14 +9,15 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use openzero_app::AppError;
 pub mod supervisor;
 
 use openzero_app::Services;
+use openzero_app::serve_parts::{Endpoint, HookRequest, Method, Parts};
 use openzero_config::Loaded;
-use openzero_core::health::{Component, ComponentStatus, OverallStatus, overall};
+use openzero_core::health::{Component, OverallStatus, overall};
 use openzero_core::notify::Notifier;
 use openzero_store::Store;
 use serde::Serialize;
@@ -49,79 +50,64 @@ pub struct Health {
     pub components: BTreeMap<String, Component>,
 }
 
-/// The routes.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// The routes: `/health`, the dashboard's, and the endpoints the
+/// capabilities and channels contribute (see [`parts`]).
+pub fn router(state: AppState, endpoints: Vec<Endpoint>) -> Router {
+    let mut app = Router::new()
         .route("/health", get(health))
-        .route("/webhooks/planka", post(planka_webhook))
-        .route("/webhooks/strava", get(strava_check).post(strava_event))
         .with_state(state.clone())
-        .merge(openzero_web::routes(state.services, state.stop))
-}
-
-/// Planka's webhook calls: stored durably, then answered (see
-/// `openzero_app::planka_sync::follow`).
-async fn planka_webhook(
-    State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
-) -> axum::http::StatusCode {
-    use axum::http::StatusCode;
-    use openzero_app::planka_sync::follow::{Refused, receive};
-    let auth = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    match receive(
-        state.services.store.as_ref(),
-        &state.services.loaded,
-        auth,
-        &body,
-    )
-    .await
-    {
-        Ok(()) => StatusCode::OK,
-        Err(Refused::NotConfigured) => StatusCode::NOT_FOUND,
-        Err(Refused::BadToken) => StatusCode::UNAUTHORIZED,
-        Err(Refused::Unreadable) => StatusCode::BAD_REQUEST,
+        .merge(openzero_web::routes(state.services, state.stop));
+    for e in endpoints {
+        let mut methods = axum::routing::MethodRouter::new();
+        for m in &e.methods {
+            let handle = e.handle.clone();
+            let filter = match m {
+                Method::Get => axum::routing::MethodFilter::GET,
+                Method::Post => axum::routing::MethodFilter::POST,
+            };
+            let method = *m;
+            methods = methods.on(
+                filter,
+                move |headers: axum::http::HeaderMap,
+                      query: axum::extract::RawQuery,
+                      body: axum::body::Bytes| {
+                    let handle = handle.clone();
+                    async move { endpoint(&handle, method, &headers, query.0, body).await }
+                },
+            );
+        }
+        app = app.route(&e.path, methods);
     }
+    app
 }
 
-/// Strava's subscription check: the challenge echoed as JSON when the
-/// verify token is ours.
-async fn strava_check(
-    State(state): State<AppState>,
-    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+/// One contributed endpoint's call: the request read whole, the reply as
+/// its status and JSON body.
+async fn endpoint(
+    handle: &openzero_app::serve_parts::Handle,
+    method: Method,
+    headers: &axum::http::HeaderMap,
+    query: Option<String>,
+    body: axum::body::Bytes,
 ) -> axum::response::Response {
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
-    use openzero_app::strava::webhook::{Refused, verify};
-    match verify(
-        &state.services.loaded,
-        q.get("hub.mode").map(String::as_str),
-        q.get("hub.verify_token").map(String::as_str),
-        q.get("hub.challenge").map(String::as_str),
-    ) {
-        Ok(challenge) => Json(serde_json::json!({ "hub.challenge": challenge })).into_response(),
-        Err(Refused::NotConfigured) => StatusCode::NOT_FOUND.into_response(),
-        Err(Refused::BadToken) => StatusCode::FORBIDDEN.into_response(),
-        Err(_) => StatusCode::BAD_REQUEST.into_response(),
-    }
-}
-
-/// Strava's events: stored durably, then answered (see
-/// `openzero_app::strava::follow`).
-async fn strava_event(
-    State(state): State<AppState>,
-    body: axum::body::Bytes,
-) -> axum::http::StatusCode {
-    use axum::http::StatusCode;
-    use openzero_app::strava::webhook::{Refused, receive};
-    match receive(state.services.store.as_ref(), &state.services.loaded, &body).await {
-        Ok(()) => StatusCode::OK,
-        Err(Refused::NotConfigured) => StatusCode::NOT_FOUND,
-        Err(Refused::BadToken) => StatusCode::FORBIDDEN,
-        Err(Refused::Unreadable(_)) => StatusCode::BAD_REQUEST,
-        Err(Refused::NotStored) => StatusCode::INTERNAL_SERVER_ERROR,
+    let req = HookRequest {
+        method,
+        headers: headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        query: url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect(),
+        body: body.to_vec(),
+    };
+    let reply = handle(req).await;
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match reply.json {
+        Some(json) => (status, Json(json)).into_response(),
+        None => status.into_response(),
     }
 }
 
@@ -193,207 +179,13 @@ async fn schedule(
     Ok(())
 }
 
-type BotTask = tokio::task::JoinHandle<()>;
-
-/// Starts the Telegram channel when a bot token is configured, under the
-/// supervisor; registers its health either way.
-/// Starts one watcher per configured IMAP mailbox, and registers each
-/// one's health check (`mail` disabled when there is none).
-fn start_mail(
-    services: &Arc<Services>,
-    workers: &Workers,
-    stop: tokio::sync::watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    use openzero_app::mail_sync;
-    let fixed = |name: String, status, detail: String| {
-        Arc::new(openzero_core::health::Fixed {
-            name,
-            component: Component::new(status, detail, false),
-        })
-    };
-    let accounts = mail_sync::imap_accounts(&services.loaded);
-    if accounts.is_empty() {
-        services.add_check(fixed(
-            "mail".into(),
-            ComponentStatus::Disabled,
-            "not configured (set EMAIL_IMAP_HOST, EMAIL_IMAP_USER and EMAIL_IMAP_PASSWORD)"
-                .to_owned(),
-        ));
-    }
-    let mut tasks = Vec::new();
-    for a in accounts {
-        let account = match a {
-            Ok(a) => a,
-            Err((name, e)) => {
-                services.add_check(fixed(name, ComponentStatus::Down, e));
-                continue;
-            }
-        };
-        let health = Arc::new(mail_sync::MailHealth::new(&account.health_name));
-        services.add_check(health.clone());
-        let worker = format!("{}-watcher", account.health_name);
-        services.add_check(workers.check(&worker));
-        let (services, workers, stop) = (services.clone(), workers.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move {
-            let stop2 = stop.clone();
-            supervise(&worker, workers, stop, FIRST_BACKOFF, move || {
-                mail_sync::watch(
-                    services.clone(),
-                    account.clone(),
-                    health.clone(),
-                    stop2.clone(),
-                )
-            })
-            .await;
-        }));
-    }
-    tasks
-}
-
-/// Starts the Gmail poller when Gmail is connected (`openzero mail
-/// connect gmail`); registers the `gmail` health check when it is.
-fn start_gmail(
-    services: &Arc<Services>,
-    workers: &Workers,
-    stop: tokio::sync::watch::Receiver<bool>,
-) -> Option<tokio::task::JoinHandle<()>> {
-    use openzero_app::{mail_gmail, mail_sync};
-    let gmail = match mail_gmail::gmail_client(&services.loaded)? {
-        Ok((g, _)) => Arc::new(g),
-        Err(e) => {
-            services.add_check(Arc::new(openzero_core::health::Fixed {
-                name: "gmail".to_owned(),
-                component: Component::new(ComponentStatus::Down, e, false),
-            }));
-            return None;
-        }
-    };
-    let health = Arc::new(mail_sync::MailHealth::new("gmail"));
-    services.add_check(health.clone());
-    services.add_check(workers.check("gmail-poller"));
-    let (services, workers) = (services.clone(), workers.clone());
-    Some(tokio::spawn(async move {
-        let stop2 = stop.clone();
-        supervise("gmail-poller", workers, stop, FIRST_BACKOFF, move || {
-            mail_gmail::watch(
-                services.clone(),
-                gmail.clone(),
-                health.clone(),
-                stop2.clone(),
-            )
-        })
-        .await;
-    }))
-}
-
-/// Starts the Strava follower (webhook events → activities, feedback)
-/// when Strava is configured; registers the `strava` health check.
-fn start_strava(
-    services: &Arc<Services>,
-    workers: &Workers,
-    stop: tokio::sync::watch::Receiver<bool>,
-) -> Option<tokio::task::JoinHandle<()>> {
-    use openzero_app::strava;
-    let fixed = |status, detail: &str| {
-        Arc::new(openzero_core::health::Fixed {
-            name: "strava".to_owned(),
-            component: Component::new(status, detail.to_owned(), false),
-        })
-    };
-    match strava::client(&services.loaded) {
-        None => {
-            services.add_check(fixed(
-                ComponentStatus::Disabled,
-                "not configured (set STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET, then `openzero strava connect`)",
-            ));
-            return None;
-        }
-        Some(Err(e)) => {
-            services.add_check(fixed(ComponentStatus::Down, &e.to_string()));
-            return None;
-        }
-        Some(Ok(_)) => {}
-    }
-    if let Err(e) = strava::tokens(&services.loaded) {
-        tracing::warn!(error = %e, "strava: the kept grant cannot be read");
-    }
-    let health = Arc::new(strava::follow::StravaHealth::new(&services.loaded));
-    services.add_check(health.clone());
-    services.add_check(workers.check("strava-follower"));
-    let (services, workers) = (services.clone(), workers.clone());
-    Some(tokio::spawn(async move {
-        let stop2 = stop.clone();
-        supervise("strava-follower", workers, stop, FIRST_BACKOFF, move || {
-            strava::follow::watch(services.clone(), health.clone(), stop2.clone())
-        })
-        .await;
-    }))
-}
-
-fn start_telegram(
-    services: &Arc<Services>,
-    workers: &Workers,
-    stop: tokio::sync::watch::Receiver<bool>,
-) -> Option<(BotTask, Arc<openzero_telegram::Telegram>)> {
-    let fixed = |status, detail: String| {
-        Arc::new(openzero_core::health::Fixed {
-            name: openzero_telegram::CHANNEL.to_owned(),
-            component: Component::new(status, detail, false),
-        })
-    };
-    let t = &services.loaded.settings.telegram;
-    let Some(token) = t.bot_token.as_ref() else {
-        services.add_check(fixed(
-            ComponentStatus::Disabled,
-            "not configured (set TELEGRAM_BOT_TOKEN and TELEGRAM_ALLOWED_USER_ID)".to_owned(),
-        ));
-        return None;
-    };
-    let webhook =
-        (t.mode == openzero_config::TelegramMode::Webhook).then(|| openzero_telegram::Webhook {
-            url: t.webhook_url.clone().unwrap_or_default(),
-            secret: t
-                .webhook_secret
-                .as_ref()
-                .map(|s| s.expose().to_owned())
-                .unwrap_or_default(),
-        });
-    let cfg = openzero_telegram::Config {
-        token: token.expose().to_owned(),
-        owners: t.allowed_user_ids.clone(),
-        api_base_url: t.api_base_url.clone(),
-        poll_timeout: 25,
-        webhook,
-    };
-    match openzero_telegram::Telegram::new(cfg, services.clone()) {
-        Ok(bot) => {
-            services.add_check(workers.check(openzero_telegram::CHANNEL));
-            let (worker, workers) = (bot.clone(), workers.clone());
-            let task = tokio::spawn(async move {
-                let stopped = stop.clone();
-                supervise(
-                    openzero_telegram::CHANNEL,
-                    workers,
-                    stop,
-                    FIRST_BACKOFF,
-                    move || {
-                        let (bot, stop) = (worker.clone(), stopped.clone());
-                        async move {
-                            bot.run(stop).await;
-                            Ok(())
-                        }
-                    },
-                )
-                .await;
-            });
-            Some((task, bot))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "telegram not started");
-            services.add_check(fixed(ComponentStatus::Down, e.to_string()));
-            None
-        }
-    }
+/// Every worker and endpoint `serve` runs: the capabilities' (one line
+/// each in `openzero_app::serve_parts::contribute`) and the channels'.
+pub fn parts(services: &Arc<Services>) -> Parts {
+    let mut parts = Parts::default();
+    openzero_app::serve_parts::contribute(services, &mut parts);
+    openzero_telegram::serve_parts(services, &mut parts);
+    parts
 }
 
 /// The composition root: opens the configured store (migrating it) and
@@ -466,54 +258,26 @@ pub async fn run(
             }
         })
     });
-    let backup_watch = tokio::spawn(openzero_app::backup::jobs::watch(
-        services.clone(),
-        stop_rx.clone(),
-    ));
-    let telegram = start_telegram(&services, &workers, stop_rx.clone());
-    let mail = start_mail(&services, &workers, stop_rx.clone());
-    let gmail = start_gmail(&services, &workers, stop_rx.clone());
-    let strava = start_strava(&services, &workers, stop_rx.clone());
-    // Calendar reminders, restarted by the supervisor if the loop dies.
-    let reminders = {
-        let (services, workers, stop) = (services.clone(), workers.clone(), stop_rx.clone());
-        let stop2 = stop.clone();
-        tokio::spawn(async move {
-            supervise(
-                "calendar-reminders",
-                workers,
-                stop,
-                FIRST_BACKOFF,
-                move || {
-                    let (services, stop) = (services.clone(), stop2.clone());
-                    async move {
-                        openzero_app::calendar::remind(services, stop).await;
-                        Ok(())
-                    }
-                },
-            )
-            .await;
-        })
-    };
-    // Boards kept in step with Planka (when configured), restarted by the
-    // supervisor if the loop dies.
-    let planka = openzero_app::planka_sync::login_of(&loaded)
-        .ok()
-        .flatten()
-        .map(|_| {
-            let (services, workers, stop) = (services.clone(), workers.clone(), stop_rx.clone());
-            let stop2 = stop.clone();
+    let Parts {
+        workers: contributed,
+        endpoints,
+    } = parts(&services);
+    let mut running = Vec::new();
+    for w in contributed {
+        services.add_check(workers.check(&w.name));
+        let (workers, stop) = (workers.clone(), stop_rx.clone());
+        running.push((
+            w.name.clone(),
             tokio::spawn(async move {
-                supervise("planka-sync", workers, stop, FIRST_BACKOFF, move || {
-                    let (services, stop) = (services.clone(), stop2.clone());
-                    async move {
-                        openzero_app::planka_sync::follow::follow(services, stop).await;
-                        Ok(())
-                    }
+                let start = w.start.clone();
+                let stop2 = stop.clone();
+                supervise(&w.name, workers, stop, FIRST_BACKOFF, move || {
+                    start(stop2.clone())
                 })
                 .await;
-            })
-        });
+            }),
+        ));
+    }
     services.add_check(workers.check("scheduler"));
     let web_stop = stop_rx.clone();
     let scheduler = {
@@ -525,20 +289,13 @@ pub async fn run(
             .await;
         })
     };
-    let mut app = router(AppState {
-        services: services.clone(),
-        stop: web_stop,
-    });
-    // Routes the channels contribute (Telegram's webhook).
-    let bot_task = match telegram {
-        Some((task, bot)) => {
-            if let Some(routes) = bot.routes() {
-                app = app.merge(routes);
-            }
-            Some(task)
-        }
-        None => None,
-    };
+    let app = router(
+        AppState {
+            services: services.clone(),
+            stop: web_stop,
+        },
+        endpoints,
+    );
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -546,27 +303,18 @@ pub async fn run(
         })
         .await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), scheduler).await;
-    for m in mail
-        .into_iter()
-        .chain(gmail)
-        .chain(strava)
-        .chain([reminders])
-        .chain(planka)
-    {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), m).await;
-    }
-    if let Some(r) = releaser {
-        r.abort();
-    }
-    backup_watch.abort();
-    if let Some(task) = bot_task {
-        // The bot finishes the update in hand; what is queued stays queued.
+    // Each worker finishes what it has in hand (the bot its update; what is
+    // queued stays queued).
+    for (name, task) in running {
         if tokio::time::timeout(std::time::Duration::from_secs(30), task)
             .await
             .is_err()
         {
-            tracing::warn!("telegram did not stop within 30 s");
+            tracing::warn!(worker = %name, "did not stop within 30 s");
         }
+    }
+    if let Some(r) = releaser {
+        r.abort();
     }
     tracing::info!("shutting down: closing storage");
     store.close().await;

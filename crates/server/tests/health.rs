@@ -99,10 +99,13 @@ async fn health_is_down_when_storage_breaks_under_a_running_server() {
     })
     .unwrap();
     let store = openzero_app::open_store(&loaded).await.unwrap();
-    let app = openzero_server::router(openzero_server::AppState {
-        services: openzero_server::services_over(loaded, store.clone()),
-        stop: tokio::sync::watch::channel(false).1,
-    });
+    let app = openzero_server::router(
+        openzero_server::AppState {
+            services: openzero_server::services_over(loaded, store.clone()),
+            stop: tokio::sync::watch::channel(false).1,
+        },
+        Vec::new(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum_serve(listener, app).await });
@@ -144,4 +147,90 @@ async fn health_is_degraded_without_the_embedding_model() {
     assert!(llm.contains("fetch-models"), "{llm}");
     tx.send(()).unwrap();
     server.await.unwrap().unwrap();
+}
+
+/// A capability's endpoint is mounted from its contribution alone: the
+/// server answers it with the capability's status and JSON, decodes the
+/// query, passes the headers, and refuses other methods.
+#[tokio::test]
+async fn contributed_endpoints_and_workers_are_served_without_the_server_knowing_them() {
+    use openzero_app::serve_parts::{HookReply, Method, Parts};
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = load(&Inputs {
+        data_dir: Some(dir.path().to_owned()),
+        ..Default::default()
+    })
+    .unwrap();
+    let store = openzero_app::open_store(&loaded).await.unwrap();
+    let services = openzero_server::services_over(loaded, store.clone());
+
+    // What serve runs on the embedded defaults: the always-on loops and the
+    // webhooks (which answer 404 until configured), no Telegram.
+    let defaults = openzero_server::parts(&services);
+    let names: Vec<&str> = defaults.workers.iter().map(|w| w.name.as_str()).collect();
+    assert!(names.contains(&"calendar-reminders"), "{names:?}");
+    assert!(names.contains(&"backup-watch"), "{names:?}");
+    assert!(!names.contains(&"telegram"), "{names:?}");
+    let paths: Vec<&str> = defaults.endpoints.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"/webhooks/strava"), "{paths:?}");
+    assert!(paths.contains(&"/webhooks/planka"), "{paths:?}");
+
+    let mut parts = Parts::default();
+    parts.endpoint("/webhooks/ping", &[Method::Get], |req| async move {
+        HookReply {
+            status: 202,
+            json: Some(serde_json::json!({
+                "echo": req.query("say"),
+                "who": req.header("X-Who"),
+            })),
+        }
+    });
+    let mut endpoints = parts.endpoints;
+    endpoints.extend(defaults.endpoints);
+    let app = openzero_server::router(
+        openzero_server::AppState {
+            services,
+            stop: tokio::sync::watch::channel(false).1,
+        },
+        endpoints,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum_serve(listener, app).await });
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("http://{addr}/webhooks/ping?say=hello%20there&x=1"))
+        .header("x-who", "planka")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"echo": "hello there", "who": "planka"})
+    );
+    let r = client
+        .post(format!("http://{addr}/webhooks/ping"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    // Strava's check is the capability's: not configured, no such hook.
+    let r = client
+        .get(format!(
+            "http://{addr}/webhooks/strava?hub.mode=subscribe&hub.verify_token=x&hub.challenge=y"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // The health page sees the endpoints' neighbours unchanged.
+    let r = client
+        .get(format!("http://{addr}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    store.close().await;
 }

@@ -284,3 +284,65 @@ impl Telegram {
         tracing::info!("telegram: stopped");
     }
 }
+
+/// `serve`'s part: when a bot token is configured, the bot (polling or
+/// its webhook's handling loop) as a supervised worker and, in webhook
+/// mode, its endpoint; its health (`telegram` disabled without a token,
+/// down when the settings cannot be used) either way.
+pub fn serve_parts(services: &Arc<Services>, parts: &mut openzero_app::serve_parts::Parts) {
+    use openzero_app::serve_parts::{HookReply, Method, fixed};
+    use openzero_core::health::ComponentStatus;
+    let t = &services.loaded.settings.telegram;
+    let Some(token) = t.bot_token.as_ref() else {
+        fixed(
+            services,
+            CHANNEL,
+            ComponentStatus::Disabled,
+            "not configured (set TELEGRAM_BOT_TOKEN and TELEGRAM_ALLOWED_USER_ID)",
+        );
+        return;
+    };
+    let webhook = (t.mode == openzero_config::TelegramMode::Webhook).then(|| Webhook {
+        url: t.webhook_url.clone().unwrap_or_default(),
+        secret: t
+            .webhook_secret
+            .as_ref()
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_default(),
+    });
+    let cfg = Config {
+        token: token.expose().to_owned(),
+        owners: t.allowed_user_ids.clone(),
+        api_base_url: t.api_base_url.clone(),
+        poll_timeout: 25,
+        webhook,
+    };
+    let bot = match Telegram::new(cfg, services.clone()) {
+        Ok(bot) => bot,
+        Err(e) => {
+            tracing::error!(error = %e, "telegram not started");
+            fixed(services, CHANNEL, ComponentStatus::Down, e.to_string());
+            return;
+        }
+    };
+    if let Some(path) = bot.webhook_path() {
+        let hook = bot.clone();
+        parts.endpoint(path, &[Method::Post], move |req| {
+            let bot = hook.clone();
+            async move {
+                let secret = req.header("x-telegram-bot-api-secret-token");
+                match bot.accept_webhook(secret, &req.body).await {
+                    Ok(()) => HookReply::status(200),
+                    Err(code) => HookReply::status(code),
+                }
+            }
+        });
+    }
+    parts.worker(CHANNEL, move |stop| {
+        let bot = bot.clone();
+        async move {
+            bot.run(stop).await;
+            Ok(())
+        }
+    });
+}

@@ -46,31 +46,6 @@ impl Telegram {
         self.cfg.webhook.as_ref().map(Webhook::path)
     }
 
-    /// The HTTP routes this channel adds to the server: the webhook, in
-    /// webhook mode (none for long polling).
-    pub fn routes(self: &Arc<Self>) -> Option<axum::Router> {
-        let path = self.webhook_path()?;
-        let bot = self.clone();
-        Some(axum::Router::new().route(
-            &path,
-            axum::routing::post(
-                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                    let bot = bot.clone();
-                    async move {
-                        let secret = headers
-                            .get("x-telegram-bot-api-secret-token")
-                            .and_then(|v| v.to_str().ok());
-                        match bot.accept_webhook(secret, &body).await {
-                            Ok(()) => axum::http::StatusCode::OK,
-                            Err(code) => axum::http::StatusCode::from_u16(code)
-                                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
-                        }
-                    }
-                },
-            ),
-        ))
-    }
-
     /// Long-polls `getUpdates` from the stored offset, storing every update
     /// before the next call acknowledges it.
     pub(crate) async fn poll(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {

@@ -229,3 +229,15 @@ pub async fn watch(services: Arc<Services>, mut stop: tokio::sync::watch::Receiv
         }
     }
 }
+
+/// `serve`'s part: the overdue-backup alert.
+pub fn serve_parts(services: &Arc<Services>, parts: &mut crate::serve_parts::Parts) {
+    let services = services.clone();
+    parts.worker("backup-watch", move |stop| {
+        let services = services.clone();
+        async move {
+            watch(services, stop).await;
+            Ok(())
+        }
+    });
+}

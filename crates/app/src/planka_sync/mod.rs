@@ -572,3 +572,44 @@ async fn pair_lists(
         remote_list,
     })
 }
+
+/// `serve`'s part: Planka's webhook at `/webhooks/planka` (stored before
+/// it is answered), and when Planka is configured the loop keeping the
+/// boards in step.
+pub fn serve_parts(
+    services: &std::sync::Arc<crate::Services>,
+    parts: &mut crate::serve_parts::Parts,
+) {
+    use crate::serve_parts::{HookReply, Method};
+    let hook = services.clone();
+    parts.endpoint("/webhooks/planka", &[Method::Post], move |req| {
+        let services = hook.clone();
+        async move {
+            use follow::Refused;
+            let received = follow::receive(
+                services.store.as_ref(),
+                &services.loaded,
+                req.header("authorization"),
+                &req.body,
+            )
+            .await;
+            HookReply::status(match received {
+                Ok(()) => 200,
+                Err(Refused::NotConfigured) => 404,
+                Err(Refused::BadToken) => 401,
+                Err(Refused::Unreadable) => 400,
+            })
+        }
+    });
+    if !matches!(login_of(&services.loaded), Ok(Some(_))) {
+        return;
+    }
+    let services = services.clone();
+    parts.worker("planka-sync", move |stop| {
+        let services = services.clone();
+        async move {
+            follow::follow(services, stop).await;
+            Ok(())
+        }
+    });
+}

@@ -362,3 +362,74 @@ pub enum StravaFetchError {
     #[error("{0}")]
     Other(String),
 }
+
+/// `serve`'s part: Strava's webhook at `/webhooks/strava` (the
+/// subscription check and the events, stored before they are answered),
+/// and when Strava is configured the follower (events → activities,
+/// feedback) with the `strava` health check.
+pub fn serve_parts(services: &std::sync::Arc<Services>, parts: &mut crate::serve_parts::Parts) {
+    use crate::serve_parts::{HookReply, Method, fixed};
+    use openzero_core::health::ComponentStatus;
+    let hook = services.clone();
+    parts.endpoint(
+        "/webhooks/strava",
+        &[Method::Get, Method::Post],
+        move |req| {
+            let services = hook.clone();
+            async move {
+                use webhook::Refused;
+                if req.method == Method::Get {
+                    let checked = webhook::verify(
+                        &services.loaded,
+                        req.query("hub.mode"),
+                        req.query("hub.verify_token"),
+                        req.query("hub.challenge"),
+                    );
+                    return match checked {
+                        Ok(challenge) => HookReply {
+                            status: 200,
+                            json: Some(serde_json::json!({ "hub.challenge": challenge })),
+                        },
+                        Err(Refused::NotConfigured) => HookReply::status(404),
+                        Err(Refused::BadToken) => HookReply::status(403),
+                        Err(_) => HookReply::status(400),
+                    };
+                }
+                let received =
+                    webhook::receive(services.store.as_ref(), &services.loaded, &req.body).await;
+                HookReply::status(match received {
+                    Ok(()) => 200,
+                    Err(Refused::NotConfigured) => 404,
+                    Err(Refused::BadToken) => 403,
+                    Err(Refused::Unreadable(_)) => 400,
+                    Err(Refused::NotStored) => 500,
+                })
+            }
+        },
+    );
+    match client(&services.loaded) {
+        None => {
+            fixed(
+                services,
+                "strava",
+                ComponentStatus::Disabled,
+                "not configured (set STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET, then `openzero strava connect`)",
+            );
+            return;
+        }
+        Some(Err(e)) => {
+            fixed(services, "strava", ComponentStatus::Down, e.to_string());
+            return;
+        }
+        Some(Ok(_)) => {}
+    }
+    if let Err(e) = tokens(&services.loaded) {
+        tracing::warn!(error = %e, "strava: the kept grant cannot be read");
+    }
+    let health = std::sync::Arc::new(follow::StravaHealth::new(&services.loaded));
+    services.add_check(health.clone());
+    let services = services.clone();
+    parts.worker("strava-follower", move |stop| {
+        follow::watch(services.clone(), health.clone(), stop)
+    });
+}
