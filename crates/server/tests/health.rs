@@ -234,3 +234,50 @@ async fn contributed_endpoints_and_workers_are_served_without_the_server_knowing
     assert_eq!(r.status(), 200);
     store.close().await;
 }
+
+/// The ping capability, added by new files and registration lines only,
+/// is reached from chat, the scheduler, `/health` and HTTP.
+#[tokio::test]
+async fn the_ping_capability_answers_everywhere_it_registered() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = load(&Inputs {
+        data_dir: Some(dir.path().to_owned()),
+        ..Default::default()
+    })
+    .unwrap();
+    let store = openzero_app::open_store(&loaded).await.unwrap();
+    let services = openzero_server::services_over(loaded.clone(), store.clone());
+    let jobs = openzero_app::jobs::registry(&loaded).unwrap();
+    assert!(jobs.iter().any(|j| j.name == "ping"));
+    let said = openzero_app::chat_commands::answer(&services, "ping", "", "telegram", "owner")
+        .await
+        .unwrap();
+    assert_eq!(said.text, "pong (no ping yet)");
+    assert!(openzero_core::commands::help().contains("/ping"));
+    let parts = openzero_server::parts(&services);
+    let app = openzero_server::router(
+        openzero_server::AppState {
+            services: services.clone(),
+            stop: tokio::sync::watch::channel(false).1,
+        },
+        parts.endpoints,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum_serve(listener, app).await });
+    let pong: serde_json::Value = reqwest::get(format!("http://{addr}/webhooks/ping"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pong["pong"], true);
+    let health: serde_json::Value = reqwest::get(format!("http://{addr}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["components"]["ping"]["detail"], "pong", "{health}");
+    store.close().await;
+}
