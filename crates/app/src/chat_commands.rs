@@ -164,7 +164,6 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("pause", |c| Box::pin(pause(c))),
     ("resume", |c| Box::pin(pause(c))),
     ("run", |c| Box::pin(run(c))),
-    ("ping", |c| Box::pin(crate::ping::chat(c))),
 ];
 
 /// A button press as a handler sees it.

@@ -78,7 +78,6 @@ pub fn registry(loaded: &Loaded) -> Result<Vec<Job>, AppError> {
     all.extend(crate::strava::harvest::jobs(loaded)?);
     all.extend(crate::training_report::jobs(loaded)?);
     all.extend(crate::memory_consolidate::jobs(loaded)?);
-    all.extend(crate::ping::jobs(loaded)?);
     Ok(all)
 }
 

@@ -44,7 +44,6 @@ pub mod memory_index;
 pub mod memory_search;
 pub mod news;
 pub mod oauth_flow;
-pub mod ping;
 pub mod planka_sync;
 pub mod projects;
 pub mod services;

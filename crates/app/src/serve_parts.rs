@@ -152,7 +152,6 @@ pub fn contribute(services: &Arc<Services>, parts: &mut Parts) {
     crate::calendar::serve_parts(services, parts);
     crate::planka_sync::serve_parts(services, parts);
     crate::backup::jobs::serve_parts(services, parts);
-    crate::ping::serve_parts(services, parts);
 }
 
 /// A fixed health component for a capability that is off or broken.

@@ -104,7 +104,6 @@ pub const COMMANDS: &[Command] = &[
         "",
         "a one-time link to sign in to the dashboard",
     ),
-    c("ping", &[], "", "pong, and when I last pinged"),
     c("help", &["start"], "", "what I can do"),
 ];
 
