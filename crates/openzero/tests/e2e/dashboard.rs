@@ -385,6 +385,49 @@ async fn only_the_owner_gets_in_and_every_change_needs_the_token() {
 
 use predicates::prelude::PredicateBooleanExt;
 
+/// The dashboard's chat answers `/commands` from the same table and
+/// handlers as Telegram: the answer is shown, the change is made, and the
+/// conversation keeps only what was said to Z.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_commands_answer_on_the_dashboard_as_on_telegram() {
+    let oz = Oz::new();
+    oz.ok(&["init"]);
+    set_password(&oz);
+    let served = serve(&oz);
+    let mut b = Browser::new(&served.url);
+    b.login(PASSWORD).await;
+    let mut say = async |text: &str| {
+        let csrf = b.csrf("/chat").await;
+        let (status, _, body) = b.post("/chat", &[("csrf", &csrf), ("text", text)]).await;
+        assert_eq!(status, StatusCode::OK, "{text}: {body}");
+        body
+    };
+    let page = say("/tasks").await;
+    assert!(page.contains("No open tasks"), "{page}");
+    let page = say("/project add Garden shed").await;
+    assert!(page.contains("Added #1 Garden shed"), "{page}");
+    let page = say("/project").await;
+    assert!(page.contains("Usage: /project add"), "{page}");
+    let page = say("/memory").await;
+    assert!(page.contains("What should I look for?"), "{page}");
+    let page = say("/frobnicate").await;
+    assert!(page.contains("know /frobnicate"), "{page}");
+    assert!(page.contains("/tasks"), "the help follows: {page}");
+    oz.ok(&["project", "list"])
+        .stdout(predicates::str::contains("Garden shed"));
+    // With script: the answer arrives as the stream's end.
+    let csrf = b.csrf("/chat").await;
+    let (status, _, body) = b
+        .post("/chat/stream", &[("csrf", &csrf), ("text", "/help")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("event: done"), "{body}");
+    assert!(body.contains("/project"), "{body}");
+    // Commands are not the conversation: the page shows none of them.
+    let (_, _, page) = b.get("/chat").await;
+    assert!(!page.contains("Garden shed"), "{page}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_passwords_lock_sign_in_and_z_tells_the_owner() {
     let (api, fake) = telegram::start_fake().await;

@@ -2,6 +2,9 @@
 //! (`app::agent::Chat`, channel `dashboard`); the answer streams into the
 //! page as the model writes it. With a cloud model the message is held as a
 //! thought and shown on Thoughts for Send / Cancel, exactly as elsewhere.
+//! A `/command` is answered from the same table and handlers as on
+//! Telegram (`app::chat_commands`); its answer is shown, not kept in the
+//! conversation.
 
 use std::convert::Infallible;
 
@@ -42,6 +45,15 @@ struct Page {
 }
 
 async fn page(State(web): State<Web>, owner: Owner) -> Result<Response, PageError> {
+    let turns = turns(&web).await?;
+    Ok(owner.page(&Page {
+        layout: owner.layout("/chat"),
+        turns,
+    }))
+}
+
+/// The conversation's last turns, oldest first.
+async fn turns(web: &Web) -> Result<Vec<Said>, PageError> {
     let tz = web.services.tz();
     let turns = web
         .services
@@ -62,10 +74,7 @@ async fn page(State(web): State<Web>, owner: Owner) -> Result<Response, PageErro
             })
         })
         .collect();
-    Ok(owner.page(&Page {
-        layout: owner.layout("/chat"),
-        turns,
-    }))
+    Ok(turns)
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +87,42 @@ enum Outcome {
     /// Held for consent: the thought's number.
     Held(i64),
     Answered(String),
+    /// A command's answer (not part of the conversation).
+    Command(String),
+}
+
+/// A `/command`'s outcome, `None` for text for Z.
+async fn command(web: &Web, text: &str) -> Option<Outcome> {
+    use openzero_core::commands::{self, Parsed};
+    let s = &web.services;
+    Some(match commands::parse(text) {
+        Parsed::Text(_) => return None,
+        Parsed::Unknown(name) => {
+            Outcome::Command(format!("I don't know /{name}.\n\n{}", commands::help()))
+        }
+        Parsed::Command {
+            name: "think", arg, ..
+        } if !arg.is_empty() => {
+            use openzero_app::think::{Asked, ask};
+            match ask(s, CHANNEL, arg, None).await {
+                Ok(Asked::Answered(text)) => Outcome::Answered(text),
+                Ok(Asked::Held(t)) => Outcome::Held(t.id),
+                Err(e) => Outcome::Command(format!("I could not prepare that: {e}")),
+            }
+        }
+        Parsed::Command { name, typed, arg } => {
+            match openzero_app::chat_commands::answer(s, name, arg, CHANNEL, "owner (dashboard)")
+                .await
+            {
+                Some(r) if r.text.trim().is_empty() => Outcome::Command("Done.".into()),
+                Some(r) => Outcome::Command(r.text),
+                None => Outcome::Command(match commands::find(name) {
+                    Some(c) if !c.asks.is_empty() && arg.is_empty() => c.asks.to_owned(),
+                    _ => format!("/{typed} is not available here."),
+                }),
+            }
+        }
+    })
 }
 
 async fn turn(
@@ -85,6 +130,9 @@ async fn turn(
     text: &str,
     deltas: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 ) -> Result<Outcome, PageError> {
+    if let Some(done) = command(web, text).await {
+        return Ok(done);
+    }
     let s = &web.services;
     let model = s
         .chat_model()
@@ -128,6 +176,26 @@ async fn send(State(web): State<Web>, c: Change<Message>) -> Result<Response, Pa
             &format!("That would go to a cloud model: thought #{id} waits for your Send below."),
         ),
         Outcome::Answered(_) => done("/chat", "Z answered."),
+        Outcome::Command(answer) => {
+            // Shown under the conversation, once (a command's answer is
+            // not part of it).
+            let mut turns = turns(&web).await?;
+            let at = super::local(web.services.tz(), openzero_app::clock::now());
+            turns.push(Said {
+                who: "you",
+                text: c.form.text.clone(),
+                at: at.clone(),
+            });
+            turns.push(Said {
+                who: "Z",
+                text: answer,
+                at,
+            });
+            c.owner.page(&Page {
+                layout: c.owner.layout("/chat"),
+                turns,
+            })
+        }
     })
 }
 
@@ -164,7 +232,7 @@ async fn stream(State(web): State<Web>, c: Change<Message>) -> Result<Response, 
         // Every piece is out before the end.
         let _ = forward.await;
         let last = match result {
-            Ok(Outcome::Answered(a)) => sse("done", &a),
+            Ok(Outcome::Answered(a) | Outcome::Command(a)) => sse("done", &a),
             Ok(Outcome::Held(id)) => sse("held", &id.to_string()),
             Err(PageError(_, e)) => sse("error", &e),
         };
