@@ -712,6 +712,34 @@ pub async fn chat_list(services: &crate::Services) -> Result<String, AppError> {
     Ok(format!("Open tasks\n{}", lines.join("\n")))
 }
 
+/// The briefing's tasks: those due in the morning briefing, the week's in
+/// the weekly review.
+pub async fn briefing_part(
+    services: &std::sync::Arc<crate::Services>,
+    kind: openzero_core::briefing::Kind,
+    now: DateTime<Tz>,
+) -> Result<crate::briefings::Part, AppError> {
+    use crate::briefings::Part;
+    use openzero_core::briefing::{Kind, Place};
+    let store = &*services.store;
+    let utc = now.with_timezone(&Utc);
+    Ok(match kind {
+        Kind::Daily => Part::section(
+            "Tasks due",
+            briefing_lines(store, now.timezone(), utc).await?,
+            Place::Lead,
+            30,
+        ),
+        Kind::Weekly => Part::section(
+            "Tasks this week",
+            week_lines(store, utc).await?,
+            Place::Tail,
+            10,
+        ),
+        Kind::Monthly => Part::default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

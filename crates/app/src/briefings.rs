@@ -1,18 +1,21 @@
 //! The briefings capability: the morning briefing and the weekly and
 //! monthly reviews, composed from what OpenZero holds, phrased by a local
 //! model when one keeps every fact, stored, and delivered through the
-//! notifiers. Registers its three jobs with [`jobs`].
+//! notifiers. Registers its three jobs with [`jobs`]. Each capability
+//! brings its sections through one line in [`SOURCES`].
 //!
 //! **Invariants:** a briefing is phrased only by a local model (the
 //! structured text is delivered if that fails), is always stored, and
 //! records the items it carried so the next one does not repeat them.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use openzero_config::Loaded;
-use openzero_core::briefing::{self, Inputs, Kind};
+use openzero_core::briefing::{self, Inputs, Kind, Place, Section};
 use openzero_core::llm::{ChatModel, ChatRequest, Locality};
 use openzero_core::memory::Memory;
 
@@ -25,6 +28,55 @@ const RECALL_YEARS: i32 = 10;
 
 /// A briefing takes at most ~2 minutes (the model's phrasing is cut at two).
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// What a capability adds to a briefing of some kind: its sections and
+/// the keys of the items they carry (recorded when delivered, so a later
+/// briefing can leave out what it already said).
+#[derive(Debug, Default)]
+pub struct Part {
+    pub sections: Vec<Section>,
+    pub items: Vec<String>,
+}
+
+impl Part {
+    /// One section (none when it has no lines).
+    pub fn section(heading: &str, lines: Vec<String>, place: Place, rank: u8) -> Self {
+        Part {
+            sections: vec![Section::new(heading, lines, place, rank)],
+            items: Vec::new(),
+        }
+    }
+}
+
+/// A capability's part, for a kind of briefing at a local time.
+pub type PartOf<'a> = Pin<Box<dyn Future<Output = Result<Part, AppError>> + Send + 'a>>;
+
+/// A capability's briefing source.
+pub type Source = for<'a> fn(&'a Arc<Services>, Kind, DateTime<chrono_tz::Tz>) -> PartOf<'a>;
+
+/// Every capability's sections, by name: one line each. A source that
+/// fails is named in the briefing ("could not be read") and the rest goes
+/// out.
+pub const SOURCES: &[(&str, Source)] = &[
+    ("calendar", |s, k, now| {
+        Box::pin(crate::calendar::briefing_part(s, k, now))
+    }),
+    ("mail", |s, k, now| {
+        Box::pin(crate::mail::briefing_part(s, k, now))
+    }),
+    ("tasks", |s, k, now| {
+        Box::pin(crate::boards::briefing_part(s, k, now))
+    }),
+    ("news", |s, k, now| {
+        Box::pin(crate::news::briefing_part(s, k, now))
+    }),
+    ("money", |s, k, now| {
+        Box::pin(crate::finance::briefing_part(s, k, now))
+    }),
+    ("training", |s, k, now| {
+        Box::pin(crate::training_feedback::briefing_part(s, k, now))
+    }),
+];
 
 /// The briefing jobs, with their schedules from `schedule.*`.
 pub fn jobs(loaded: &Loaded) -> Result<Vec<Job>, AppError> {
@@ -111,6 +163,16 @@ impl Briefings {
     /// The briefing of `kind` as it would be delivered now: structured, then
     /// phrased by the local model when one answers within two minutes.
     pub async fn compose(&self, kind: Kind, phrase: bool) -> Result<Composed, AppError> {
+        self.compose_from(kind, phrase, SOURCES).await
+    }
+
+    /// [`Self::compose`] with these capabilities' sections.
+    async fn compose_from(
+        &self,
+        kind: Kind,
+        phrase: bool,
+        sources: &[(&str, Source)],
+    ) -> Result<Composed, AppError> {
         let tz = self.services.loaded.settings.general.timezone.0;
         let now = clock::now().with_timezone(&tz);
         let projects = crate::projects::list(&*self.services.store).await?;
@@ -139,58 +201,33 @@ impl Briefings {
         } else {
             HashMap::new()
         };
-        let (mail, mail_items) = if kind == Kind::Daily {
-            crate::mail::MailService::new(self.services.clone())
-                .briefing_lines()
-                .await?
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        let calendar = match kind {
-            Kind::Daily | Kind::Weekly => {
-                crate::calendar::briefing_lines(
-                    &*self.services.store,
-                    tz,
-                    now.with_timezone(&Utc),
-                    kind == Kind::Weekly,
-                )
-                .await?
+        let mut sections = Vec::new();
+        let mut extra_items = Vec::new();
+        let mut unread = Vec::new();
+        for (name, source) in sources {
+            match source(&self.services, kind, now).await {
+                Ok(part) => {
+                    sections.extend(part.sections);
+                    extra_items.extend(part.items);
+                }
+                Err(e) => {
+                    tracing::warn!(source = name, error = %e, "a briefing section could not be read");
+                    unread.push(format!("{name}: {e}"));
+                }
             }
-            Kind::Monthly => Vec::new(),
-        };
-        let tasks = match kind {
-            Kind::Daily => {
-                crate::boards::briefing_lines(&*self.services.store, tz, now.with_timezone(&Utc))
-                    .await?
-            }
-            Kind::Weekly => {
-                crate::boards::week_lines(&*self.services.store, now.with_timezone(&Utc)).await?
-            }
-            Kind::Monthly => Vec::new(),
-        };
-        let (news, news_items) = if kind == Kind::Daily {
-            crate::news::briefing_lines(&self.services).await?
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        let money = if kind == Kind::Monthly {
-            crate::finance::monthly_lines(&self.services, now.date_naive()).await?
-        } else {
-            Vec::new()
-        };
-        let training = crate::training_feedback::briefing_lines(&self.services, kind).await?;
+        }
+        sections.push(Section::new(
+            "Could not be read",
+            unread,
+            Place::Tail,
+            u8::MAX,
+        ));
         let mut inputs = Inputs::new(&projects, &memories, &delivered, now);
-        inputs.training = &training;
-        inputs.news = &news;
-        inputs.money = &money;
-        inputs.mail = &mail;
-        inputs.calendar = &calendar;
-        inputs.tasks = &tasks;
+        inputs.sections = &sections;
         let b = briefing::compose(kind, &inputs);
         let plain = b.render();
         let mut items = b.items.clone();
-        items.extend(mail_items);
-        items.extend(news_items);
+        items.extend(extra_items);
         let composed = |text: String| Composed {
             text,
             items: items.clone(),
@@ -267,5 +304,55 @@ impl Briefings {
             }
         }
         self.services.notify(&b.text).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_section_that_cannot_be_read_is_named_and_the_rest_goes_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = openzero_config::load(&openzero_config::Inputs {
+            data_dir: Some(dir.path().to_owned()),
+            ..Default::default()
+        })
+        .unwrap();
+        let store = crate::open_store(&loaded).await.unwrap();
+        let services = Arc::new(Services::new(loaded, store.clone(), Vec::new()));
+        let sources: &[(&str, Source)] = &[
+            ("broken", |_, _, _| {
+                Box::pin(async { Err(AppError::Invalid("the disk is gone".into())) })
+            }),
+            ("calendar", |_, _, _| {
+                Box::pin(async {
+                    Ok(Part::section(
+                        "Today's calendar",
+                        vec!["09:00 Dentist".into()],
+                        Place::Lead,
+                        10,
+                    ))
+                })
+            }),
+        ];
+        let b = Briefings::new(services)
+            .compose_from(Kind::Daily, false, sources)
+            .await
+            .unwrap();
+        assert!(
+            b.text.contains("Today's calendar\n- 09:00 Dentist"),
+            "{}",
+            b.text
+        );
+        assert!(
+            b.text
+                .contains("Could not be read\n- broken: the disk is gone"),
+            "{}",
+            b.text
+        );
+        store.close().await;
     }
 }

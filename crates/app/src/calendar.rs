@@ -386,3 +386,21 @@ pub fn serve_parts(services: &Arc<Services>, parts: &mut crate::serve_parts::Par
         }
     });
 }
+
+/// The briefing's calendar: today's in the morning briefing (first), the
+/// coming week's in the weekly review.
+pub async fn briefing_part(
+    services: &Arc<Services>,
+    kind: openzero_core::briefing::Kind,
+    now: DateTime<Tz>,
+) -> Result<crate::briefings::Part, AppError> {
+    use openzero_core::briefing::{Kind, Place};
+    let (heading, place, rank, weekly) = match kind {
+        Kind::Daily => ("Today's calendar", Place::Lead, 10, false),
+        Kind::Weekly => ("The coming week", Place::Tail, 20, true),
+        Kind::Monthly => return Ok(crate::briefings::Part::default()),
+    };
+    let store = &*services.store;
+    let lines = briefing_lines(store, now.timezone(), now.with_timezone(&Utc), weekly).await?;
+    Ok(crate::briefings::Part::section(heading, lines, place, rank))
+}

@@ -565,6 +565,25 @@ pub async fn chat_spent(services: &Services, args: &str) -> Result<String, AppEr
     Ok(format!("{}:\n{}", r.month, lines.join("\n")))
 }
 
+/// The monthly review's *Money*: last month against the budgets.
+pub async fn briefing_part(
+    services: &std::sync::Arc<Services>,
+    kind: openzero_core::briefing::Kind,
+    now: chrono::DateTime<chrono_tz::Tz>,
+) -> Result<crate::briefings::Part, AppError> {
+    use openzero_core::briefing::{Kind, Place};
+    if kind != Kind::Monthly {
+        return Ok(crate::briefings::Part::default());
+    }
+    let lines = monthly_lines(services, now.date_naive()).await?;
+    Ok(crate::briefings::Part::section(
+        "Money",
+        lines,
+        Place::Tail,
+        10,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -647,3 +647,21 @@ impl ImportReport {
         c
     }
 }
+
+/// The morning briefing's *Mail* (what is worth knowing, each mail told
+/// once).
+pub async fn briefing_part(
+    services: &Arc<Services>,
+    kind: openzero_core::briefing::Kind,
+    _now: chrono::DateTime<chrono_tz::Tz>,
+) -> Result<crate::briefings::Part, AppError> {
+    use openzero_core::briefing::{Kind, Place, Section};
+    if kind != Kind::Daily {
+        return Ok(crate::briefings::Part::default());
+    }
+    let (lines, items) = MailService::new(services.clone()).briefing_lines().await?;
+    Ok(crate::briefings::Part {
+        sections: vec![Section::new("Mail", lines, Place::Lead, 20)],
+        items,
+    })
+}

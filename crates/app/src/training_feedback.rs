@@ -430,3 +430,25 @@ pub async fn briefing_lines(services: &Services, kind: Kind) -> Result<Vec<Strin
     }
     Ok(out)
 }
+
+/// The briefing's *Training* (yesterday, form, the race) and the weekly
+/// review's *Training this week*.
+pub async fn briefing_part(
+    services: &std::sync::Arc<Services>,
+    kind: Kind,
+    _now: chrono::DateTime<chrono_tz::Tz>,
+) -> Result<crate::briefings::Part, AppError> {
+    use openzero_core::briefing::Place;
+    let (heading, rank) = match kind {
+        Kind::Daily => ("Training", 10),
+        Kind::Weekly => ("Training this week", 30),
+        Kind::Monthly => return Ok(crate::briefings::Part::default()),
+    };
+    let lines = briefing_lines(services, kind).await?;
+    Ok(crate::briefings::Part::section(
+        heading,
+        lines,
+        Place::Tail,
+        rank,
+    ))
+}

@@ -2,9 +2,10 @@
 //! briefing (plain text, always deliverable), which a model may then phrase
 //! in Z's voice. Pure: the caller passes projects, memories and the time.
 //!
-//! Calendar, mail, tasks, training, news and money have their sections,
-//! filled by their capabilities (training also in the weekly review); an
-//! empty section is left out rather than shown empty.
+//! The capabilities (calendar, mail, tasks, training, news, money, …)
+//! bring their own [`Section`]s, each saying where it goes (before the
+//! projects' sections or after them) and in what order; an empty section
+//! is left out rather than shown empty.
 //!
 //! A daily briefing does not repeat itself: each line it carries has a key
 //! ([`Briefing::items`]); the caller records them when it delivers, passes
@@ -49,6 +50,36 @@ impl Kind {
 /// A project not looked at for this long needs attention.
 pub const STALE_DAYS: i64 = 7;
 
+/// Where a capability's section goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Place {
+    /// Before the projects' sections (today's calendar, mail, tasks due).
+    Lead,
+    /// After them (training, money), before a review's closing question.
+    Tail,
+}
+
+/// A section a capability contributes: shown under its heading, in its
+/// place, sections of one place ordered by `rank` (then as given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub heading: String,
+    pub lines: Vec<String>,
+    pub place: Place,
+    pub rank: u8,
+}
+
+impl Section {
+    pub fn new(heading: impl Into<String>, lines: Vec<String>, place: Place, rank: u8) -> Self {
+        Section {
+            heading: heading.into(),
+            lines,
+            place,
+            rank,
+        }
+    }
+}
+
 /// What a briefing is made from.
 #[derive(Debug, Clone)]
 pub struct Inputs<'a> {
@@ -58,16 +89,8 @@ pub struct Inputs<'a> {
     pub now: DateTime<Tz>,
     /// Items delivered before, with when (keys as in [`Briefing::items`]).
     pub delivered: &'a HashMap<String, DateTime<Utc>>,
-    /// Today's calendar, mail worth knowing, tasks due, training status: one
-    /// line each, from capabilities still to come (empty until then).
-    pub calendar: &'a [String],
-    pub mail: &'a [String],
-    pub tasks: &'a [String],
-    pub training: &'a [String],
-    /// The most relevant news stories, one line each.
-    pub news: &'a [String],
-    /// The month's money (spent against budgets, new subscriptions).
-    pub money: &'a [String],
+    /// The capabilities' sections for this kind of briefing.
+    pub sections: &'a [Section],
 }
 
 impl<'a> Inputs<'a> {
@@ -83,12 +106,7 @@ impl<'a> Inputs<'a> {
             memories,
             now,
             delivered,
-            calendar: &[],
-            mail: &[],
-            tasks: &[],
-            training: &[],
-            news: &[],
-            money: &[],
+            sections: &[],
         }
     }
 }
@@ -152,18 +170,18 @@ pub fn compose(kind: Kind, i: &Inputs<'_>) -> Briefing {
         Kind::Weekly => format!("Weekly review, {date}."),
         Kind::Monthly => format!("Monthly review, {}.", i.now.format("%B %Y")),
     };
+    let mut contributed: Vec<&Section> =
+        i.sections.iter().filter(|s| !s.lines.is_empty()).collect();
+    contributed.sort_by_key(|s| (s.place, s.rank));
+    let placed = |place: Place| {
+        contributed
+            .iter()
+            .filter(move |s| s.place == place)
+            .map(|s| (s.heading.clone(), s.lines.clone()))
+    };
+    sections.extend(placed(Place::Lead));
     match kind {
         Kind::Daily => {
-            for (heading, lines) in [
-                ("Today's calendar", i.calendar),
-                ("Mail", i.mail),
-                ("Tasks due", i.tasks),
-                ("News", i.news),
-            ] {
-                if !lines.is_empty() {
-                    sections.push((heading.to_owned(), lines.to_vec()));
-                }
-            }
             let mut attention: Vec<(String, String)> = active
                 .iter()
                 .filter(|p| age_days(p, now) >= STALE_DAYS)
@@ -239,9 +257,7 @@ pub fn compose(kind: Kind, i: &Inputs<'_>) -> Briefing {
             if !focus.is_empty() {
                 sections.push(("Top priorities".to_owned(), focus));
             }
-            if !i.training.is_empty() {
-                sections.push(("Training".to_owned(), i.training.to_vec()));
-            }
+            sections.extend(placed(Place::Tail));
         }
         Kind::Weekly => {
             let week = now - Duration::days(7);
@@ -275,15 +291,7 @@ pub fn compose(kind: Kind, i: &Inputs<'_>) -> Briefing {
             if !done.is_empty() {
                 sections.push(("Completed".to_owned(), done));
             }
-            if !i.tasks.is_empty() {
-                sections.push(("Tasks this week".to_owned(), i.tasks.to_vec()));
-            }
-            if !i.calendar.is_empty() {
-                sections.push(("The coming week".to_owned(), i.calendar.to_vec()));
-            }
-            if !i.training.is_empty() {
-                sections.push(("Training this week".to_owned(), i.training.to_vec()));
-            }
+            sections.extend(placed(Place::Tail));
             sections.push((
                 "One question".to_owned(),
                 vec![
@@ -325,9 +333,7 @@ pub fn compose(kind: Kind, i: &Inputs<'_>) -> Briefing {
                     )],
                 ));
             }
-            if !i.money.is_empty() {
-                sections.push(("Money".to_owned(), i.money.to_vec()));
-            }
+            sections.extend(placed(Place::Tail));
         }
     }
     if sections.is_empty() {
@@ -517,16 +523,31 @@ mod tests {
             metadata: None,
             model: None,
         };
-        let calendar = ["09:00 Dentist".to_owned()];
+        let sections = [
+            Section::new("Training", vec!["Form +3".into()], Place::Tail, 0),
+            Section::new("Mail", vec![], Place::Lead, 20),
+            Section::new("Tasks due", vec!["Call the bank".into()], Place::Lead, 30),
+            Section::new(
+                "Today's calendar",
+                vec!["09:00 Dentist".into()],
+                Place::Lead,
+                10,
+            ),
+        ];
         let mut delivered = HashMap::new();
         let mut i = Inputs::new(&ps, std::slice::from_ref(&memory), &delivered, now);
-        i.calendar = &calendar;
+        i.sections = &sections;
         let first = compose(Kind::Daily, &i);
         let text = first.render();
+        // Sections in their place and rank; an empty one left out.
         assert!(
-            text.contains("Today's calendar\n- 09:00 Dentist\n\nNeeds your attention"),
+            text.contains(
+                "Today's calendar\n- 09:00 Dentist\n\nTasks due\n- Call the bank\n\nNeeds your attention"
+            ),
             "{text}"
         );
+        assert!(!text.contains("Mail"), "{text}");
+        assert!(text.trim_end().ends_with("Training\n- Form +3"), "{text}");
         assert!(
             text.contains("On this day\n- (2025-11-24) Anna's first day at school\n"),
             "{text}"

@@ -529,3 +529,20 @@ impl Task for FetchTask {
         Ok(out)
     }
 }
+
+/// The morning briefing's *News* (each story told once).
+pub async fn briefing_part(
+    services: &std::sync::Arc<Services>,
+    kind: openzero_core::briefing::Kind,
+    _now: chrono::DateTime<chrono_tz::Tz>,
+) -> Result<crate::briefings::Part, AppError> {
+    use openzero_core::briefing::{Kind, Place, Section};
+    if kind != Kind::Daily {
+        return Ok(crate::briefings::Part::default());
+    }
+    let (lines, items) = briefing_lines(services).await?;
+    Ok(crate::briefings::Part {
+        sections: vec![Section::new("News", lines, Place::Lead, 40)],
+        items,
+    })
+}
