@@ -5,6 +5,22 @@
 use openzero_config::{Inputs, Override, load};
 use tokio::sync::oneshot;
 
+/// The embedded defaults in `dir`, and their store opened.
+async fn defaults_in(
+    dir: &std::path::Path,
+) -> (
+    openzero_config::Loaded,
+    std::sync::Arc<dyn openzero_store::Store>,
+) {
+    let loaded = load(&Inputs {
+        data_dir: Some(dir.to_owned()),
+        ..Default::default()
+    })
+    .unwrap();
+    let store = openzero_app::open_store(&loaded).await.unwrap();
+    (loaded, store)
+}
+
 /// A data directory whose model directory holds the model's files (health
 /// checks that they are there; the embedder tests check their contents).
 fn settings_with_model(dir: &std::path::Path, with_model: bool) -> openzero_config::Loaded {
@@ -93,12 +109,7 @@ async fn health_reports_storage_ok_and_server_stops_on_signal() {
 #[tokio::test]
 async fn health_is_down_when_storage_breaks_under_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
-    let loaded = load(&Inputs {
-        data_dir: Some(dir.path().to_owned()),
-        ..Default::default()
-    })
-    .unwrap();
-    let store = openzero_app::open_store(&loaded).await.unwrap();
+    let (loaded, store) = defaults_in(dir.path()).await;
     let app = openzero_server::router(
         openzero_server::AppState {
             services: openzero_server::services_over(loaded, store.clone()),
@@ -156,12 +167,7 @@ async fn health_is_degraded_without_the_embedding_model() {
 async fn contributed_endpoints_and_workers_are_served_without_the_server_knowing_them() {
     use openzero_app::serve_parts::{HookReply, Method, Parts};
     let dir = tempfile::tempdir().unwrap();
-    let loaded = load(&Inputs {
-        data_dir: Some(dir.path().to_owned()),
-        ..Default::default()
-    })
-    .unwrap();
-    let store = openzero_app::open_store(&loaded).await.unwrap();
+    let (loaded, store) = defaults_in(dir.path()).await;
     let services = openzero_server::services_over(loaded, store.clone());
 
     // What serve runs on the embedded defaults: the always-on loops and the
