@@ -226,7 +226,7 @@ impl VectorIndex {
         for start in (0..self.len()).step_by(compact::BLOCK) {
             let end = (start + compact::BLOCK).min(self.len());
             let out = &mut dots[..end - start];
-            compact::dots(&q.codes, &self.codes[start * self.dim..end * self.dim], out);
+            compact::dots(q, &self.codes[start * self.dim..end * self.dim], out);
             for (row, &d) in (start..end).zip(out.iter()) {
                 if !keep.keeps(self, row) {
                     continue;

@@ -193,3 +193,72 @@ fn rows_without_bounds_are_still_ranked_exactly() {
     bad[1] = f32::NAN;
     assert!(idx.search(&bad, 5, -1.0, &Filters::default()).is_empty());
 }
+
+/// Timing at the bench's scale (run by hand, in release:
+/// `cargo test --release -p openzero-core --lib timing_100k -- --ignored --nocapture`).
+#[test]
+#[ignore = "timing, by hand"]
+fn timing_100k() {
+    let dim = 384;
+    let n = 100_000;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let centroids: Vec<Vec<f32>> = (0..64).map(|_| rng.vector(dim)).collect();
+    let mut idx = VectorIndex::new(dim);
+    for id in 1..=n {
+        let c = &centroids[(rng.next() % 64) as usize];
+        let v = near(&mut rng, c);
+        idx.upsert(id, id, &src(SOURCES[(id % 3) as usize]), &v)
+            .expect("dim");
+    }
+    let queries: Vec<Vec<f32>> = (0..300)
+        .map(|i| near(&mut rng, &centroids[(i * 7) % 64]))
+        .collect();
+    let keep = RowFilter::new(&Filters::default(), &idx.sources).expect("no source");
+    for (k, min) in [(10, 0.2), (50, 0.2)] {
+        let mut times = Vec::new();
+        let mut rescored = Vec::new();
+        for q in &queries {
+            let cq = compact::Query::new(q).expect("finite");
+            let t = std::time::Instant::now();
+            let (top, r) = idx.search_two_pass(q, &cq, k, min, &keep);
+            times.push(t.elapsed());
+            rescored.push(r);
+            std::hint::black_box(top);
+        }
+        times.sort();
+        rescored.sort();
+        println!(
+            "k {k}: p50 {:?} p99 {:?}, rescored p50 {} max {}",
+            times[times.len() / 2],
+            times[times.len() * 99 / 100],
+            rescored[rescored.len() / 2],
+            rescored[rescored.len() - 1]
+        );
+    }
+    // The first pass alone.
+    let cq = compact::Query::new(&queries[0]).expect("finite");
+    let mut out = vec![0i32; n as usize];
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let t = std::time::Instant::now();
+        compact::dots(&cq, &idx.codes, &mut out);
+        times.push(t.elapsed());
+        std::hint::black_box(&out);
+    }
+    times.sort();
+    println!("dots alone: p50 {:?}", times[times.len() / 2]);
+    // Reading the bytes alone.
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let t = std::time::Instant::now();
+        let s: i64 = idx
+            .codes
+            .chunks_exact(64)
+            .map(|c| i64::from(c[0]) + i64::from(c[63]))
+            .sum();
+        times.push(t.elapsed());
+        std::hint::black_box(s);
+    }
+    times.sort();
+    println!("touching every line: p50 {:?}", times[times.len() / 2]);
+}
