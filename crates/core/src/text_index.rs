@@ -1,6 +1,8 @@
 //! Full-text ranking in memory: SQLite FTS5's `bm25()` computed from
 //! postings, so a search reads only the postings of its words — never a
-//! row, never a document size it will not rank.
+//! row, never a document size it will not rank. Each word's postings are
+//! kept in id order, so a search merges its words' lists and keeps only the
+//! best `limit` in a heap: no allocation in proportion to the matches.
 //!
 //! FTS5 ranks by reading every matching row's size and positions (about a
 //! microsecond per match; a common word matches thousands of memories).
@@ -19,7 +21,8 @@
 //! `cafe`). Scripts outside those ranges are lower-cased only and may split
 //! words slightly differently from FTS5.
 
-use std::collections::HashMap;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
 
 use crate::memory::{Filters, MemoryId, Source};
 
@@ -64,7 +67,7 @@ struct Doc {
 #[derive(Debug, Clone, Default)]
 pub struct TextIndex {
     term_of: HashMap<String, u32>,
-    /// Per word: its documents, in no order.
+    /// Per word: its documents, by id (a search merges its words' lists).
     postings: Vec<Vec<Posting>>,
     docs: HashMap<MemoryId, Doc>,
     sources: Vec<Source>,
@@ -103,7 +106,15 @@ impl TextIndex {
         }
         let mut terms = Vec::with_capacity(counts.len());
         for (t, n) in counts {
-            self.postings[t as usize].push(Posting { id, count: n, len });
+            let list = &mut self.postings[t as usize];
+            let p = Posting { id, count: n, len };
+            // Ids mostly come in increasing order: appended; else inserted in place.
+            if list.last().is_none_or(|l| l.id < id) {
+                list.push(p);
+            } else {
+                let at = list.partition_point(|x| x.id < id);
+                list.insert(at, p);
+            }
             terms.push(t);
         }
         self.tokens += u64::from(len);
@@ -125,8 +136,9 @@ impl TextIndex {
         };
         for t in doc.terms {
             let list = &mut self.postings[t as usize];
-            if let Some(i) = list.iter().position(|p| p.id == id) {
-                list.swap_remove(i);
+            let at = list.partition_point(|p| p.id < id);
+            if list.get(at).is_some_and(|p| p.id == id) {
+                list.remove(at);
             }
         }
         self.tokens -= u64::from(doc.len);
@@ -169,48 +181,94 @@ impl TextIndex {
             None => None,
         };
         let filtered = since.is_some() || until.is_some() || source.is_some();
-        let phrases: Vec<u32> = phrases.into_iter().flatten().collect();
-        let matches: usize = phrases
+        // Each word of the question (repeats included, as FTS5 counts them)
+        // with its idf and its postings, merged by id: a document's score
+        // is summed term by term in the question's order, as FTS5 sums it,
+        // and only the best `limit` are kept.
+        let lists: Vec<(f64, &[Posting])> = phrases
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                let list = self.postings[t as usize].as_slice();
+                let hits = list.len() as f64;
+                let idf = ((n - hits + 0.5) / (hits + 0.5)).ln();
+                (if idf <= 0.0 { 1e-6 } else { idf }, list)
+            })
+            .collect();
+        let mut at = vec![0usize; lists.len()];
+        let mut top: BinaryHeap<Ranked> = BinaryHeap::with_capacity(limit.min(4096) + 1);
+        while let Some(id) = lists
             .iter()
-            .map(|t| self.postings[*t as usize].len())
-            .sum();
-        let mut scores: HashMap<MemoryId, f64> = HashMap::with_capacity(matches);
-        for t in phrases {
-            let list = &self.postings[t as usize];
-            let hits = list.len() as f64;
-            let mut idf = ((n - hits + 0.5) / (hits + 0.5)).ln();
-            if idf <= 0.0 {
-                idf = 1e-6;
-            }
-            for p in list {
-                // Only a filtered search looks a document up.
-                if filtered
-                    && self.docs.get(&p.id).is_none_or(|doc| {
-                        since.is_some_and(|s| doc.created < s)
-                            || until.is_some_and(|u| doc.created > u)
-                            || source.is_some_and(|s| doc.source != s)
-                    })
-                {
+            .zip(&at)
+            .filter_map(|((_, l), i)| l.get(*i).map(|p| p.id))
+            .min()
+        {
+            // Only a filtered search looks a document up.
+            let skip = filtered
+                && self.docs.get(&id).is_none_or(|doc| {
+                    since.is_some_and(|s| doc.created < s)
+                        || until.is_some_and(|u| doc.created > u)
+                        || source.is_some_and(|s| doc.source != s)
+                });
+            let mut score = 0.0;
+            for ((idf, list), i) in lists.iter().zip(at.iter_mut()) {
+                let Some(p) = list.get(*i).filter(|p| p.id == id) else {
+                    continue;
+                };
+                *i += 1;
+                if skip {
                     continue;
                 }
                 let f = f64::from(p.count);
                 let d = f64::from(p.len);
                 // Grouped as fts5_aux.c groups it: the same rounding.
-                *scores.entry(p.id).or_insert(0.0) +=
-                    idf * ((f * (K1 + 1.0)) / (f + K1 * (1.0 - B + B * d / avgdl)));
+                score += idf * ((f * (K1 + 1.0)) / (f + K1 * (1.0 - B + B * d / avgdl)));
+            }
+            if skip {
+                continue;
+            }
+            let r = Ranked { score, id };
+            if top.len() < limit {
+                top.push(r);
+            } else if top.peek().is_some_and(|worst| r < *worst) {
+                top.pop();
+                top.push(r);
             }
         }
-        let mut ranked: Vec<(MemoryId, f64)> = scores.into_iter().collect();
-        let better =
-            |a: &(MemoryId, f64), b: &(MemoryId, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if ranked.len() > limit {
-            ranked.select_nth_unstable_by(limit - 1, better);
-            ranked.truncate(limit);
-        }
-        ranked.sort_unstable_by(better);
-        Some(ranked.into_iter().map(|r| r.0).collect())
+        Some(top.into_sorted_vec().into_iter().map(|r| r.id).collect())
     }
 }
+
+/// A scored document ordered best-first: "less" is better (higher score,
+/// then lower id), so the max-heap's top is the worst kept.
+#[derive(Debug, Clone, Copy)]
+struct Ranked {
+    score: f64,
+    id: MemoryId,
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then(self.id.cmp(&other.id))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ranked {}
 
 #[cfg(test)]
 mod tests {
@@ -247,6 +305,21 @@ mod tests {
         // FTS5 ranks them so too (bm25 −1.2134e-6 vs −1.0691e-6 here).
         assert_eq!(s("dentist"), Some(vec![2, 1]));
         assert_eq!(ix.search(&["a b".into()], &Filters::default(), 10), None);
+    }
+
+    #[test]
+    fn ids_out_of_order_still_tie_by_id() {
+        let mut ix = TextIndex::default();
+        for id in [5, 1, 3, 4] {
+            ix.upsert(id, 0, &src("chat"), "bike");
+        }
+        ix.upsert(2, 0, &src("chat"), "bike bike");
+        // Re-put in the middle of the list, and one forgotten.
+        ix.upsert(3, 0, &src("chat"), "bike");
+        assert!(ix.remove(4));
+        let s = |limit| ix.search(&terms("bike"), &Filters::default(), limit);
+        assert_eq!(s(10), Some(vec![2, 1, 3, 5]));
+        assert_eq!(s(2), Some(vec![2, 1]));
     }
 
     #[test]
