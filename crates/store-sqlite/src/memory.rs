@@ -134,20 +134,26 @@ impl MemoryStore for SqliteStore {
     }
 
     async fn memory_changes(&self, after: i64) -> Result<MemoryChanges, StoreError> {
-        // One read transaction: the log and the prune mark from one snapshot.
-        let mut tx = self.begin().await?;
-        let (pruned,): (i64,) =
-            sqlx::query_as("SELECT coalesce(max(upto), 0) FROM memory_changes_pruned")
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| self.err(e))?;
-        let rows: Vec<(i64, i64)> =
-            sqlx::query_as("SELECT seq, memory_id FROM memory_changes WHERE seq > ? ORDER BY seq")
-                .bind(after)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(|e| self.err(e))?;
-        tx.commit().await.map_err(|e| self.err(e))?;
+        // One statement, so one snapshot: the prune mark (first, as seq -1)
+        // and the log. Every search asks this twice (vectors, words), so it
+        // is one round trip to the connection's thread and takes no write lock.
+        let mut rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT -1, coalesce(max(upto), 0) FROM memory_changes_pruned \
+             UNION ALL SELECT seq, memory_id FROM memory_changes WHERE seq > ? ORDER BY 1",
+        )
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        let pruned = match rows.first() {
+            Some(&(-1, upto)) => upto,
+            _ => {
+                return Err(StoreError::InvalidData(
+                    "memory change log: no prune mark".into(),
+                ));
+            }
+        };
+        rows.remove(0);
         Ok(changes(after, pruned, rows))
     }
 
