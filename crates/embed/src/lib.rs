@@ -9,7 +9,9 @@
 //! normalisation. A test compares against reference vectors made by the
 //! Python package (`scripts/reference-embeddings.py`).
 //!
-//! **Invariants:** reads only the three model files it is pointed at; never
+//! **Invariants:** reads only the three model files it is pointed at (on
+//! ONNX Runtime, `model.safetensors` is kept open: each batch reads its
+//! tokens' rows of the vocabulary table from it); never
 //! panics on input text (empty, huge, any Unicode); a missing or corrupt
 //! model is an error that says how to get one.
 
@@ -22,6 +24,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 mod int8;
 mod onnx;
+mod weights;
 
 /// Number format of the ONNX Runtime engine's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -155,10 +158,10 @@ impl Embedder {
         // Padding is ours (see `embed`): tokenizer.json asks for 128.
         tokenizer.with_padding(None);
 
-        let weights = std::fs::read(dir.join("model.safetensors"))
-            .map_err(|e| corrupt("model.safetensors", e.to_string()))?;
         let engine = match runtime {
             Runtime::Candle => {
+                let weights = std::fs::read(dir.join("model.safetensors"))
+                    .map_err(|e| corrupt("model.safetensors", e.to_string()))?;
                 let device = Device::Cpu;
                 let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
                     .map_err(|e| corrupt("model.safetensors", e.to_string()))?;
@@ -184,6 +187,8 @@ impl Embedder {
                         "no num_hidden_layers, hidden_size or num_attention_heads".into(),
                     )
                 })?;
+                let weights = weights::WeightFile::open(&dir.join("model.safetensors"))
+                    .map_err(|e| corrupt("model.safetensors", e))?;
                 Engine::Onnx(
                     onnx::OnnxBert::load(library, weights, &shape, *threads, precision)
                         .map_err(EmbedError::Runtime)?,
@@ -280,15 +285,8 @@ impl Embedder {
         let (model, device) = match &self.engine {
             Engine::Candle { model, device } => (model, device),
             Engine::Onnx(bert) => {
-                let as_i32 = |v: &[u32]| -> Result<Vec<i32>, EmbedError> {
-                    v.iter()
-                        .map(|&x| {
-                            i32::try_from(x)
-                                .map_err(|_| EmbedError::Inference(format!("token id {x}")))
-                        })
-                        .collect()
-                };
-                let hidden = bert.forward(as_i32(&ids)?, as_i32(&mask)?, n, len)?;
+                let mask_i32 = mask.iter().map(|&m| m as i32).collect();
+                let hidden = bert.forward(&ids, mask_i32, n, len)?;
                 return Ok(mean_pool(&hidden, &mask, n, len, self.dim));
             }
         };

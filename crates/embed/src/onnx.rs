@@ -6,10 +6,23 @@
 //! `SkipLayerNormalization`, `BiasGelu`) — which is where the speed comes
 //! from — through its Model Editor API.
 //!
+//! Memory (measured with `openzero bench footprint`; the figures are in
+//! docs/benchmarks.md): the vocabulary table, half of the file, stays on
+//! disk — each batch reads the rows of its tokens, once each, and hands
+//! them to `EmbedLayerNormalization` as an input, with the ids turned into
+//! indices into those rows (same arithmetic, same vectors). Every other
+//! weight is read from the file straight into a buffer ONNX Runtime
+//! allocated, and given to the graph as external data, so ONNX Runtime
+//! refers to it instead of copying it into a protobuf. ONNX Runtime then
+//! repacks the matrices for its kernels and frees the originals: one copy
+//! at rest. Prepacking stays on: without it batch 1 embeds about 40%
+//! slower for 13 MB less at rest.
+//!
 //! **Invariants:** one ONNX Runtime library per process (the first one
 //! loaded; asking for another is an error that names both); the output
 //! is the model's last hidden state, pooled by the caller exactly as the
-//! candle path is.
+//! candle path is; `model.safetensors` stays open while the model is
+//! loaded (the vocabulary rows are read from it).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -21,9 +34,9 @@ use ort::operator::Attribute;
 use ort::session::Session;
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::value::{Outlet, Shape, SymbolicDimensions, Tensor, TensorElementType, ValueType};
-use safetensors::SafeTensors;
 
 use crate::int8::{self, Matrix};
+use crate::weights::WeightFile;
 use crate::{EmbedError, Precision};
 
 const MS_DOMAIN: &str = "com.microsoft";
@@ -79,29 +92,32 @@ impl BertShape {
     }
 }
 
+/// The vocabulary table: not in the graph, its rows are read per batch.
+const WORDS: &str = "embeddings.word_embeddings.weight";
+
 /// A BERT encoder on ONNX Runtime.
 pub(crate) struct OnnxBert {
     session: Mutex<Session>,
+    /// Where each batch's vocabulary rows come from.
+    weights: WeightFile,
+    hidden: usize,
 }
 
 impl OnnxBert {
-    /// Builds the graph from the safetensors bytes and opens a session
-    /// using `threads` threads (0: ONNX Runtime's choice). The file's bytes
-    /// are dropped once the graph holds the weights, before the session is
-    /// made: ONNX Runtime's own copies then never meet ours (peak memory).
+    /// Builds the graph from the weights file and opens a session using
+    /// `threads` threads (0: ONNX Runtime's choice). Each weight is read
+    /// from the file straight into the buffer ONNX Runtime keeps, which the
+    /// graph refers to rather than copies: no weight exists twice while
+    /// loading, except as ONNX Runtime repacks them for its kernels.
     pub(crate) fn load(
         lib: &Path,
-        weights: Vec<u8>,
+        weights: WeightFile,
         shape: &BertShape,
         threads: usize,
         precision: Precision,
     ) -> Result<Self, String> {
         let env = environment(lib).map_err(|e| e.to_string())?;
-        let graph = {
-            let st = SafeTensors::deserialize(&weights).map_err(|e| e.to_string())?;
-            build_graph(&st, shape, precision).map_err(|e| e.to_string())?
-        };
-        drop(weights);
+        let graph = build_graph(&weights, shape, precision).map_err(|e| e.to_string())?;
         let mut model = Model::new([
             Opset::new(ONNX_DOMAIN, 17).map_err(|e| e.to_string())?,
             Opset::new(MS_DOMAIN, 1).map_err(|e| e.to_string())?,
@@ -122,6 +138,8 @@ impl OnnxBert {
         let session = model.into_session(&builder).map_err(|e| e.to_string())?;
         Ok(Self {
             session: Mutex::new(session),
+            weights,
+            hidden: shape.hidden,
         })
     }
 
@@ -129,18 +147,32 @@ impl OnnxBert {
     /// token ids and their attention mask (`n × len` each).
     pub(crate) fn forward(
         &self,
-        ids: Vec<i32>,
+        ids: &[u32],
         mask: Vec<i32>,
         n: usize,
         len: usize,
     ) -> Result<Vec<f32>, EmbedError> {
+        // The vocabulary rows this batch uses, once each, read from the
+        // file; the ids become indices into them.
+        let mut rows = ids.to_vec();
+        rows.sort_unstable();
+        rows.dedup();
+        let mut words = vec![0f32; rows.len() * self.hidden];
+        self.weights
+            .rows(WORDS, &rows, &mut words)
+            .map_err(EmbedError::Inference)?;
+        let index: Vec<i32> = ids
+            .iter()
+            .map(|id| rows.binary_search(id).map_or(0, |i| i as i32))
+            .collect();
         let err = |e: ort::Error| EmbedError::Inference(e.to_string());
         let shape = [n as i64, len as i64];
         let segments = vec![0i32; n * len];
         let inputs = ort::inputs![
-            "ids" => Tensor::from_array((shape, ids)).map_err(err)?,
+            "ids" => Tensor::from_array((shape, index)).map_err(err)?,
             "segments" => Tensor::from_array((shape, segments)).map_err(err)?,
             "mask" => Tensor::from_array((shape, mask)).map_err(err)?,
+            "words" => Tensor::from_array(([rows.len() as i64, self.hidden as i64], words)).map_err(err)?,
         ];
         let mut session = self
             .session
@@ -152,52 +184,87 @@ impl OnnxBert {
     }
 }
 
-/// A tensor from the file as f32, transposed when `transpose` (PyTorch's
-/// Linear keeps `[out, in]`; MatMul wants `[in, out]`).
-fn weight(
-    st: &SafeTensors<'_>,
-    name: &str,
-    transpose: bool,
-) -> Result<(Vec<i64>, Vec<f32>), String> {
-    let t = st
-        .tensor(name)
-        .map_err(|e| format!("no {name} in model.safetensors ({e})"))?;
-    if t.dtype() != safetensors::Dtype::F32 {
-        return Err(format!("{name} is {:?}, not F32", t.dtype()));
-    }
-    let data: Vec<f32> = t
-        .data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
-    if !transpose {
-        return Ok((shape, data));
-    }
-    let [rows, cols] = t.shape() else {
-        return Err(format!("{name} is not a matrix"));
+/// The shape of `files` (PyTorch Linear weights, `[out, in]` each)
+/// transposed and set side by side: `(in, k × out)`.
+fn transposed_shape(w: &WeightFile, files: &[String]) -> Result<(usize, usize), String> {
+    let first = files.first().ok_or("no matrix")?;
+    let &[out, inputs] = w.shape(first)? else {
+        return Err(format!("{first} is not a matrix"));
     };
-    let (rows, cols) = (*rows, *cols);
-    let mut out = vec![0f32; data.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = data[r * cols + c];
+    for f in files {
+        if w.shape(f)? != [out, inputs] {
+            return Err(format!("{f} is not {out} × {inputs} like {first}"));
         }
     }
-    Ok((vec![cols as i64, rows as i64], out))
+    Ok((inputs, files.len() * out))
 }
 
-/// An initializer from a flat buffer; it must own memory ONNX Runtime
-/// allocated.
+/// Writes `files` transposed and side by side into `dst` (row-major,
+/// [`transposed_shape`]): MatMul wants `[in, out]`, Attention Q, K and V in
+/// one `[in, 3 × out]`.
+fn transpose_into(w: &WeightFile, files: &[String], dst: &mut [f32]) -> Result<(), String> {
+    let (inputs, cols) = transposed_shape(w, files)?;
+    if dst.len() != inputs * cols {
+        return Err("transposed weights do not fit".into());
+    }
+    let out = cols / files.len();
+    for (j, f) in files.iter().enumerate() {
+        w.each(f, |e, v| {
+            dst[(e % inputs) * cols + j * out + e / inputs] = v
+        })?;
+    }
+    Ok(())
+}
+
+/// [`transpose_into`] a new matrix.
+fn transposed(w: &WeightFile, files: &[String]) -> Result<Matrix, String> {
+    let (rows, cols) = transposed_shape(w, files)?;
+    let mut data = vec![0f32; rows * cols];
+    transpose_into(w, files, &mut data)?;
+    Ok(Matrix { rows, cols, data })
+}
+
+/// An initializer in a buffer ONNX Runtime allocated, written by `fill`
+/// and handed over as external data: the graph refers to the buffer where
+/// it would otherwise copy it into a protobuf (a second copy of every
+/// weight while the session is made).
+fn init_with<T: ort::value::PrimitiveTensorElementType + std::fmt::Debug + Copy>(
+    g: &mut Graph,
+    name: &str,
+    shape: Vec<i64>,
+    fill: impl FnOnce(&mut [T]) -> Result<(), String>,
+) -> ort::Result<()> {
+    let mut t = Tensor::<T>::new(&Allocator::default(), shape)?;
+    fill(t.extract_tensor_mut().1).map_err(ort::Error::new)?;
+    g.add_initializer(name, t, true)
+}
+
+/// An initializer from a flat buffer.
 fn init<T: ort::value::PrimitiveTensorElementType + std::fmt::Debug + Copy>(
     g: &mut Graph,
     name: &str,
     shape: Vec<i64>,
     data: &[T],
 ) -> ort::Result<()> {
-    let mut t = Tensor::<T>::new(&Allocator::default(), shape)?;
-    t.extract_tensor_mut().1.copy_from_slice(data);
-    g.add_initializer(name, t, false)
+    init_with(g, name, shape, |out: &mut [T]| {
+        out.copy_from_slice(data);
+        Ok(())
+    })
+}
+
+/// An initializer read from the file as it is there.
+fn init_file(g: &mut Graph, w: &WeightFile, name: &str, file: &str) -> ort::Result<()> {
+    let shape = w.shape(file).map_err(ort::Error::new)?;
+    let shape = shape.iter().map(|&d| d as i64).collect();
+    init_with(g, name, shape, |out| w.read(file, out))
+}
+
+/// An initializer of `files` transposed side by side ([`transpose_into`]).
+fn init_transposed(g: &mut Graph, w: &WeightFile, name: &str, files: &[String]) -> ort::Result<()> {
+    let (rows, cols) = transposed_shape(w, files).map_err(ort::Error::new)?;
+    init_with(g, name, vec![rows as i64, cols as i64], |out| {
+        transpose_into(w, files, out)
+    })
 }
 
 fn node<I: AsRef<str>, O: AsRef<str>>(
@@ -225,23 +292,28 @@ enum Dense {
     Int8Blocks,
 }
 
-/// `out = (x [· 1/smooth]) · w [+ bias]`, the weight stored as `kind` says.
-/// `bias` is only given for int8 kinds (f32 layers leave their bias to the
-/// fused operator that follows).
+/// `out = x · w [+ bias]`, `w` being `files` transposed side by side
+/// ([`transpose_into`]) and stored as `kind` says. For int8 kinds, `smooth`
+/// gives the γ and β of the LayerNorm that produced `x`, whose range they
+/// estimate: `x` is divided by the smoothing factors and `w`'s rows
+/// multiplied by them. `bias` is only given for int8 kinds (f32 layers
+/// leave their bias to the fused operator that follows).
 fn dense(
     g: &mut Graph,
     kind: Dense,
     name: &str,
     (x, out): (&str, &str),
-    mut w: Matrix,
-    smooth: Option<Vec<f32>>,
+    (weights, files): (&WeightFile, &[String]),
+    smooth: Option<(&[f32], &[f32])>,
     bias: Option<&str>,
 ) -> ort::Result<()> {
     let shape = |a: usize, b: usize| vec![a as i64, b as i64];
     if let Dense::F32 = kind {
-        init(g, name, shape(w.rows, w.cols), &w.data)?;
+        init_transposed(g, weights, name, files)?;
         return node(g, "MatMul", ONNX_DOMAIN, name, [x, name], [out], []);
     }
+    let mut w = transposed(weights, files).map_err(ort::Error::new)?;
+    let smooth = smooth.map(|(gamma, beta)| int8::smoothing(gamma, beta, &w));
     let mut input = x.to_owned();
     if let Some(s) = smooth {
         let inv: Vec<f32> = s.iter().map(|f| 1.0 / f).collect();
@@ -304,7 +376,7 @@ fn dense(
     )
 }
 
-fn build_graph(st: &SafeTensors<'_>, s: &BertShape, precision: Precision) -> ort::Result<Graph> {
+fn build_graph(w: &WeightFile, s: &BertShape, precision: Precision) -> ort::Result<Graph> {
     let mut g = Graph::new()?;
     let ids_type = || ValueType::Tensor {
         ty: TensorElementType::Int32,
@@ -312,9 +384,18 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape, precision: Precision) -> ort
         dimension_symbols: SymbolicDimensions::new(["batch".to_owned(), "seq".to_owned()]),
     };
     g.set_inputs([
+        // Indices into `words`, not vocabulary ids (see `OnnxBert::forward`).
         Outlet::new("ids", ids_type()),
         Outlet::new("segments", ids_type()),
         Outlet::new("mask", ids_type()),
+        Outlet::new(
+            "words",
+            ValueType::Tensor {
+                ty: TensorElementType::Float32,
+                shape: Shape::new([-1, s.hidden as i64]),
+                dimension_symbols: SymbolicDimensions::new(["rows".to_owned(), String::new()]),
+            },
+        ),
     ])?;
     g.set_outputs([Outlet::new(
         "hidden",
@@ -329,16 +410,7 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape, precision: Precision) -> ort
         },
     )])?;
     let bad = |e: String| ort::Error::new(e);
-    let vector = |name: &str| weight(st, name, false).map(|(_, d)| d).map_err(bad);
-    let matrix = |name: &str| {
-        weight(st, name, true)
-            .map_err(bad)
-            .map(|(shape, data)| Matrix {
-                rows: shape[0] as usize,
-                cols: shape[1] as usize,
-                data,
-            })
-    };
+    let vector = |name: &str| w.vector(name).map_err(bad);
     let eps = || Attribute::new("epsilon", s.eps);
     let int8 = precision == Precision::Int8;
     let (dense_kind, down_kind) = if int8 {
@@ -348,14 +420,12 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape, precision: Precision) -> ort
     };
 
     for (key, file) in [
-        ("word", "embeddings.word_embeddings.weight"),
         ("position", "embeddings.position_embeddings.weight"),
         ("segment", "embeddings.token_type_embeddings.weight"),
         ("emb_gamma", "embeddings.LayerNorm.weight"),
         ("emb_beta", "embeddings.LayerNorm.bias"),
     ] {
-        let (shape, data) = weight(st, file, false).map_err(bad)?;
-        init(&mut g, key, shape, &data)?;
+        init_file(&mut g, w, key, file)?;
     }
     node(
         &mut g,
@@ -365,7 +435,7 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape, precision: Precision) -> ort
         [
             "ids",
             "segments",
-            "word",
+            "words",
             "position",
             "segment",
             "emb_gamma",
@@ -385,28 +455,19 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape, precision: Precision) -> ort
     for l in 0..s.layers {
         let p = format!("encoder.layer.{l}.");
         let n = |x: &str| format!("l{l}_{x}");
-        let h = s.hidden;
-        // Q, K and V side by side: [hidden, 3 × hidden], as Attention wants.
-        let (q, k, v) = (
-            matrix(&format!("{p}attention.self.query.weight"))?.data,
-            matrix(&format!("{p}attention.self.key.weight"))?.data,
-            matrix(&format!("{p}attention.self.value.weight"))?.data,
-        );
-        let mut qkv = Vec::with_capacity(3 * h * h);
-        for r in 0..h {
-            for m in [&q, &k, &v] {
-                qkv.extend_from_slice(&m[r * h..(r + 1) * h]);
-            }
-        }
-        let qkv = Matrix {
-            rows: h,
-            cols: 3 * h,
-            data: qkv,
+        let files = |names: &[&str]| -> Vec<String> {
+            names.iter().map(|f| format!("{p}{f}.weight")).collect()
         };
+        // Q, K and V side by side: [hidden, 3 × hidden], as Attention wants.
+        let qkv = files(&[
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+        ]);
         let mut bias = vector(&format!("{p}attention.self.query.bias"))?;
         bias.extend(vector(&format!("{p}attention.self.key.bias"))?);
         bias.extend(vector(&format!("{p}attention.self.value.bias"))?);
-        init(&mut g, &n("qkv_b"), vec![3 * h as i64], &bias)?;
+        init(&mut g, &n("qkv_b"), vec![bias.len() as i64], &bias)?;
         for (key, file) in [
             ("out_b", "attention.output.dense.bias"),
             ("ln1_g", "attention.output.LayerNorm.weight"),
@@ -416,8 +477,7 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape, precision: Precision) -> ort
             ("ln2_g", "output.LayerNorm.weight"),
             ("ln2_b", "output.LayerNorm.bias"),
         ] {
-            let data = vector(&format!("{p}{file}"))?;
-            init(&mut g, &n(key), vec![data.len() as i64], &data)?;
+            init_file(&mut g, w, &n(key), &format!("{p}{file}"))?;
         }
 
         let x = format!("x{l}");
@@ -428,15 +488,15 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape, precision: Precision) -> ort
         };
         let heads = || Attribute::new("num_heads", s.heads as i64);
         if int8 {
-            let smooth = int8::smoothing(&vector(&input_norm.0)?, &vector(&input_norm.1)?, &qkv);
+            let (gamma, beta) = (vector(&input_norm.0)?, vector(&input_norm.1)?);
             let qkv_b = n("qkv_b");
             dense(
                 &mut g,
                 dense_kind,
                 &n("qkv"),
                 (&x, &n("qkv_o")),
-                qkv,
-                Some(smooth),
+                (w, &qkv),
+                Some((&gamma, &beta)),
                 Some(&qkv_b),
             )?;
             let (qn, kn, vn) = (n("q"), n("k"), n("v"));
@@ -459,7 +519,7 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape, precision: Precision) -> ort
                 [heads()?],
             )?;
         } else {
-            init(&mut g, &n("qkv"), vec![h as i64, 3 * h as i64], &qkv.data)?;
+            init_transposed(&mut g, w, &n("qkv"), &qkv)?;
             node(
                 &mut g,
                 "Attention",
@@ -470,13 +530,12 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape, precision: Precision) -> ort
                 [heads()?],
             )?;
         }
-        let out_w = matrix(&format!("{p}attention.output.dense.weight"))?;
         dense(
             &mut g,
             dense_kind,
             &n("out"),
             (&n("att"), &n("att_o")),
-            out_w,
+            (w, &files(&["attention.output.dense"])),
             None,
             None,
         )?;
@@ -489,23 +548,21 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape, precision: Precision) -> ort
             [n("h")],
             [eps()?],
         )?;
-        let up_w = matrix(&format!("{p}intermediate.dense.weight"))?;
-        let smooth = if int8 {
-            let (gamma, beta) = (
+        let (gamma, beta) = if int8 {
+            (
                 vector(&format!("{p}attention.output.LayerNorm.weight"))?,
                 vector(&format!("{p}attention.output.LayerNorm.bias"))?,
-            );
-            Some(int8::smoothing(&gamma, &beta, &up_w))
+            )
         } else {
-            None
+            (Vec::new(), Vec::new())
         };
         dense(
             &mut g,
             dense_kind,
             &n("up"),
             (&n("h"), &n("u")),
-            up_w,
-            smooth,
+            (w, &files(&["intermediate.dense"])),
+            int8.then_some((&gamma[..], &beta[..])),
             None,
         )?;
         node(
@@ -517,13 +574,12 @@ fn build_graph(st: &SafeTensors<'_>, s: &BertShape, precision: Precision) -> ort
             [n("a")],
             [],
         )?;
-        let down_w = matrix(&format!("{p}output.dense.weight"))?;
         dense(
             &mut g,
             down_kind,
             &n("down"),
             (&n("a"), &n("d")),
-            down_w,
+            (w, &files(&["output.dense"])),
             None,
             None,
         )?;
