@@ -93,28 +93,48 @@ impl MemoryService<'_> {
                 pf.until = Some(pf.until.map_or(p.end, |u| u.min(p.end)));
                 spans.push(pf);
             }
+            let terms = query_terms(&q.text);
+            // The full-text lists are asked for while the dense ones are
+            // computed: their round trips to the store overlap the scan.
+            let words_lists = async {
+                let mut lists = Vec::with_capacity(spans.len());
+                for span in &spans {
+                    // The dense ranking reads no words.
+                    lists.push(if ranking == Ranking::Dense {
+                        Vec::new()
+                    } else {
+                        store.text_search(&terms, span, n as i64).await?
+                    });
+                }
+                Ok::<_, AppError>(lists)
+            };
+            let dense_lists = async {
+                let mut lists = Vec::with_capacity(spans.len());
+                for (s, span) in spans.iter().enumerate() {
+                    // Everything in the named period is a candidate, however
+                    // little its words resemble the question's.
+                    let floor = if s == 0 { MIN_SIMILARITY } else { -1.0 };
+                    lists.push(match (qv, &index) {
+                        (Some(v), Some(ix)) => ix.search(v, n, floor, span),
+                        (Some(v), None) => store
+                            .dense_search(MODEL_ID, v, n as i64, floor, span)
+                            .await?
+                            .unwrap_or_default(),
+                        (None, _) => Vec::new(),
+                    });
+                }
+                Ok::<_, AppError>(lists)
+            };
+            let (words_lists, dense_lists) = tokio::try_join!(words_lists, dense_lists)?;
             let mut cands: HashMap<MemoryId, Candidate> = HashMap::new();
             let mut dense_order: Vec<MemoryId> = Vec::new();
-            let terms = query_terms(&q.text);
-            for (s, span) in spans.iter().enumerate() {
-                // Everything in the named period is a candidate, however
-                // little its words resemble the question's.
-                let floor = if s == 0 { MIN_SIMILARITY } else { -1.0 };
-                let dense = match (qv, &index) {
-                    (Some(v), Some(ix)) => ix.search(v, n, floor, span),
-                    (Some(v), None) => store
-                        .dense_search(MODEL_ID, v, n as i64, floor, span)
-                        .await?
-                        .unwrap_or_default(),
-                    (None, _) => Vec::new(),
-                };
+            for (dense, words) in dense_lists.into_iter().zip(words_lists) {
                 for (id, cos) in dense {
                     if !cands.contains_key(&id) {
                         dense_order.push(id);
                     }
                     cands.entry(id).or_insert_with(|| blank(id)).dense = Some(cos);
                 }
-                let words = store.text_search(&terms, span, n as i64).await?;
                 for (rank, id) in words.into_iter().enumerate() {
                     let c = cands.entry(id).or_insert_with(|| blank(id));
                     c.words_rank = Some(c.words_rank.map_or(rank, |r| r.min(rank)));
