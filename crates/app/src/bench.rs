@@ -7,6 +7,10 @@
 //! vectors) a query has a few percent of memories above the similarity
 //! floor. The scan cost of exact search does not depend on what the vectors
 //! mean; the embedding and import figures use real text and the real model.
+//! Search is timed three ways: `dense` is the vector index alone; `hybrid`
+//! and `full` are a whole search after embedding (index and full-text
+//! caught up, candidates, ranking, texts read) under the plain hybrid and
+//! the default full ranking.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +27,8 @@ use serde::Serialize;
 use crate::AppError;
 use crate::memory::MemoryService;
 use crate::memory_index::MemoryIndex;
+use crate::memory_search::Question;
+use openzero_core::recall::Ranking;
 use openzero_store::prelude::*;
 
 /// What to measure.
@@ -544,7 +550,8 @@ async fn search(
         Err(openzero_embed::EmbedError::Inference("not needed".into())),
         index.clone(),
     );
-    let hybrid = time_hybrid(&service, &data).await?;
+    let hybrid = time_ranked(&service, &data, Ranking::Hybrid).await?;
+    let full = time_ranked(&service, &data, Ranking::Full).await?;
     report.notes.push(format!(
         "{label}: in-process dense recall@{K} vs brute force: {recall:.3}"
     ));
@@ -580,6 +587,20 @@ async fn search(
             hybrid.1,
             false,
         ),
+        fig(
+            "search",
+            &format!("full, {label}, p50"),
+            "ms",
+            full.0,
+            false,
+        ),
+        fig(
+            "search",
+            &format!("full, {label}, p99"),
+            "ms",
+            full.1,
+            false,
+        ),
     ];
     match &opts.postgres {
         Some(admin) => {
@@ -587,8 +608,8 @@ async fn search(
                 "search: the same {label} memories in PostgreSQL + pgvector"
             ));
             match pgvector_baseline(admin, &data, n).await {
-                Ok((pd, ph, precall)) => {
-                    for (f, b) in figures.iter_mut().zip([pd.0, pd.1, ph.0, ph.1]) {
+                Ok((pd, ph, pf, precall)) => {
+                    for (f, b) in figures.iter_mut().zip([pd.0, pd.1, ph.0, ph.1, pf.0, pf.1]) {
                         f.baseline = Some(b);
                         f.baseline_name = "pgvector (exact)".into();
                     }
@@ -609,17 +630,26 @@ async fn search(
     Ok(())
 }
 
-async fn time_hybrid(service: &MemoryService<'_>, data: &Dataset) -> Result<(f64, f64), AppError> {
+/// p50 and p99 of a whole search after embedding (candidates, ranking,
+/// texts) under `ranking`: `Hybrid` is dense and words fused, `Full` the
+/// default ranking.
+async fn time_ranked(
+    service: &MemoryService<'_>,
+    data: &Dataset,
+    ranking: Ranking,
+) -> Result<(f64, f64), AppError> {
     let mut samples = Vec::with_capacity(data.queries.len());
     for (text, q) in &data.queries {
+        let question = [Question::now(text)];
         let t = Instant::now();
         let found = service
-            .search_embedded(
-                std::slice::from_ref(text),
+            .search_ranked(
+                &question,
                 Some(std::slice::from_ref(q)),
                 None,
                 K,
                 &Filters::default(),
+                ranking,
             )
             .await?;
         samples.push(t.elapsed());
@@ -665,7 +695,7 @@ async fn pgvector_baseline(
     admin: &str,
     data: &Dataset,
     n: usize,
-) -> Result<(Pair, Pair, f64), AppError> {
+) -> Result<(Pair, Pair, Pair, f64), AppError> {
     let name = format!("openzero_bench_{}_{n}", std::process::id());
     PgStore::drop_database(admin, &name).await?;
     let url = PgStore::create_database(admin, &name).await?;
@@ -699,9 +729,10 @@ async fn pgvector_baseline(
             &pg,
             Err(openzero_embed::EmbedError::Inference("not needed".into())),
         );
-        let hybrid = time_hybrid(&service, data).await?;
+        let hybrid = time_ranked(&service, data, Ranking::Hybrid).await?;
+        let full = time_ranked(&service, data, Ranking::Full).await?;
         pg.close().await;
-        Ok::<_, AppError>((dense, hybrid, recall))
+        Ok::<_, AppError>((dense, hybrid, full, recall))
     }
     .await;
     PgStore::drop_database(admin, &name).await?;
@@ -809,4 +840,95 @@ pub fn markdown(report: &Report) -> String {
         out.push_str(&format!("- {n}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn p(mut v: Vec<Duration>) -> String {
+        v.sort();
+        format!(
+            "p50 {:>8.3} ms  p99 {:>8.3} ms",
+            v[v.len() / 2].as_secs_f64() * 1e3,
+            v[v.len() * 99 / 100].as_secs_f64() * 1e3
+        )
+    }
+
+    /// Where a search's time goes at 100k (run by hand, in release:
+    /// `cargo test --release -p openzero-app --lib search_breakdown -- --ignored --nocapture`).
+    #[tokio::test]
+    #[ignore = "timing, by hand"]
+    async fn search_breakdown() {
+        let n: usize = std::env::var("N")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(100_000);
+        let dir = tempfile::tempdir().unwrap();
+        let data = dataset(n, 300).unwrap();
+        let sqlite = SqliteStore::open(&dir.path().join("b.db")).await.unwrap();
+        fill(&sqlite, &data).await.unwrap();
+        let index = Arc::new(MemoryIndex::default());
+        drop(index.synced(&sqlite).await.unwrap());
+        let service = MemoryService::with_index(
+            &sqlite,
+            Err(openzero_embed::EmbedError::Inference("not needed".into())),
+            index.clone(),
+        );
+        let f = Filters::default();
+        let last = sqlite.memory_changes(0).await.unwrap().last;
+        let (mut sync, mut dense, mut words, mut changes, mut get) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for (text, q) in &data.queries {
+            let t = Instant::now();
+            let ix = index.synced(&sqlite).await.unwrap();
+            sync.push(t.elapsed());
+            let t = Instant::now();
+            let hits = ix.search(q, 50, MIN_SIMILARITY, &f);
+            dense.push(t.elapsed());
+            drop(ix);
+            let terms = openzero_core::memory::query_terms(text);
+            let t = Instant::now();
+            std::hint::black_box(sqlite.text_search(&terms, &f, 50).await.unwrap());
+            words.push(t.elapsed());
+            let t = Instant::now();
+            std::hint::black_box(sqlite.memory_changes(last).await.unwrap());
+            changes.push(t.elapsed());
+            let ids: Vec<MemoryId> = hits.iter().take(20).map(|h| h.0).collect();
+            let t = Instant::now();
+            std::hint::black_box(sqlite.get_memories(&ids).await.unwrap());
+            get.push(t.elapsed());
+        }
+        println!("n {n}");
+        println!("synced        {}", p(sync));
+        println!("dense k=50    {}", p(dense));
+        println!("text_search   {}", p(words));
+        println!("changes       {}", p(changes));
+        println!("get 20        {}", p(get));
+        for ranking in [Ranking::Dense, Ranking::Hybrid, Ranking::Full] {
+            let mut all = vec![];
+            for (text, q) in &data.queries {
+                let question = [Question::now(text)];
+                let t = Instant::now();
+                std::hint::black_box(
+                    service
+                        .search_ranked(
+                            &question,
+                            Some(std::slice::from_ref(q)),
+                            None,
+                            K,
+                            &f,
+                            ranking,
+                        )
+                        .await
+                        .unwrap(),
+                );
+                all.push(t.elapsed());
+            }
+            println!("{ranking:?}  {}", p(all));
+        }
+        sqlite.close().await;
+    }
 }
