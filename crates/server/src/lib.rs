@@ -57,7 +57,12 @@ pub fn router(state: AppState, endpoints: Vec<Endpoint>) -> Router {
         .route("/health", get(health))
         .with_state(state.clone())
         .merge(openzero_web::routes(state.services, state.stop));
+    let mut taken = std::collections::HashSet::new();
     for e in endpoints {
+        if !taken.insert(e.path.clone()) {
+            tracing::error!(path = %e.path, "a second endpoint on one path was not mounted");
+            continue;
+        }
         let mut methods = axum::routing::MethodRouter::new();
         for m in &e.methods {
             let handle = e.handle.clone();
@@ -76,7 +81,20 @@ pub fn router(state: AppState, endpoints: Vec<Endpoint>) -> Router {
                 },
             );
         }
-        app = app.route(&e.path, methods);
+        // A path already taken (by the dashboard or another endpoint — an
+        // owner's Telegram webhook URL can name any path) or malformed makes
+        // axum panic: that endpoint is left out and said, the rest serves.
+        let path = e.path.clone();
+        let before = app.clone();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            before.route(&path, methods)
+        })) {
+            Ok(with) => app = with,
+            Err(_) => tracing::error!(
+                path = %e.path,
+                "an endpoint was not mounted: its path is already in use or malformed; choose another"
+            ),
+        }
     }
     app
 }

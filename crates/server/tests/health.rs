@@ -191,6 +191,14 @@ async fn contributed_endpoints_and_workers_are_served_without_the_server_knowing
             })),
         }
     });
+    // A second endpoint on a taken path (here the dashboard's sign-in and
+    // the ping above) is left out; the first keeps answering.
+    parts.endpoint("/login", &[Method::Post], |_| async {
+        HookReply::status(418)
+    });
+    parts.endpoint("/webhooks/ping", &[Method::Post], |_| async {
+        HookReply::status(418)
+    });
     let mut endpoints = parts.endpoints;
     endpoints.extend(defaults.endpoints);
     let app = openzero_server::router(
@@ -222,6 +230,12 @@ async fn contributed_endpoints_and_workers_are_served_without_the_server_knowing
         .await
         .unwrap();
     assert_eq!(r.status(), 405);
+    let r = client
+        .get(format!("http://{addr}/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the dashboard's sign-in still serves");
     // Strava's check is the capability's: not configured, no such hook.
     let r = client
         .get(format!(
