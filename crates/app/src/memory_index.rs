@@ -9,10 +9,10 @@
 //! forgotten memory can never be found again. Backends that search vectors
 //! themselves (pgvector) never build it.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use openzero_core::memory::{Filters, MemoryId};
+use openzero_core::memory::{Filters, MemoryId, Source};
 use openzero_core::vector_index::VectorIndex;
 use openzero_embed::MODEL_ID;
 use openzero_store::{MemoryStore, StoreError, VectorRow};
@@ -30,8 +30,10 @@ pub const KEEP_CHANGES: i64 = 10_000;
 #[derive(Debug)]
 pub struct Synced {
     index: VectorIndex,
-    /// Every row by time, to find a memory's neighbours in its conversation.
-    by_time: BTreeSet<(i64, MemoryId)>,
+    /// Every row by time with its source (a number in `sources`), to find
+    /// a memory's neighbours in its conversation without a lookup per row.
+    by_time: BTreeMap<(i64, MemoryId), u32>,
+    sources: Vec<Source>,
     last_change: i64,
     built: bool,
 }
@@ -71,26 +73,27 @@ impl Synced {
     /// The memories just before and just after `id` from the same source,
     /// each at most `gap` away: the turns around it in its conversation.
     pub fn neighbours(&self, id: MemoryId, gap: chrono::Duration) -> Vec<MemoryId> {
-        let Some((t, source)) = self.index.meta(id) else {
+        let Some((t, _)) = self.index.meta(id) else {
+            return Vec::new();
+        };
+        let Some(&source) = self.by_time.get(&(t, id)) else {
             return Vec::new();
         };
         let gap = gap.num_microseconds().unwrap_or(i64::MAX);
-        let same = |(at, other): &&(i64, MemoryId)| {
-            (at - t).abs() <= gap && self.index.meta(*other).is_some_and(|(_, s)| s == source)
-        };
+        let same = |((at, _), s): &(&(i64, MemoryId), &u32)| (at - t).abs() <= gap && **s == source;
         let before = self
             .by_time
             .range(..(t, id))
             .rev()
             .take(4)
             .find(same)
-            .map(|x| x.1);
+            .map(|x| x.0.1);
         let after = self
             .by_time
             .range((t, id + 1)..)
             .take(4)
             .find(same)
-            .map(|x| x.1);
+            .map(|x| x.0.1);
         before.into_iter().chain(after).collect()
     }
 
@@ -117,8 +120,15 @@ impl Synced {
             // Left out of meaning search (words still find it); reindex repairs it.
             tracing::warn!(error = %e, "vector skipped: run `openzero memory reindex`");
         } else {
+            let source = match self.sources.iter().position(|s| *s == row.source) {
+                Some(i) => i as u32,
+                None => {
+                    self.sources.push(row.source.clone());
+                    (self.sources.len() - 1) as u32
+                }
+            };
             self.by_time
-                .insert((row.created_at.timestamp_micros(), row.id));
+                .insert((row.created_at.timestamp_micros(), row.id), source);
         }
     }
 }
@@ -134,7 +144,8 @@ impl Default for MemoryIndex {
         Self {
             inner: Mutex::new(Synced {
                 index: VectorIndex::new(DEFAULT_DIM),
-                by_time: BTreeSet::new(),
+                by_time: BTreeMap::new(),
+                sources: Vec::new(),
                 last_change: 0,
                 built: false,
             }),
@@ -157,6 +168,7 @@ impl MemoryIndex {
             let started = std::time::Instant::now();
             s.index = VectorIndex::new(DEFAULT_DIM);
             s.by_time.clear();
+            s.sources.clear();
             let mut after = 0;
             loop {
                 let page = store.memory_vectors(MODEL_ID, after, PAGE).await?;
