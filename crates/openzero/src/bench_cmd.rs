@@ -63,6 +63,15 @@ fn recall(loaded: &Loaded, a: crate::cli_bench::BenchRecallArgs) -> Result<ExitC
             .into_owned(),
     )];
     env.extend(runtime);
+    // The precision the settings name, so a configured int8 is what is measured.
+    let precision = match loaded.settings.memory.precision {
+        openzero_config::EmbedPrecision::F32 => "f32",
+        openzero_config::EmbedPrecision::Int8 => "int8",
+    };
+    env.push((
+        "OPENZERO__MEMORY__PRECISION".to_owned(),
+        precision.to_owned(),
+    ));
     let opts = openzero_app::bench_recall::Options {
         exe: std::env::current_exe()?,
         realmem,
