@@ -6,7 +6,6 @@
 use crate::common;
 
 use common::Oz;
-use serde_json::Value;
 
 /// A fresh Radicale user (URL, user, password), or None (skipped) when no
 /// server runs; under CI a missing server fails.
@@ -74,18 +73,10 @@ fn agenda(oz: &Oz, db: &Option<String>, from: &str, to: &str) -> Vec<String> {
     if let Some(u) = db {
         c.env("DATABASE_URL", u);
     }
-    let out = c
-        .args(["calendar", "agenda", "--from", from, "--to", to, "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
+    c.args(["calendar", "agenda", "--from", from, "--to", to, "--json"]);
+    common::json_lines(&mut c)
+        .into_iter()
+        .map(|v| {
             format!(
                 "{} {} [{}]",
                 v["start"].as_str().unwrap(),

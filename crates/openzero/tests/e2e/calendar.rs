@@ -118,20 +118,11 @@ fn failed_sync(oz: &Oz) -> String {
 }
 
 fn agenda_json(oz: &Oz, from: &str, to: &str) -> Vec<Value> {
-    let out = oz
-        .cmd()
-        .env("USER_TIMEZONE", "Europe/Berlin")
-        .args(["calendar", "agenda", "--from", from, "--to", to, "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    common::json_lines(
+        oz.cmd()
+            .env("USER_TIMEZONE", "Europe/Berlin")
+            .args(["calendar", "agenda", "--from", from, "--to", to, "--json"]),
+    )
 }
 
 fn row(v: &Value) -> String {

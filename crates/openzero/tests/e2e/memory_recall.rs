@@ -29,28 +29,21 @@ fn ask(
         .map(|(id, q, at)| serde_json::json!({"id": id, "query": q, "at": at}).to_string())
         .collect();
     std::fs::write(&file, lines.join("\n")).unwrap();
-    let out = model_cmd(oz, model)
-        .args([
-            "memory",
-            "search",
-            "--queries",
-            file.to_str().unwrap(),
-            "-k",
-            "5",
-            "--json",
-            "--ranking",
-            ranking,
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+    let mut search = model_cmd(oz, model);
+    search.args([
+        "memory",
+        "search",
+        "--queries",
+        file.to_str().unwrap(),
+        "-k",
+        "5",
+        "--json",
+        "--ranking",
+        ranking,
+    ]);
+    common::json_lines(&mut search)
+        .into_iter()
+        .map(|v| {
             let ids = v["results"]
                 .as_array()
                 .unwrap()

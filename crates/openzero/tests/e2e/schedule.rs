@@ -44,20 +44,12 @@ fn serve(oz: &Oz, clock: &str, env: &[(String, String)]) -> Served {
 
 /// The daily briefing's runs, newest first.
 fn runs(oz: &Oz, env: &[(String, String)]) -> Vec<Value> {
-    let out = oz
-        .cmd()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .args(["jobs", "history", "daily-briefing", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    common::json_lines(oz.cmd().envs(env.iter().map(|(k, v)| (k, v))).args([
+        "jobs",
+        "history",
+        "daily-briefing",
+        "--json",
+    ]))
 }
 
 fn wait_for_runs(oz: &Oz, env: &[(String, String)], n: usize, served: &Served) -> Vec<Value> {

@@ -245,6 +245,16 @@ pub fn tool_results(req: &serde_json::Value) -> usize {
         .map_or(0, |m| m.iter().filter(|m| m["role"] == "tool").count())
 }
 
+/// The JSON lines a command prints, after checking that it succeeded.
+pub fn json_lines(cmd: &mut assert_cmd::Command) -> Vec<serde_json::Value> {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// The shared public corpus `kind` (`finance`, `activities`…):
 /// `OPENZERO_FIXTURES`, or `../shared/fixtures` beside the repository.
 /// `None` (skip) only outside CI.
