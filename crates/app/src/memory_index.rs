@@ -9,7 +9,7 @@
 //! forgotten memory can never be found again. Backends that search vectors
 //! themselves (pgvector) never build it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use openzero_core::memory::{Filters, MemoryId, Source};
@@ -95,6 +95,56 @@ impl Synced {
             .find(same)
             .map(|x| x.0.1);
         before.into_iter().chain(after).collect()
+    }
+
+    /// The first turn of each memory's conversation (the chain of memories
+    /// from its source, each at most `gap` after the one before), for
+    /// the memories of `ids` that have a vector here. Walks back from the
+    /// earliest, so a conversation is walked once however many of its
+    /// turns are asked about.
+    pub fn conversations(
+        &self,
+        ids: &[MemoryId],
+        gap: chrono::Duration,
+    ) -> HashMap<MemoryId, MemoryId> {
+        /// Turns walked back at most (a day of chat a minute apart).
+        const LONGEST: usize = 1_500;
+        let gap = gap.num_microseconds().unwrap_or(i64::MAX);
+        let mut keyed: Vec<(i64, MemoryId)> = ids
+            .iter()
+            .filter_map(|id| self.index.meta(*id).map(|(t, _)| (t, *id)))
+            .collect();
+        keyed.sort_unstable();
+        let mut first: HashMap<MemoryId, MemoryId> = HashMap::with_capacity(keyed.len());
+        for key in keyed {
+            let Some(&source) = self.by_time.get(&key) else {
+                continue;
+            };
+            let mut at = key;
+            let mut start = key.1;
+            for _ in 0..LONGEST {
+                if let Some(known) = first.get(&at.1) {
+                    start = *known;
+                    break;
+                }
+                let before = self
+                    .by_time
+                    .range(..at)
+                    .rev()
+                    .take(4)
+                    .find(|((t, _), s)| at.0 - *t <= gap && **s == source)
+                    .map(|x| *x.0);
+                match before {
+                    Some(b) => {
+                        at = b;
+                        start = b.1;
+                    }
+                    None => break,
+                }
+            }
+            first.insert(key.1, start);
+        }
+        first
     }
 
     fn remove(&mut self, id: MemoryId) {

@@ -192,14 +192,22 @@ impl MemoryService<'_> {
                         vectors.insert(row.id, Cow::Owned(row.vector));
                     }
                 }
+                if let Some(ix) = &index {
+                    let ids: Vec<MemoryId> = cands.keys().copied().collect();
+                    for (id, first) in ix.conversations(&ids, gap) {
+                        if let Some(c) = cands.get_mut(&id) {
+                            c.conversation = Some(first);
+                        }
+                    }
+                }
                 fill_times(&mut cands, store).await?;
                 let similar =
                     |a: MemoryId, b: MemoryId| Some(dot(vectors.get(&a)?, vectors.get(&b)?));
-                // Texts are read for the head only: whether a memory carries
-                // a date or says something changed, then the final order.
+                // Rows are read for the head only (and what could still
+                // reach it): whether a memory carries a date, says something
+                // changed or is an assistant's reply, then the final order.
                 let mut list: Vec<Candidate> = cands.into_values().collect();
-                let head = recall::rank(ranking, &list, &intent, k.max(HEAD), &similar);
-                let ids: Vec<MemoryId> = head.iter().map(|h| h.0).collect();
+                let ids = recall::within_reach(&list, &intent, k.max(HEAD));
                 read = store
                     .get_memories(&ids)
                     .await?
@@ -210,6 +218,7 @@ impl MemoryService<'_> {
                     if let Some(m) = read.get(&c.id) {
                         c.dated = recall::carries_date(&m.text);
                         c.updates = recall::says_change(&m.text);
+                        c.by_assistant = m.metadata.as_deref().is_some_and(recall::by_assistant);
                     }
                 }
                 recall::rank(ranking, &list, &intent, k, &similar)
@@ -272,6 +281,8 @@ fn blank(id: MemoryId) -> Candidate {
         context: None,
         dated: false,
         updates: false,
+        conversation: None,
+        by_assistant: false,
     }
 }
 

@@ -1,9 +1,10 @@
 //! How memory search ranks what it found: the plain rankings (dense only,
 //! or dense and words fused by reciprocal rank) and the full one, which
-//! also weighs the conversation around a memory, the period a question
-//! names, whether a "when" question's memory carries a date, and which of
-//! two memories about the same thing is newer — and collapses
-//! near-duplicates. Every weight here was kept only because `openzero bench
+//! also weighs the turns around a memory and how much of its conversation
+//! the question found, whether it is the owner's words or an assistant's
+//! reply, the period a question names, whether a "when" question's memory
+//! carries a date, and which of two memories about the same thing is
+//! newer — and collapses near-duplicates. Every weight here was kept only because `openzero bench
 //! recall` said it helps (see docs/benchmarks.md).
 //!
 //! **Invariant:** pure: vectors, scores and times come in from adapters,
@@ -106,6 +107,11 @@ pub struct Candidate {
     /// The text says something changed ("changed my mind", "instead",
     /// "moved to"): an update of an older memory it resembles.
     pub updates: bool,
+    /// The conversation it belongs to (its first turn), when known.
+    pub conversation: Option<MemoryId>,
+    /// An assistant's reply in an imported chat, not the owner's words
+    /// (see [`by_assistant`]).
+    pub by_assistant: bool,
 }
 
 /// The weights of the full ranking (see the module docs for how they were chosen).
@@ -124,6 +130,13 @@ pub struct Weights {
     /// Cosine at or above which a newer memory is taken to update an older
     /// one about the same thing, and is lifted above it.
     pub same_subject: f32,
+    /// Share of the best three cosines among the candidates of a memory's
+    /// conversation (itself included) added to it: a conversation the
+    /// question found several times over is about it.
+    pub conversation: f32,
+    /// Taken from an assistant's reply: the owner's own words carry the
+    /// facts about them, a reply mostly advice that shares their words.
+    pub assistant: f32,
 }
 
 impl Default for Weights {
@@ -135,13 +148,16 @@ impl Default for Weights {
             dated: 0.05,
             latest: 0.1,
             same_subject: 0.9,
+            conversation: 0.5,
+            assistant: 0.08,
         }
     }
 }
 
 impl Weights {
     /// The defaults, or the weights named in `OPENZERO_RECALL_WEIGHTS`
-    /// (`words=0.1,context=0.2,period=…,dated=…,latest=…,same=…`): the
+    /// (`words=0.1,context=0.2,period=…,dated=…,latest=…,same=…,
+    /// conversation=…,assistant=…`): the
     /// knob `openzero bench recall` is tuned with, read where the ranking
     /// runs (the search's own process).
     pub fn tuned() -> Self {
@@ -164,6 +180,8 @@ impl Weights {
                     "dated" => w.dated = v,
                     "latest" => w.latest = v,
                     "same" => w.same_subject = v,
+                    "conversation" => w.conversation = v,
+                    "assistant" => w.assistant = v,
                     _ => {}
                 }
             }
@@ -172,13 +190,16 @@ impl Weights {
     }
 }
 
-/// The score of one candidate under the full ranking.
+/// The score of one candidate under the full ranking; `conversation` is
+/// the sum of the best three cosines among the candidates of its
+/// conversation.
 fn full_score(
     c: &Candidate,
     intent: &Intent,
     w: &Weights,
     newest: Option<DateTime<Utc>>,
     oldest: Option<DateTime<Utc>>,
+    conversation: f32,
 ) -> f32 {
     let dense = c.dense.unwrap_or(0.0);
     let words = c
@@ -188,7 +209,10 @@ fn full_score(
         .context
         .filter(|x| *x > CONTEXT_FLOOR && *x > dense)
         .map_or(0.0, |x| w.context * (x - dense));
-    let mut s = dense + words + context;
+    let mut s = dense + words + context + w.conversation * conversation / 3.0;
+    if c.by_assistant {
+        s -= w.assistant;
+    }
     if intent.period.is_some_and(|p| p.contains(c.created_at)) {
         s += w.period;
     }
@@ -216,6 +240,42 @@ pub fn rank(
     similar: &dyn Fn(MemoryId, MemoryId) -> Option<f32>,
 ) -> Vec<(MemoryId, f32)> {
     rank_with(ranking, candidates, intent, k, similar, &Weights::tuned())
+}
+
+/// The candidates whose rows decide whether they reach the first `n`
+/// of the full ranking: every one whose score, before what only the row
+/// says (an assistant's reply, a date in the text), is within reach of
+/// the `n`-th. Reading just these keeps the ranking the same as reading
+/// them all.
+pub fn within_reach(candidates: &[Candidate], intent: &Intent, n: usize) -> Vec<MemoryId> {
+    let w = Weights::tuned();
+    let found = conversations(candidates);
+    let mut scored: Vec<(MemoryId, f32)> = candidates
+        .iter()
+        .map(|c| {
+            let plain = Candidate {
+                by_assistant: false,
+                dated: false,
+                ..c.clone()
+            };
+            let conv = c
+                .conversation
+                .and_then(|k| found.get(&k))
+                .copied()
+                .unwrap_or_else(|| c.dense.unwrap_or(0.0).max(0.0));
+            (c.id, full_score(&plain, intent, &w, None, None, conv))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal));
+    let Some(nth) = scored.get(n.saturating_sub(1)).map(|x| x.1) else {
+        return scored.into_iter().map(|x| x.0).collect();
+    };
+    let reach = w.assistant + if intent.asks_when { w.dated } else { 0.0 };
+    scored
+        .into_iter()
+        .take_while(|x| x.1 >= nth - reach)
+        .map(|x| x.0)
+        .collect()
 }
 
 /// Cosine at or above which two memories say the same thing.
@@ -262,9 +322,17 @@ pub fn rank_with(
                 .filter(|c| c.dense.unwrap_or(0.0) >= 0.3 || c.words_rank.is_some_and(|r| r < 10));
             let newest = relevant.clone().map(|c| c.created_at).max();
             let oldest = relevant.map(|c| c.created_at).min();
+            let found = conversations(candidates);
             let mut scored: Vec<(MemoryId, f32)> = candidates
                 .iter()
-                .map(|c| (c.id, full_score(c, intent, w, newest, oldest)))
+                .map(|c| {
+                    let conv = c
+                        .conversation
+                        .and_then(|k| found.get(&k))
+                        .copied()
+                        .unwrap_or_else(|| c.dense.unwrap_or(0.0).max(0.0));
+                    (c.id, full_score(c, intent, w, newest, oldest, conv))
+                })
                 .collect();
             scored.sort_by(|a, b| {
                 b.1.partial_cmp(&a.1)
@@ -288,6 +356,44 @@ pub fn rank_with(
             kept
         }
     }
+}
+
+/// For each conversation among the candidates, the sum of its best three
+/// cosines (negative ones count as none).
+fn conversations(candidates: &[Candidate]) -> std::collections::HashMap<MemoryId, f32> {
+    let mut best: std::collections::HashMap<MemoryId, [f32; 3]> = std::collections::HashMap::new();
+    for c in candidates {
+        let (Some(k), Some(d)) = (c.conversation, c.dense) else {
+            continue;
+        };
+        let top = best.entry(k).or_insert([0.0; 3]);
+        // Kept in descending order: insert `d` where it belongs.
+        let mut x = d.max(0.0);
+        for slot in top.iter_mut() {
+            if x > *slot {
+                std::mem::swap(slot, &mut x);
+            }
+        }
+    }
+    best.into_iter().map(|(k, t)| (k, t.iter().sum())).collect()
+}
+
+/// Names an assistant in a memory's metadata (`speaker`, `role` or
+/// `author`, as chat exports write them): "assistant", "ai", "bot",
+/// "model", "system", "chatgpt", "claude", "z".
+pub fn by_assistant(metadata: &str) -> bool {
+    let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(metadata)
+    else {
+        return false;
+    };
+    ["speaker", "role", "author"].iter().any(|key| {
+        m.get(*key).and_then(|v| v.as_str()).is_some_and(|who| {
+            matches!(
+                who.trim().to_lowercase().as_str(),
+                "assistant" | "ai" | "bot" | "model" | "system" | "chatgpt" | "claude" | "z"
+            )
+        })
+    })
 }
 
 /// Cosine at or above which a newer memory that says something changed is

@@ -189,6 +189,68 @@ fn when_did_i_questions_get_the_dated_note_first_in_the_owners_zone() {
 }
 
 #[test]
+fn in_an_imported_chat_the_owners_words_come_before_the_assistants_reply() {
+    let Some(model) = common::minilm() else {
+        return;
+    };
+    let oz = Oz::new();
+    // A chat export: turns a minute apart, who said each in the metadata.
+    let turns = [
+        (
+            "c1:0",
+            "2026-03-02T20:00:00Z",
+            "User",
+            "I think I'll sell my road bike and get a gravel bike for the forest trails.",
+        ),
+        (
+            "c1:1",
+            "2026-03-02T20:01:00Z",
+            "Assistant",
+            "Good choice. Before you buy the gravel bike, decide which frame size, \
+             tyres and gearing you want; which bike fits depends on them.",
+        ),
+        (
+            "c2:0",
+            "2026-03-20T18:00:00Z",
+            "User",
+            "Booked the train to Munich for the conference.",
+        ),
+        (
+            "c2:1",
+            "2026-03-20T18:01:00Z",
+            "Assistant",
+            "Have a good trip to Munich and enjoy the conference.",
+        ),
+    ];
+    let file = oz.work.join("chat.jsonl");
+    let lines: Vec<String> = turns
+        .iter()
+        .map(|(id, at, who, text)| {
+            serde_json::json!({"id": id, "created_at": at, "text": text, "source": "chat",
+                "metadata": {"speaker": who}})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    model_cmd(&oz, &model)
+        .args(["memory", "import", file.to_str().unwrap()])
+        .assert()
+        .success();
+    let q = [(
+        "bike",
+        "What did I decide to buy, which bike?",
+        "2026-04-01T09:00:00Z",
+    )];
+    let dense = ask(&oz, &model, "dense", &q);
+    assert_eq!(
+        dense["bike"][0], "c1:1",
+        "by meaning alone the reply, with more of the question's words, comes first: {dense:?}"
+    );
+    let full = ask(&oz, &model, "full", &q);
+    assert_eq!(full["bike"][..2], ["c1:0", "c1:1"], "{full:?}");
+}
+
+#[test]
 fn bench_recall_compares_the_rankings_on_our_cases_and_on_realmem() {
     let Some(model) = common::minilm() else {
         return;

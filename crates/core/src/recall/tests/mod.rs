@@ -146,6 +146,8 @@ fn cand(id: MemoryId, dense: f32, words: Option<usize>, days: i64) -> Candidate 
         context: None,
         dated: false,
         updates: false,
+        conversation: None,
+        by_assistant: false,
     }
 }
 
@@ -231,4 +233,51 @@ fn a_newer_note_that_says_it_changed_comes_before_the_one_it_updates() {
         "Changed my mind about the bike: the Cube instead."
     ));
     assert!(!says_change("Decided on the bike: the Canyon."));
+}
+
+#[test]
+fn a_conversation_found_several_times_over_lifts_its_turns() {
+    // 1 is alone; 2 and 3 are turns of one conversation that both match.
+    let lone = cand(1, 0.60, None, 1);
+    let mut a = cand(2, 0.55, None, 2);
+    let mut b = cand(3, 0.50, None, 2);
+    a.conversation = Some(2);
+    b.conversation = Some(2);
+    let none = |_: MemoryId, _: MemoryId| None;
+    let order = |c: &[Candidate], w: &Weights| -> Vec<MemoryId> {
+        rank_with(Ranking::Full, c, &Intent::default(), 3, &none, w)
+            .iter()
+            .map(|x| x.0)
+            .collect()
+    };
+    let without = Weights {
+        conversation: 0.0,
+        ..Weights::default()
+    };
+    let c = [lone, a, b];
+    assert_eq!(order(&c, &without), [1, 2, 3]);
+    assert_eq!(
+        order(&c, &Weights::default()),
+        [2, 1, 3],
+        "the turn whose conversation also matched comes first"
+    );
+}
+
+#[test]
+fn the_owners_words_come_before_an_assistants_reply_that_matches_as_well() {
+    let owner = cand(1, 0.50, None, 1);
+    let mut reply = cand(2, 0.53, None, 1);
+    reply.by_assistant = true;
+    let none = |_: MemoryId, _: MemoryId| None;
+    let got: Vec<MemoryId> = rank(Ranking::Full, &[owner, reply], &Intent::default(), 2, &none)
+        .iter()
+        .map(|x| x.0)
+        .collect();
+    assert_eq!(got, [1, 2], "both kept, the owner's words first");
+    assert!(by_assistant(r#"{"speaker":"Assistant","session":"x"}"#));
+    assert!(by_assistant(r#"{"role":"assistant"}"#));
+    assert!(!by_assistant(r#"{"speaker":"User"}"#));
+    assert!(!by_assistant(r#"{"role":"user"}"#));
+    assert!(!by_assistant("not json"));
+    assert!(!by_assistant(r#"["assistant"]"#));
 }
