@@ -18,6 +18,8 @@ use openzero_embed::MODEL_ID;
 use openzero_store::{MemoryStore, StoreError, VectorRow};
 use tokio::sync::{Mutex, MutexGuard};
 
+/// Turns of one conversation further apart than this count apart.
+pub const SPAN_HOURS: i64 = 6;
 /// Rows read per page while building.
 const PAGE: i64 = 2_000;
 /// Dimension of the default model, used until the first vector says otherwise.
@@ -97,54 +99,71 @@ impl Synced {
         before.into_iter().chain(after).collect()
     }
 
-    /// The first turn of each memory's conversation (the chain of memories
-    /// from its source, each at most `gap` after the one before), for
-    /// the memories of `ids` that have a vector here. Walks back from the
-    /// earliest, so a conversation is walked once however many of its
-    /// turns are asked about.
+    /// Groups `ids` by conversation: each memory of `ids` with a vector
+    /// here maps to the earliest of `ids` in its conversation (the chain
+    /// of memories from one source, each at most `gap` after the one
+    /// before). Only memories of `ids` from one source at most
+    /// [`SPAN_HOURS`] apart are checked for a chain between them, by
+    /// reading the rows between them once, so a search costs rows of hours,
+    /// not of whole conversations.
     pub fn conversations(
         &self,
         ids: &[MemoryId],
         gap: chrono::Duration,
     ) -> HashMap<MemoryId, MemoryId> {
-        /// Turns walked back at most (a day of chat a minute apart).
-        const LONGEST: usize = 1_500;
+        /// Rows read between two memories at most before giving up on a chain.
+        const ROWS: usize = 2_000;
         let gap = gap.num_microseconds().unwrap_or(i64::MAX);
-        let mut keyed: Vec<(i64, MemoryId)> = ids
+        let span = chrono::Duration::hours(SPAN_HOURS)
+            .num_microseconds()
+            .unwrap_or(i64::MAX);
+        let mut keyed: Vec<(u32, i64, MemoryId)> = ids
             .iter()
-            .filter_map(|id| self.index.meta(*id).map(|(t, _)| (t, *id)))
+            .filter_map(|id| {
+                let (t, _) = self.index.meta(*id)?;
+                let s = *self.by_time.get(&(t, *id))?;
+                Some((s, t, *id))
+            })
             .collect();
         keyed.sort_unstable();
+        keyed.dedup();
         let mut first: HashMap<MemoryId, MemoryId> = HashMap::with_capacity(keyed.len());
-        for key in keyed {
-            let Some(&source) = self.by_time.get(&key) else {
-                continue;
-            };
-            let mut at = key;
-            let mut start = key.1;
-            for _ in 0..LONGEST {
-                if let Some(known) = first.get(&at.1) {
-                    start = *known;
-                    break;
-                }
-                let before = self
-                    .by_time
-                    .range(..at)
-                    .rev()
-                    .take(4)
-                    .find(|((t, _), s)| at.0 - *t <= gap && **s == source)
-                    .map(|x| *x.0);
-                match before {
-                    Some(b) => {
-                        at = b;
-                        start = b.1;
-                    }
-                    None => break,
-                }
+        let mut group = None;
+        for (k, &(source, t, id)) in keyed.iter().enumerate() {
+            let joined = k.checked_sub(1).and_then(|p| keyed.get(p)).filter(|prev| {
+                prev.0 == source
+                    && t - prev.1 <= span
+                    && self.chained((prev.1, prev.2), (t, id), source, gap, ROWS)
+            });
+            if joined.is_none() {
+                group = Some(id);
             }
-            first.insert(key.1, start);
+            first.insert(id, group.unwrap_or(id));
         }
         first
+    }
+
+    /// True when `from` and `to` (by time) are joined by memories of
+    /// `source`, each at most `gap` after the one before; false also when
+    /// more than `rows` rows lie between them.
+    fn chained(
+        &self,
+        from: (i64, MemoryId),
+        to: (i64, MemoryId),
+        source: u32,
+        gap: i64,
+        rows: usize,
+    ) -> bool {
+        let mut last = from.0;
+        for (n, ((at, _), s)) in self.by_time.range(from..=to).skip(1).enumerate() {
+            if n >= rows || *at - last > gap {
+                return false;
+            }
+            if *s == source {
+                last = *at;
+            }
+        }
+        true
     }
 
     fn remove(&mut self, id: MemoryId) {
@@ -252,5 +271,60 @@ impl MemoryIndex {
         }
         s.last_change = changes.last;
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(rows: &[(MemoryId, i64, &str)]) -> Synced {
+        let mut s = Synced {
+            index: VectorIndex::new(2),
+            by_time: BTreeMap::new(),
+            sources: Vec::new(),
+            last_change: 0,
+            built: true,
+        };
+        let base = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(20_000);
+        for &(id, minute, source) in rows {
+            s.put(&VectorRow {
+                id,
+                created_at: base + chrono::Duration::minutes(minute),
+                source: Source::new(source).expect("a valid source"),
+                vector: vec![1.0, 0.0],
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn conversations_follow_chains_of_turns_from_one_source() {
+        // Chat turns a few minutes apart with a mail in between, a pause of
+        // two hours, then more chat; a mail thread alongside.
+        let ix = index(&[
+            (1, 0, "chat"),
+            (2, 5, "chat"),
+            (3, 7, "email"),
+            (4, 30, "chat"),
+            (5, 50, "chat"),
+            (6, 170, "chat"),
+            (7, 175, "chat"),
+            (8, 12, "email"),
+        ]);
+        let gap = chrono::Duration::minutes(30);
+        let got = ix.conversations(&[5, 1, 7, 6, 3, 8], gap);
+        assert_eq!(got[&1], got[&5], "1 → 2 → 4 → 5, each within 30 minutes");
+        assert_eq!(got[&6], got[&7]);
+        assert_ne!(got[&5], got[&6], "two hours apart: another conversation");
+        assert_eq!(got[&3], got[&8], "the mail thread is its own");
+        assert_ne!(got[&1], got[&3], "another source never joins");
+        assert_eq!(got.len(), 6);
+        // Turns further apart than SPAN_HOURS count apart even when chained.
+        let long: Vec<(MemoryId, i64, &str)> = (0..40).map(|i| (100 + i, i * 20, "chat")).collect();
+        let ix = index(&long);
+        let got = ix.conversations(&[100, 110, 139], gap);
+        assert_eq!(got[&100], got[&110], "200 minutes apart, chained");
+        assert_ne!(got[&110], got[&139], "580 minutes apart");
     }
 }

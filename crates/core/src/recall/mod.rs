@@ -107,7 +107,8 @@ pub struct Candidate {
     /// The text says something changed ("changed my mind", "instead",
     /// "moved to"): an update of an older memory it resembles.
     pub updates: bool,
-    /// The conversation it belongs to (its first turn), when known.
+    /// Its conversation (any key shared by the candidates of one
+    /// conversation), when known.
     pub conversation: Option<MemoryId>,
     /// An assistant's reply in an imported chat, not the owner's words
     /// (see [`by_assistant`]).
