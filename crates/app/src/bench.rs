@@ -47,6 +47,9 @@ pub struct Options {
     pub queries: usize,
     /// Memories imported for the import rate.
     pub import: usize,
+    /// The precision the settings name: the import runs with it, as
+    /// `memory import` would.
+    pub precision: Precision,
     /// Short sentences and 128-token paragraphs embedded.
     pub short_texts: usize,
     pub paragraphs: usize,
@@ -147,7 +150,17 @@ pub async fn memory(opts: &Options, say: &(dyn Fn(&str) + Sync)) -> Result<Repor
         search(opts, n, &mut report, say).await?;
     }
     if opts.import > 0 {
-        import(opts, &embedder, &mut report, say).await?;
+        // As `memory import` runs: the configured precision (int8 unless
+        // set otherwise; candle is always f32).
+        let configured = engines
+            .iter()
+            .find(|e| e.precision() == opts.precision)
+            .unwrap_or(&embedder)
+            .clone();
+        report
+            .notes
+            .push(format!("import embeds with: {}", configured.runtime_name()));
+        import(opts, &configured, &mut report, say).await?;
     }
     report
         .notes

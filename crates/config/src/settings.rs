@@ -310,12 +310,14 @@ pub struct MemorySettings {
     pub precision: EmbedPrecision,
 }
 
-/// f32 (exact) or int8 weights for the ONNX Runtime embedder.
+/// int8 weights (the default) or f32 (exact) for the ONNX Runtime embedder.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EmbedPrecision {
-    #[default]
     F32,
+    /// The default: 1.6–2× faster than f32 in batches, the same ranking
+    /// (bench recall moves by under 1%).
+    #[default]
     Int8,
 }
 

@@ -7,7 +7,8 @@
 //! fast one: one activation scale per call), and 8-bit blocks of 32 for
 //! `MatMulNBits` (activations quantised per row and block, slower but
 //! robust to the outliers after GELU, so it serves the FFN's down
-//! projection). Inputs fed by a LayerNorm are smoothed first (SmoothQuant,
+//! projection and the attention's output projection — the two inputs no
+//! LayerNorm smooths). Inputs fed by a LayerNorm are smoothed first (SmoothQuant,
 //! α = ½, from the LayerNorm's own γ and β, no calibration data): channel
 //! `j` of the activation is divided by `s_j` and row `j` of the weight
 //! multiplied by it, which changes nothing in exact arithmetic and moves the

@@ -530,9 +530,11 @@ fn build_graph(w: &WeightFile, s: &BertShape, precision: Precision) -> ort::Resu
                 [heads()?],
             )?;
         }
+        // The attention's output has no LayerNorm before it to smooth it
+        // and is the smallest matrix: it stays f32.
         dense(
             &mut g,
-            dense_kind,
+            Dense::F32,
             &n("out"),
             (&n("att"), &n("att_o")),
             (w, &files(&["attention.output.dense"])),

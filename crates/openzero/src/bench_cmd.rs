@@ -241,6 +241,10 @@ async fn memory(loaded: &Loaded, a: BenchMemoryArgs) -> Result<ExitCode> {
         sizes: a.sizes.unwrap_or(sizes),
         queries: a.queries.unwrap_or(queries).max(1),
         import: a.import.unwrap_or(import),
+        precision: match loaded.settings.memory.precision {
+            openzero_config::EmbedPrecision::F32 => openzero_embed::Precision::F32,
+            openzero_config::EmbedPrecision::Int8 => openzero_embed::Precision::Int8,
+        },
         short_texts,
         paragraphs,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -132,10 +132,16 @@ fn both_engines_give_the_same_vectors_so_memories_stay_searchable_across_them() 
         return;
     }
     let oz = Oz::new();
+    // "onnxruntime" in f32 (exact), "int8" on ONNX Runtime, or "candle".
     let on = |engine: &str, args: &[&str]| {
         let mut c = oz.cmd();
+        let (runtime, precision) = match engine {
+            "int8" => ("onnxruntime", "int8"),
+            other => (other, "f32"),
+        };
         c.env("OPENZERO__MEMORY__MODEL_DIR", &model)
-            .env("OPENZERO__MEMORY__RUNTIME", engine)
+            .env("OPENZERO__MEMORY__RUNTIME", runtime)
+            .env("OPENZERO__MEMORY__PRECISION", precision)
             .args(args);
         c.assert().success().get_output().stdout.clone()
     };
@@ -170,6 +176,13 @@ fn both_engines_give_the_same_vectors_so_memories_stay_searchable_across_them() 
     assert_eq!(texts(&ort), texts(&candle));
     for ((_, a), (_, b)) in ort.iter().zip(&candle) {
         assert!((a - b).abs() < 1e-3, "scores differ: {ort:?} vs {candle:?}");
+    }
+    // int8 (the default) finds the f32 vectors in the same order, its
+    // scores a little off.
+    let int8 = search("int8");
+    assert_eq!(texts(&int8), texts(&ort));
+    for ((_, a), (_, b)) in ort.iter().zip(&int8) {
+        assert!((a - b).abs() < 0.03, "scores differ: {ort:?} vs {int8:?}");
     }
 }
 

@@ -281,3 +281,27 @@ fn the_owners_words_come_before_an_assistants_reply_that_matches_as_well() {
     assert!(!by_assistant("not json"));
     assert!(!by_assistant(r#"["assistant"]"#));
 }
+
+#[test]
+fn rows_are_read_for_every_candidate_that_could_still_reach_the_head() {
+    // 40 candidates 0.01 apart: the 10th scores 0.81 × 7/6 before the rows
+    // are read; an assistant's reply among the first ten may fall by 0.08,
+    // so everything within 0.08 of it must be read, and nothing far below.
+    let c: Vec<Candidate> = (0..40)
+        .map(|i| cand(i + 1, 0.9 - 0.01 * i as f32, None, 0))
+        .collect();
+    let read = within_reach(&c, &Intent::default(), 10);
+    let tenth = 0.81 * (1.0 + Weights::default().conversation / 3.0);
+    for x in &c {
+        let score = x.dense.unwrap_or(0.0) * (1.0 + Weights::default().conversation / 3.0);
+        let reachable = score >= tenth - Weights::default().assistant - 1e-4;
+        let far = score < tenth - Weights::default().assistant - 0.02;
+        if reachable {
+            assert!(read.contains(&x.id), "{} not read", x.id);
+        }
+        if far {
+            assert!(!read.contains(&x.id), "{} read needlessly", x.id);
+        }
+    }
+    assert!(read.len() < 40 && read.len() > 10, "{}", read.len());
+}
