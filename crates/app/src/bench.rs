@@ -38,8 +38,8 @@ use embedding::embedding;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub model_dir: PathBuf,
-    /// The engine measured (in f32); with ONNX Runtime, its int8 path and
-    /// candle are measured too.
+    /// The engine measured (in `precision`); with ONNX Runtime, its other
+    /// precision and candle are measured too.
     pub runtime: openzero_embed::Runtime,
     /// Memory counts for the search benchmark.
     pub sizes: Vec<usize>,
@@ -47,8 +47,8 @@ pub struct Options {
     pub queries: usize,
     /// Memories imported for the import rate.
     pub import: usize,
-    /// The precision the settings name: the import runs with it, as
-    /// `memory import` would.
+    /// The precision the settings name: measured first (the unlabelled
+    /// embedding rows) and used by the import, as `memory import` would.
     pub precision: Precision,
     /// Short sentences and 128-token paragraphs embedded.
     pub short_texts: usize,
@@ -138,11 +138,16 @@ pub async fn memory(opts: &Options, say: &(dyn Fn(&str) + Sync)) -> Result<Repor
         Ok::<_, AppError>(Arc::new(e))
     };
     say("loading the embedding model");
-    let embedder = load(opts.runtime.clone(), Precision::F32).await?;
+    // The configured precision first: its rows are the unlabelled ones.
+    let embedder = load(opts.runtime.clone(), opts.precision).await?;
     let mut engines = vec![embedder.clone()];
     if opts.runtime != openzero_embed::Runtime::Candle {
-        say("loading the embedding model in int8 and on candle too, for comparison");
-        engines.push(load(opts.runtime.clone(), Precision::Int8).await?);
+        say("loading the embedding model in the other precision and on candle too, for comparison");
+        let other = match embedder.precision() {
+            Precision::F32 => Precision::Int8,
+            Precision::Int8 => Precision::F32,
+        };
+        engines.push(load(opts.runtime.clone(), other).await?);
         engines.push(load(openzero_embed::Runtime::Candle, Precision::F32).await?);
     }
     embedding(opts, &engines, &mut report, say).await?;
@@ -150,17 +155,8 @@ pub async fn memory(opts: &Options, say: &(dyn Fn(&str) + Sync)) -> Result<Repor
         search(opts, n, &mut report, say).await?;
     }
     if opts.import > 0 {
-        // As `memory import` runs: the configured precision (int8 unless
-        // set otherwise; candle is always f32).
-        let configured = engines
-            .iter()
-            .find(|e| e.precision() == opts.precision)
-            .unwrap_or(&embedder)
-            .clone();
-        report
-            .notes
-            .push(format!("import embeds with: {}", configured.runtime_name()));
-        import(opts, &configured, &mut report, say).await?;
+        // As `memory import` runs: the configured precision.
+        import(opts, &embedder, &mut report, say).await?;
     }
     report
         .notes

@@ -25,7 +25,10 @@ pub(super) async fn embedding(
             ("128-token paragraphs", &paragraphs, "paragraphs/s"),
         ] {
             for batch in [1usize, 32] {
-                let name = engine.runtime_name();
+                let name = match (engine.runtime_name(), engine.precision()) {
+                    ("onnxruntime", openzero_embed::Precision::F32) => "onnxruntime f32",
+                    (other, _) => other,
+                };
                 say(&format!(
                     "embedding {} {what}, batch {batch}, on {name}",
                     texts.len()
