@@ -16,6 +16,17 @@ fn model_cmd(oz: &Oz, model: &str) -> assert_cmd::Command {
     c
 }
 
+/// Imports one JSON line per memory through `memory import`.
+fn import(oz: &Oz, model: &str, lines: impl Iterator<Item = serde_json::Value>) {
+    let file = oz.work.join("memories.jsonl");
+    let lines: Vec<String> = lines.map(|l| l.to_string()).collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    model_cmd(oz, model)
+        .args(["memory", "import", file.to_str().unwrap()])
+        .assert()
+        .success();
+}
+
 /// Asks each (id, question, asked at) and returns id → external ids in rank order.
 fn ask(
     oz: &Oz,
@@ -124,19 +135,13 @@ fn when_did_i_questions_get_the_dated_note_first_in_the_owners_zone() {
             "Sent the tax return to the accountant.",
         ),
     ];
-    let file = oz.work.join("notes.jsonl");
-    let lines: Vec<String> = notes
-        .iter()
-        .map(|(id, at, text)| {
+    import(
+        &oz,
+        &model,
+        notes.iter().map(|(id, at, text)| {
             serde_json::json!({"id": id, "created_at": at, "text": text, "source": "telegram"})
-                .to_string()
-        })
-        .collect();
-    std::fs::write(&file, lines.join("\n")).unwrap();
-    model_cmd(&oz, &model)
-        .args(["memory", "import", file.to_str().unwrap()])
-        .assert()
-        .success();
+        }),
+    );
 
     let questions = [
         // Asked on 1 May: the 20 May note does not exist yet.
@@ -222,20 +227,14 @@ fn in_an_imported_chat_the_owners_words_come_before_the_assistants_reply() {
             "Have a good trip to Munich and enjoy the conference.",
         ),
     ];
-    let file = oz.work.join("chat.jsonl");
-    let lines: Vec<String> = turns
-        .iter()
-        .map(|(id, at, who, text)| {
+    import(
+        &oz,
+        &model,
+        turns.iter().map(|(id, at, who, text)| {
             serde_json::json!({"id": id, "created_at": at, "text": text, "source": "chat",
                 "metadata": {"speaker": who}})
-            .to_string()
-        })
-        .collect();
-    std::fs::write(&file, lines.join("\n")).unwrap();
-    model_cmd(&oz, &model)
-        .args(["memory", "import", file.to_str().unwrap()])
-        .assert()
-        .success();
+        }),
+    );
     let q = [(
         "bike",
         "What did I decide to buy, which bike?",
