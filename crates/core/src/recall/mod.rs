@@ -4,8 +4,8 @@
 //! the question found, whether it is the owner's words or an assistant's
 //! reply, the period a question names, whether a "when" question's memory
 //! carries a date, and which of two memories about the same thing is
-//! newer — and collapses near-duplicates. Every weight here was kept only because `openzero bench
-//! recall` said it helps (see docs/benchmarks.md).
+//! newer — and collapses near-duplicates. Every weight here was kept only
+//! because `openzero bench recall` said it helps (see docs/benchmarks.md).
 //!
 //! **Invariant:** pure: vectors, scores and times come in from adapters,
 //! no clock reads and no I/O here.
@@ -13,6 +13,7 @@
 pub mod period;
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
@@ -251,6 +252,7 @@ pub fn rank(
 pub fn within_reach(candidates: &[Candidate], intent: &Intent, n: usize) -> Vec<MemoryId> {
     let w = Weights::tuned();
     let found = conversations(candidates);
+    let (newest, oldest) = span(candidates);
     let mut scored: Vec<(MemoryId, f32)> = candidates
         .iter()
         .map(|c| {
@@ -259,12 +261,8 @@ pub fn within_reach(candidates: &[Candidate], intent: &Intent, n: usize) -> Vec<
                 dated: false,
                 ..c.clone()
             };
-            let conv = c
-                .conversation
-                .and_then(|k| found.get(&k))
-                .copied()
-                .unwrap_or_else(|| c.dense.unwrap_or(0.0).max(0.0));
-            (c.id, full_score(&plain, intent, &w, None, None, conv))
+            let conv = conversation_of(c, &found);
+            (c.id, full_score(&plain, intent, &w, newest, oldest, conv))
         })
         .collect();
     scored.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal));
@@ -318,20 +316,12 @@ pub fn rank_with(
             fuse(&[&dense, &words], k)
         }
         Ranking::Full => {
-            let relevant = candidates
-                .iter()
-                .filter(|c| c.dense.unwrap_or(0.0) >= 0.3 || c.words_rank.is_some_and(|r| r < 10));
-            let newest = relevant.clone().map(|c| c.created_at).max();
-            let oldest = relevant.map(|c| c.created_at).min();
+            let (newest, oldest) = span(candidates);
             let found = conversations(candidates);
             let mut scored: Vec<(MemoryId, f32)> = candidates
                 .iter()
                 .map(|c| {
-                    let conv = c
-                        .conversation
-                        .and_then(|k| found.get(&k))
-                        .copied()
-                        .unwrap_or_else(|| c.dense.unwrap_or(0.0).max(0.0));
+                    let conv = conversation_of(c, &found);
                     (c.id, full_score(c, intent, w, newest, oldest, conv))
                 })
                 .collect();
@@ -359,10 +349,28 @@ pub fn rank_with(
     }
 }
 
+/// The newest and oldest of the relevant candidates (for "latest" questions).
+fn span(candidates: &[Candidate]) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let relevant = candidates
+        .iter()
+        .filter(|c| c.dense.unwrap_or(0.0) >= 0.3 || c.words_rank.is_some_and(|r| r < 10));
+    let newest = relevant.clone().map(|c| c.created_at).max();
+    (newest, relevant.map(|c| c.created_at).min())
+}
+
+/// The sum of the best three cosines of `c`'s conversation among the
+/// candidates; a memory of no known conversation is one of its own.
+fn conversation_of(c: &Candidate, found: &HashMap<MemoryId, f32>) -> f32 {
+    c.conversation
+        .and_then(|k| found.get(&k))
+        .copied()
+        .unwrap_or_else(|| c.dense.unwrap_or(0.0).max(0.0))
+}
+
 /// For each conversation among the candidates, the sum of its best three
 /// cosines (negative ones count as none).
-fn conversations(candidates: &[Candidate]) -> std::collections::HashMap<MemoryId, f32> {
-    let mut best: std::collections::HashMap<MemoryId, [f32; 3]> = std::collections::HashMap::new();
+fn conversations(candidates: &[Candidate]) -> HashMap<MemoryId, f32> {
+    let mut best: HashMap<MemoryId, [f32; 3]> = HashMap::new();
     for c in candidates {
         let (Some(k), Some(d)) = (c.conversation, c.dense) else {
             continue;
