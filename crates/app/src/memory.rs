@@ -54,16 +54,21 @@ pub fn embed_runtime(loaded: &Loaded) -> Runtime {
     }
 }
 
+/// The number format the settings name for the ONNX Runtime embedder.
+pub fn embed_precision(loaded: &Loaded) -> openzero_embed::Precision {
+    match loaded.settings.memory.precision {
+        openzero_config::EmbedPrecision::F32 => openzero_embed::Precision::F32,
+        openzero_config::EmbedPrecision::Int8 => openzero_embed::Precision::Int8,
+    }
+}
+
 /// Loads the embedding model on a blocking thread. With `auto`, a library
 /// that fails to load falls back to candle (logged), so memory still works.
 pub async fn load_embedder(loaded: &Loaded) -> Result<Arc<dyn TextEmbedder>, EmbedError> {
     let dir = model_dir(loaded);
     let runtime = embed_runtime(loaded);
     let auto = loaded.settings.memory.runtime == EmbedRuntime::Auto;
-    let precision = match loaded.settings.memory.precision {
-        openzero_config::EmbedPrecision::F32 => openzero_embed::Precision::F32,
-        openzero_config::EmbedPrecision::Int8 => openzero_embed::Precision::Int8,
-    };
+    let precision = embed_precision(loaded);
     tokio::task::spawn_blocking(move || {
         match Embedder::load_with_precision(&dir, &runtime, precision) {
             Err(EmbedError::Runtime(why)) if auto => {

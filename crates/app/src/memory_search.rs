@@ -162,6 +162,7 @@ impl MemoryService<'_> {
                         }
                     }
                     let ids: Vec<MemoryId> = cands.keys().copied().collect();
+                    let conversations = ix.conversations(&ids, gap);
                     for id in ids {
                         let neighbours =
                             around.remove(&id).unwrap_or_else(|| ix.neighbours(id, gap));
@@ -169,6 +170,7 @@ impl MemoryService<'_> {
                             continue;
                         };
                         c.created_at = ix.created_at(id).unwrap_or(c.created_at);
+                        c.conversation = conversations.get(&id).copied();
                         if let (Some(v), Some(q)) = (ix.vector(id), qv) {
                             c.dense = Some(c.dense.unwrap_or_else(|| dot(q, v)));
                             vectors.insert(id, Cow::Borrowed(v));
@@ -190,14 +192,6 @@ impl MemoryService<'_> {
                             }
                         }
                         vectors.insert(row.id, Cow::Owned(row.vector));
-                    }
-                }
-                if let Some(ix) = &index {
-                    let ids: Vec<MemoryId> = cands.keys().copied().collect();
-                    for (id, first) in ix.conversations(&ids, gap) {
-                        if let Some(c) = cands.get_mut(&id) {
-                            c.conversation = Some(first);
-                        }
                     }
                 }
                 fill_times(&mut cands, store).await?;

@@ -64,9 +64,9 @@ fn recall(loaded: &Loaded, a: crate::cli_bench::BenchRecallArgs) -> Result<ExitC
     )];
     env.extend(runtime);
     // The precision the settings name, so a configured int8 is what is measured.
-    let precision = match loaded.settings.memory.precision {
-        openzero_config::EmbedPrecision::F32 => "f32",
-        openzero_config::EmbedPrecision::Int8 => "int8",
+    let precision = match openzero_app::memory::embed_precision(loaded) {
+        openzero_embed::Precision::F32 => "f32",
+        openzero_embed::Precision::Int8 => "int8",
     };
     env.push((
         "OPENZERO__MEMORY__PRECISION".to_owned(),
@@ -241,10 +241,7 @@ async fn memory(loaded: &Loaded, a: BenchMemoryArgs) -> Result<ExitCode> {
         sizes: a.sizes.unwrap_or(sizes),
         queries: a.queries.unwrap_or(queries).max(1),
         import: a.import.unwrap_or(import),
-        precision: match loaded.settings.memory.precision {
-            openzero_config::EmbedPrecision::F32 => openzero_embed::Precision::F32,
-            openzero_config::EmbedPrecision::Int8 => openzero_embed::Precision::Int8,
-        },
+        precision: openzero_app::memory::embed_precision(loaded),
         short_texts,
         paragraphs,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
